@@ -1,0 +1,44 @@
+#include "calib/calibrate.h"
+
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <set>
+
+#include "calib/batch_runner.h"
+
+namespace qtool {
+
+CalibrationTable calibrate(const Model& model, Dataset& data, const std::vector<std::string>& tensors,
+                           const CalibrateOptions& opts) {
+  if (data.size() == 0) throw InputError(data.describe() + ": no calibration samples");
+  Executor exec(model);
+  std::map<std::string, std::unique_ptr<Observer>> observers;
+  for (const auto& t : tensors) observers[t] = make_observer(opts.method, opts.observer);
+  std::set<std::string> input_names;
+  for (const auto& in : exec.inputs()) input_names.insert(in.name);
+  exec.set_hook([&](const std::string& name, const Tensor& t) {
+    auto it = observers.find(name);
+    if (it != observers.end() && t.dtype() == DType::kFloat) it->second->observe(t.data<float>(), t.numel());
+  });
+  const int64_t batch = probe_batch_size(exec, data, opts.max_batch);
+  // The probe ran batch 0..1 through the hook already: start fresh observers.
+  for (auto& [name, obs] : observers) obs = make_observer(opts.method, opts.observer);
+  spdlog::info("calibrating on {} with '{}' (batch {})", data.describe(), opts.method, batch);
+  run_batches(exec, data, batch, "calibrate", [&](int64_t, int64_t, const TensorMap& feeds, const TensorMap&) {
+    // Graph inputs are not node outputs, so the hook does not see them: observe them here.
+    for (const auto& name : input_names) {
+      auto it = observers.find(name);
+      if (it == observers.end()) continue;
+      const Tensor& t = feeds.at(name);
+      if (t.dtype() == DType::kFloat) it->second->observe(t.data<float>(), t.numel());
+    }
+  });
+  CalibrationTable table;
+  table.method = opts.method;
+  table.samples = data.size();
+  for (const auto& [name, obs] : observers) table.ranges[name] = obs->range();
+  return table;
+}
+
+}  // namespace qtool

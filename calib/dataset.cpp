@@ -1,0 +1,221 @@
+#include "calib/dataset.h"
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+
+#include "io/npy.h"
+
+namespace fs = std::filesystem;
+
+namespace qtool {
+
+void check_sample_shape(const Shape& sample_shape, DType dtype, const InputSpec& spec, const std::string& label) {
+  Shape want(spec.shape.begin() + (spec.shape.empty() ? 0 : 1), spec.shape.end());
+  bool ok = sample_shape.size() == want.size();
+  for (size_t i = 0; ok && i < want.size(); ++i)
+    if (want[i] >= 0 && want[i] != sample_shape[i]) ok = false;
+  if (!ok)
+    throw InputError(label + ": sample shape " + shape_str(sample_shape) + " does not match model input '" + spec.name +
+                     "' " + shape_str(spec.shape) + " (expected [N" + (want.empty() ? "" : ",") +
+                     shape_str(want).substr(1) + " with the sample axis first; -1 = any)");
+  if (dtype != spec.dtype)
+    throw InputError(label + ": data type " + dtype_name(dtype) + " does not match model input '" + spec.name + "' (" +
+                     dtype_name(spec.dtype) + ")");
+}
+
+Tensor stack_samples(const std::vector<Tensor>& samples, const InputSpec& spec, const std::string& label) {
+  if (samples.empty()) throw Error(label + ": no samples");
+  Shape s = samples[0].shape();
+  const size_t want_rank = spec.shape.empty() ? 0 : spec.shape.size() - 1;
+  if (s.size() == want_rank + 1 && !s.empty() && s[0] == 1) s.erase(s.begin());
+  check_sample_shape(s, samples[0].dtype(), spec, label);
+  Shape out_shape{static_cast<int64_t>(samples.size())};
+  out_shape.insert(out_shape.end(), s.begin(), s.end());
+  Tensor out(samples[0].dtype(), out_shape);
+  const size_t row = samples[0].nbytes();
+  for (size_t i = 0; i < samples.size(); ++i) {
+    if (samples[i].nbytes() != row) throw InputError(label + ": samples differ in shape");
+    std::memcpy(static_cast<uint8_t*>(out.raw()) + i * row, samples[i].raw(), row);
+  }
+  return out;
+}
+
+namespace {
+
+// .npy for one input; reads only the requested rows (memory does not grow with N).
+class NpyDataset : public Dataset {
+ public:
+  NpyDataset(fs::path path, const InputSpec& spec) : path_(std::move(path)), spec_(spec) {
+    std::ifstream f(path_, std::ios::binary);
+    if (!f) throw InputError(path_.string() + ": cannot open");
+    std::string head(65536, '\0');
+    f.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<size_t>(f.gcount()));
+    NpyHeader h = parse_npy_header(head, path_.string());
+    shape_ = h.shape;
+    dtype_ = h.dtype;
+    data_offset_ = h.data_offset;
+    if (shape_.empty()) throw InputError(path_.string() + ": a scalar is not a data set; expected [N, ...]");
+    check_sample_shape(Shape(shape_.begin() + 1, shape_.end()), dtype_, spec_, path_.string());
+    row_bytes_ = dtype_size(dtype_) * static_cast<size_t>(shape_numel(Shape(shape_.begin() + 1, shape_.end())));
+    auto fsize = fs::file_size(path_);
+    if (fsize < data_offset_ + row_bytes_ * shape_[0])
+      throw InputError(path_.string() + ": file is truncated (" + std::to_string(fsize) + " bytes for shape " +
+                       shape_str(shape_) + ")");
+  }
+  int64_t size() const override { return shape_[0]; }
+  std::string describe() const override { return path_.string() + " (" + std::to_string(size()) + " samples)"; }
+  TensorMap batch(int64_t begin, int64_t count) override {
+    Shape s = shape_;
+    s[0] = count;
+    Tensor t(dtype_, s);
+    std::ifstream f(path_, std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(data_offset_ + row_bytes_ * begin));
+    f.read(static_cast<char*>(t.raw()), static_cast<std::streamsize>(row_bytes_ * count));
+    if (static_cast<size_t>(f.gcount()) != row_bytes_ * count) throw InputError(path_.string() + ": read failed");
+    return {{spec_.name, t}};
+  }
+
+ private:
+  fs::path path_;
+  InputSpec spec_;
+  Shape shape_;
+  DType dtype_ = DType::kUndefined;
+  size_t data_offset_ = 0, row_bytes_ = 0;
+};
+
+// Slices rows [begin, begin+count) of an in-memory [N, ...] tensor.
+Tensor take_rows(const Tensor& t, int64_t begin, int64_t count) {
+  Shape s = t.shape();
+  s[0] = count;
+  Tensor out(t.dtype(), s);
+  const size_t row = t.nbytes() / std::max<int64_t>(t.dim(0), 1);
+  std::memcpy(out.raw(), static_cast<const uint8_t*>(t.raw()) + row * begin, row * count);
+  return out;
+}
+
+class NpzDataset : public Dataset {
+ public:
+  NpzDataset(const fs::path& path, const std::vector<InputSpec>& inputs) : label_(path.string()) {
+    auto arrays = read_npz(path);
+    for (const auto& spec : inputs) {
+      auto it = arrays.find(spec.name);
+      if (it == arrays.end()) {
+        std::string keys;
+        for (const auto& [k, v] : arrays) keys += (keys.empty() ? "" : ", ") + k;
+        throw InputError(label_ + ": no array named '" + spec.name + "' (the model input); archive has: " + keys);
+      }
+      const Tensor& t = it->second;
+      if (t.rank() == 0) throw InputError(label_ + ":" + spec.name + ": a scalar is not a data set");
+      check_sample_shape(Shape(t.shape().begin() + 1, t.shape().end()), t.dtype(), spec, label_ + ":" + spec.name);
+      if (!arrays_.empty() && t.dim(0) != n_)
+        throw InputError(label_ + ": arrays have different sample counts (" + std::to_string(n_) + " vs " +
+                         std::to_string(t.dim(0)) + ")");
+      n_ = t.dim(0);
+      arrays_[spec.name] = t;
+    }
+  }
+  int64_t size() const override { return n_; }
+  std::string describe() const override { return label_ + " (" + std::to_string(n_) + " samples)"; }
+  TensorMap batch(int64_t begin, int64_t count) override {
+    TensorMap out;
+    for (const auto& [k, t] : arrays_) out[k] = take_rows(t, begin, count);
+    return out;
+  }
+
+ private:
+  std::string label_;
+  TensorMap arrays_;
+  int64_t n_ = 0;
+};
+
+class NpyDirDataset : public Dataset {
+ public:
+  NpyDirDataset(const fs::path& dir, std::vector<fs::path> files, const InputSpec& spec)
+      : dir_(dir), files_(std::move(files)), spec_(spec) {
+    stack_samples({read_npy(files_[0])}, spec_, files_[0].string());  // validates the first file's shape
+  }
+  int64_t size() const override { return static_cast<int64_t>(files_.size()); }
+  std::string describe() const override { return dir_.string() + " (" + std::to_string(size()) + " .npy files)"; }
+  TensorMap batch(int64_t begin, int64_t count) override {
+    std::vector<Tensor> samples;
+    for (int64_t i = begin; i < begin + count; ++i) samples.push_back(read_npy(files_[i]));
+    return {{spec_.name, stack_samples(samples, spec_, files_[begin].string())}};
+  }
+
+ private:
+  fs::path dir_;
+  std::vector<fs::path> files_;
+  InputSpec spec_;
+};
+
+class SliceDataset : public Dataset {
+ public:
+  SliceDataset(std::unique_ptr<Dataset> inner, int64_t offset, int64_t limit) : inner_(std::move(inner)) {
+    offset_ = std::min(std::max<int64_t>(offset, 0), inner_->size());
+    n_ = limit < 0 ? inner_->size() - offset_ : std::min(limit, inner_->size() - offset_);
+  }
+  int64_t size() const override { return n_; }
+  std::string describe() const override {
+    return inner_->describe() + ", samples " + std::to_string(offset_) + ".." + std::to_string(offset_ + n_ - 1);
+  }
+  TensorMap batch(int64_t begin, int64_t count) override { return inner_->batch(offset_ + begin, count); }
+
+ private:
+  std::unique_ptr<Dataset> inner_;
+  int64_t offset_ = 0, n_ = 0;
+};
+
+const InputSpec& single_input(const std::vector<InputSpec>& inputs, const std::string& label) {
+  if (inputs.size() != 1)
+    throw InputError(label + ": the model has " + std::to_string(inputs.size()) +
+                     " inputs; use an .npz keyed by input name");
+  return inputs[0];
+}
+
+bool is_image(const fs::path& p) {
+  std::string e = p.extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), ::tolower);
+  return e == ".jpg" || e == ".jpeg" || e == ".png" || e == ".bmp";
+}
+
+}  // namespace
+
+std::unique_ptr<Dataset> open_dataset(const fs::path& path, const std::vector<InputSpec>& inputs,
+                                      const ImageOptions& image_opts) {
+  std::error_code ec;
+  const std::string label = path.string();
+  if (!fs::exists(path, ec)) throw InputError(label + ": no such file or folder");
+  if (fs::is_directory(path, ec)) {
+    std::vector<fs::path> npys, images;
+    for (const auto& e : fs::recursive_directory_iterator(path)) {
+      if (!e.is_regular_file()) continue;
+      if (e.path().extension() == ".npy") npys.push_back(e.path());
+      else if (is_image(e.path())) images.push_back(e.path());
+    }
+    if (!npys.empty()) {
+      std::sort(npys.begin(), npys.end());
+      return std::make_unique<NpyDirDataset>(path, npys, single_input(inputs, label));
+    }
+    if (!images.empty()) return open_image_dir(path, single_input(inputs, label), image_opts);
+    throw InputError(label + ": folder holds no .npy files and no images (.jpg/.jpeg/.png/.bmp)");
+  }
+  if (path.extension() == ".npy") return std::make_unique<NpyDataset>(path, single_input(inputs, label));
+  if (path.extension() == ".npz") return std::make_unique<NpzDataset>(path, inputs);
+  throw InputError(label + ": unknown data format; expected .npy, .npz, a folder of .npy files or a folder of images");
+}
+
+std::unique_ptr<Dataset> slice_dataset(std::unique_ptr<Dataset> inner, int64_t offset, int64_t limit) {
+  return std::make_unique<SliceDataset>(std::move(inner), offset, limit);
+}
+
+std::vector<int64_t> read_labels(const fs::path& path) {
+  Tensor t = read_npy(path);
+  if (t.rank() > 2 || (t.rank() == 2 && t.dim(1) != 1) || t.dtype() == DType::kFloat || t.dtype() == DType::kDouble)
+    throw InputError(path.string() + ": labels must be a 1-D integer array [N], got " + dtype_name(t.dtype()) + " " +
+                     shape_str(t.shape()));
+  return t.to_int64s();
+}
+
+}  // namespace qtool

@@ -1,0 +1,54 @@
+// Dataset: named model inputs, served in batches along a leading sample axis.
+//
+// Sources (open_dataset picks by path):
+//   file.npy          one array [N, d1..dk] for a single-input model whose input is [b, d1..dk];
+//                     rows are read on demand (memory does not grow with N)
+//   file.npz          one array per model input, keyed by input name, each [N, ...]
+//   dir of *.npy      one sample per file, shaped [d1..dk] or [1, d1..dk], sorted by file name
+//   dir of images     JPEG/PNG/BMP (recursively, sorted by relative path), see ImageOptions
+// Errors: InputError naming the file and the expected vs actual shape/dtype.
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/executor.h"
+
+namespace qtool {
+
+struct ImageOptions {
+  int width = 0, height = 0;          // --size WxH; 0 = take it from the model input
+  std::vector<float> mean{0.f};       // per channel (or one value), applied after scale
+  std::vector<float> std{1.f};
+  float scale = 1.f / 255.f;          // pixel (0..255) * scale, then (x - mean) / std
+  bool nchw = true;                   // --layout nchw|nhwc
+  bool rgb = true;                    // --rgb | --bgr
+};
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual int64_t size() const = 0;
+  // Samples [begin, begin + count) stacked along axis 0, one tensor per model input.
+  virtual TensorMap batch(int64_t begin, int64_t count) = 0;
+  // Source description for messages ("mnist.npy (10000 samples)").
+  virtual std::string describe() const = 0;
+};
+
+// `inputs` are the model's real inputs (Executor::inputs()); shapes are checked against them.
+std::unique_ptr<Dataset> open_dataset(const std::filesystem::path& path, const std::vector<InputSpec>& inputs,
+                                      const ImageOptions& image_opts = {});
+// Wraps another dataset and serves samples [offset, offset + limit).
+std::unique_ptr<Dataset> slice_dataset(std::unique_ptr<Dataset> inner, int64_t offset, int64_t limit);
+// Image folder reader (calib/image_dataset.cpp).
+std::unique_ptr<Dataset> open_image_dir(const std::filesystem::path& dir, const InputSpec& input,
+                                        const ImageOptions& opts);
+// Labels for top-1: a 1-D integer .npy (or [N,1]); returns int64 class ids.
+std::vector<int64_t> read_labels(const std::filesystem::path& path);
+// Stacks single-sample tensors [d1..dk] (or [1,d1..dk]) into [n, d1..dk].
+Tensor stack_samples(const std::vector<Tensor>& samples, const InputSpec& spec, const std::string& label);
+// Checks that `sample_shape` (without the batch axis) fits the model input; throws InputError.
+void check_sample_shape(const Shape& sample_shape, DType dtype, const InputSpec& spec, const std::string& label);
+
+}  // namespace qtool

@@ -1,0 +1,23 @@
+#include <algorithm>
+
+#include "calib/observer.h"
+
+namespace qtool {
+namespace {
+class PercentileObserver : public HistogramObserver {
+ public:
+  using HistogramObserver::HistogramObserver;
+  Range range() const override {
+    if (hist_.total() == 0) return {0, 0};
+    const double p = opts_.percentile / 100.0;
+    float hi = static_cast<float>(std::min<double>(hist_.max(), hist_.quantile(p)));
+    float lo = hist_.min() >= 0 ? hist_.min() : static_cast<float>(std::max<double>(hist_.min(), hist_.quantile(1 - p)));
+    return {std::min(lo, hi), std::max(lo, hi)};
+  }
+};
+}  // namespace
+
+std::unique_ptr<Observer> make_percentile_observer(const ObserverOptions& o) {
+  return std::make_unique<PercentileObserver>(o);
+}
+}  // namespace qtool

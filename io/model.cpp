@@ -1,0 +1,214 @@
+#include "io/model.h"
+
+#include <onnx/checker.h>
+#include <onnx/defs/schema.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "io/onnx_tensor.h"
+
+namespace fs = std::filesystem;
+
+namespace qtool {
+
+int Model::opset() const {
+  for (const auto& o : proto.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") return static_cast<int>(o.version());
+  return 1;  // ONNX: a model without an ai.onnx import uses opset 1
+}
+
+void Model::set_opset(int version) {
+  for (auto& o : *proto.mutable_opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") {
+      o.set_version(version);
+      return;
+    }
+  auto* o = proto.add_opset_import();
+  o->set_domain("");
+  o->set_version(version);
+}
+
+const onnx::TensorProto* Model::find_initializer(const std::string& name) const {
+  for (const auto& t : graph().initializer())
+    if (t.name() == name) return &t;
+  return nullptr;
+}
+
+Tensor Model::initializer(const std::string& name) const {
+  const auto* t = find_initializer(name);
+  if (!t) throw Error("initializer '" + name + "' not found");
+  return tensor_from_proto(*t);
+}
+
+void Model::set_initializer(const std::string& name, const Tensor& value) {
+  for (auto& t : *graph().mutable_initializer())
+    if (t.name() == name) {
+      t = tensor_to_proto(value, name);
+      return;
+    }
+  *graph().add_initializer() = tensor_to_proto(value, name);
+}
+
+std::vector<const onnx::ValueInfoProto*> Model::real_inputs() const {
+  std::vector<const onnx::ValueInfoProto*> out;
+  for (const auto& in : graph().input())
+    if (!find_initializer(in.name())) out.push_back(&in);
+  return out;
+}
+
+void Model::drop_initializer_inputs() {
+  auto* inputs = graph().mutable_input();
+  for (int i = inputs->size() - 1; i >= 0; --i)
+    if (find_initializer(inputs->Get(i).name())) inputs->DeleteSubrange(i, 1);
+}
+
+namespace {
+
+std::string read_all(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw InputError(path.string() + ": no such file");
+  if (fs::is_directory(path, ec)) throw InputError(path.string() + ": is a directory, expected an .onnx file");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw InputError(path.string() + ": cannot open for reading");
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+void resolve_external_data(onnx::TensorProto& t, const fs::path& base_dir, const std::string& label) {
+  if (t.data_location() != onnx::TensorProto::EXTERNAL) return;
+  std::string location;
+  int64_t offset = 0, length = -1;
+  for (const auto& kv : t.external_data()) {
+    if (kv.key() == "location") location = kv.value();
+    else if (kv.key() == "offset") offset = std::stoll(kv.value());
+    else if (kv.key() == "length") length = std::stoll(kv.value());
+  }
+  if (location.empty() || fs::path(location).is_absolute() || location.find("..") != std::string::npos)
+    throw InputError(label + ": tensor '" + t.name() + "' has an invalid external data location '" + location + "'");
+  fs::path file = base_dir / location;
+  std::ifstream f(file, std::ios::binary);
+  if (!f) throw InputError(label + ": tensor '" + t.name() + "' refers to external data file " + file.string() + ", which cannot be opened");
+  int64_t expected = shape_numel(Shape(t.dims().begin(), t.dims().end())) *
+                     static_cast<int64_t>(dtype_size(static_cast<DType>(t.data_type())));
+  if (length < 0) length = expected;
+  std::string buf(static_cast<size_t>(length), '\0');
+  f.seekg(offset);
+  f.read(buf.data(), length);
+  if (f.gcount() != length)
+    throw InputError(label + ": external data for tensor '" + t.name() + "' in " + file.string() + " is truncated (wanted " +
+                     std::to_string(length) + " bytes at offset " + std::to_string(offset) + ")");
+  t.set_raw_data(std::move(buf));
+  t.clear_external_data();
+  t.set_data_location(onnx::TensorProto::DEFAULT);
+}
+
+int libonnx_max_opset() {
+  const auto& map = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
+  auto it = map.find("");
+  return it == map.end() ? 0 : it->second.second;
+}
+
+}  // namespace
+
+void check_model(const Model& model, const std::string& label) {
+  if (model.opset() > libonnx_max_opset()) {
+    spdlog::debug("{}: opset {} is newer than libonnx's checker knows ({}); structural checks only", label,
+                  model.opset(), libonnx_max_opset());
+    return;
+  }
+  try {
+    onnx::checker::check_model(model.proto);
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    auto nl = msg.find('\n');
+    if (nl != std::string::npos) msg = msg.substr(0, nl);
+    throw InputError(label + ": invalid ONNX model: " + msg);
+  }
+}
+
+Model load_model_from_bytes(const std::string& bytes, const std::string& label) {
+  if (bytes.empty()) throw InputError(label + ": file is empty (0 bytes), expected an ONNX model");
+  Model m;
+  if (!m.proto.ParseFromString(bytes))
+    throw InputError(label + ": not a valid ONNX protobuf (the file is truncated or is not an ONNX model)");
+  if (m.proto.ir_version() <= 0 || !m.proto.has_graph() || m.proto.graph().node_size() == 0)
+    throw InputError(label + ": not an ONNX model (no IR version or no graph nodes found)");
+  if (m.proto.ir_version() < 3)
+    throw InputError(label + ": IR version " + std::to_string(m.proto.ir_version()) + " is too old (need >= 3)");
+  int opset = m.opset();
+  if (opset < kMinOpset || opset > kMaxOpset)
+    throw InputError(label + ": unsupported opset " + std::to_string(opset) + " (qtool supports ai.onnx opsets " +
+                     std::to_string(kMinOpset) + ".." + std::to_string(kMaxOpset) + ")");
+  return m;
+}
+
+Model load_model(const fs::path& path) {
+  std::string bytes = read_all(path);
+  Model m = load_model_from_bytes(bytes, path.string());
+  m.path = path;
+  for (auto& t : *m.graph().mutable_initializer()) resolve_external_data(t, path.parent_path(), path.string());
+  check_model(m, path.string());
+  spdlog::debug("loaded {}: IR {}, opset {}, {} nodes, {} initializers", path.string(), m.proto.ir_version(),
+                m.opset(), m.graph().node_size(), m.graph().initializer_size());
+  return m;
+}
+
+void write_file_atomic(const fs::path& out, const std::string& bytes) {
+  fs::path dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw InputError(out.string() + ": output folder " + dir.string() + " does not exist");
+  fs::path tmp = dir / ("." + out.filename().string() + ".tmp" + std::to_string(::getpid()));
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw InputError(out.string() + ": cannot write to folder " + dir.string());
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    f.flush();
+    if (!f) {
+      fs::remove(tmp, ec);
+      throw Error(out.string() + ": write failed (disk full?)");
+    }
+  }
+  fs::rename(tmp, out, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw Error(out.string() + ": cannot move the finished file into place: " + ec.message());
+  }
+}
+
+void save_model(const Model& model, const fs::path& out, const SaveOptions& opts) {
+  std::error_code ec;
+  if (!model.path.empty() && fs::exists(out, ec) && fs::equivalent(model.path, out, ec))
+    throw InputError(out.string() + ": refusing to overwrite the input model; choose another output path with -o");
+  if (model.proto.ByteSizeLong() <= opts.external_data_threshold) {
+    write_file_atomic(out, model.proto.SerializeAsString());
+    return;
+  }
+  // Large model: move every initializer over 1 KiB into "<out>.data".
+  onnx::ModelProto copy = model.proto;
+  std::string data;
+  const std::string location = out.filename().string() + ".data";
+  for (auto& t : *copy.mutable_graph()->mutable_initializer()) {
+    if (!t.has_raw_data() || t.raw_data().size() < 1024) continue;
+    while (data.size() % 4096) data.push_back('\0');
+    auto add = [&](const std::string& k, const std::string& v) {
+      auto* e = t.add_external_data();
+      e->set_key(k);
+      e->set_value(v);
+    };
+    add("location", location);
+    add("offset", std::to_string(data.size()));
+    add("length", std::to_string(t.raw_data().size()));
+    data += t.raw_data();
+    t.clear_raw_data();
+    t.set_data_location(onnx::TensorProto::EXTERNAL);
+  }
+  write_file_atomic(out.parent_path() / location, data);
+  write_file_atomic(out, copy.SerializeAsString());
+}
+
+}  // namespace qtool

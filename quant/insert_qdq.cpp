@@ -1,0 +1,196 @@
+// insert_qdq: per-channel int8 weights (DequantizeLinear with axis), int32 bias, and
+// QuantizeLinear -> DequantizeLinear pairs on the activation inputs of Conv / Gemm / MatMul,
+// in the QDQ format that onnxruntime fuses into integer kernels (QLinearConv, QGemm, ...).
+// Needs opset >= 13 (run upgrade_opset first). Activations need a calibration table; without
+// one, only weights are quantized.
+#include <map>
+#include <set>
+
+#include "core/error.h"
+#include "io/onnx_tensor.h"
+#include "quant/pass.h"
+#include "runtime/kernel.h"
+
+namespace qtool {
+
+namespace {
+
+struct Roles {
+  std::vector<int> acts;  // input indices quantized per tensor with calibration ranges
+  int weight = -1;        // input index quantized per channel
+  int axis = 0;           // channel axis of the weight
+  int bias = -1;          // input index of a 1-D bias
+};
+
+Roles roles_of(const Model& m, const onnx::NodeProto& n) {
+  Roles r;
+  auto is_init = [&](int i) { return i < n.input_size() && !n.input(i).empty() && m.find_initializer(n.input(i)); };
+  if (n.op_type() == "Conv") {
+    r.acts = {0};
+    if (is_init(1)) r.weight = 1, r.axis = 0;
+    if (is_init(2)) r.bias = 2;
+  } else if (n.op_type() == "Gemm") {
+    r.acts = {0};
+    if (is_init(1)) r.weight = 1, r.axis = attr_int(n, "transB", 0) ? 0 : 1;
+    else r.acts.push_back(1);
+    if (is_init(2) && attr_float(n, "alpha", 1.f) == 1.f && attr_float(n, "beta", 1.f) == 1.f &&
+        m.find_initializer(n.input(2))->dims_size() == 1)
+      r.bias = 2;
+  } else if (n.op_type() == "MatMul") {
+    r.acts = {0};
+    if (is_init(1) && m.find_initializer(n.input(1))->dims_size() >= 2)
+      r.weight = 1, r.axis = m.find_initializer(n.input(1))->dims_size() - 1;
+    else r.acts.push_back(1);
+  }
+  if (r.acts.size() == 2 && is_init(0)) r.acts = {1};
+  return r;
+}
+
+bool is_float_init(const Model& m, const std::string& name) {
+  auto* t = m.find_initializer(name);
+  return t && t->data_type() == onnx::TensorProto::FLOAT;
+}
+
+onnx::NodeProto make_node(const std::string& op, const std::string& name, std::vector<std::string> in,
+                          const std::string& out, int axis = -999) {
+  onnx::NodeProto n;
+  n.set_op_type(op);
+  n.set_name(name);
+  for (auto& i : in) n.add_input(i);
+  n.add_output(out);
+  if (axis != -999) {
+    auto* a = n.add_attribute();
+    a->set_name("axis");
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(axis);
+  }
+  return n;
+}
+
+}  // namespace
+
+std::vector<std::string> qdq_activation_tensors(const Model& model, const QuantOptions& opts) {
+  std::set<std::string> seen;
+  std::vector<std::string> out;
+  for (const auto& n : model.graph().node()) {
+    if (!opts.op_types.count(n.op_type())) continue;
+    for (int i : roles_of(model, n).acts)
+      if (i < n.input_size() && !n.input(i).empty() && !model.find_initializer(n.input(i)) && seen.insert(n.input(i)).second)
+        out.push_back(n.input(i));
+  }
+  return out;
+}
+
+void insert_qdq(Model& model, PassContext& ctx) {
+  if (model.opset() < 13)
+    throw Error("insert_qdq needs opset >= 13 for per-channel DequantizeLinear; run upgrade_opset first");
+  const auto& opts = ctx.options;
+  const ActType act_type = opts.act_type;
+  auto& g = model.graph();
+  std::vector<onnx::NodeProto> out_nodes;
+  std::map<std::string, std::string> act_dq;           // tensor -> its DequantizeLinear output
+  std::map<std::string, QParams> act_qp;
+  std::map<std::string, std::pair<std::string, std::vector<float>>> weight_dq;  // init -> (dq out, scales)
+  std::set<std::string> replaced_inits;
+
+  auto add_init = [&](const std::string& name, const Tensor& t) { *g.add_initializer() = tensor_to_proto(t, name); };
+
+  const onnx::GraphProto original = g;
+  for (const auto& node : original.node()) {
+    if (!opts.op_types.count(node.op_type())) {
+      out_nodes.push_back(node);
+      continue;
+    }
+    const std::string label = node.name().empty() ? node.output(0) : node.name();
+    if (opts.exclude.count(label)) {
+      ctx.stats.kept_float.push_back(label + " (excluded)");
+      out_nodes.push_back(node);
+      continue;
+    }
+    Roles r = roles_of(model, node);
+    onnx::NodeProto q = node;
+    // Activations: one Q/DQ pair per tensor, shared by all consumers.
+    bool acts_quantized = ctx.table != nullptr;
+    float input_scale = 0.f;
+    for (int i : r.acts) {
+      const std::string t = node.input(i);
+      if (!ctx.table) break;
+      auto rit = ctx.table->ranges.find(t);
+      if (rit == ctx.table->ranges.end()) {
+        acts_quantized = false;
+        continue;
+      }
+      if (!act_dq.count(t)) {
+        QParams qp = activation_qparams(rit->second, act_type);
+        const std::string s_name = t + "_scale", z_name = t + "_zero_point";
+        add_init(s_name, Tensor::from<float>({}, {qp.scale}));
+        if (act_type == ActType::kUInt8) add_init(z_name, Tensor::from<uint8_t>({}, {static_cast<uint8_t>(qp.zero_point)}));
+        else add_init(z_name, Tensor::from<int8_t>({}, {static_cast<int8_t>(qp.zero_point)}));
+        out_nodes.push_back(make_node("QuantizeLinear", t + "_QuantizeLinear", {t, s_name, z_name}, t + "_quantized"));
+        out_nodes.push_back(make_node("DequantizeLinear", t + "_DequantizeLinear", {t + "_quantized", s_name, z_name},
+                                      t + "_dequantized"));
+        act_dq[t] = t + "_dequantized";
+        act_qp[t] = qp;
+        ctx.stats.activations_quantized++;
+      }
+      q.set_input(i, act_dq[t]);
+      if (i == 0) input_scale = act_qp[t].scale;
+    }
+    // Weights: symmetric int8 per output channel.
+    std::vector<float> w_scales;
+    if (r.weight >= 0 && is_float_init(model, node.input(r.weight))) {
+      const std::string w = node.input(r.weight);
+      const std::string key = w + "#" + std::to_string(r.axis);
+      if (!weight_dq.count(key)) {
+        ChannelQuant cq = quantize_per_channel(model.initializer(w), r.axis);
+        const std::string base = w;
+        add_init(base + "_quantized", cq.values);
+        const int64_t ch = static_cast<int64_t>(cq.scales.size());
+        add_init(base + "_scale", Tensor::from<float>({ch}, cq.scales));
+        add_init(base + "_zero_point", Tensor(DType::kInt8, {ch}));
+        out_nodes.push_back(make_node("DequantizeLinear", base + "_DequantizeLinear",
+                                      {base + "_quantized", base + "_scale", base + "_zero_point"},
+                                      base + "_dequantized", r.axis));
+        weight_dq[key] = {base + "_dequantized", cq.scales};
+        replaced_inits.insert(w);
+        ctx.stats.weights_quantized++;
+      }
+      q.set_input(r.weight, weight_dq[key].first);
+      w_scales = weight_dq[key].second;
+    }
+    // Bias: int32 with scale = input scale x weight scale, when both are quantized.
+    if (r.bias >= 0 && acts_quantized && input_scale > 0 && !w_scales.empty() && is_float_init(model, node.input(r.bias))) {
+      const std::string b = node.input(r.bias);
+      Tensor bias = model.initializer(b);
+      if (bias.numel() == static_cast<int64_t>(w_scales.size())) {
+        std::vector<float> b_scales;
+        Tensor qb = quantize_bias(bias, input_scale, w_scales, &b_scales);
+        const std::string base = label + "_bias";
+        add_init(base + "_quantized", qb);
+        add_init(base + "_scale", Tensor::from<float>({qb.numel()}, b_scales));
+        add_init(base + "_zero_point", Tensor(DType::kInt32, {qb.numel()}));
+        out_nodes.push_back(make_node("DequantizeLinear", base + "_DequantizeLinear",
+                                      {base + "_quantized", base + "_scale", base + "_zero_point"},
+                                      base + "_dequantized", 0));
+        q.set_input(r.bias, base + "_dequantized");
+        replaced_inits.insert(b);
+        ctx.stats.biases_quantized++;
+      }
+    }
+    if (w_scales.empty() && !acts_quantized) ctx.stats.kept_float.push_back(label + " (nothing to quantize)");
+    else ctx.stats.nodes_quantized++;
+    out_nodes.push_back(q);
+  }
+  g.clear_node();
+  for (auto& n : out_nodes) *g.add_node() = std::move(n);
+  // Remove float initializers that no node reads any more.
+  std::set<std::string> used;
+  for (const auto& n : g.node())
+    for (const auto& i : n.input()) used.insert(i);
+  for (const auto& o : g.output()) used.insert(o.name());
+  auto* inits = g.mutable_initializer();
+  for (int i = inits->size() - 1; i >= 0; --i)
+    if (replaced_inits.count(inits->Get(i).name()) && !used.count(inits->Get(i).name())) inits->DeleteSubrange(i, 1);
+}
+
+}  // namespace qtool

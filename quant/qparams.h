@@ -1,0 +1,43 @@
+// Quantization parameters (scale, zero point) and the reference quantize/dequantize math.
+// Conventions follow ONNX QuantizeLinear: q = saturate(round_half_even(x / scale) + zero_point).
+//   weights:     symmetric int8 per output channel, q in [-127, 127], zero_point 0
+//                (the [-127,127] range keeps int8 x int8 products free of the -128 corner case).
+//   activations: uint8 asymmetric per tensor (range widened to include 0 so that 0 is exact), or
+//                int8 symmetric per tensor with zero_point 0.
+//   bias:        int32, scale = input scale x weight scale (per channel), zero_point 0.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "calib/observer.h"
+#include "core/tensor.h"
+
+namespace qtool {
+
+struct QParams {
+  float scale = 1.f;
+  int32_t zero_point = 0;
+};
+
+enum class ActType { kUInt8, kInt8 };
+
+QParams activation_qparams(Range r, ActType type);
+
+// Per-channel symmetric weights. `axis` is the channel axis; scales[c] = max|w_c| / qmax
+// (1.0 for an all-zero channel). Returns int8 values with the same shape as w.
+struct ChannelQuant {
+  Tensor values;              // int8
+  std::vector<float> scales;  // one per channel
+  int axis = 0;
+};
+ChannelQuant quantize_per_channel(const Tensor& w, int axis, int qmax = 127);
+Tensor dequantize_per_channel(const ChannelQuant& q);  // float32, for tests and error analysis
+
+// Bias as int32 with per-channel scale input_scale * weight_scales[c].
+Tensor quantize_bias(const Tensor& bias, float input_scale, const std::vector<float>& weight_scales,
+                     std::vector<float>* bias_scales);
+
+// Signal-to-quantization-noise ratio in dB: 10 log10(sum ref^2 / sum (ref - x)^2); +inf when equal.
+double sqnr_db(const float* ref, const float* x, int64_t n);
+
+}  // namespace qtool

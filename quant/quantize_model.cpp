@@ -1,0 +1,21 @@
+#include "quant/quantize_model.h"
+
+namespace qtool {
+
+const std::vector<std::string> kPreparePasses = {"remove_initializer_inputs", "fold_batchnorm", "upgrade_opset"};
+const std::vector<std::string> kQuantizePasses = {"insert_qdq"};
+
+Model prepare_for_quantization(const Model& model, PassContext& ctx) {
+  Model m = model;
+  for (const auto& id : kPreparePasses) run_pass(id, m, ctx);
+  return m;
+}
+
+Model quantize_prepared(const Model& prepared, PassContext& ctx) {
+  Model m = prepared;
+  for (const auto& id : kQuantizePasses) run_pass(id, m, ctx);
+  check_model(m, m.path.string() + " (quantized)");
+  return m;
+}
+
+}  // namespace qtool

@@ -1,0 +1,18 @@
+// The int8 pipeline as a list of pass ids:
+//   prepare:  remove_initializer_inputs, fold_batchnorm, upgrade_opset   (before calibration, so
+//             calibration table names match the graph that gets quantized)
+//   quantize: insert_qdq
+#pragma once
+#include "quant/pass.h"
+
+namespace qtool {
+
+extern const std::vector<std::string> kPreparePasses;
+extern const std::vector<std::string> kQuantizePasses;
+
+// Returns the prepared copy of `model`; stats go to ctx.
+Model prepare_for_quantization(const Model& model, PassContext& ctx);
+// Runs kQuantizePasses on a prepared model (ctx.table may be nullptr: weight-only).
+Model quantize_prepared(const Model& prepared, PassContext& ctx);
+
+}  // namespace qtool

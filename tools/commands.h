@@ -1,0 +1,29 @@
+// qtool CLI: one file per subcommand; each registers itself on the root CLI11 app.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include "calib/dataset.h"
+
+namespace qtool::cli {
+
+void add_quantize_command(CLI::App& app);
+void add_calibrate_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_inspect_command(CLI::App& app);
+
+// Options shared by every command that reads a data set (tools/common_options.cpp).
+struct DataOptions {
+  std::string size;                     // "WxH"
+  std::vector<float> mean{0.f}, std{1.f};
+  float scale = 1.f / 255.f;
+  std::string layout = "nchw";
+  bool bgr = false;
+  int64_t offset = 0, limit = -1;
+  ImageOptions image() const;           // throws InputError on a bad --size / --layout
+};
+void add_data_options(CLI::App* cmd, DataOptions& opts);
+std::unique_ptr<Dataset> open_data(const std::string& path, const std::vector<InputSpec>& inputs,
+                                   const DataOptions& opts);
+std::string format_bytes(int64_t bytes);
+
+}  // namespace qtool::cli

@@ -1,0 +1,44 @@
+// qtool: quantize, calibrate, evaluate and inspect ONNX models.
+// Exit codes: 0 success, 2 bad input (file, model, data, option), 1 any other failure.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "core/error.h"
+#include "tools/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"qtool: make trained ONNX models small and fast (calibrate, quantize, evaluate, inspect)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("qtool ") + "0.1.0");
+  bool verbose = false, quiet = false;
+  app.add_flag("-v,--verbose", verbose, "debug logging");
+  app.add_flag("-q,--quiet", quiet, "warnings and errors only");
+  app.parse_complete_callback([&] {
+    spdlog::set_default_logger(spdlog::stderr_color_mt("qtool"));
+    spdlog::set_pattern("%^[%l]%$ %v");
+    spdlog::set_level(quiet ? spdlog::level::warn : verbose ? spdlog::level::debug : spdlog::level::info);
+  });
+  qtool::cli::add_quantize_command(app);
+  qtool::cli::add_calibrate_command(app);
+  qtool::cli::add_eval_command(app);
+  qtool::cli::add_inspect_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  } catch (const qtool::InputError& e) {
+    std::fprintf(stderr, "qtool: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "qtool: failure: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
