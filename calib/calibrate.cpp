@@ -15,11 +15,14 @@ CalibrationTable calibrate(const Model& model, Dataset& data, const std::vector<
   Executor exec(model);
   std::map<std::string, std::unique_ptr<Observer>> observers;
   for (const auto& t : tensors) observers[t] = make_observer(opts.method, opts.observer);
-  std::set<std::string> input_names;
+  std::set<std::string> input_names, seen;
   for (const auto& in : exec.inputs()) input_names.insert(in.name);
   exec.set_hook([&](const std::string& name, const Tensor& t) {
     auto it = observers.find(name);
-    if (it != observers.end() && t.dtype() == DType::kFloat) it->second->observe(t.data<float>(), t.numel());
+    if (it != observers.end() && t.dtype() == DType::kFloat) {
+      it->second->observe(t.data<float>(), t.numel());
+      seen.insert(name);
+    }
   });
   const int64_t batch = probe_batch_size(exec, data, opts.max_batch);
   // The probe ran batch 0..1 through the hook already: start fresh observers.
@@ -31,13 +34,22 @@ CalibrationTable calibrate(const Model& model, Dataset& data, const std::vector<
       auto it = observers.find(name);
       if (it == observers.end()) continue;
       const Tensor& t = feeds.at(name);
-      if (t.dtype() == DType::kFloat) it->second->observe(t.data<float>(), t.numel());
+      if (t.dtype() == DType::kFloat) {
+        it->second->observe(t.data<float>(), t.numel());
+        seen.insert(name);
+      }
     }
   });
   CalibrationTable table;
   table.method = opts.method;
   table.samples = data.size();
-  for (const auto& [name, obs] : observers) table.ranges[name] = obs->range();
+  for (const auto& [name, obs] : observers) {
+    if (!seen.count(name)) {
+      spdlog::warn("tensor '{}' was never produced during calibration; it stays float", name);
+      continue;
+    }
+    table.ranges[name] = obs->range();
+  }
   return table;
 }
 

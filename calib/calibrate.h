@@ -10,7 +10,7 @@
 namespace qtool {
 
 struct CalibrateOptions {
-  std::string method = "minmax";   // observer registry name
+  std::string method = "mse";      // observer registry name
   ObserverOptions observer;
   int64_t max_batch = 16;
 };

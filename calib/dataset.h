@@ -24,6 +24,7 @@ struct ImageOptions {
   float scale = 1.f / 255.f;          // pixel (0..255) * scale, then (x - mean) / std
   bool nchw = true;                   // --layout nchw|nhwc
   bool rgb = true;                    // --rgb | --bgr
+  bool jpeg_fancy_upsampling = false; // --jpeg-fancy-upsampling (libjpeg default; PIL/OpenCV)
 };
 
 class Dataset {

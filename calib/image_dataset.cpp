@@ -1,11 +1,23 @@
-// Folder of images -> float tensors: decode (stb_image), resize to WxH (stb_image_resize,
-// triangle filter), channel order RGB or BGR, x = (pixel * scale - mean[c]) / std[c],
-// laid out NCHW or NHWC to match the model input. Files are sorted by relative path and
-// decoded when a batch is requested.
+// Folder of images -> float tensors: decode (JPEG: libjpeg-turbo; PNG/BMP: stb_image), resize to
+// WxH with bilinear interpolation (OpenCV INTER_LINEAR semantics: half-pixel centres, no
+// antialiasing, as in cv2.resize), channel order RGB or BGR, x = (pixel * scale - mean[c]) / std[c],
+// laid out NCHW or NHWC to match the model input. Files are sorted by relative path and decoded
+// when a batch is requested.
+//
+// JPEG chroma upsampling: by default libjpeg's plain (replicating) upsampling, which matches the
+// pure-JS decoders (jpeg-js / pdf.js) the shared data's reference accuracies were measured with;
+// ImageOptions::jpeg_fancy_upsampling selects libjpeg's default "fancy" upsampling (PIL, OpenCV).
+#include <cstddef>
+#include <cstdio>
+// clang-format off
+#include <jpeglib.h>
+// clang-format on
 #include <stb/stb_image.h>
-#include <stb/stb_image_resize.h>
 
 #include <algorithm>
+#include <cmath>
+#include <csetjmp>
+#include <cstdio>
 
 #include "calib/dataset.h"
 
@@ -14,6 +26,94 @@ namespace fs = std::filesystem;
 namespace qtool {
 
 namespace {
+
+struct JpegErrorManager {
+  jpeg_error_mgr mgr;
+  jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+void jpeg_error_exit(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<JpegErrorManager*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, err->message);
+  longjmp(err->jump, 1);
+}
+
+// Decodes to 8-bit pixels with `channels` (1 = gray, 3 = RGB) interleaved.
+std::vector<uint8_t> decode_jpeg(const fs::path& f, int channels, bool fancy, int* w, int* h) {
+  FILE* fp = std::fopen(f.c_str(), "rb");
+  if (!fp) throw InputError(f.string() + ": cannot open image");
+  jpeg_decompress_struct cinfo;
+  JpegErrorManager err;
+  cinfo.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = jpeg_error_exit;
+  std::vector<uint8_t> px;
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    std::fclose(fp);
+    throw InputError(f.string() + ": cannot decode JPEG (" + err.message + ")");
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_stdio_src(&cinfo, fp);
+  jpeg_read_header(&cinfo, TRUE);
+  cinfo.out_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  cinfo.do_fancy_upsampling = fancy ? TRUE : FALSE;
+  cinfo.dct_method = JDCT_ISLOW;
+  jpeg_start_decompress(&cinfo);
+  *w = static_cast<int>(cinfo.output_width);
+  *h = static_cast<int>(cinfo.output_height);
+  const size_t row = static_cast<size_t>(*w) * channels;
+  px.resize(row * *h);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW r = px.data() + row * cinfo.output_scanline;
+    jpeg_read_scanlines(&cinfo, &r, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  std::fclose(fp);
+  return px;
+}
+
+std::vector<uint8_t> decode_image(const fs::path& f, int channels, bool fancy, int* w, int* h) {
+  std::string ext = f.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  if (ext == ".jpg" || ext == ".jpeg") return decode_jpeg(f, channels, fancy, w, h);
+  int n;
+  unsigned char* img = stbi_load(f.c_str(), w, h, &n, channels);
+  if (!img) throw InputError(f.string() + ": cannot decode image (" + stbi_failure_reason() + ")");
+  std::vector<uint8_t> px(img, img + static_cast<size_t>(*w) * *h * channels);
+  stbi_image_free(img);
+  return px;
+}
+
+// Bilinear resize with OpenCV INTER_LINEAR's coordinate mapping: src = (dst + 0.5) * in/out - 0.5,
+// clamped at the borders; returns float pixels (0..255) to avoid a second rounding.
+std::vector<float> resize_bilinear(const std::vector<uint8_t>& src, int w, int h, int c, int ow, int oh) {
+  std::vector<float> out(static_cast<size_t>(ow) * oh * c);
+  const double sx = static_cast<double>(w) / ow, sy = static_cast<double>(h) / oh;
+  for (int y = 0; y < oh; ++y) {
+    double fy = (y + 0.5) * sy - 0.5;
+    int y0 = static_cast<int>(std::floor(fy));
+    double dy = fy - y0;
+    if (y0 < 0) { y0 = 0; dy = 0; }
+    int y1 = std::min(y0 + 1, h - 1);
+    if (y0 >= h - 1) { y0 = h - 1; y1 = h - 1; dy = 0; }
+    for (int x = 0; x < ow; ++x) {
+      double fx = (x + 0.5) * sx - 0.5;
+      int x0 = static_cast<int>(std::floor(fx));
+      double dx = fx - x0;
+      if (x0 < 0) { x0 = 0; dx = 0; }
+      int x1 = std::min(x0 + 1, w - 1);
+      if (x0 >= w - 1) { x0 = w - 1; x1 = w - 1; dx = 0; }
+      for (int k = 0; k < c; ++k) {
+        auto at = [&](int yy, int xx) { return static_cast<double>(src[(static_cast<size_t>(yy) * w + xx) * c + k]); };
+        double v = (1 - dy) * ((1 - dx) * at(y0, x0) + dx * at(y0, x1)) + dy * ((1 - dx) * at(y1, x0) + dx * at(y1, x1));
+        out[(static_cast<size_t>(y) * ow + x) * c + k] = static_cast<float>(v);
+      }
+    }
+  }
+  return out;
+}
 
 class ImageDirDataset : public Dataset {
  public:
@@ -62,17 +162,10 @@ class ImageDirDataset : public Dataset {
     const int64_t plane = static_cast<int64_t>(height_) * width_, per = plane * channels_;
     for (int64_t i = 0; i < count; ++i) {
       const fs::path& f = files_[begin + i];
-      int w, h, n;
-      unsigned char* img = stbi_load(f.c_str(), &w, &h, &n, channels_);
-      if (!img) throw InputError(f.string() + ": cannot decode image (" + stbi_failure_reason() + ")");
-      std::vector<unsigned char> resized;
-      const unsigned char* px = img;
-      if (w != width_ || h != height_) {
-        resized.resize(static_cast<size_t>(per));
-        stbir_resize_uint8_generic(img, w, h, 0, resized.data(), width_, height_, 0, channels_, -1, 0,
-                                   STBIR_EDGE_CLAMP, STBIR_FILTER_TRIANGLE, STBIR_COLORSPACE_LINEAR, nullptr);
-        px = resized.data();
-      }
+      int w, h;
+      std::vector<uint8_t> img = decode_image(f, channels_, opts_.jpeg_fancy_upsampling, &w, &h);
+      std::vector<float> px = (w != width_ || h != height_) ? resize_bilinear(img, w, h, channels_, width_, height_)
+                                                           : std::vector<float>(img.begin(), img.end());
       float* o = out + i * per;
       for (int64_t p = 0; p < plane; ++p)
         for (int c = 0; c < channels_; ++c) {
@@ -80,7 +173,6 @@ class ImageDirDataset : public Dataset {
           const float v = (px[p * channels_ + src_c] * opts_.scale - mean_[c]) / std_[c];
           o[opts_.nchw ? c * plane + p : p * channels_ + c] = v;
         }
-      stbi_image_free(img);
     }
     return {{spec_.name, t}};
   }

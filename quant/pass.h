@@ -49,6 +49,7 @@ void run_pass(const std::string& id, Model& model, PassContext& ctx);
 
 // The passes (one file each).
 void remove_initializer_inputs(Model& model, PassContext& ctx);
+void fold_constants(Model& model, PassContext& ctx);
 void fold_batchnorm(Model& model, PassContext& ctx);
 void upgrade_opset(Model& model, PassContext& ctx);
 void insert_qdq(Model& model, PassContext& ctx);

@@ -6,6 +6,7 @@ namespace qtool {
 const std::vector<PassInfo>& pass_registry() {
   static const std::vector<PassInfo> passes = {
       {"remove_initializer_inputs", "drop initializers from graph.input (IR 3 style models)", remove_initializer_inputs},
+      {"fold_constants", "evaluate nodes whose inputs are all constant into initializers", fold_constants},
       {"fold_batchnorm", "fold BatchNormalization into the preceding Conv", fold_batchnorm},
       {"upgrade_opset", "convert to the target ai.onnx opset with onnx's version converter", upgrade_opset},
       {"insert_qdq", "per-channel int8 weights, int32 bias, QuantizeLinear/DequantizeLinear on activations", insert_qdq},

@@ -9,7 +9,7 @@ namespace qtool::cli {
 
 namespace {
 struct CalibrateArgs {
-  std::string model, calib, out, method = "minmax", act_type = "uint8";
+  std::string model, calib, out, method = "mse", act_type = "uint8";
   double percentile = 99.999;
   DataOptions data;
 };
@@ -38,7 +38,7 @@ void add_calibrate_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("calibrate", "compute activation ranges and write a calibration table (JSON)");
   cmd->add_option("model", args->model, "input .onnx model")->required();
   cmd->add_option("--calib", args->calib, "calibration data: .npy, .npz, folder of .npy or folder of images")->required();
-  cmd->add_option("--method", args->method, "observer: minmax (default), percentile, entropy, mse");
+  cmd->add_option("--method", args->method, "observer: mse (default), minmax, percentile, entropy");
   cmd->add_option("--percentile", args->percentile, "percentile for --method percentile (default 99.999)");
   cmd->add_option("--act-type", args->act_type, "activation type the ranges are for: uint8 (default) or int8");
   cmd->add_option("-o,--output", args->out, "calibration table to write (.json)")->required();

@@ -19,7 +19,7 @@ namespace qtool::cli {
 namespace {
 
 struct QuantizeArgs {
-  std::string model, out, calib, calib_table, save_table, method = "minmax", act_type = "uint8";
+  std::string model, out, calib, calib_table, save_table, method = "mse", act_type = "uint8";
   int bits = 8;
   double percentile = 99.999;
   std::vector<std::string> exclude;
@@ -107,7 +107,7 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--calib", args->calib, "calibration data: .npy, .npz, folder of .npy or folder of images");
   cmd->add_option("--calib-table", args->calib_table, "reuse a calibration table written by 'qtool calibrate'");
   cmd->add_option("--save-calib-table", args->save_table, "also write the calibration table computed from --calib");
-  cmd->add_option("--method", args->method, "observer: minmax (default), percentile, entropy, mse");
+  cmd->add_option("--method", args->method, "observer: mse (default), minmax, percentile, entropy");
   cmd->add_option("--percentile", args->percentile, "percentile for --method percentile (default 99.999)");
   cmd->add_option("--act-type", args->act_type, "activation type: uint8 (asymmetric, default) or int8 (symmetric)");
   cmd->add_option("--exclude", args->exclude, "node names to keep float, comma separated")->delimiter(',');

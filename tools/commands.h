@@ -17,7 +17,7 @@ struct DataOptions {
   std::vector<float> mean{0.f}, std{1.f};
   float scale = 1.f / 255.f;
   std::string layout = "nchw";
-  bool bgr = false;
+  bool bgr = false, jpeg_fancy = false;
   int64_t offset = 0, limit = -1;
   ImageOptions image() const;           // throws InputError on a bad --size / --layout
 };

@@ -23,6 +23,7 @@ ImageOptions DataOptions::image() const {
   if (layout != "nchw" && layout != "nhwc") throw InputError("--layout must be nchw or nhwc, got '" + layout + "'");
   o.nchw = layout == "nchw";
   o.rgb = !bgr;
+  o.jpeg_fancy_upsampling = jpeg_fancy;
   return o;
 }
 
@@ -33,6 +34,8 @@ void add_data_options(CLI::App* cmd, DataOptions& o) {
   cmd->add_option("--scale", o.scale, "images: pixel multiplier applied first (default 1/255)");
   cmd->add_option("--layout", o.layout, "images: nchw or nhwc (default nchw)");
   cmd->add_flag("--bgr,!--rgb", o.bgr, "images: channel order (default --rgb)");
+  cmd->add_flag("--jpeg-fancy-upsampling", o.jpeg_fancy,
+                "images: libjpeg's smooth chroma upsampling (as PIL/OpenCV) instead of plain replication");
   cmd->add_option("--offset", o.offset, "skip the first N samples of the data");
   cmd->add_option("--limit", o.limit, "use at most N samples of the data");
 }

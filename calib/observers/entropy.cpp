@@ -50,10 +50,9 @@ class EntropyObserver : public HistogramObserver {
         double sum = 0;
         int nonzero = 0;
         for (int k = b0; k < b1; ++k) { sum += absh[k]; nonzero += absh[k] != 0; }
-        if (j == levels - 1) sum += p[i - 1] - absh[i - 1];  // the folded outliers
         if (nonzero == 0) continue;
         for (int k = b0; k < b1; ++k)
-          if (absh[k] != 0 || (k == i - 1 && p[k] != 0)) q[k] = sum / nonzero;
+          if (absh[k] != 0) q[k] = sum / nonzero;
       }
       const double kl = kl_divergence(p, q);
       if (kl < best_kl) { best_kl = kl; best_i = i; }
