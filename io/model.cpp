@@ -116,6 +116,11 @@ int libonnx_max_opset() {
 }  // namespace
 
 void check_model(const Model& model, const std::string& label) {
+  if (model.proto.ir_version() > onnx::Version::IR_VERSION) {
+    spdlog::debug("{}: IR version {} is newer than libonnx's checker knows ({}); structural checks only", label,
+                  model.proto.ir_version(), static_cast<int>(onnx::Version::IR_VERSION));
+    return;
+  }
   if (model.opset() > libonnx_max_opset()) {
     spdlog::debug("{}: opset {} is newer than libonnx's checker knows ({}); structural checks only", label,
                   model.opset(), libonnx_max_opset());

@@ -38,6 +38,9 @@ void run_quantize(const QuantizeArgs& a) {
   require_supported(model);
   fs::path out = a.out.empty() ? fs::path(a.model).parent_path() / (fs::path(a.model).stem().string() + ".int8.onnx")
                                : fs::path(a.out);
+  std::error_code ec;
+  if (fs::exists(out, ec) && fs::equivalent(out, a.model, ec))
+    throw InputError(out.string() + ": refusing to overwrite the input model; choose another output path with -o");
 
   PassContext ctx;
   ctx.options.bits = a.bits;
