@@ -78,7 +78,7 @@ def ort_throughput(model, x, reps=3):
 def qtool_throughput(model, data, reps=3):
     best = 1e9
     for _ in range(reps):
-        r = subprocess.run([str(h.QTOOL), "eval", model, "--data", data, "--json", "-q"], env=ENV,
+        r = subprocess.run([str(h.QTOOL), "-q", "eval", model, "--data", data, "--json"], env=ENV,
                            capture_output=True, text=True, check=True)
         best = min(best, json.loads(r.stdout)["seconds"])
     return len(np.load(data, mmap_mode="r")) / best
@@ -128,13 +128,13 @@ def main():
         q_tp, o_tp = qtool_throughput(model, evald), ort_throughput(model, x)
         print(f"(a) fp32 throughput: qtool {q_tp:8.1f} img/s | onnxruntime {o_tp:8.1f} img/s | ratio {q_tp / o_tp:.2f}x")
         ours, theirs = work / f"{name}.qtool.int8.onnx", work / f"{name}.ort.int8.onnx"
-        q_s, q_rss = peak_rss_of([h.QTOOL, "quantize", model, "--calib", calib, "--method", "entropy", "-o", ours, "-q"])
+        q_s, q_rss = peak_rss_of([h.QTOOL, "-q", "quantize", model, "--calib", calib, "--method", "entropy", "-o", ours])
         o_s, o_rss = peak_rss_of([sys.executable, "-c", ORT_QUANT, model, calib, theirs, work / f"{name}.opset13.onnx"])
         print(f"(b) quantize (entropy): qtool {q_s:6.2f} s, {q_rss:7.1f} MiB | quantize_static {o_s:6.2f} s, "
               f"{o_rss:7.1f} MiB | speed {o_s / q_s:.1f}x, memory {q_rss / o_rss:.2f}x")
         # default method too (what `qtool quantize` uses without --method)
         ours_mse = work / f"{name}.qtool.mse.int8.onnx"
-        h.qtool("quantize", model, "--calib", calib, "-o", ours_mse, "-q")
+        h.qtool("-q", "quantize", model, "--calib", calib, "-o", ours_mse)
         lat = {k: ort_latency_ms(p, x) for k, p in [("fp32", model), ("qtool", ours), ("ort", theirs)]}
         print(f"(c) onnxruntime latency: fp32 {lat['fp32']:.3f} ms | qtool int8 {lat['qtool']:.3f} ms "
               f"({lat['fp32'] / lat['qtool']:.2f}x) | quantize_static int8 {lat['ort']:.3f} ms")
