@@ -88,27 +88,33 @@ std::vector<uint8_t> decode_image(const fs::path& f, int channels, bool fancy, i
 
 // Bilinear resize with OpenCV INTER_LINEAR's coordinate mapping: src = (dst + 0.5) * in/out - 0.5,
 // clamped at the borders; returns float pixels (0..255) to avoid a second rounding.
+struct Tap {
+  int i0, i1;
+  double frac;
+};
+
+// Source taps for one output coordinate along an axis of `n_in` pixels.
+Tap bilinear_tap(int dst, int n_in, double ratio) {
+  const double f = (dst + 0.5) * ratio - 0.5;
+  Tap t{static_cast<int>(std::floor(f)), 0, 0.0};
+  t.frac = f - t.i0;
+  if (t.i0 < 0) { t.i0 = 0; t.frac = 0; }
+  if (t.i0 >= n_in - 1) { t.i0 = n_in - 1; t.frac = 0; }
+  t.i1 = std::min(t.i0 + 1, n_in - 1);
+  return t;
+}
+
 std::vector<float> resize_bilinear(const std::vector<uint8_t>& src, int w, int h, int c, int ow, int oh) {
   std::vector<float> out(static_cast<size_t>(ow) * oh * c);
-  const double sx = static_cast<double>(w) / ow, sy = static_cast<double>(h) / oh;
+  auto at = [&](int yy, int xx, int k) { return static_cast<double>(src[(static_cast<size_t>(yy) * w + xx) * c + k]); };
   for (int y = 0; y < oh; ++y) {
-    double fy = (y + 0.5) * sy - 0.5;
-    int y0 = static_cast<int>(std::floor(fy));
-    double dy = fy - y0;
-    if (y0 < 0) { y0 = 0; dy = 0; }
-    int y1 = std::min(y0 + 1, h - 1);
-    if (y0 >= h - 1) { y0 = h - 1; y1 = h - 1; dy = 0; }
+    const Tap ty = bilinear_tap(y, h, static_cast<double>(h) / oh);
     for (int x = 0; x < ow; ++x) {
-      double fx = (x + 0.5) * sx - 0.5;
-      int x0 = static_cast<int>(std::floor(fx));
-      double dx = fx - x0;
-      if (x0 < 0) { x0 = 0; dx = 0; }
-      int x1 = std::min(x0 + 1, w - 1);
-      if (x0 >= w - 1) { x0 = w - 1; x1 = w - 1; dx = 0; }
+      const Tap tx = bilinear_tap(x, w, static_cast<double>(w) / ow);
       for (int k = 0; k < c; ++k) {
-        auto at = [&](int yy, int xx) { return static_cast<double>(src[(static_cast<size_t>(yy) * w + xx) * c + k]); };
-        double v = (1 - dy) * ((1 - dx) * at(y0, x0) + dx * at(y0, x1)) + dy * ((1 - dx) * at(y1, x0) + dx * at(y1, x1));
-        out[(static_cast<size_t>(y) * ow + x) * c + k] = static_cast<float>(v);
+        const double top = (1 - tx.frac) * at(ty.i0, tx.i0, k) + tx.frac * at(ty.i0, tx.i1, k);
+        const double bot = (1 - tx.frac) * at(ty.i1, tx.i0, k) + tx.frac * at(ty.i1, tx.i1, k);
+        out[(static_cast<size_t>(y) * ow + x) * c + k] = static_cast<float>((1 - ty.frac) * top + ty.frac * bot);
       }
     }
   }
