@@ -14,7 +14,12 @@ CalibrationTable calibrate(const Model& model, Dataset& data, const std::vector<
   if (data.size() == 0) throw InputError(data.describe() + ": no calibration samples");
   Executor exec(model);
   std::map<std::string, std::unique_ptr<Observer>> observers;
-  for (const auto& t : tensors) observers[t] = make_observer(opts.method, opts.observer);
+  std::vector<std::string> observed;  // never fused away (runtime/fusion.cpp), so the hook sees them
+  for (const auto& t : tensors) {
+    observers[t] = make_observer(opts.method, opts.observer);
+    if (exec.has_value(t)) observed.push_back(t);
+  }
+  exec.keep_values(observed);
   std::set<std::string> input_names, seen;
   for (const auto& in : exec.inputs()) input_names.insert(in.name);
   exec.set_hook([&](const std::string& name, const Tensor& t) {

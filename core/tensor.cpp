@@ -1,5 +1,7 @@
 #include "core/tensor.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/error.h"
@@ -47,19 +49,36 @@ std::string shape_str(const Shape& s) {
   return out + "]";
 }
 
-Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+Tensor::Tensor(DType dtype, Shape shape) : Tensor(dtype, std::move(shape), true) {}
+
+Tensor Tensor::uninitialized(DType dtype, Shape shape) { return Tensor(dtype, std::move(shape), false); }
+
+Tensor Tensor::with_layout(DType dtype, Shape shape, std::shared_ptr<const Layout> layout) {
+  Tensor t(dtype, std::move(shape), false, layout->bytes());
+  t.layout_ = std::move(layout);
+  return t;
+}
+
+Tensor::Tensor(DType dtype, Shape shape, bool zero, size_t bytes) : dtype_(dtype), shape_(std::move(shape)) {
   for (auto d : shape_)
     if (d < 0) throw Error("negative tensor extent in shape " + shape_str(shape_));
-  buffer_ = std::make_shared<std::vector<uint8_t>>(nbytes());
+  constexpr size_t kAlign = 64;
+  const size_t n = bytes == SIZE_MAX ? nbytes() : bytes, padded = (std::max<size_t>(n, 1) + kAlign - 1) / kAlign * kAlign;
+  void* p = std::aligned_alloc(kAlign, padded);
+  if (!p) throw Error("out of memory allocating " + std::to_string(n) + " bytes for tensor " + shape_str(shape_));
+  if (zero) std::memset(p, 0, n);
+  buffer_ = std::shared_ptr<uint8_t>(static_cast<uint8_t*>(p), [](uint8_t* q) { std::free(q); });
 }
 
 void Tensor::check_type(DType want) const {
+  if (layout_) throw Error("tensor " + shape_str(shape_) + " is stored in a runtime layout, not plain row-major");
   if (want != dtype_)
     throw Error("tensor of type " + dtype_name(dtype_) + " " + shape_str(shape_) + " accessed as " +
                 dtype_name(want));
 }
 
 Tensor Tensor::reshaped(Shape new_shape) const {
+  check_type(dtype_);
   if (shape_numel(new_shape) != numel())
     throw Error("cannot reshape " + shape_str(shape_) + " to " + shape_str(new_shape));
   Tensor t = *this;
@@ -68,7 +87,8 @@ Tensor Tensor::reshaped(Shape new_shape) const {
 }
 
 Tensor Tensor::clone() const {
-  Tensor t(dtype_, shape_);
+  check_type(dtype_);
+  Tensor t = uninitialized(dtype_, shape_);
   if (nbytes()) std::memcpy(t.raw(), raw(), nbytes());
   return t;
 }

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,10 +33,24 @@ template <> constexpr DType dtype_of<int32_t>() { return DType::kInt32; }
 template <> constexpr DType dtype_of<int64_t>() { return DType::kInt64; }
 template <> constexpr DType dtype_of<bool>() { return DType::kBool; }
 
+// An opaque, runtime-specific memory layout (e.g. a oneDNN blocked format such as nChw16c).
+// Tensors that carry one never leave the executor: kernels that are not layout-aware, hooks and
+// callers always get plain row-major tensors.
+struct Layout {
+  virtual ~Layout() = default;
+  virtual size_t bytes() const = 0;  // storage size, padding included
+};
+
 class Tensor {
  public:
   Tensor() = default;
   Tensor(DType dtype, Shape shape);  // zero-initialised
+  // Storage left uninitialised: for kernels that write every element (saves a memset per output).
+  static Tensor uninitialized(DType dtype, Shape shape);
+  // Uninitialised storage of layout->bytes() for a tensor of logical `shape` stored in `layout`.
+  static Tensor with_layout(DType dtype, Shape shape, std::shared_ptr<const Layout> layout);
+  // nullptr for plain row-major storage.
+  const Layout* layout() const { return layout_.get(); }
 
   template <typename T>
   static Tensor from(Shape shape, const std::vector<T>& values);
@@ -48,8 +63,9 @@ class Tensor {
   size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype_); }
   bool empty() const { return dtype_ == DType::kUndefined; }
 
-  void* raw() { return buffer_ ? buffer_->data() : nullptr; }
-  const void* raw() const { return buffer_ ? buffer_->data() : nullptr; }
+  // 64-byte aligned storage (SIMD kernels and oneDNN like it).
+  void* raw() { return buffer_.get(); }
+  const void* raw() const { return buffer_.get(); }
   template <typename T> T* data() { check_type(dtype_of<T>()); return static_cast<T*>(raw()); }
   template <typename T> const T* data() const { check_type(dtype_of<T>()); return static_cast<const T*>(raw()); }
 
@@ -62,10 +78,12 @@ class Tensor {
   Tensor cast(DType to) const;
 
  private:
+  Tensor(DType dtype, Shape shape, bool zero, size_t bytes = SIZE_MAX);
   void check_type(DType want) const;
   DType dtype_ = DType::kUndefined;
   Shape shape_;
-  std::shared_ptr<std::vector<uint8_t>> buffer_;
+  std::shared_ptr<uint8_t> buffer_;
+  std::shared_ptr<const Layout> layout_;
 };
 
 template <typename T>

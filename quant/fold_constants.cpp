@@ -28,7 +28,7 @@ void fold_constants(Model& model, PassContext&) {
     }
     std::vector<Tensor> ins;
     for (const auto& i : n.input()) ins.push_back(i.empty() ? Tensor() : model.initializer(i));
-    KernelContext ctx{n, model.opset(), {}, {}};
+    KernelContext ctx(n, model.opset());
     for (const auto& t : ins) ctx.inputs.push_back(t.empty() ? nullptr : &t);
     ctx.outputs.resize(n.output_size());
     fn(ctx);

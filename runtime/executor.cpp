@@ -5,6 +5,7 @@
 #include <set>
 
 #include "io/onnx_tensor.h"
+#include "runtime/kernels/dnnl_util.h"
 #include "runtime/op_registry.h"
 
 namespace qtool {
@@ -51,7 +52,8 @@ int Executor::slot(const std::string& name) {
   return id;
 }
 
-Executor::Executor(const Model& model) : opset_(model.opset()), proto_(model.proto) {
+Executor::Executor(const Model& model, ExecutorOptions options)
+    : opset_(model.opset()), proto_(model.proto), options_(options) {
   require_supported(model);
   const auto& g = proto_.graph();
   std::set<std::string> init_names;
@@ -65,7 +67,8 @@ Executor::Executor(const Model& model) : opset_(model.opset()), proto_(model.pro
 
   const auto& reg = OpRegistry::instance();
   for (const auto& n : g.node()) {
-    Step s{&n, reg.find(n.domain(), n.op_type()), {}, {}};
+    Step s{&n, reg.find(n.domain(), n.op_type()), {}, {}, nullptr, {}, reg.layout_aware(n.domain(), n.op_type()),
+           false};
     bool all_const = true;
     for (const auto& i : n.input()) {
       if (i.empty()) { s.in.push_back(-1); continue; }
@@ -78,15 +81,11 @@ Executor::Executor(const Model& model) : opset_(model.opset()), proto_(model.pro
     }
     for (const auto& o : n.output()) s.out.push_back(o.empty() ? -1 : slot(o));
     if (all_const) {  // constant folding: compute once now
-      execute(s, constants_);
+      execute(s, constants_, false);
       continue;
     }
-    steps_.push_back(std::move(s));
+    graph_steps_.push_back(std::move(s));
   }
-  last_use_.assign(slot_names_.size(), -1);
-  for (size_t k = 0; k < steps_.size(); ++k)
-    for (int id : steps_[k].in)
-      if (id >= 0) last_use_[id] = static_cast<int>(k);
   keep_.assign(slot_names_.size(), false);
   for (const auto& o : outputs_) {
     if (!slot_of_.count(o)) throw InputError(model.path.string() + ": graph output '" + o + "' is never produced");
@@ -100,11 +99,41 @@ void Executor::keep_values(std::vector<std::string> names) {
     if (it == slot_of_.end()) throw InputError("value '" + n + "' does not exist in the model");
     keep_[it->second] = true;
   }
+  compiled_ = false;
 }
 
-void Executor::execute(const Step& s, std::vector<Tensor>& slots) const {
-  KernelContext ctx{*s.node, opset_, {}, {}};
-  for (int id : s.in) ctx.inputs.push_back(id >= 0 && !slots[id].empty() ? &slots[id] : nullptr);
+void Executor::compile() {
+  steps_ = graph_steps_;
+  if (options_.fuse) fuse();
+  last_use_.assign(slot_names_.size(), -1);
+  // A value may stay in a runtime layout only when all of its readers are layout-aware.
+  std::vector<int> readers(slot_names_.size(), 0), aware_readers(slot_names_.size(), 0);
+  for (size_t k = 0; k < steps_.size(); ++k)
+    for (int id : steps_[k].in)
+      if (id >= 0) {
+        last_use_[id] = static_cast<int>(k);
+        ++readers[id];
+        if (steps_[k].layout_aware) ++aware_readers[id];
+      }
+  for (auto& s : steps_) {
+    const int o = s.out.empty() ? -1 : s.out[0];
+    s.allow_layout_output = options_.layouts && s.layout_aware && s.out.size() == 1 && o >= 0 && readers[o] > 0 &&
+                            readers[o] == aware_readers[o];  // kept values are made plain in run()
+  }
+  compiled_ = true;
+}
+
+void Executor::execute(const Step& s, std::vector<Tensor>& slots, bool cached) const {
+  KernelContext ctx(*s.node, opset_);
+  for (int id : s.in) {
+    // Kernels that are not layout-aware read plain tensors: convert once, in the slot.
+    if (id >= 0 && !s.layout_aware && slots[id].layout()) slots[id] = to_plain(slots[id]);
+    ctx.inputs.push_back(id >= 0 && !slots[id].empty() ? &slots[id] : nullptr);
+    ctx.constant.push_back(id >= 0 && !constants_[id].empty());
+  }
+  if (cached) ctx.state = &s.state;
+  ctx.activation = s.activation;
+  ctx.allow_layout_output = cached && s.allow_layout_output;
   ctx.outputs.resize(s.out.size());
   try {
     s.fn(ctx);
@@ -120,6 +149,7 @@ void Executor::execute(const Step& s, std::vector<Tensor>& slots) const {
 }
 
 TensorMap Executor::run(const TensorMap& feeds) {
+  if (!compiled_) compile();
   std::vector<Tensor> slots = constants_;
   for (const auto& spec : inputs_) {
     auto it = feeds.find(spec.name);
@@ -138,10 +168,10 @@ TensorMap Executor::run(const TensorMap& feeds) {
   if (record_shapes_) value_shapes_.clear();
   for (size_t k = 0; k < steps_.size(); ++k) {
     const Step& s = steps_[k];
-    execute(s, slots);
+    execute(s, slots, true);
     for (int id : s.out) {
       if (id < 0 || slots[id].empty()) continue;
-      if (hook_) hook_(slot_names_[id], slots[id]);
+      if (hook_) hook_(slot_names_[id], slots[id].layout() ? to_plain(slots[id]) : slots[id]);
       if (record_shapes_) value_shapes_[slot_names_[id]] = {slots[id].dtype(), slots[id].shape()};
     }
     for (int id : s.in)  // release activations after their last reader
@@ -149,7 +179,7 @@ TensorMap Executor::run(const TensorMap& feeds) {
   }
   TensorMap out;
   for (size_t id = 0; id < slots.size(); ++id)
-    if (keep_[id]) out[slot_names_[id]] = slots[id];
+    if (keep_[id]) out[slot_names_[id]] = to_plain(slots[id]);
   return out;
 }
 

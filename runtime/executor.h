@@ -32,9 +32,19 @@ struct InputSpec {
 // The model's real inputs (initializers listed as inputs excluded).
 std::vector<InputSpec> model_input_specs(const Model& model);
 
+struct ExecutorOptions {
+  // Fold BatchNormalization into a preceding Conv and fuse a following Relu / LeakyRelu / Clip
+  // into it (runtime/fusion.cpp). A fused-away value (the Conv's own output) is then never produced,
+  // so hooks do not see it; graph outputs and keep_values() names are never fused away.
+  bool fuse = true;
+  // Let convolutions hand each other oneDNN blocked tensors (nChw16c, ...) instead of converting
+  // to NCHW between them. Invisible outside the executor: hooks and results are always plain.
+  bool layouts = true;
+};
+
 class Executor {
  public:
-  explicit Executor(const Model& model);
+  explicit Executor(const Model& model, ExecutorOptions options = {});
 
   const std::vector<InputSpec>& inputs() const { return inputs_; }
   const std::vector<std::string>& output_names() const { return outputs_; }
@@ -42,8 +52,10 @@ class Executor {
   // Called with (value name, tensor) for every node output as it is produced.
   using Hook = std::function<void(const std::string&, const Tensor&)>;
   void set_hook(Hook hook) { hook_ = std::move(hook); }
-  // Also keep these intermediate values (beyond graph outputs) in run()'s result.
+  // Also keep these intermediate values (beyond graph outputs) in run()'s result. Throws
+  // InputError for a name the model does not have.
   void keep_values(std::vector<std::string> names);
+  bool has_value(const std::string& name) const { return slot_of_.count(name) > 0; }
 
   // Throws InputError when a feed is missing or its dtype/shape does not match the model input.
   TensorMap run(const TensorMap& feeds);
@@ -57,16 +69,25 @@ class Executor {
     const onnx::NodeProto* node;
     KernelFn fn;
     std::vector<int> in, out;
+    mutable std::shared_ptr<void> state;  // kernel cache (KernelContext::state)
+    FusedActivation activation;           // set by fusion
+    bool layout_aware = false;            // kernel accepts runtime layouts (OpRegistry)
+    bool allow_layout_output = false;     // every reader of out[0] is layout-aware (compile)
   };
   int slot(const std::string& name);
-  void execute(const Step& s, std::vector<Tensor>& slots) const;
+  void compile();  // fusion + liveness; runs before the first run() and after keep_values()
+  void fuse();     // runtime/fusion.cpp
+  void execute(const Step& s, std::vector<Tensor>& slots, bool cached) const;
 
   int opset_;
   onnx::ModelProto proto_;  // own copy: steps point into it
   std::map<std::string, int> slot_of_;
   std::vector<std::string> slot_names_;
   std::vector<Tensor> constants_;  // per slot; empty when not constant
-  std::vector<Step> steps_;
+  std::vector<Step> graph_steps_;  // as in the model (constant nodes folded)
+  std::vector<Step> steps_;        // what run() executes (after fusion)
+  ExecutorOptions options_;
+  bool compiled_ = false;
   std::vector<int> last_use_;      // per slot: index of the last step reading it
   std::vector<InputSpec> inputs_;
   std::vector<std::string> outputs_;

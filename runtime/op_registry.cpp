@@ -22,6 +22,15 @@ void OpRegistry::add(const std::string& op_type, KernelFn fn, const std::string&
   kernels_[{domain, op_type}] = fn;
 }
 
+void OpRegistry::add_layout_aware(const std::string& op_type, KernelFn fn, const std::string& domain) {
+  add(op_type, fn, domain);
+  layout_aware_[{domain, op_type}] = true;
+}
+
+bool OpRegistry::layout_aware(const std::string& domain, const std::string& op_type) const {
+  return layout_aware_.count({domain == "ai.onnx" ? "" : domain, op_type}) > 0;
+}
+
 KernelFn OpRegistry::find(const std::string& domain, const std::string& op_type) const {
   const std::string d = domain == "ai.onnx" ? "" : domain;
   auto it = kernels_.find({d, op_type});

@@ -13,12 +13,17 @@ class OpRegistry {
  public:
   static const OpRegistry& instance();
   void add(const std::string& op_type, KernelFn fn, const std::string& domain = "");
+  // A kernel that accepts inputs in a runtime layout (Tensor::layout()) and may return its
+  // output in one when KernelContext::allow_layout_output is set.
+  void add_layout_aware(const std::string& op_type, KernelFn fn, const std::string& domain = "");
   // nullptr when the op is not supported.
   KernelFn find(const std::string& domain, const std::string& op_type) const;
+  bool layout_aware(const std::string& domain, const std::string& op_type) const;
   std::vector<std::string> op_types() const;
 
  private:
   std::map<std::pair<std::string, std::string>, KernelFn> kernels_;
+  std::map<std::pair<std::string, std::string>, bool> layout_aware_;
 };
 
 // One per kernel file.

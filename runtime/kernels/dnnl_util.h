@@ -1,4 +1,5 @@
-// Shared oneDNN engine/stream and plain (row-major) memory descriptors.
+// Shared oneDNN engine/stream, plain (row-major) memory descriptors, and DnnlLayout: the
+// blocked formats (nChw8c/16c) convolutions pass to each other inside the executor.
 // oneDNN's own primitive cache makes re-creating a primitive with the same shapes cheap.
 #pragma once
 #include <oneapi/dnnl/dnnl.hpp>
@@ -17,5 +18,18 @@ struct DnnlContext {
 dnnl::memory::desc plain_desc(const Shape& dims);
 // Wraps a tensor's buffer (no copy).
 dnnl::memory wrap(const dnnl::memory::desc& d, const Tensor& t);
+
+// A oneDNN memory format (e.g. nChw16c) as a runtime tensor layout.
+struct DnnlLayout : Layout {
+  explicit DnnlLayout(dnnl::memory::desc d) : md(std::move(d)) {}
+  size_t bytes() const override { return md.get_size(); }
+  dnnl::memory::desc md;
+};
+// f32 tensor of logical `shape` stored as `md` (uninitialised).
+Tensor make_dnnl_tensor(const Shape& shape, const dnnl::memory::desc& md);
+// The oneDNN descriptor of a tensor: its DnnlLayout, or plain_desc for plain tensors.
+dnnl::memory::desc desc_of(const Tensor& t);
+// Plain row-major copy of a tensor in a runtime layout (the tensor itself when already plain).
+Tensor to_plain(const Tensor& t);
 
 }  // namespace qtool

@@ -39,7 +39,7 @@ void binary_op(KernelContext& ctx, F f) {
   if (a.dtype() != b.dtype())
     ctx.fail("input types differ: " + dtype_name(a.dtype()) + " vs " + dtype_name(b.dtype()));
   Shape so = broadcast_shape(a.shape(), b.shape());
-  Tensor out(a.dtype(), so);
+  Tensor out = Tensor::uninitialized(a.dtype(), so);
   switch (a.dtype()) {
     case DType::kFloat:
       broadcast_binary(a.data<float>(), a.shape(), b.data<float>(), b.shape(), out.data<float>(), so,
@@ -77,7 +77,7 @@ template <typename F>
 void unary_float(KernelContext& ctx, F f) {
   const Tensor& x = ctx.in(0);
   if (x.dtype() != DType::kFloat) ctx.fail("expects float32 input, got " + dtype_name(x.dtype()));
-  Tensor out(DType::kFloat, x.shape());
+  Tensor out = Tensor::uninitialized(DType::kFloat, x.shape());
   const float* p = x.data<float>();
   float* o = out.data<float>();
   const int64_t n = x.numel();

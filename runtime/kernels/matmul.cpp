@@ -52,7 +52,7 @@ void matmul(KernelContext& c) {
   }
   so[r - 2] = sa[r - 2];
   so[r - 1] = sb[r - 1];
-  Tensor y(DType::kFloat, so);
+  Tensor y = Tensor::uninitialized(DType::kFloat, so);
   if (y.numel() > 0) dnnl_matmul(a, sa, dense_strides(sa), b, sb, dense_strides(sb), y);
   Shape final_shape;
   for (size_t i = 0; i + 2 < r; ++i) final_shape.push_back(so[i]);
@@ -71,7 +71,7 @@ void gemm(KernelContext& c) {
   const int64_t m = ta ? a.dim(1) : a.dim(0), k = ta ? a.dim(0) : a.dim(1);
   const int64_t kb = tb ? b.dim(1) : b.dim(0), n = tb ? b.dim(0) : b.dim(1);
   if (k != kb) c.fail("inner dimensions differ: " + shape_str(a.shape()) + " x " + shape_str(b.shape()));
-  Tensor y(DType::kFloat, {m, n});
+  Tensor y = Tensor::uninitialized(DType::kFloat, {m, n});
   dnnl_matmul(a, {m, k}, ta ? dnnl::memory::dims{1, m} : dnnl::memory::dims{k, 1}, b, {k, n},
               tb ? dnnl::memory::dims{1, k} : dnnl::memory::dims{n, 1}, y);
   float* o = y.data<float>();

@@ -17,7 +17,7 @@ void batch_norm(KernelContext& c) {
       var.size() != scale.size())
     c.fail("parameters must have " + std::to_string(ch) + " values");
   const float eps = attr_float(c.node, "epsilon", 1e-5f);
-  Tensor y(DType::kFloat, x.shape());
+  Tensor y = Tensor::uninitialized(DType::kFloat, x.shape());
   const float* p = x.data<float>();
   float* o = y.data<float>();
   for (int64_t b = 0; b < n; ++b)
@@ -43,7 +43,7 @@ void softmax_impl(KernelContext& c, bool log_out) {
     n = x.dim(axis);
     for (int i = axis + 1; i < r; ++i) inner *= x.dim(i);
   }
-  Tensor y(DType::kFloat, x.shape());
+  Tensor y = Tensor::uninitialized(DType::kFloat, x.shape());
   const float* p = x.data<float>();
   float* o = y.data<float>();
   for (int64_t a = 0; a < outer; ++a)
@@ -77,7 +77,7 @@ void layer_norm(KernelContext& c) {
   std::vector<float> bias = c.has(2) ? c.in(2).to_floats() : std::vector<float>(n, 0.f);
   if (static_cast<int64_t>(scale.size()) != n || static_cast<int64_t>(bias.size()) != n)
     c.fail("scale and bias must have " + std::to_string(n) + " values");
-  Tensor y(DType::kFloat, x.shape());
+  Tensor y = Tensor::uninitialized(DType::kFloat, x.shape());
   const float* p = x.data<float>();
   float* o = y.data<float>();
   for (int64_t a = 0; a < outer; ++a) {

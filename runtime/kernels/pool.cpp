@@ -44,7 +44,7 @@ void pool(KernelContext& c, bool is_max) {
     out_shape.push_back(out);
     pl[i] = b; pr[i] = e; st[i] = strides[i]; dl[i] = dil[i] - 1;
   }
-  Tensor y(DType::kFloat, out_shape);
+  Tensor y = Tensor::uninitialized(DType::kFloat, out_shape);
   auto& ctx = DnnlContext::get();
   auto src_md = plain_desc(x.shape()), dst_md = plain_desc(out_shape);
   auto algo = is_max ? dnnl::algorithm::pooling_max
@@ -69,7 +69,7 @@ void global_pool(KernelContext& c, bool is_max) {
     out_shape.push_back(1);
     inner *= x.dim(i);
   }
-  Tensor y(DType::kFloat, out_shape);
+  Tensor y = Tensor::uninitialized(DType::kFloat, out_shape);
   const float* p = x.data<float>();
   float* o = y.data<float>();
   for (int64_t nc = 0; nc < x.dim(0) * x.dim(1); ++nc) {

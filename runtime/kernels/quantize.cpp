@@ -55,7 +55,7 @@ void quantize_linear(KernelContext& c) {
   auto s = scale.to_floats();
   std::vector<int64_t> zp = c.has(2) ? c.in(2).to_int64s() : std::vector<int64_t>(s.size(), 0);
   if (zp.size() != s.size()) c.fail("zero_point and scale have different sizes");
-  Tensor y(out_type, x.shape());
+  Tensor y = Tensor::uninitialized(out_type, x.shape());
   if (out_type == DType::kUInt8) quantize_to(x.data<float>(), l, s, zp, y.data<uint8_t>());
   else if (out_type == DType::kInt8) quantize_to(x.data<float>(), l, s, zp, y.data<int8_t>());
   else c.fail("unsupported output type " + dtype_name(out_type));
@@ -80,7 +80,7 @@ void dequantize_linear(KernelContext& c) {
   auto s = scale.to_floats();
   std::vector<int64_t> zp = c.has(2) ? c.in(2).to_int64s() : std::vector<int64_t>(s.size(), 0);
   if (zp.size() != s.size()) c.fail("zero_point and scale have different sizes");
-  Tensor y(DType::kFloat, x.shape());
+  Tensor y = Tensor::uninitialized(DType::kFloat, x.shape());
   switch (x.dtype()) {
     case DType::kUInt8: dequantize_from(x.data<uint8_t>(), l, s, zp, y.data<float>()); break;
     case DType::kInt8: dequantize_from(x.data<int8_t>(), l, s, zp, y.data<float>()); break;

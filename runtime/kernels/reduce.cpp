@@ -49,7 +49,7 @@ void reduce(KernelContext& c, Reduce kind, int axes_input_since) {
       idx[d] = 0;
     }
   }
-  Tensor y(DType::kFloat, out_shape);
+  Tensor y = Tensor::uninitialized(DType::kFloat, out_shape);
   float* q = y.data<float>();
   for (int64_t i = 0; i < n_out; ++i) q[i] = static_cast<float>(kind == Reduce::kMean ? acc[i] / count : acc[i]);
   c.outputs[0] = std::move(y);

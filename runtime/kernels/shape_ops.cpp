@@ -44,7 +44,7 @@ void gather(KernelContext& c) {
   for (int i = axis + 1; i < x.rank(); ++i) inner *= x.dim(i);
   const int64_t n = x.dim(axis);
   const size_t es = dtype_size(x.dtype()), chunk = inner * es;
-  Tensor y(x.dtype(), out_shape);
+  Tensor y = Tensor::uninitialized(x.dtype(), out_shape);
   auto* src = static_cast<const uint8_t*>(x.raw());
   auto* dst = static_cast<uint8_t*>(y.raw());
   for (int64_t o = 0; o < outer; ++o)
@@ -96,7 +96,7 @@ void slice(KernelContext& c) {
     st[a] = b;
     step[a] = s;
   }
-  Tensor y(x.dtype(), out_shape);
+  Tensor y = Tensor::uninitialized(x.dtype(), out_shape);
   const size_t es = dtype_size(x.dtype());
   auto xs = strides_of(x.shape());
   auto* src = static_cast<const uint8_t*>(x.raw());
@@ -131,7 +131,7 @@ void concat(KernelContext& c) {
   int64_t outer = 1;
   for (int d = 0; d < axis; ++d) outer *= out_shape[d];
   const size_t es = dtype_size(first.dtype());
-  Tensor y(first.dtype(), out_shape);
+  Tensor y = Tensor::uninitialized(first.dtype(), out_shape);
   auto* dst = static_cast<uint8_t*>(y.raw());
   const size_t out_row = y.numel() / std::max<int64_t>(outer, 1) * es;
   size_t col = 0;
@@ -187,7 +187,7 @@ void transpose(KernelContext& c) {
     out_shape[i] = x.dim(static_cast<int>(perm[i]));
     src_stride[i] = xs[perm[i]];
   }
-  Tensor y(x.dtype(), out_shape);
+  Tensor y = Tensor::uninitialized(x.dtype(), out_shape);
   const size_t es = dtype_size(x.dtype());
   auto* src = static_cast<const uint8_t*>(x.raw());
   auto* dst = static_cast<uint8_t*>(y.raw());
@@ -261,7 +261,7 @@ void expand(KernelContext& c) {
     if (a != b && a != 1 && b != 1) c.fail("cannot expand " + shape_str(x.shape()) + " to " + shape_str(target));
     out_shape[i] = a == 1 ? b : a;
   }
-  Tensor y(x.dtype(), out_shape);
+  Tensor y = Tensor::uninitialized(x.dtype(), out_shape);
   const size_t es = dtype_size(x.dtype());
   Shape padded(r - x.rank(), 1);
   padded.insert(padded.end(), x.shape().begin(), x.shape().end());
@@ -285,7 +285,7 @@ void constant_of_shape(KernelContext& c) {
   auto shape = c.in(0).to_int64s();
   Tensor value = Tensor::from<float>({1}, {0.f});
   if (auto* a = find_attr(c.node, "value")) value = tensor_from_proto(a->t());
-  Tensor y(value.dtype(), shape);
+  Tensor y = Tensor::uninitialized(value.dtype(), shape);
   const size_t es = dtype_size(value.dtype());
   auto* dst = static_cast<uint8_t*>(y.raw());
   for (int64_t i = 0; i < y.numel(); ++i) std::memcpy(dst + i * es, value.raw(), es);

@@ -1,0 +1,107 @@
+// Executor fusion (Conv+BN+activation) and runtime layouts (blocked tensors between convolutions):
+// results must equal the plain, unfused executor, and nobody outside the executor sees either.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "runtime/executor.h"
+#include "test_util.h"
+
+using namespace qtool;
+
+namespace {
+
+// x -> Conv(3x3, 16->32) -> BN -> Relu -> Conv(1x1, 32->32) -> Clip(0,6) -> depthwise Conv(3x3) -> y
+//                                    \-> also read by Add at the end (second reader of r1)
+Model conv_chain() {
+  Model m = test::parse_model(R"(<ir_version: 7, opset_import: ["" : 13]>
+    g (float[2,16,9,11] x) => (float[2,32,9,11] y) {
+      c1 = Conv<pads = [1,1,1,1]>(x, w1, b1)
+      n1 = BatchNormalization(c1, s, t, mu, var)
+      r1 = Relu(n1)
+      c2 = Conv(r1, w2)
+      r2 = Clip(c2, lo, hi)
+      c3 = Conv<group = 32, pads = [1,1,1,1]>(r2, w3, b3)
+      y = Add(c3, r1)
+    })");
+  m.set_initializer("w1", test::random_tensor({32, 16, 3, 3}, 1, -0.3f, 0.3f));
+  m.set_initializer("b1", test::random_tensor({32}, 2));
+  m.set_initializer("s", test::random_tensor({32}, 3, 0.5f, 1.5f));
+  m.set_initializer("t", test::random_tensor({32}, 4));
+  m.set_initializer("mu", test::random_tensor({32}, 5));
+  m.set_initializer("var", test::random_tensor({32}, 6, 0.2f, 2.f));
+  m.set_initializer("w2", test::random_tensor({32, 32, 1, 1}, 7, -0.3f, 0.3f));
+  m.set_initializer("lo", Tensor::from<float>({}, {0.f}));
+  m.set_initializer("hi", Tensor::from<float>({}, {6.f}));
+  m.set_initializer("w3", test::random_tensor({32, 1, 3, 3}, 8));
+  m.set_initializer("b3", test::random_tensor({32}, 9));
+  return m;
+}
+
+float max_abs_diff(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(a.shape(), b.shape());
+  auto x = a.to_floats(), y = b.to_floats();
+  float d = 0.f;
+  for (size_t i = 0; i < x.size(); ++i) d = std::max(d, std::fabs(x[i] - y[i]));
+  return d;
+}
+
+}  // namespace
+
+TEST(Fusion, FusedAndBlockedEqualPlainUnfused) {
+  Model m = conv_chain();
+  Tensor x = test::random_tensor({2, 16, 9, 11}, 10, -2.f, 2.f);
+  Executor plain(m, ExecutorOptions{false, false});
+  Executor fast(m);
+  auto want = plain.run({{"x", x}}).at("y");
+  for (int rep = 0; rep < 2; ++rep) {  // second run reuses cached primitives and weights
+    auto got = fast.run({{"x", x}}).at("y");
+    EXPECT_EQ(got.layout(), nullptr);
+    EXPECT_LT(max_abs_diff(got, want), 1e-4f);
+  }
+  // the un-fused plain run really has negative values before Relu / above 6 before Clip
+  plain.keep_values({"n1", "c2"});
+  auto kept = plain.run({{"x", x}});
+  auto n1 = kept.at("n1").to_floats(), c2 = kept.at("c2").to_floats();
+  EXPECT_LT(*std::min_element(n1.begin(), n1.end()), 0.f);
+  EXPECT_GT(*std::max_element(c2.begin(), c2.end()), 6.f);
+}
+
+TEST(Fusion, FusedValuesAreNotProducedButKeptOnesAre) {
+  Model m = conv_chain();
+  Tensor x = test::random_tensor({2, 16, 9, 11}, 11, -2.f, 2.f);
+  Executor exec(m);
+  std::vector<std::string> seen;
+  exec.set_hook([&](const std::string& name, const Tensor& t) {
+    seen.push_back(name);
+    EXPECT_EQ(t.layout(), nullptr) << name;  // hooks always get plain tensors
+  });
+  exec.run({{"x", x}});
+  EXPECT_EQ(seen, (std::vector<std::string>{"r1", "r2", "c3", "y"}));
+  // asking for the BN output keeps it: the BN still folds into the Conv, Relu then runs alone
+  exec.keep_values({"n1"});
+  seen.clear();
+  auto out = exec.run({{"x", x}});
+  EXPECT_EQ(seen, (std::vector<std::string>{"n1", "r1", "r2", "c3", "y"}));
+  Executor plain(m, ExecutorOptions{false, false});
+  plain.keep_values({"n1"});
+  EXPECT_LT(max_abs_diff(out.at("n1"), plain.run({{"x", x}}).at("n1")), 1e-4f);
+}
+
+TEST(Fusion, BlockedTensorsNeverReachPlainKernels) {
+  // Conv -> Conv -> Reshape: the second conv's output goes to a non-layout-aware op
+  Model m = test::parse_model(R"(<ir_version: 7, opset_import: ["" : 13]>
+    g (float[1,16,5,5] x) => (float[1,400] y) {
+      a = Conv<pads = [1,1,1,1]>(x, w1)
+      b = Conv<pads = [1,1,1,1]>(a, w2)
+      y = Reshape(b, shape)
+    })");
+  m.set_initializer("w1", test::random_tensor({16, 16, 3, 3}, 12));
+  m.set_initializer("w2", test::random_tensor({16, 16, 3, 3}, 13));
+  m.set_initializer("shape", Tensor::from<int64_t>({2}, {1, 400}));
+  Tensor x = test::random_tensor({1, 16, 5, 5}, 14);
+  auto got = Executor(m).run({{"x", x}}).at("y");
+  auto want = Executor(m, ExecutorOptions{false, false}).run({{"x", x}}).at("y");
+  EXPECT_LT(max_abs_diff(got, want), 1e-4f);
+}
