@@ -1,5 +1,6 @@
 // insert_qdq: per-channel int8 weights (DequantizeLinear with axis), int32 bias, and
-// QuantizeLinear -> DequantizeLinear pairs on the activation inputs of Conv / Gemm / MatMul,
+// QuantizeLinear -> DequantizeLinear pairs on the activation inputs of Conv / Gemm / MatMul / Add
+// (Add only when both inputs are activations),
 // in the QDQ format that onnxruntime fuses into integer kernels (QLinearConv, QGemm, ...).
 // Needs opset >= 13 (run upgrade_opset first). Activations need a calibration table; without
 // one, only weights are quantized.
@@ -41,6 +42,12 @@ Roles roles_of(const Model& m, const onnx::NodeProto& n) {
     if (is_init(1) && m.find_initializer(n.input(1))->dims_size() >= 2)
       r.weight = 1, r.axis = m.find_initializer(n.input(1))->dims_size() - 1;
     else r.acts.push_back(1);
+  } else if (n.op_type() == "Add") {
+    // Residual adds: with both inputs quantized, runtimes run the add in int8 (QLinearAdd) and
+    // the convolutions feeding it get a quantized output (QLinearConv) instead of staying float.
+    const bool binary = n.input_size() == 2 && !n.input(0).empty() && !n.input(1).empty();
+    if (binary && !is_init(0) && !is_init(1)) r.acts = {0, 1};
+    return r;
   }
   if (r.acts.size() == 2 && is_init(0)) r.acts = {1};
   return r;
@@ -108,6 +115,10 @@ void insert_qdq(Model& model, PassContext& ctx) {
       continue;
     }
     Roles r = roles_of(model, node);
+    if (r.acts.empty() && r.weight < 0) {  // e.g. Add of a constant: not a quantizable node
+      out_nodes.push_back(node);
+      continue;
+    }
     onnx::NodeProto q = node;
     // Activations: one Q/DQ pair per tensor, shared by all consumers.
     bool acts_quantized = ctx.table != nullptr;

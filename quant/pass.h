@@ -16,7 +16,7 @@ struct QuantOptions {
   int bits = 8;                                     // weight bits (8 only in this version)
   ActType act_type = ActType::kUInt8;               // --act-type uint8|int8
   std::set<std::string> exclude;                    // node names kept float
-  std::set<std::string> op_types{"Conv", "Gemm", "MatMul"};  // ops whose inputs get QDQ
+  std::set<std::string> op_types{"Conv", "Gemm", "MatMul", "Add"};  // ops whose inputs get QDQ
   int target_opset = 13;                            // QDQ with per-channel axis needs >= 13
 };
 

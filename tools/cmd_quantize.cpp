@@ -23,6 +23,7 @@ struct QuantizeArgs {
   int bits = 8;
   double percentile = 99.999;
   std::vector<std::string> exclude;
+  std::vector<std::string> op_types{"Conv", "Gemm", "MatMul", "Add"};
   DataOptions data;
 };
 
@@ -46,6 +47,12 @@ void run_quantize(const QuantizeArgs& a) {
   ctx.options.bits = a.bits;
   ctx.options.act_type = a.act_type == "int8" ? ActType::kInt8 : ActType::kUInt8;
   ctx.options.exclude.insert(a.exclude.begin(), a.exclude.end());
+  ctx.options.op_types.clear();
+  for (const auto& op : a.op_types) {
+    if (op != "Conv" && op != "Gemm" && op != "MatMul" && op != "Add")
+      throw InputError("--op-types: cannot quantize '" + op + "' (supported: Conv, Gemm, MatMul, Add)");
+    ctx.options.op_types.insert(op);
+  }
   for (const auto& name : a.exclude) {
     bool found = false;
     for (const auto& n : model.graph().node()) found |= n.name() == name || (n.name().empty() && n.output(0) == name);
@@ -114,6 +121,10 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--percentile", args->percentile, "percentile for --method percentile (default 99.999)");
   cmd->add_option("--act-type", args->act_type, "activation type: uint8 (asymmetric, default) or int8 (symmetric)");
   cmd->add_option("--exclude", args->exclude, "node names to keep float, comma separated")->delimiter(',');
+  cmd->add_option("--op-types", args->op_types,
+                  "ops whose activation inputs get QDQ, comma separated (default Conv,Gemm,MatMul,Add; Add only "
+                  "when both inputs are activations: runtimes then run residual blocks fully in int8)")
+      ->delimiter(',');
   cmd->add_option("-o,--output", args->out, "output path (default: <model stem>.int8.onnx beside the input)");
   add_data_options(cmd, args->data);
   cmd->callback([args] { run_quantize(*args); });

@@ -9,19 +9,6 @@
 namespace qtool {
 namespace {
 
-double kl_divergence(const std::vector<double>& p, const std::vector<double>& q) {
-  double ps = 0, qs = 0;
-  for (size_t i = 0; i < p.size(); ++i) { ps += p[i]; qs += q[i]; }
-  if (ps == 0 || qs == 0) return INFINITY;
-  double kl = 0;
-  for (size_t i = 0; i < p.size(); ++i) {
-    if (p[i] == 0) continue;
-    const double pi = p[i] / ps, qi = q[i] / qs;
-    kl += qi > 0 ? pi * std::log(pi / qi) : pi * std::log(pi / 1e-12);
-  }
-  return kl;
-}
-
 class EntropyObserver : public HistogramObserver {
  public:
   using HistogramObserver::HistogramObserver;
@@ -37,24 +24,39 @@ class EntropyObserver : public HistogramObserver {
     const double width = hist_.bin_width();
     const double amax = std::max(std::fabs(hist_.min()), std::fabs(hist_.max()));
     if (nbins <= levels) return nonneg ? Range{0, hist_.max()} : Range{static_cast<float>(-amax), static_cast<float>(amax)};
+    // KL(P || Q) = sum_k p_k/ps * (log p_k - log ps - log q_k + log qs). log |x|-counts are
+    // computed once, and Q is constant inside each of the `levels` buckets, so a candidate costs
+    // O(i) multiply-adds and `levels` logs instead of i logs.
+    std::vector<double> log_abs(nbins, 0.0), prefix(nbins + 1, 0.0);
+    for (int k = 0; k < nbins; ++k) {
+      if (absh[k] > 0) log_abs[k] = std::log(absh[k]);
+      prefix[k + 1] = prefix[k] + absh[k];
+    }
+    const double total = prefix[nbins];
+    const double log_eps = std::log(1e-12);
     double best_kl = INFINITY;
     int best_i = nbins;
     for (int i = levels; i <= nbins; ++i) {
-      std::vector<double> p(absh.begin(), absh.begin() + i);
-      for (int k = i; k < nbins; ++k) p[i - 1] += absh[k];
-      std::vector<double> q(i, 0.0);
+      const double ps = total, qs = prefix[i];  // P folds the outliers into bin i-1; Q does not
+      if (qs <= 0) continue;
+      const double log_ps = std::log(ps), log_qs = std::log(qs);
+      const double p_last = absh[i - 1] + (total - prefix[i]);
       const double merge = static_cast<double>(i) / levels;
+      double kl = 0;
       for (int j = 0; j < levels; ++j) {
         const int b0 = static_cast<int>(std::floor(j * merge));
         const int b1 = j == levels - 1 ? i : static_cast<int>(std::floor((j + 1) * merge));
-        double sum = 0;
         int nonzero = 0;
-        for (int k = b0; k < b1; ++k) { sum += absh[k]; nonzero += absh[k] != 0; }
-        if (nonzero == 0) continue;
-        for (int k = b0; k < b1; ++k)
-          if (absh[k] != 0) q[k] = sum / nonzero;
+        for (int k = b0; k < b1; ++k) nonzero += absh[k] != 0;
+        const double sum = prefix[b1] - prefix[b0];
+        const double log_q = nonzero ? std::log(sum / nonzero) - log_qs : 0.0;
+        for (int k = b0; k < b1; ++k) {
+          const double pk = k == i - 1 ? p_last : absh[k];
+          if (pk == 0) continue;
+          const double log_p = (k == i - 1 ? std::log(pk) : log_abs[k]) - log_ps;
+          kl += pk / ps * (log_p - (absh[k] != 0 ? log_q : log_eps));
+        }
       }
-      const double kl = kl_divergence(p, q);
       if (kl < best_kl) { best_kl = kl; best_i = i; }
     }
     const float t = static_cast<float>(std::min(best_i * width, amax));

@@ -211,3 +211,40 @@ TEST(InsertQdq, WithoutTableQuantizesWeightsOnly) {
   EXPECT_EQ(ctx.stats.weights_quantized, 1);
   EXPECT_EQ(ctx.stats.biases_quantized, 0);  // needs an input scale
 }
+
+TEST(InsertQdq, ResidualAddGetsBothInputsQuantizedConstantAddDoesNot) {
+  Model m = test::parse_model(R"(<ir_version: 7, opset_import: ["" : 13]>
+    g (float[1,4] x) => (float[1,4] y) {
+      h = Gemm<transB = 1>(x, w, b)
+      r = Add(h, x)
+      y = Add(r, c)
+    })");
+  m.set_initializer("w", test::random_tensor({4, 4}, 33));
+  m.set_initializer("b", test::random_tensor({4}, 34));
+  m.set_initializer("c", test::random_tensor({4}, 35));
+  PassContext ctx;
+  Model prepared = prepare_for_quantization(m, ctx);
+  const auto acts = qdq_activation_tensors(prepared, ctx.options);
+  EXPECT_EQ(acts, (std::vector<std::string>{"x", "h"}));  // x shared by Gemm and the residual Add
+  CalibrationTable table;
+  table.ranges["x"] = {-1.f, 1.f};
+  table.ranges["h"] = {-3.f, 3.f};
+  ctx.table = &table;
+  Model q = quantize_prepared(prepared, ctx);
+  for (const auto& n : q.graph().node()) {
+    if (n.op_type() != "Add") continue;
+    if (n.output(0) == "r") {
+      EXPECT_EQ(n.input(0), "h_dequantized");
+      EXPECT_EQ(n.input(1), "x_dequantized");
+    } else {
+      EXPECT_EQ(n.input(0), "r");  // Add of a constant stays as it was and is not "kept float"
+      EXPECT_EQ(n.input(1), "c");
+    }
+  }
+  EXPECT_EQ(ctx.stats.nodes_quantized, 2);
+  EXPECT_TRUE(ctx.stats.kept_float.empty());
+  // --op-types without Add: only the Gemm input
+  PassContext gemm_only;
+  gemm_only.options.op_types = {"Gemm"};
+  EXPECT_EQ(qdq_activation_tensors(prepared, gemm_only.options), (std::vector<std::string>{"x"}));
+}
