@@ -6,6 +6,7 @@
 #include <set>
 
 #include "calib/batch_runner.h"
+#include "core/parallel.h"
 
 namespace qtool {
 
@@ -48,13 +49,15 @@ CalibrationTable calibrate(const Model& model, Dataset& data, const std::vector<
   CalibrationTable table;
   table.method = opts.method;
   table.samples = data.size();
+  std::vector<std::pair<std::string, Observer*>> done;
   for (const auto& [name, obs] : observers) {
-    if (!seen.count(name)) {
-      spdlog::warn("tensor '{}' was never produced during calibration; it stays float", name);
-      continue;
-    }
-    table.ranges[name] = obs->range();
+    if (seen.count(name)) done.emplace_back(name, obs.get());
+    else spdlog::warn("tensor '{}' was never produced during calibration; it stays float", name);
   }
+  // Threshold searches (entropy, mse) are independent per tensor.
+  std::vector<Range> ranges(done.size());
+  parallel_for(static_cast<int64_t>(done.size()), [&](int64_t i) { ranges[i] = done[i].second->range(); });
+  for (size_t i = 0; i < done.size(); ++i) table.ranges[done[i].first] = ranges[i];
   return table;
 }
 
