@@ -1,5 +1,7 @@
 #include "core/tensor.h"
 
+#include <Eigen/Core>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -11,11 +13,15 @@ namespace qtool {
 size_t dtype_size(DType t) {
   switch (t) {
     case DType::kFloat: case DType::kInt32: case DType::kUInt32: return 4;
-    case DType::kUInt8: case DType::kInt8: case DType::kBool: return 1;
+    case DType::kUInt8: case DType::kInt8: case DType::kBool: case DType::kUInt4: case DType::kInt4: return 1;
     case DType::kUInt16: case DType::kInt16: case DType::kFloat16: case DType::kBFloat16: return 2;
     case DType::kInt64: case DType::kDouble: case DType::kUInt64: return 8;
     default: throw Error("unsupported tensor data type " + std::to_string(static_cast<int>(t)));
   }
+}
+
+int dtype_bits(DType t) {
+  return t == DType::kInt4 || t == DType::kUInt4 ? 4 : static_cast<int>(8 * dtype_size(t));
 }
 
 std::string dtype_name(DType t) {
@@ -33,6 +39,8 @@ std::string dtype_name(DType t) {
     case DType::kUInt32: return "uint32";
     case DType::kUInt64: return "uint64";
     case DType::kBFloat16: return "bfloat16";
+    case DType::kUInt4: return "uint4";
+    case DType::kInt4: return "int4";
     default: return "type" + std::to_string(static_cast<int>(t));
   }
 }
@@ -105,6 +113,18 @@ void convert_all(const Tensor& t, To* out, F&& fn) {
     case DType::kInt32: { auto p = t.data<int32_t>(); for (int64_t i = 0; i < n; ++i) out[i] = fn(p[i]); break; }
     case DType::kInt64: { auto p = t.data<int64_t>(); for (int64_t i = 0; i < n; ++i) out[i] = fn(p[i]); break; }
     case DType::kBool: { auto p = t.data<bool>(); for (int64_t i = 0; i < n; ++i) out[i] = fn(p[i]); break; }
+    case DType::kInt4: { auto p = static_cast<const int8_t*>(t.raw()); for (int64_t i = 0; i < n; ++i) out[i] = fn(p[i]); break; }
+    case DType::kUInt4: { auto p = static_cast<const uint8_t*>(t.raw()); for (int64_t i = 0; i < n; ++i) out[i] = fn(p[i]); break; }
+    case DType::kFloat16: {
+      auto p = static_cast<const Eigen::half*>(t.raw());
+      for (int64_t i = 0; i < n; ++i) out[i] = fn(static_cast<float>(p[i]));
+      break;
+    }
+    case DType::kBFloat16: {
+      auto p = static_cast<const Eigen::bfloat16*>(t.raw());
+      for (int64_t i = 0; i < n; ++i) out[i] = fn(static_cast<float>(p[i]));
+      break;
+    }
     default: throw Error("cannot convert tensor of type " + dtype_name(t.dtype()));
   }
 }
@@ -132,6 +152,13 @@ Tensor Tensor::cast(DType to) const {
     case DType::kUInt8: convert_all(*this, t.data<uint8_t>(), [](auto x) { return static_cast<uint8_t>(x); }); break;
     case DType::kInt8: convert_all(*this, t.data<int8_t>(), [](auto x) { return static_cast<int8_t>(x); }); break;
     case DType::kBool: convert_all(*this, t.data<bool>(), [](auto x) { return x != 0; }); break;
+    case DType::kFloat16:  // round to nearest even (Eigen's conversions)
+      convert_all(*this, static_cast<Eigen::half*>(t.raw()), [](auto x) { return Eigen::half(static_cast<float>(x)); });
+      break;
+    case DType::kBFloat16:
+      convert_all(*this, static_cast<Eigen::bfloat16*>(t.raw()),
+                  [](auto x) { return Eigen::bfloat16(static_cast<float>(x)); });
+      break;
     default: throw Error("Cast to " + dtype_name(to) + " is not supported");
   }
   return t;

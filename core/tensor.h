@@ -14,12 +14,14 @@ namespace qtool {
 // Values equal onnx::TensorProto_DataType so conversion is a cast.
 enum class DType : int32_t {
   kUndefined = 0, kFloat = 1, kUInt8 = 2, kInt8 = 3, kUInt16 = 4, kInt16 = 5, kInt32 = 6, kInt64 = 7,
-  kBool = 9, kFloat16 = 10, kDouble = 11, kUInt32 = 12, kUInt64 = 13, kBFloat16 = 16
+  kBool = 9, kFloat16 = 10, kDouble = 11, kUInt32 = 12, kUInt64 = 13, kBFloat16 = 16,
+  kUInt4 = 21, kInt4 = 22  // ONNX IR 10: packed two per byte in files, one per byte in memory
 };
 
 using Shape = std::vector<int64_t>;
 
-size_t dtype_size(DType t);          // bytes per element; throws Error for unsupported types
+size_t dtype_size(DType t);          // bytes per element in memory; throws Error for unsupported types
+int dtype_bits(DType t);             // bits per element in a file (4 for int4/uint4)
 std::string dtype_name(DType t);     // "float32", "int8", ...
 int64_t shape_numel(const Shape& s); // product of extents (1 for a scalar)
 std::string shape_str(const Shape& s);  // "[1,3,32,32]"

@@ -4,12 +4,15 @@
 // in the QDQ format that onnxruntime fuses into integer kernels (QLinearConv, QGemm, ...).
 // Needs opset >= 13 (run upgrade_opset first). Activations need a calibration table; without
 // one, only weights are quantized.
+#include <algorithm>
 #include <map>
 #include <set>
 
 #include "core/error.h"
 #include "io/onnx_tensor.h"
+#include "quant/gptq.h"
 #include "quant/pass.h"
+#include "quant/weight_storage.h"
 #include "runtime/kernel.h"
 
 namespace qtool {
@@ -74,6 +77,12 @@ onnx::NodeProto make_node(const std::string& op, const std::string& name, std::v
   return n;
 }
 
+bool weight_quantized(const onnx::NodeProto& q, const onnx::NodeProto& original) {
+  for (int i = 0; i < q.input_size(); ++i)
+    if (q.input(i) != original.input(i)) return true;
+  return false;
+}
+
 }  // namespace
 
 std::vector<std::string> qdq_activation_tensors(const Model& model, const QuantOptions& opts) {
@@ -121,13 +130,14 @@ void insert_qdq(Model& model, PassContext& ctx) {
     }
     onnx::NodeProto q = node;
     // Activations: one Q/DQ pair per tensor, shared by all consumers.
-    bool acts_quantized = ctx.table != nullptr;
+    const CalibrationTable* table = opts.quantize_activations ? ctx.table : nullptr;
+    bool acts_quantized = table != nullptr;
     float input_scale = 0.f;
     for (int i : r.acts) {
       const std::string t = node.input(i);
-      if (!ctx.table) break;
-      auto rit = ctx.table->ranges.find(t);
-      if (rit == ctx.table->ranges.end()) {
+      if (!table) break;
+      auto rit = table->ranges.find(t);
+      if (rit == table->ranges.end()) {
         acts_quantized = false;
         continue;
       }
@@ -147,27 +157,67 @@ void insert_qdq(Model& model, PassContext& ctx) {
       q.set_input(i, act_dq[t]);
       if (i == 0) input_scale = act_qp[t].scale;
     }
-    // Weights: symmetric int8 per output channel.
+    // Weights: the node's WeightSpec (int8 per channel by default); see quant/weight_storage.h.
     std::vector<float> w_scales;
     if (r.weight >= 0 && is_float_init(model, node.input(r.weight))) {
       const std::string w = node.input(r.weight);
-      const std::string key = w + "#" + std::to_string(r.axis);
-      if (!weight_dq.count(key)) {
-        ChannelQuant cq = quantize_per_channel(model.initializer(w), r.axis);
-        const std::string base = w;
-        add_init(base + "_quantized", cq.values);
-        const int64_t ch = static_cast<int64_t>(cq.scales.size());
-        add_init(base + "_scale", Tensor::from<float>({ch}, cq.scales));
-        add_init(base + "_zero_point", Tensor(DType::kInt8, {ch}));
-        out_nodes.push_back(make_node("DequantizeLinear", base + "_DequantizeLinear",
-                                      {base + "_quantized", base + "_scale", base + "_zero_point"},
-                                      base + "_dequantized", r.axis));
-        weight_dq[key] = {base + "_dequantized", cq.scales};
+      const WeightSpec spec = opts.layer_weights.count(label) ? opts.layer_weights.at(label) : opts.weights;
+      const std::string key = w + "#" + std::to_string(r.axis) + "#" + spec.key();
+      if (!weight_dq.count(key) && spec.format != "float") {
+        const bool reuse_name = !weight_dq.empty() && std::any_of(weight_dq.begin(), weight_dq.end(), [&](const auto& kv) {
+          return kv.first.rfind(w + "#", 0) == 0;
+        });
+        const std::string base = reuse_name ? w + "_" + spec.key() : w;
+        const Tensor wt = model.initializer(w);
+        EmittedWeight em;
+        std::vector<float> scales;
+        if (spec.format == "fp16" || spec.format == "bf16") {
+          em = emit_half_weight(model, wt, spec.format == "fp16" ? DType::kFloat16 : DType::kBFloat16, base);
+        } else {
+          std::shared_ptr<const WeightFormat> fmt = make_weight_format(spec.format, spec.symmetric);
+          bool layout_ok = true;
+          try {
+            WeightLayout::of(wt.shape(), r.axis);
+          } catch (const Error&) {
+            layout_ok = false;
+          }
+          if (!layout_ok && spec.format != "int8") {
+            ctx.stats.kept_float.push_back(label + " (weight " + shape_str(wt.shape()) + " has no " + spec.format +
+                                           " layout)");
+            out_nodes.push_back(node);
+            continue;
+          }
+          if (!layout_ok) {  // e.g. batched MatMul weights: the classic per-channel int8 path
+            ChannelQuant cq = quantize_per_channel(wt, r.axis);
+            const int64_t ch = static_cast<int64_t>(cq.scales.size());
+            add_init(base + "_quantized", cq.values);
+            add_init(base + "_scale", Tensor::from<float>({ch}, cq.scales));
+            add_init(base + "_zero_point", Tensor(DType::kInt8, {ch}));
+            em.value = base + "_dequantized";
+            em.nodes.push_back(make_node("DequantizeLinear", base + "_DequantizeLinear",
+                                         {base + "_quantized", base + "_scale", base + "_zero_point"}, em.value, r.axis));
+            scales = cq.scales;
+          } else {
+            auto hit = ctx.hessians ? ctx.hessians->find(label) : decltype(ctx.hessians->end()){};
+            const bool gptq = ctx.hessians && hit != ctx.hessians->end() && spec.format != "int8";
+            QuantizedWeight qw = gptq ? quantize_gptq(wt, r.axis, fmt, spec.group_size, hit->second.h, ctx.gptq)
+                                      : quantize_rtn(wt, r.axis, fmt, spec.group_size);
+            if (gptq) ctx.stats.gptq_layers++;
+            em = emit_quantized_weight(model, qw, base);
+            if (!qw.group_size && fmt->signed_codes() && (spec.format == "int8" || spec.format == "int4"))
+              scales = qw.scale.to_floats();
+          }
+        }
+        for (auto& n : em.nodes) out_nodes.push_back(std::move(n));
+        weight_dq[key] = {em.value, scales};
         replaced_inits.insert(w);
         ctx.stats.weights_quantized++;
+        ctx.stats.weight_params[spec.format] += wt.numel();
       }
-      q.set_input(r.weight, weight_dq[key].first);
-      w_scales = weight_dq[key].second;
+      if (weight_dq.count(key)) {
+        q.set_input(r.weight, weight_dq[key].first);
+        w_scales = weight_dq[key].second;
+      }
     }
     // Bias: int32 with scale = input scale x weight scale, when both are quantized.
     if (r.bias >= 0 && acts_quantized && input_scale > 0 && !w_scales.empty() && is_float_init(model, node.input(r.bias))) {
@@ -188,7 +238,8 @@ void insert_qdq(Model& model, PassContext& ctx) {
         ctx.stats.biases_quantized++;
       }
     }
-    if (w_scales.empty() && !acts_quantized) ctx.stats.kept_float.push_back(label + " (nothing to quantize)");
+    if (w_scales.empty() && !acts_quantized && !weight_quantized(q, node))
+      ctx.stats.kept_float.push_back(label + " (nothing to quantize)");
     else ctx.stats.nodes_quantized++;
     out_nodes.push_back(q);
   }

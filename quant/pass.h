@@ -2,18 +2,35 @@
 // stable snake_case id, used by the CLI, the C API and the pipelines; the list lives in
 // quant/pass_registry.cpp, so a new pass is one new file plus one registry line.
 #pragma once
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "calib/calibration_table.h"
+#include "calib/hessian.h"
+#include "quant/gptq.h"
 #include "io/model.h"
 #include "quant/qparams.h"
 
 namespace qtool {
 
+// How one layer's weights are stored: format is int8 | int4 | int2 | binary | ternary (integer
+// codes, quant/weight_format.h), fp16 | bf16 (half precision), or float (left alone).
+struct WeightSpec {
+  std::string format = "int8";
+  bool symmetric = true;
+  int64_t group_size = 0;  // 0: per output channel; else blocks of G input channels (int8/int4)
+  std::string key() const {
+    return format + (symmetric ? "s" : "a") + (group_size ? "g" + std::to_string(group_size) : "");
+  }
+};
+
 struct QuantOptions {
-  int bits = 8;                                     // weight bits (8 only in this version)
+  int bits = 8;                                     // default weight bits (informational)
+  WeightSpec weights;                               // default for every weighted node
+  std::map<std::string, WeightSpec> layer_weights;  // per node label (--layer-bits, --keep-first-last)
+  bool quantize_activations = true;                 // QDQ on activations when a calibration table is given
   ActType act_type = ActType::kUInt8;               // --act-type uint8|int8
   std::set<std::string> exclude;                    // node names kept float
   std::set<std::string> op_types{"Conv", "Gemm", "MatMul", "Add"};  // ops whose inputs get QDQ
@@ -27,12 +44,16 @@ struct PassStats {
   int activations_quantized = 0;
   int biases_quantized = 0;
   int batchnorms_folded = 0;
+  int gptq_layers = 0;                             // weights rounded with GPTQ instead of nearest
+  std::map<std::string, int64_t> weight_params;    // parameters per weight format
   int opset_before = 0, opset_after = 0;
 };
 
 struct PassContext {
   QuantOptions options;
   const CalibrationTable* table = nullptr;  // nullptr: weights only, activations stay float
+  const std::map<std::string, LayerHessian>* hessians = nullptr;  // per node label: GPTQ rounding
+  GptqOptions gptq;
   PassStats stats;
 };
 

@@ -1,6 +1,8 @@
 // Elementwise kernels: binary arithmetic with broadcasting, unary activations, Cast, Identity.
 #include <cmath>
 
+#include <type_traits>
+
 #include "runtime/kernels/broadcast.h"
 #include "runtime/op_registry.h"
 
@@ -64,6 +66,22 @@ void mul(KernelContext& c) { binary_op(c, [](auto x, auto y) { return x * y; });
 void div_(KernelContext& c) {
   if (c.in(0).dtype() == DType::kFloat) return binary_op(c, [](auto x, auto y) { return x / y; });
   binary_op(c, [](auto x, auto y) { return y == 0 ? decltype(x)(0) : x / y; });
+}
+// Mod-10: integers follow the divisor's sign (Python %) unless fmod = 1 (C fmod, required for floats).
+void mod_(KernelContext& c) {
+  const bool fmod = attr_int(c.node, "fmod", 0) != 0;
+  if (c.in(0).dtype() == DType::kFloat) {
+    if (!fmod) c.fail("float inputs need fmod = 1");
+    return binary_op(c, [](auto x, auto y) { return std::fmod(x, y); });
+  }
+  binary_op(c, [fmod](auto x, auto y) -> decltype(x) {
+    if (y == 0) return 0;
+    decltype(x) r;
+    if constexpr (std::is_integral_v<decltype(x)>) r = x % y;
+    else r = std::fmod(x, y);
+    if (!fmod && r != 0 && ((r < 0) != (y < 0))) r += y;
+    return r;
+  });
 }
 void pow_(KernelContext& c) {
   Tensor e = c.in(1).dtype() == c.in(0).dtype() ? c.in(1) : c.in(1).cast(c.in(0).dtype());
@@ -140,6 +158,7 @@ void register_elementwise_ops(OpRegistry& r) {
   r.add("Mul", mul);
   r.add("Div", div_);
   r.add("Pow", pow_);
+  r.add("Mod", mod_);
   r.add("Relu", relu);
   r.add("LeakyRelu", leaky_relu);
   r.add("Sigmoid", sigmoid);

@@ -1,0 +1,164 @@
+#include "calib/hessian.h"
+
+#include <spdlog/spdlog.h>
+
+#include "calib/batch_runner.h"
+#include "runtime/kernel.h"
+
+namespace qtool {
+
+namespace {
+
+using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+struct Layer {
+  std::string label;
+  enum Kind { kConv, kGemmA, kGemmAT, kMatMul } kind = kMatMul;
+  int64_t group = 1, kh = 1, kw = 1, k = 0;  // k = columns of H
+  int64_t sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0, pb = 0, pr = 0;
+  std::string auto_pad = "NOTSET";
+  std::vector<Eigen::MatrixXf> batch;  // per-batch float accumulation (lower triangle)
+  LayerHessian out;
+};
+
+void accumulate(Layer& L, const RowMajor& rows, int64_t g) {
+  L.batch[g].selfadjointView<Eigen::Lower>().rankUpdate(rows.transpose());
+  L.out.rows += g == 0 ? rows.rows() : 0;
+}
+
+void observe(Layer& L, const Tensor& x) {
+  if (x.dtype() != DType::kFloat) return;
+  const float* p = x.data<float>();
+  if (L.kind == Layer::kMatMul || L.kind == Layer::kGemmA) {
+    if (x.numel() % L.k) return;
+    Eigen::Map<const RowMajor> m(p, x.numel() / L.k, L.k);
+    accumulate(L, m, 0);
+    return;
+  }
+  if (L.kind == Layer::kGemmAT) {  // A is [K, M]
+    Eigen::Map<const RowMajor> m(p, L.k, x.numel() / L.k);
+    accumulate(L, m.transpose(), 0);
+    return;
+  }
+  if (x.rank() != 4) return;
+  const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3), cg = c / L.group;
+  int64_t pt = L.pt, pl = L.pl, pb = L.pb, pr = L.pr;
+  const int64_t ekh = (L.kh - 1) * L.dh + 1, ekw = (L.kw - 1) * L.dw + 1;
+  if (L.auto_pad == "VALID") pt = pl = pb = pr = 0;
+  if (L.auto_pad == "SAME_UPPER" || L.auto_pad == "SAME_LOWER") {
+    const int64_t th = std::max<int64_t>(0, ((h + L.sh - 1) / L.sh - 1) * L.sh + ekh - h);
+    const int64_t tw = std::max<int64_t>(0, ((w + L.sw - 1) / L.sw - 1) * L.sw + ekw - w);
+    pt = L.auto_pad == "SAME_UPPER" ? th / 2 : th - th / 2;
+    pl = L.auto_pad == "SAME_UPPER" ? tw / 2 : tw - tw / 2;
+    pb = th - pt;
+    pr = tw - pl;
+  }
+  const int64_t oh = (h + pt + pb - ekh) / L.sh + 1, ow = (w + pl + pr - ekw) / L.sw + 1;
+  if (oh <= 0 || ow <= 0 || cg * L.kh * L.kw != L.k) return;
+  RowMajor patches(oh * ow, L.k);
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t g = 0; g < L.group; ++g) {
+      for (int64_t y = 0; y < oh; ++y)
+        for (int64_t xx = 0; xx < ow; ++xx) {
+          float* row = patches.row(y * ow + xx).data();
+          for (int64_t ic = 0; ic < cg; ++ic) {
+            const float* plane = p + ((b * c + g * cg + ic) * h) * w;
+            for (int64_t u = 0; u < L.kh; ++u) {
+              const int64_t iy = y * L.sh - pt + u * L.dh;
+              for (int64_t v = 0; v < L.kw; ++v) {
+                const int64_t ix = xx * L.sw - pl + v * L.dw;
+                *row++ = iy >= 0 && iy < h && ix >= 0 && ix < w ? plane[iy * w + ix] : 0.f;
+              }
+            }
+          }
+        }
+      accumulate(L, patches, g);
+    }
+}
+
+Layer describe(const Model& model, const onnx::NodeProto& n, const std::string& label) {
+  Layer L;
+  L.label = label;
+  auto* w = n.input_size() > 1 ? model.find_initializer(n.input(1)) : nullptr;
+  if (!w) throw InputError("node '" + label + "': GPTQ needs the weight (input 1) to be an initializer");
+  if (n.op_type() == "Conv") {
+    if (w->dims_size() != 4) throw InputError("node '" + label + "': GPTQ supports 2-D convolutions only");
+    L.kind = Layer::kConv;
+    L.group = attr_int(n, "group", 1);
+    L.kh = w->dims(2);
+    L.kw = w->dims(3);
+    L.k = w->dims(1) * L.kh * L.kw;
+    auto s = attr_ints(n, "strides", {1, 1}), d = attr_ints(n, "dilations", {1, 1}), pads = attr_ints(n, "pads", {0, 0, 0, 0});
+    L.sh = s[0]; L.sw = s[1]; L.dh = d[0]; L.dw = d[1];
+    L.pt = pads[0]; L.pl = pads[1]; L.pb = pads[2]; L.pr = pads[3];
+    L.auto_pad = attr_string(n, "auto_pad", "NOTSET");
+  } else if (n.op_type() == "Gemm") {
+    if (w->dims_size() != 2) throw InputError("node '" + label + "': Gemm weight must be 2-D");
+    L.kind = attr_int(n, "transA", 0) ? Layer::kGemmAT : Layer::kGemmA;
+    L.k = attr_int(n, "transB", 0) ? w->dims(1) : w->dims(0);
+  } else if (n.op_type() == "MatMul") {
+    if (w->dims_size() != 2) throw InputError("node '" + label + "': GPTQ needs a 2-D MatMul weight");
+    L.kind = Layer::kMatMul;
+    L.k = w->dims(0);
+  } else {
+    throw InputError("node '" + label + "' (" + n.op_type() + "): GPTQ supports Conv, Gemm and MatMul");
+  }
+  L.batch.assign(L.group, Eigen::MatrixXf::Zero(L.k, L.k));
+  L.out.h.assign(L.group, Eigen::MatrixXd::Zero(L.k, L.k));
+  return L;
+}
+
+}  // namespace
+
+std::map<std::string, LayerHessian> collect_hessians(const Model& model, Dataset& data,
+                                                     const std::vector<std::string>& nodes, int64_t max_batch) {
+  std::vector<Layer> layers;
+  std::map<std::string, std::vector<size_t>> by_input;  // activation name -> layers reading it
+  for (const auto& label : nodes) {
+    const onnx::NodeProto* found = nullptr;
+    for (const auto& n : model.graph().node())
+      if (n.name() == label || (n.name().empty() && n.output_size() && n.output(0) == label)) found = &n;
+    if (!found) throw InputError("no node named '" + label + "' in " + model.path.string());
+    layers.push_back(describe(model, *found, label));
+    by_input[found->input(0)].push_back(layers.size() - 1);
+  }
+  if (layers.empty()) return {};
+  Executor exec(model);
+  std::vector<std::string> watched;
+  for (const auto& [name, idx] : by_input)
+    if (exec.has_value(name)) watched.push_back(name);
+  exec.keep_values(watched);  // layer inputs must not be fused away
+  bool probing = true;
+  exec.set_hook([&](const std::string& name, const Tensor& t) {
+    if (probing) return;
+    auto it = by_input.find(name);
+    if (it == by_input.end()) return;
+    for (size_t i : it->second) observe(layers[i], t);
+  });
+  const int64_t batch = probe_batch_size(exec, data, max_batch);
+  probing = false;
+  std::set<std::string> graph_inputs;
+  for (const auto& in : exec.inputs()) graph_inputs.insert(in.name);
+  spdlog::info("collecting GPTQ Hessians of {} layers on {} (batch {})", layers.size(), data.describe(), batch);
+  run_batches(exec, data, batch, "hessians", [&](int64_t, int64_t, const TensorMap& feeds, const TensorMap&) {
+    for (const auto& [name, t] : feeds)
+      if (graph_inputs.count(name) && by_input.count(name))
+        for (size_t i : by_input[name]) observe(layers[i], t);
+    for (auto& L : layers)  // fold this batch into the double-precision totals
+      for (size_t g = 0; g < L.batch.size(); ++g) {
+        L.out.h[g] += L.batch[g].cast<double>();
+        L.batch[g].setZero();
+      }
+  });
+  std::map<std::string, LayerHessian> out;
+  for (auto& L : layers) {
+    for (auto& h : L.out.h) {
+      Eigen::MatrixXd full = h.selfadjointView<Eigen::Lower>();
+      h = full * (2.0 / std::max<int64_t>(1, L.out.rows));
+    }
+    out[L.label] = std::move(L.out);
+  }
+  return out;
+}
+
+}  // namespace qtool

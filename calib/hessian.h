@@ -1,0 +1,26 @@
+// Layer-input second moments for GPTQ (quant/gptq.h): for each requested Conv / Gemm / MatMul node,
+// H = 2/n * sum_x x x^T over every input row x the layer's weight multiplies, accumulated over the
+// calibration set on the fp32 model. x is an im2col patch (input channels x kernel positions, in
+// the weight's own order) for Conv, one row of the activation matrix for Gemm/MatMul. Convolution
+// groups get one H each. Memory: K^2 doubles per layer and group, independent of the sample count.
+#pragma once
+#include <Eigen/Core>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "calib/dataset.h"
+
+namespace qtool {
+
+struct LayerHessian {
+  std::vector<Eigen::MatrixXd> h;  // one per convolution group, K x K
+  int64_t rows = 0;                // input rows accumulated
+};
+
+// `nodes`: node labels (name, or first output when unnamed) of Conv (2-D), Gemm or MatMul nodes whose
+// input 0 is an activation. Throws InputError for an unknown label or an unsupported node.
+std::map<std::string, LayerHessian> collect_hessians(const Model& model, Dataset& data,
+                                                     const std::vector<std::string>& nodes, int64_t max_batch = 16);
+
+}  // namespace qtool

@@ -1,0 +1,130 @@
+#include "quant/gptq.h"
+
+#include <Eigen/Cholesky>
+#include <algorithm>
+#include <numeric>
+
+#include "core/error.h"
+
+namespace qtool {
+
+namespace {
+
+// Upper Cholesky factor of (H + damp)^-1, retrying with more dampening if H is not positive definite.
+Eigen::MatrixXd inverse_cholesky_upper(Eigen::MatrixXd h, double damp) {
+  const int64_t k = h.rows();
+  const double mean_diag = h.diagonal().mean();
+  for (int attempt = 0; attempt < 6; ++attempt, damp *= 10) {
+    Eigen::MatrixXd hd = h;
+    hd.diagonal().array() += damp * (mean_diag > 0 ? mean_diag : 1.0);
+    Eigen::LLT<Eigen::MatrixXd> llt(hd);
+    if (llt.info() != Eigen::Success) continue;
+    Eigen::MatrixXd inv = llt.solve(Eigen::MatrixXd::Identity(k, k));
+    Eigen::LLT<Eigen::MatrixXd> llt2(inv);
+    if (llt2.info() != Eigen::Success) continue;
+    return llt2.matrixU();
+  }
+  throw Error("GPTQ: the layer Hessian is not positive definite even with dampening");
+}
+
+}  // namespace
+
+QuantizedWeight quantize_gptq(const Tensor& w, int out_axis, std::shared_ptr<const WeightFormat> format,
+                              int64_t group_size, const std::vector<Eigen::MatrixXd>& hs, const GptqOptions& opts) {
+  QuantizedWeight q = make_quantized_weight(w, out_axis, format, group_size);
+  const auto& l = q.layout;
+  const int64_t K = l.cols(), groups = static_cast<int64_t>(hs.size());
+  if (groups < 1 || l.rows % groups != 0)
+    throw Error("GPTQ: " + std::to_string(groups) + " Hessians do not divide " + std::to_string(l.rows) + " rows");
+  for (const auto& h : hs)
+    if (h.rows() != K || h.cols() != K)
+      throw Error("GPTQ: Hessian " + std::to_string(h.rows()) + "x" + std::to_string(h.cols()) + " for a weight with " +
+                  std::to_string(K) + " columns");
+  const int64_t G = q.group_size;
+  // Column order: blocked grids walk position-major so that every group is a contiguous run.
+  std::vector<int64_t> order(K);  // order[j] = natural column (i * positions + p)
+  for (int64_t j = 0; j < K; ++j) order[j] = G ? (j % l.in) * l.positions + j / l.in : j;
+  const float* src = w.data<float>();
+  int32_t* codes = q.codes.data<int32_t>();
+  float* scale = q.scale.data<float>();
+  float* zero = q.zero.data<float>();
+  const int64_t rows_per = l.rows / groups;
+
+  for (int64_t gi = 0; gi < groups; ++gi) {
+    const int64_t r0 = gi * rows_per;
+    Eigen::MatrixXd h = hs[gi];
+    std::vector<int64_t> ord = order;
+    if (!G && opts.act_order)
+      std::stable_sort(ord.begin(), ord.end(), [&](int64_t a, int64_t b) { return h(a, a) > h(b, b); });
+    Eigen::MatrixXd hp(K, K);
+    for (int64_t a = 0; a < K; ++a)
+      for (int64_t b = 0; b < K; ++b) hp(a, b) = h(ord[a], ord[b]);
+    Eigen::MatrixXd wm(rows_per, K);
+    for (int64_t r = 0; r < rows_per; ++r)
+      for (int64_t j = 0; j < K; ++j) {
+        const int64_t nat = ord[j];
+        wm(r, j) = src[l.flat(r0 + r, nat / l.positions, nat % l.positions)];
+      }
+    for (int64_t j = 0; j < K; ++j)  // inputs that were always zero: weight irrelevant
+      if (hp(j, j) == 0) {
+        hp(j, j) = 1;
+        wm.col(j).setZero();
+      }
+    const Eigen::MatrixXd u = inverse_cholesky_upper(hp, opts.damp);
+
+    std::vector<GroupParams> params(rows_per);
+    if (!G)  // per channel: parameters from the original row
+      for (int64_t r = 0; r < rows_per; ++r) {
+        std::vector<float> row(K);
+        for (int64_t j = 0; j < K; ++j) row[j] = static_cast<float>(wm(r, j));
+        params[r] = format->fit(row.data(), K);
+        scale[q.param_index(r0 + r, 0, 0)] = params[r].scale;
+        zero[q.param_index(r0 + r, 0, 0)] = params[r].zero;
+      }
+    Eigen::VectorXd err(rows_per);
+    std::vector<float> vals;
+    for (int64_t j = 0; j < K; ++j) {
+      const int64_t nat = ord[j], i = nat / l.positions, p = nat % l.positions;
+      if (G && i % G == 0) {  // first column of a group: fit its parameters from the updated weights
+        const int64_t len = std::min(G, l.in - i);
+        for (int64_t r = 0; r < rows_per; ++r) {
+          vals.assign(len, 0.f);
+          for (int64_t t = 0; t < len; ++t) vals[t] = static_cast<float>(wm(r, j + t));
+          params[r] = format->fit(vals.data(), len);
+          const int64_t k = q.param_index(r0 + r, i, p);
+          scale[k] = params[r].scale;
+          zero[k] = params[r].zero;
+        }
+      }
+      const double d = u(j, j);
+      for (int64_t r = 0; r < rows_per; ++r) {
+        const float wv = static_cast<float>(wm(r, j));
+        const int32_t c = format->encode(wv, params[r]);
+        codes[l.flat(r0 + r, i, p)] = c;
+        err(r) = (wv - format->decode(c, params[r])) / d;
+      }
+      if (j + 1 < K) wm.rightCols(K - j - 1).noalias() -= err * u.row(j).tail(K - j - 1);
+    }
+  }
+  return q;
+}
+
+double layer_error(const Tensor& w, const Tensor& q, int out_axis, const std::vector<Eigen::MatrixXd>& hs) {
+  const auto l = WeightLayout::of(w.shape(), out_axis);
+  const int64_t K = l.cols(), groups = static_cast<int64_t>(hs.size()), rows_per = l.rows / groups;
+  const float* a = w.data<float>();
+  const float* b = q.data<float>();
+  double total = 0;
+  for (int64_t gi = 0; gi < groups; ++gi) {
+    Eigen::MatrixXd d(rows_per, K);
+    for (int64_t r = 0; r < rows_per; ++r)
+      for (int64_t j = 0; j < K; ++j) {
+        const int64_t k = l.flat(gi * rows_per + r, j / l.positions, j % l.positions);
+        d(r, j) = a[k] - b[k];
+      }
+    total += (d * hs[gi] * d.transpose()).trace();
+  }
+  return total;
+}
+
+}  // namespace qtool

@@ -1,0 +1,35 @@
+// GPTQ: error-compensating rounding of one layer's weights (Frantar, Ashkboos, Hoefler & Alistarh,
+// "GPTQ: Accurate Post-Training Quantization for Generative Pre-trained Transformers", ICLR 2023).
+//
+// The layer's output error on calibration inputs X is ||W X - Q X||^2, whose Hessian per output row
+// is H = 2 X X^T (K x K, K = input channels x kernel positions). GPTQ quantizes one input column at a
+// time and moves the rounding error of that column onto the columns not yet quantized, weighted by
+// the Cholesky factor of H^-1, so later columns absorb what earlier ones lost. Options as in the
+// reference implementation: dampening 1% of mean(diag H); "act order" (columns by decreasing
+// diag H) for per-channel grids; for groups, each group's scale/zero is fit when the algorithm
+// reaches the group's first column, from the weights as updated so far.
+// qtool collects H on the fp32 model's layer inputs in one pass over the calibration data
+// (calib/hessian.h); all layers are quantized from those.
+#pragma once
+#include <Eigen/Core>
+#include <vector>
+
+#include "quant/quantized_weight.h"
+
+namespace qtool {
+
+struct GptqOptions {
+  double damp = 0.01;     // fraction of mean(diag H) added to the diagonal
+  bool act_order = true;  // per-channel grids only
+};
+
+// h: one K x K Hessian per convolution group (1 for Gemm/MatMul), columns in natural weight order
+// (input channel major, kernel position minor). Rows of group g are the output channels
+// [g*rows/G, (g+1)*rows/G). Throws Error when the sizes do not match the weight.
+QuantizedWeight quantize_gptq(const Tensor& w, int out_axis, std::shared_ptr<const WeightFormat> format,
+                              int64_t group_size, const std::vector<Eigen::MatrixXd>& h, const GptqOptions& opts = {});
+
+// Layer reconstruction error trace((W - Q) H (W - Q)^T) summed over groups: what GPTQ minimises.
+double layer_error(const Tensor& w, const Tensor& q, int out_axis, const std::vector<Eigen::MatrixXd>& h);
+
+}  // namespace qtool
