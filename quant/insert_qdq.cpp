@@ -10,7 +10,6 @@
 
 #include "core/error.h"
 #include "io/onnx_tensor.h"
-#include "quant/gptq.h"
 #include "quant/pass.h"
 #include "quant/weight_storage.h"
 #include "runtime/kernel.h"
@@ -124,7 +123,8 @@ void insert_qdq(Model& model, PassContext& ctx) {
       continue;
     }
     Roles r = roles_of(model, node);
-    if (r.acts.empty() && r.weight < 0) {  // e.g. Add of a constant: not a quantizable node
+    const bool acts_possible = opts.quantize_activations && ctx.table;
+    if (r.weight < 0 && (r.acts.empty() || !acts_possible)) {  // e.g. Add of a constant, or weight-only runs
       out_nodes.push_back(node);
       continue;
     }
@@ -198,11 +198,9 @@ void insert_qdq(Model& model, PassContext& ctx) {
                                          {base + "_quantized", base + "_scale", base + "_zero_point"}, em.value, r.axis));
             scales = cq.scales;
           } else {
-            auto hit = ctx.hessians ? ctx.hessians->find(label) : decltype(ctx.hessians->end()){};
-            const bool gptq = ctx.hessians && hit != ctx.hessians->end() && spec.format != "int8";
-            QuantizedWeight qw = gptq ? quantize_gptq(wt, r.axis, fmt, spec.group_size, hit->second.h, ctx.gptq)
-                                      : quantize_rtn(wt, r.axis, fmt, spec.group_size);
-            if (gptq) ctx.stats.gptq_layers++;
+            const bool pre = ctx.quantized && ctx.quantized->count(label);
+            QuantizedWeight qw = pre ? ctx.quantized->at(label) : quantize_rtn(wt, r.axis, fmt, spec.group_size);
+            if (pre) ctx.stats.gptq_layers++;
             em = emit_quantized_weight(model, qw, base);
             if (!qw.group_size && fmt->signed_codes() && (spec.format == "int8" || spec.format == "int4"))
               scales = qw.scale.to_floats();

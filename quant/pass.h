@@ -8,8 +8,7 @@
 #include <vector>
 
 #include "calib/calibration_table.h"
-#include "calib/hessian.h"
-#include "quant/gptq.h"
+#include "quant/quantized_weight.h"
 #include "io/model.h"
 #include "quant/qparams.h"
 
@@ -52,8 +51,8 @@ struct PassStats {
 struct PassContext {
   QuantOptions options;
   const CalibrationTable* table = nullptr;  // nullptr: weights only, activations stay float
-  const std::map<std::string, LayerHessian>* hessians = nullptr;  // per node label: GPTQ rounding
-  GptqOptions gptq;
+  // Weights already quantized (e.g. by sequential GPTQ), per node label; used as they are.
+  const std::map<std::string, QuantizedWeight>* quantized = nullptr;
   PassStats stats;
 };
 

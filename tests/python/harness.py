@@ -20,16 +20,19 @@ def qtool(*args, check=True):
     return r
 
 
-def session(path, threads=2):
+def session(path, threads=2, optimize=True):
+    """optimize=False runs the graph exactly as written (no fusion of QDQ into integer kernels)."""
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
+    if not optimize:
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
-def ort_run_all(path, x, batch=1):
+def ort_run_all(path, x, batch=1, optimize=True):
     """Runs every sample of x ([N, ...]) through onnxruntime; returns a list of outputs per output name."""
-    s = session(path)
+    s = session(path, optimize=optimize)
     name = s.get_inputs()[0].name
     outs = None
     for i in range(0, len(x), batch):

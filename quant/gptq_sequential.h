@@ -1,0 +1,25 @@
+// Sequential GPTQ over a whole model (the schedule of the GPTQ paper): layers are quantized in
+// waves; a layer's Hessian is collected on the model whose earlier low-bit layers already hold their
+// quantized weights, so each layer compensates the error its inputs really carry. A wave is every
+// remaining layer none of whose inputs depends on a layer still unquantized (one pass over the
+// calibration data per wave: parallel branches share a pass).
+#pragma once
+#include <map>
+#include <string>
+
+#include "calib/dataset.h"
+#include "quant/gptq.h"
+#include "quant/pass.h"
+#include "quant/quantized_weight.h"
+
+namespace qtool {
+
+// Output-channel axis of a Conv / Gemm / MatMul weight (input 1): Conv 0, Gemm transB ? 0 : 1, MatMul 1.
+int weight_out_axis(const onnx::NodeProto& node);
+
+// Quantized weights for every low-bit node (quant/weight_plan.h low_bit_nodes), keyed by node label.
+// `prepared` must be the model insert_qdq will see (after prepare_for_quantization).
+std::map<std::string, QuantizedWeight> gptq_sequential(const Model& prepared, Dataset& data, const QuantOptions& opts,
+                                                       const GptqOptions& gptq = {});
+
+}  // namespace qtool
