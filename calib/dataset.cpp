@@ -95,16 +95,17 @@ Tensor take_rows(const Tensor& t, int64_t begin, int64_t count) {
   return out;
 }
 
-class NpzDataset : public Dataset {
+// Arrays held in memory, one per model input, samples along axis 0 (.npz files, C API buffers).
+class MemoryDataset : public Dataset {
  public:
-  NpzDataset(const fs::path& path, const std::vector<InputSpec>& inputs) : label_(path.string()) {
-    auto arrays = read_npz(path);
+  MemoryDataset(const TensorMap& arrays, const std::vector<InputSpec>& inputs, std::string label)
+      : label_(std::move(label)) {
     for (const auto& spec : inputs) {
       auto it = arrays.find(spec.name);
       if (it == arrays.end()) {
         std::string keys;
         for (const auto& [k, v] : arrays) keys += (keys.empty() ? "" : ", ") + k;
-        throw InputError(label_ + ": no array named '" + spec.name + "' (the model input); archive has: " + keys);
+        throw InputError(label_ + ": no array named '" + spec.name + "' (the model input); has: " + keys);
       }
       const Tensor& t = it->second;
       if (t.rank() == 0) throw InputError(label_ + ":" + spec.name + ": a scalar is not a data set");
@@ -202,8 +203,13 @@ std::unique_ptr<Dataset> open_dataset(const fs::path& path, const std::vector<In
     throw InputError(label + ": folder holds no .npy files and no images (.jpg/.jpeg/.png/.bmp)");
   }
   if (path.extension() == ".npy") return std::make_unique<NpyDataset>(path, single_input(inputs, label));
-  if (path.extension() == ".npz") return std::make_unique<NpzDataset>(path, inputs);
+  if (path.extension() == ".npz") return std::make_unique<MemoryDataset>(read_npz(path), inputs, path.string());
   throw InputError(label + ": unknown data format; expected .npy, .npz, a folder of .npy files or a folder of images");
+}
+
+std::unique_ptr<Dataset> memory_dataset(const TensorMap& arrays, const std::vector<InputSpec>& inputs,
+                                        const std::string& label) {
+  return std::make_unique<MemoryDataset>(arrays, inputs, label);
 }
 
 std::unique_ptr<Dataset> slice_dataset(std::unique_ptr<Dataset> inner, int64_t offset, int64_t limit) {

@@ -40,6 +40,9 @@ class Dataset {
 // `inputs` are the model's real inputs (Executor::inputs()); shapes are checked against them.
 std::unique_ptr<Dataset> open_dataset(const std::filesystem::path& path, const std::vector<InputSpec>& inputs,
                                       const ImageOptions& image_opts = {});
+// In-memory arrays keyed by input name, samples along axis 0 (shapes checked like .npz files).
+std::unique_ptr<Dataset> memory_dataset(const TensorMap& arrays, const std::vector<InputSpec>& inputs,
+                                        const std::string& label);
 // Wraps another dataset and serves samples [offset, offset + limit).
 std::unique_ptr<Dataset> slice_dataset(std::unique_ptr<Dataset> inner, int64_t offset, int64_t limit);
 // Image folder reader (calib/image_dataset.cpp).
