@@ -98,7 +98,12 @@ EmittedWeight emit_quantized_weight(Model& model, const QuantizedWeight& q, cons
   const Shape view = l.out_axis == 0 ? Shape{l.rows, -1} : Shape{l.in, l.rows};
   const Shape pshape = l.out_axis == 0 ? Shape{l.rows, 1} : Shape{l.rows};
   Tensor zero_stored = Tensor::uninitialized(DType::kFloat, pshape), scale = q.scale.reshaped(pshape);
-  for (int64_t r = 0; r < l.rows; ++r) zero_stored.data<float>()[r] = q.zero.data<float>()[r] - f.code_min();
+  bool same_zero = true;
+  for (int64_t r = 0; r < l.rows; ++r) {
+    zero_stored.data<float>()[r] = q.zero.data<float>()[r] - f.code_min();
+    same_zero &= zero_stored.data<float>()[r] == zero_stored.data<float>()[0];
+  }
+  if (same_zero) zero_stored = Tensor::from<float>({1}, {zero_stored.data<float>()[0]});  // binary, ternary
   out.bytes += add_init(model, base + "_scale", scale);
   out.bytes += add_init(model, base + "_zero_point", zero_stored);
   add_init(model, base + "_unpack_axes", Tensor::from<int64_t>({1}, {1}));

@@ -10,7 +10,8 @@
 //         -> Slice(numel) -> Cast(float) -> Reshape(rows view) -> Sub(zero) -> Mul(scale) -> Reshape(W)
 //       Bit layout: element e of W (row-major) has stored code (code - code_min) in byte e / (8/b),
 //       bits [(e % (8/b)) * b, +b), least significant bits first; the last byte is zero-padded.
-//       Per output channel only (scale and zero broadcast over the channel's row).
+//       Per output channel only (scale and zero broadcast over the channel's row; a single zero
+//       when all channels share it, as binary and ternary do).
 //   fp16, bf16                  a FLOAT16 / BFLOAT16 initializer and Cast(to=FLOAT).
 #pragma once
 #include <onnx/onnx_pb.h>

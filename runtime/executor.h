@@ -56,6 +56,12 @@ class Executor {
   // InputError for a name the model does not have.
   void keep_values(std::vector<std::string> names);
   bool has_value(const std::string& name) const { return slot_of_.count(name) > 0; }
+  // A value known at compile time (initializer, or folded from constants, e.g. a dequantized
+  // weight); nullptr otherwise.
+  const Tensor* constant(const std::string& name) const {
+    auto it = slot_of_.find(name);
+    return it == slot_of_.end() || constants_[it->second].empty() ? nullptr : &constants_[it->second];
+  }
 
   // Throws InputError when a feed is missing or its dtype/shape does not match the model input.
   TensorMap run(const TensorMap& feeds);

@@ -51,6 +51,10 @@ def sqnr_db(ref, x):
     return float("inf") if noise == 0 else float(10 * np.log10((ref ** 2).sum() / noise))
 
 
+def qtool_json(*args):
+    return json.loads(qtool(*args).stdout)
+
+
 def qtool_eval_json(model, data, *extra):
     r = qtool("eval", model, "--data", data, "--json", *extra)
     return json.loads(r.stdout)

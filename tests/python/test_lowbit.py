@@ -102,3 +102,17 @@ def test_gptq_beats_nearest_on_resnet(shared, cache, tmp_path):
         accs[rounding] = cifar_top1(model, out, sd.RESNET_STD, cache)[1]
     print(f"resnet_4b W4: nearest {100 * accs['nearest']:.2f}%, GPTQ {100 * accs['gptq']:.2f}%")
     assert accs["gptq"] > accs["nearest"]
+
+
+@pytest.mark.parametrize("args,code_bits", [(["--bits", "4"], 4.0), (["--bits", "1"], 1.0), (["--ternary"], 2.0),
+                                            (["--dtype", "bf16"], 16.0)])
+def test_inspect_reports_bits_per_weight(args, code_bits, shared, cache, tmp_path):
+    out = tmp_path / "w.onnx"
+    h.qtool("quantize", shared / MLP, "-o", out, *args)
+    weights = h.qtool_json("inspect", out, "--json")["weights"]
+    assert len(weights) == 3
+    for w in weights:
+        assert w["code_bits"] == pytest.approx(code_bits, abs=0.01)
+        assert code_bits <= w["bits_per_weight"] <= code_bits + 1.0  # scales and zero points on top
+    r = h.qtool("inspect", out)
+    assert "bits per weight" in r.stdout
