@@ -76,6 +76,21 @@ onnx::NodeProto make_node(const std::string& op, const std::string& name, std::v
   return n;
 }
 
+// MatMul with a 2-D weight, or Gemm computing A x W (+ bias) with transA = 0 and alpha = beta = 1.
+bool nbits_eligible(const Model& m, const onnx::NodeProto& n) {
+  auto* w = n.input_size() > 1 ? m.find_initializer(n.input(1)) : nullptr;
+  if (!w || w->dims_size() != 2) return false;
+  if (n.op_type() == "MatMul") return true;
+  if (n.op_type() != "Gemm" || attr_int(n, "transA", 0) || attr_float(n, "alpha", 1.f) != 1.f ||
+      attr_float(n, "beta", 1.f) != 1.f)
+    return false;
+  if (n.input_size() > 2 && !n.input(2).empty()) {
+    auto* b = m.find_initializer(n.input(2));
+    return b && b->dims_size() == 1;
+  }
+  return true;
+}
+
 bool weight_quantized(const onnx::NodeProto& q, const onnx::NodeProto& original) {
   for (int i = 0; i < q.input_size(); ++i)
     if (q.input(i) != original.input(i)) return true;
@@ -163,6 +178,43 @@ void insert_qdq(Model& model, PassContext& ctx) {
       const std::string w = node.input(r.weight);
       const WeightSpec spec = opts.layer_weights.count(label) ? opts.layer_weights.at(label) : opts.weights;
       const std::string key = w + "#" + std::to_string(r.axis) + "#" + spec.key();
+      if (opts.matmulnbits && spec.format == "int4" && nbits_eligible(model, node)) {
+        // onnxruntime's 4-bit MatMul kernel: the node itself changes, nothing is shared
+        const Tensor wt = model.initializer(w);
+        const bool pre = ctx.quantized && ctx.quantized->count(label);
+        QuantizedWeight qw = pre ? ctx.quantized->at(label)
+                                 : quantize_rtn(wt, r.axis, make_weight_format("int4", spec.symmetric), spec.group_size);
+        if (pre) ctx.stats.gptq_layers++;
+        const auto nb = emit_matmulnbits_weight(model, qw, label);
+        onnx::NodeProto mm;
+        mm.set_op_type("MatMulNBits");
+        mm.set_domain("com.microsoft");
+        mm.set_name(label + "_MatMulNBits");
+        for (const auto& in : {q.input(0), nb.b, nb.scales, nb.zero_points}) mm.add_input(in);
+        const bool has_bias = node.op_type() == "Gemm" && node.input_size() > 2 && !node.input(2).empty();
+        mm.add_output(has_bias ? node.output(0) + "_nobias" : node.output(0));
+        for (auto [name, v] : std::vector<std::pair<std::string, int64_t>>{
+                 {"K", nb.k}, {"N", nb.n}, {"bits", 4}, {"block_size", nb.block_size}}) {
+          auto* a = mm.add_attribute();
+          a->set_name(name);
+          a->set_type(onnx::AttributeProto::INT);
+          a->set_i(v);
+        }
+        out_nodes.push_back(mm);
+        if (has_bias) out_nodes.push_back(make_node("Add", label + "_bias", {mm.output(0), q.input(2)}, node.output(0)));
+        bool have_domain = false;
+        for (const auto& o : model.proto.opset_import()) have_domain |= o.domain() == "com.microsoft";
+        if (!have_domain) {
+          auto* o = model.proto.add_opset_import();
+          o->set_domain("com.microsoft");
+          o->set_version(1);
+        }
+        replaced_inits.insert(w);
+        ctx.stats.weights_quantized++;
+        ctx.stats.weight_params["int4"] += wt.numel();
+        ctx.stats.nodes_quantized++;
+        continue;
+      }
       if (!weight_dq.count(key) && spec.format != "float") {
         const bool reuse_name = !weight_dq.empty() && std::any_of(weight_dq.begin(), weight_dq.end(), [&](const auto& kv) {
           return kv.first.rfind(w + "#", 0) == 0;

@@ -30,6 +30,7 @@ struct QuantOptions {
   WeightSpec weights;                               // default for every weighted node
   std::map<std::string, WeightSpec> layer_weights;  // per node label (--layer-bits, --keep-first-last)
   bool quantize_activations = true;                 // QDQ on activations when a calibration table is given
+  bool matmulnbits = false;                         // int4 MatMul/Gemm as com.microsoft MatMulNBits
   ActType act_type = ActType::kUInt8;               // --act-type uint8|int8
   std::set<std::string> exclude;                    // node names kept float
   std::set<std::string> op_types{"Conv", "Gemm", "MatMul", "Add"};  // ops whose inputs get QDQ

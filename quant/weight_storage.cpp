@@ -133,6 +133,50 @@ EmittedWeight emit_quantized_weight(Model& model, const QuantizedWeight& q, cons
   return out;
 }
 
+MatMulNBitsWeight emit_matmulnbits_weight(Model& model, const QuantizedWeight& q, const std::string& base) {
+  const auto& l = q.layout;
+  const int64_t bs = q.group_size;
+  if (q.format->name() != "int4" || bs < 16 || (bs & (bs - 1)) || l.positions != 1)
+    throw Error("weight '" + base + "': MatMulNBits needs 2-D int4 weights in power-of-two blocks >= 16");
+  MatMulNBitsWeight w;
+  w.k = l.in;
+  w.n = l.rows;
+  w.block_size = bs;
+  const int64_t blocks = (w.k + bs - 1) / bs, blob = bs / 2, zrow = (blocks + 1) / 2;
+  const int32_t offset = q.format->signed_codes() ? 8 : 0;  // stored codes are unsigned
+  Tensor b(DType::kUInt8, {w.n, blocks, blob}), scales(DType::kFloat, {w.n * blocks}), zp(DType::kUInt8, {w.n * zrow});
+  uint8_t* bv = b.data<uint8_t>();
+  uint8_t* zv = zp.data<uint8_t>();
+  float* sv = scales.data<float>();
+  const int32_t* codes = q.codes.data<int32_t>();
+  const float* qs = q.scale.data<float>();
+  const float* qz = q.zero.data<float>();
+  for (int64_t r = 0; r < w.n; ++r)
+    for (int64_t k = 0; k < w.k; ++k) {
+      const int64_t blk = k / bs, j = k % bs;
+      const int32_t code = codes[l.flat(r, k, 0)] + offset;
+      bv[(r * blocks + blk) * blob + j / 2] |= static_cast<uint8_t>((code & 0x0F) << (4 * (j % 2)));
+      if (j == 0) {
+        const int64_t g = q.param_index(r, k, 0);
+        sv[r * blocks + blk] = qs[g];
+        const int32_t z = static_cast<int32_t>(qz[g]) + offset;
+        zv[r * zrow + blk / 2] |= static_cast<uint8_t>((z & 0x0F) << (4 * (blk % 2)));
+      }
+    }
+  // blocks past K (padding) decode to zero: codes 0 with zero point 0 would be -zp * s; keep codes = zp
+  for (int64_t r = 0; r < w.n; ++r)
+    for (int64_t k = w.k; k < blocks * bs; ++k) {
+      const int64_t blk = k / bs, j = k % bs;
+      const int32_t z = (zv[r * zrow + blk / 2] >> (4 * (blk % 2))) & 0x0F;
+      bv[(r * blocks + blk) * blob + j / 2] |= static_cast<uint8_t>(z << (4 * (j % 2)));
+    }
+  w.b = base + "_MatMulNBits_B";
+  w.scales = base + "_MatMulNBits_scales";
+  w.zero_points = base + "_MatMulNBits_zero_points";
+  w.bytes = add_init(model, w.b, b) + add_init(model, w.scales, scales) + add_init(model, w.zero_points, zp);
+  return w;
+}
+
 EmittedWeight emit_half_weight(Model& model, const Tensor& w, DType dtype, const std::string& base) {
   if (dtype != DType::kFloat16 && dtype != DType::kBFloat16) throw Error("emit_half_weight: dtype must be fp16 or bf16");
   EmittedWeight out;

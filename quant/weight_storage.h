@@ -35,6 +35,17 @@ EmittedWeight emit_quantized_weight(Model& model, const QuantizedWeight& q, cons
 // Half-precision storage: dtype kFloat16 or kBFloat16.
 EmittedWeight emit_half_weight(Model& model, const Tensor& w, DType dtype, const std::string& base);
 
+// onnxruntime's com.microsoft MatMulNBits (4-bit, blocked along K): adds B (uint8
+// [N, blocks, block_size / 2], two codes per byte, even k in the low nibble), scales [N * blocks]
+// and zero points (uint8 [N * ceil(blocks / 2)], packed alike; symmetric codes are stored + 8 with
+// zero point 8). q must be int4 with group_size a power of two >= 16; rows are N, the input axis K.
+struct MatMulNBitsWeight {
+  std::string b, scales, zero_points;
+  int64_t k = 0, n = 0, block_size = 0;
+  int64_t bytes = 0;
+};
+MatMulNBitsWeight emit_matmulnbits_weight(Model& model, const QuantizedWeight& q, const std::string& base);
+
 // Bit-packing used by the decode subgraph above (exposed for tests): codes must lie in
 // [0, 2^bits), bits in {1, 2, 4}.
 std::vector<uint8_t> pack_bits(const std::vector<int32_t>& codes, int bits);

@@ -13,6 +13,7 @@ const OpRegistry& OpRegistry::instance() {
     register_shape_ops(r);
     register_reduce_ops(r);
     register_quantize_ops(r);
+    register_matmul_nbits_ops(r);
     return r;
   }();
   return registry;

@@ -35,5 +35,6 @@ void register_normalization_ops(OpRegistry& r);
 void register_shape_ops(OpRegistry& r);
 void register_reduce_ops(OpRegistry& r);
 void register_quantize_ops(OpRegistry& r);
+void register_matmul_nbits_ops(OpRegistry& r);
 
 }  // namespace qtool

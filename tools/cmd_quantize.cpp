@@ -26,7 +26,7 @@ struct QuantizeArgs {
   std::string model, out, calib, calib_table, save_table, method = "mse", act_type = "uint8";
   int bits = 8, act_bits = 0;  // act_bits 0: 8 for 8-bit weights, float otherwise
   bool ternary = false, symmetric = false, asymmetric = false;
-  std::string dtype, rounding = "gptq";
+  std::string dtype, rounding = "gptq", format = "qdq";
   int64_t group_size = 0;
   int keep_first_last = 0;
   std::vector<std::string> layer_bits;
@@ -58,6 +58,8 @@ void run_quantize(const QuantizeArgs& a) {
   if (a.rounding != "gptq" && a.rounding != "nearest")
     throw InputError("--rounding must be gptq or nearest, got '" + a.rounding + "'");
   if (a.symmetric && a.asymmetric) throw InputError("give --symmetric or --asymmetric, not both");
+  if (a.format != "qdq" && a.format != "matmulnbits")
+    throw InputError("--format must be qdq or matmulnbits, got '" + a.format + "'");
   make_observer(a.method);  // validates the name before any work
   if (!a.calib.empty() && !a.calib_table.empty()) throw InputError("give either --calib or --calib-table, not both");
 
@@ -71,6 +73,11 @@ void run_quantize(const QuantizeArgs& a) {
   plan.dtype = a.dtype;
   plan.symmetric = a.symmetric ? 1 : a.asymmetric ? 0 : -1;
   plan.group_size = a.group_size;
+  if (a.format == "matmulnbits") {
+    if (a.bits != 4 || a.ternary || !a.dtype.empty()) throw InputError("--format matmulnbits needs --bits 4");
+    if (!plan.group_size) plan.group_size = 32;  // MatMulNBits is always blocked along K
+    ctx.options.matmulnbits = true;
+  }
   plan.keep_first_last_bits = a.keep_first_last;
   for (const auto& item : a.layer_bits) {
     auto eq = item.rfind('=');
@@ -206,6 +213,9 @@ void add_quantize_command(CLI::App& app) {
                   "activations: 8 = int8 QDQ (default with 8-bit weights), 32 = float (default below 8 bits)");
   cmd->add_option("--rounding", args->rounding,
                   "low-bit weights: gptq (default when --calib is given; Frantar et al. 2022) or nearest");
+  cmd->add_option("--format", args->format,
+                  "qdq (default: DequantizeLinear, any runtime) or matmulnbits (4-bit MatMul/Gemm as onnxruntime's "
+                  "com.microsoft MatMulNBits; blocks of --group-size, default 32)");
   cmd->add_option("--keep-first-last", args->keep_first_last, "bits for the first and last weighted layers (e.g. 8)");
   cmd->add_option("--layer-bits", args->layer_bits, "per-layer bits NAME=BITS, comma separated (16 = fp16, 32 = float)")
       ->delimiter(',');

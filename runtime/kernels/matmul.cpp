@@ -1,6 +1,7 @@
 // MatMul (numpy semantics, batched with broadcasting) and Gemm through oneDNN matmul.
 #include "runtime/kernels/broadcast.h"
 #include "runtime/kernels/dnnl_util.h"
+#include "runtime/kernels/matmul.h"
 #include "runtime/op_registry.h"
 
 namespace qtool {
@@ -31,9 +32,9 @@ dnnl::memory::dims dense_strides(const Shape& s) {
   return st;
 }
 
-void matmul(KernelContext& c) {
-  const Tensor& a = c.in(0);
-  const Tensor& b = c.in(1);
+}  // namespace
+
+Tensor matmul_f32(KernelContext& c, const Tensor& a, const Tensor& b) {
   if (a.dtype() != DType::kFloat || b.dtype() != DType::kFloat) c.fail("expects float32 inputs");
   Shape sa = a.shape(), sb = b.shape();
   const bool a1 = sa.size() == 1, b1 = sb.size() == 1;
@@ -58,8 +59,12 @@ void matmul(KernelContext& c) {
   for (size_t i = 0; i + 2 < r; ++i) final_shape.push_back(so[i]);
   if (!a1) final_shape.push_back(so[r - 2]);
   if (!b1) final_shape.push_back(so[r - 1]);
-  c.outputs[0] = y.reshaped(final_shape);
+  return y.reshaped(final_shape);
 }
+
+namespace {
+
+void matmul(KernelContext& c) { c.outputs[0] = matmul_f32(c, c.in(0), c.in(1)); }
 
 void gemm(KernelContext& c) {
   const Tensor& a = c.in(0);

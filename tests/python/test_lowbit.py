@@ -21,6 +21,8 @@ MLP_CASES = [
     ("int4-g32", ["--bits", "4", "--group-size", "32"], None, None),
     ("int8-g32", ["--bits", "8", "--group-size", "32"], None, None),
     ("w4a8", ["--bits", "4", "--act-bits", "8"], None, None),
+    ("int4-matmulnbits", ["--bits", "4", "--format", "matmulnbits"], 0.9800, None),
+    ("w4a8-matmulnbits", ["--bits", "4", "--format", "matmulnbits", "--act-bits", "8"], None, None),
     ("int2", ["--bits", "2"], None, None),
     ("ternary", ["--ternary"], None, None),
     ("binary", ["--bits", "1"], None, 0.05),

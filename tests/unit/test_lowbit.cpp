@@ -213,6 +213,40 @@ TEST(LowBit, StoredWeightsDecodeExactlyInTheExecutor) {
   }
 }
 
+TEST(LowBit, MatMulNBitsDecodesExactlyWithPaddedBlocksAndBias) {
+  for (bool sym : {true, false})
+    for (bool gemm : {true, false}) {
+      // K = 37 is not a multiple of the block (16): the last block is padded
+      Model m = gemm ? test::parse_model(R"(<ir_version: 8, opset_import: ["" : 13]>
+          g (float[3,37] x) => (float[3,6] y) { y = Gemm<transB = 1>(x, w, b) })")
+                     : test::parse_model(R"(<ir_version: 8, opset_import: ["" : 13]>
+          g (float[3,37] x) => (float[3,6] y) { y = MatMul(x, w) })");
+      m.graph().mutable_node(0)->set_name("fc");
+      Tensor w = test::random_tensor(gemm ? Shape{6, 37} : Shape{37, 6}, 21);
+      Tensor b = test::random_tensor({6}, 22);
+      m.set_initializer("w", w);
+      if (gemm) m.set_initializer("b", b);
+      PassContext ctx;
+      ctx.options.weights = {"int4", sym, 16};
+      ctx.options.matmulnbits = true;
+      ctx.options.target_opset = 21;
+      Model q = quantize_prepared(prepare_for_quantization(m, ctx), ctx);
+      bool found = false;
+      for (const auto& n : q.graph().node()) found |= n.op_type() == "MatMulNBits" && n.domain() == "com.microsoft";
+      ASSERT_TRUE(found);
+      Tensor x = test::random_tensor({3, 37}, 23);
+      auto y = Executor(q).run({{"x", x}}).at("y").to_floats();
+      Tensor wq = quantize_rtn(w, gemm ? 0 : 1, make_weight_format("int4", sym), 16).dequantized();
+      for (int r = 0; r < 3; ++r)
+        for (int c = 0; c < 6; ++c) {
+          double acc = gemm ? b.data<float>()[c] : 0.0;
+          for (int k = 0; k < 37; ++k)
+            acc += x.data<float>()[r * 37 + k] * wq.data<float>()[gemm ? c * 37 + k : k * 6 + c];
+          EXPECT_NEAR(y[r * 6 + c], acc, 1e-4) << sym << gemm;
+        }
+    }
+}
+
 TEST(UpgradeOpset, ReduceAxesBecomeInputsAt18) {
   Model m = test::parse_model(R"(<ir_version: 7, opset_import: ["" : 13]>
     g (float[2,3,4] x) => (float[2,1,4] y) { y = ReduceMax<axes = [1], keepdims = 1>(x) })");
