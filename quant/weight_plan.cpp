@@ -53,6 +53,8 @@ void apply_weight_plan(const Model& model, const WeightPlanOptions& plan, QuantO
     if (plan.group_size) throw InputError("--group-size does not apply to --ternary (per output channel)");
     opts.bits = 2;
   } else {
+    if (plan.bits != 8 && plan.bits != 4 && plan.bits != 2 && plan.bits != 1)
+      throw InputError("--bits " + std::to_string(plan.bits) + " is not supported (use 8, 4, 2 or 1)");
     opts.weights = weight_spec_for_bits(plan.bits, plan.symmetric, plan.group_size);
     opts.bits = plan.bits;
   }
@@ -66,7 +68,11 @@ void apply_weight_plan(const Model& model, const WeightPlanOptions& plan, QuantO
   for (const auto& [name, bits] : plan.layer_bits) {
     if (std::find(nodes.begin(), nodes.end(), name) == nodes.end())
       throw InputError("--layer-bits: no Conv/Gemm/MatMul node with an initializer weight named '" + name + "'");
-    opts.layer_weights[name] = weight_spec_for_bits(bits, plan.symmetric, bits >= 4 && bits <= 8 ? plan.group_size : 0);
+    try {
+      opts.layer_weights[name] = weight_spec_for_bits(bits, plan.symmetric, bits >= 4 && bits <= 8 ? plan.group_size : 0);
+    } catch (const InputError& e) {
+      throw InputError("--layer-bits " + name + "=" + std::to_string(bits) + ": " + e.what());
+    }
   }
   bool needs_21 = opts.weights.format == "int4" || opts.weights.group_size;
   for (const auto& [name, s] : opts.layer_weights) needs_21 |= s.format == "int4" || s.group_size;

@@ -82,6 +82,15 @@ def test_bad_option_values(tmp_path):
     onnx.save(tiny_model(), p)
     assert_input_error(qtool("quantize", p, "--method", "magic", check=False), "magic")
     assert_input_error(qtool("quantize", p, "--bits", "3", check=False), "--bits 3")
+    assert_input_error(qtool("quantize", p, "--bits", "4", "--group-size", "7", check=False), "--group-size", "7")
+    assert_input_error(qtool("quantize", p, "--bits", "2", "--group-size", "32", check=False), "--group-size")
+    assert_input_error(qtool("quantize", p, "--dtype", "fp8", check=False), "--dtype", "fp8")
+    assert_input_error(qtool("quantize", p, "--format", "matmulnbits", check=False), "--format matmulnbits")
+    assert_input_error(qtool("quantize", p, "--rounding", "stochastic", check=False), "--rounding")
+    assert_input_error(qtool("quantize", p, "--act-bits", "4", check=False), "--act-bits")
+    assert_input_error(qtool("quantize", p, "--layer-bits", "n0", check=False), "--layer-bits", "NAME=BITS")
+    assert_input_error(qtool("quantize", p, "--layer-bits", "nope=4", check=False), "--layer-bits", "nope")
+    assert_input_error(qtool("quantize", p, "--symmetric", "--asymmetric", check=False), "--symmetric")
 
 
 def test_never_overwrites_input(tmp_path):
