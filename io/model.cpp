@@ -113,6 +113,37 @@ int libonnx_max_opset() {
   return it == map.end() ? 0 : it->second.second;
 }
 
+// sparse_initializer -> dense initializer (qtool works on dense tensors; prune/sparse_storage.h
+// writes sparse ones back when they are smaller).
+void densify_sparse_initializers(Model& m, const std::string& label) {
+  auto& g = m.graph();
+  for (const auto& sp : g.sparse_initializer()) {
+    const auto& v = sp.values();
+    Shape dims(sp.dims().begin(), sp.dims().end());
+    Tensor values = tensor_from_proto(v);
+    Tensor idx = tensor_from_proto(sp.indices());
+    Tensor dense(values.dtype(), dims);
+    const int64_t nnz = values.numel(), n = dense.numel();
+    auto lin = idx.to_int64s();
+    if (idx.rank() == 2) {  // [nnz, rank] coordinates -> linear
+      std::vector<int64_t> l(nnz, 0);
+      for (int64_t i = 0; i < nnz; ++i)
+        for (size_t d = 0; d < dims.size(); ++d) l[i] = l[i] * dims[d] + lin[i * dims.size() + d];
+      lin = l;
+    }
+    if (static_cast<int64_t>(lin.size()) != nnz)
+      throw InputError(label + ": sparse tensor '" + v.name() + "' has " + std::to_string(lin.size()) + " indices for " +
+                       std::to_string(nnz) + " values");
+    const size_t es = dtype_size(values.dtype());
+    for (int64_t i = 0; i < nnz; ++i) {
+      if (lin[i] < 0 || lin[i] >= n) throw InputError(label + ": sparse tensor '" + v.name() + "' has an index out of range");
+      std::memcpy(static_cast<uint8_t*>(dense.raw()) + lin[i] * es, static_cast<const uint8_t*>(values.raw()) + i * es, es);
+    }
+    *g.add_initializer() = tensor_to_proto(dense, v.name());
+  }
+  g.clear_sparse_initializer();
+}
+
 }  // namespace
 
 void check_model(const Model& model, const std::string& label) {
@@ -149,6 +180,7 @@ Model load_model_from_bytes(const std::string& bytes, const std::string& label) 
   if (opset < kMinOpset || opset > kMaxOpset)
     throw InputError(label + ": unsupported opset " + std::to_string(opset) + " (qtool supports ai.onnx opsets " +
                      std::to_string(kMinOpset) + ".." + std::to_string(kMaxOpset) + ")");
+  densify_sparse_initializers(m, label);
   return m;
 }
 

@@ -30,8 +30,12 @@ Eigen::MatrixXd inverse_cholesky_upper(Eigen::MatrixXd h, double damp) {
 }  // namespace
 
 QuantizedWeight quantize_gptq(const Tensor& w, int out_axis, std::shared_ptr<const WeightFormat> format,
-                              int64_t group_size, const std::vector<Eigen::MatrixXd>& hs, const GptqOptions& opts) {
+                              int64_t group_size, const std::vector<Eigen::MatrixXd>& hs, const GptqOptions& opts,
+                              const Tensor* mask) {
   QuantizedWeight q = make_quantized_weight(w, out_axis, format, group_size);
+  if (mask && (mask->numel() != w.numel() || mask->dtype() != DType::kUInt8))
+    throw Error("GPTQ: mask " + shape_str(mask->shape()) + " does not match weight " + shape_str(w.shape()));
+  const uint8_t* keep = mask ? mask->data<uint8_t>() : nullptr;
   const auto& l = q.layout;
   const int64_t K = l.cols(), groups = static_cast<int64_t>(hs.size());
   if (groups < 1 || l.rows % groups != 0)
@@ -99,8 +103,14 @@ QuantizedWeight quantize_gptq(const Tensor& w, int out_axis, std::shared_ptr<con
       const double d = u(j, j);
       for (int64_t r = 0; r < rows_per; ++r) {
         const float wv = static_cast<float>(wm(r, j));
-        const int32_t c = format->encode(wv, params[r]);
-        codes[l.flat(r0 + r, i, p)] = c;
+        const int64_t flat = l.flat(r0 + r, i, p);
+        int32_t c = format->encode(wv, params[r]);
+        if (keep && !keep[flat]) {  // pruned: exactly zero
+          c = format->encode(0.f, params[r]);
+          if (format->decode(c, params[r]) != 0.f)
+            throw Error("GPTQ: " + format->name() + " weights cannot represent the zeros of a pruned weight");
+        }
+        codes[flat] = c;
         err(r) = (wv - format->decode(c, params[r])) / d;
       }
       if (j + 1 < K) wm.rightCols(K - j - 1).noalias() -= err * u.row(j).tail(K - j - 1);

@@ -26,8 +26,12 @@ struct GptqOptions {
 // h: one K x K Hessian per convolution group (1 for Gemm/MatMul), columns in natural weight order
 // (input channel major, kernel position minor). Rows of group g are the output channels
 // [g*rows/G, (g+1)*rows/G). Throws Error when the sizes do not match the weight.
+// mask (optional, uint8 of w's shape, 0 = pruned): pruned weights are quantized to exactly zero and
+// their error is compensated like any other column's (the SparseGPT idea, Frantar & Alistarh 2023),
+// so the zero pattern survives. Throws Error when the format has no exact zero (binary).
 QuantizedWeight quantize_gptq(const Tensor& w, int out_axis, std::shared_ptr<const WeightFormat> format,
-                              int64_t group_size, const std::vector<Eigen::MatrixXd>& h, const GptqOptions& opts = {});
+                              int64_t group_size, const std::vector<Eigen::MatrixXd>& h, const GptqOptions& opts = {},
+                              const Tensor* mask = nullptr);
 
 // Layer reconstruction error trace((W - Q) H (W - Q)^T) summed over groups: what GPTQ minimises.
 double layer_error(const Tensor& w, const Tensor& q, int out_axis, const std::vector<Eigen::MatrixXd>& h);

@@ -17,7 +17,8 @@ int weight_out_axis(const onnx::NodeProto& n) {
 }
 
 std::map<std::string, QuantizedWeight> gptq_sequential(const Model& prepared, Dataset& data, const QuantOptions& opts,
-                                                       const GptqOptions& gptq) {
+                                                       const GptqOptions& gptq,
+                                                       const std::map<std::string, Tensor>* masks) {
   const auto targets = low_bit_nodes(prepared, opts);
   std::set<std::string> remaining(targets.begin(), targets.end());
   // Upstream low-bit layers of every value (graph order is topological).
@@ -55,7 +56,9 @@ std::map<std::string, QuantizedWeight> gptq_sequential(const Model& prepared, Da
       const WeightSpec& spec = opts.layer_weights.count(label) ? opts.layer_weights.at(label) : opts.weights;
       const Tensor w = work.initializer(n.input(1));
       std::shared_ptr<const WeightFormat> fmt = make_weight_format(spec.format, spec.symmetric);
-      QuantizedWeight q = quantize_gptq(w, weight_out_axis(n), fmt, spec.group_size, hessians.at(label).h, gptq);
+      const Tensor* mask = nullptr;
+      if (masks && masks->count(n.input(1))) mask = &masks->at(n.input(1));
+      QuantizedWeight q = quantize_gptq(w, weight_out_axis(n), fmt, spec.group_size, hessians.at(label).h, gptq, mask);
       work.set_initializer(n.input(1), q.dequantized());
       out.emplace(label, std::move(q));
       remaining.erase(label);

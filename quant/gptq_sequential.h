@@ -19,7 +19,9 @@ int weight_out_axis(const onnx::NodeProto& node);
 
 // Quantized weights for every low-bit node (quant/weight_plan.h low_bit_nodes), keyed by node label.
 // `prepared` must be the model insert_qdq will see (after prepare_for_quantization).
+// masks: weight initializer -> uint8 mask (prune/prune.h); pruned weights stay exactly zero.
 std::map<std::string, QuantizedWeight> gptq_sequential(const Model& prepared, Dataset& data, const QuantOptions& opts,
-                                                       const GptqOptions& gptq = {});
+                                                       const GptqOptions& gptq = {},
+                                                       const std::map<std::string, Tensor>* masks = nullptr);
 
 }  // namespace qtool

@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include "calib/calibrate.h"
+#include "prune/prune.h"
+#include "prune/sparse_storage.h"
 #include "quant/gptq_sequential.h"
 #include "quant/quantize_model.h"
 #include "quant/weight_plan.h"
@@ -30,6 +32,8 @@ struct QuantizeArgs {
   int64_t group_size = 0;
   int keep_first_last = 0;
   std::vector<std::string> layer_bits;
+  double sparsity = 0;
+  std::string pattern = "unstructured", scope = "layer", masks;
   double percentile = 99.999;
   std::vector<std::string> exclude;
   std::vector<std::string> op_types{"Conv", "Gemm", "MatMul", "Add"};
@@ -120,6 +124,21 @@ void run_quantize(const QuantizeArgs& a) {
   if (!a.calib.empty()) data = open_data(a.calib, model_input_specs(model), a.data);
 
   Model prepared = prepare_for_quantization(model, ctx);
+  // Pruning before calibration: the calibration and GPTQ see the pruned model, and quantization
+  // keeps every pruned weight at exactly zero.
+  PruneReport pruning;
+  const bool prune = a.sparsity > 0 || a.pattern != "unstructured";
+  if (prune) {
+    if (ctx.options.weights.format == "binary")
+      throw InputError("--sparsity with --bits 1: binary weights have no zero level, the pruned weights would not stay zero");
+    PruneOptions popts;
+    popts.pattern = a.pattern;
+    popts.sparsity = a.sparsity;
+    popts.scope = a.scope;
+    popts.exclude = a.exclude;
+    pruning = prune_model(prepared, popts);
+    if (!a.masks.empty()) save_masks(pruning, a.masks);
+  }
   CalibrationTable table;
   std::string calib_note = "none: weights only, activations stay float";
   if (!a.calib_table.empty()) {
@@ -146,7 +165,7 @@ void run_quantize(const QuantizeArgs& a) {
   const auto gptq_nodes = low_bit_nodes(prepared, ctx.options);
   if (!gptq_nodes.empty() && a.rounding == "gptq") {
     if (data) {
-      gptq_weights = gptq_sequential(prepared, *data, ctx.options);
+      gptq_weights = gptq_sequential(prepared, *data, ctx.options, {}, prune ? &pruning.masks : nullptr);
       ctx.quantized = &gptq_weights;
       rounding = "GPTQ on " + data->describe();
     } else {
@@ -186,10 +205,33 @@ void run_quantize(const QuantizeArgs& a) {
     << " biases (int32), " << ctx.stats.activations_quantized << " activations\n";
   s << "  batchnorm folded: " << ctx.stats.batchnorms_folded << "; opset " << ctx.stats.opset_before << " -> "
     << q.opset() << "\n";
+  if (prune) {
+    int64_t zeros = 0, total = 0;
+    for (const auto& l : pruning.layers) {
+      zeros += l.zeros;
+      total += l.params_after;
+    }
+    char p[160];
+    std::snprintf(p, sizeof p, "%s %.2f: %lld of %lld weights zero; dense params %lld -> %lld", a.pattern.c_str(),
+                  a.sparsity, static_cast<long long>(zeros), static_cast<long long>(total),
+                  static_cast<long long>(pruning.dense_params_before), static_cast<long long>(pruning.dense_params_after));
+    s << "  pruning:         " << p << "\n";
+    for (const auto& k : pruning.skipped) s << "                   skipped " << k << "\n";
+  }
   char ratio[96];
   std::snprintf(ratio, sizeof ratio, "%.1f%% of the input, %.2fx smaller", 100.0 * out_bytes / in_bytes,
                 static_cast<double>(in_bytes) / out_bytes);
   s << "  file size:       " << in_bytes << " B -> " << out_bytes << " B (" << ratio << ")\n";
+  {
+    std::string in_file, out_file;
+    model.proto.SerializeToString(&in_file);
+    q.proto.SerializeToString(&out_file);
+    const int64_t zi = zip_bytes(in_file), zo = zip_bytes(out_file);
+    char z[128];
+    std::snprintf(z, sizeof z, "%lld B -> %lld B (%.1f%% of the input's)", static_cast<long long>(zi),
+                  static_cast<long long>(zo), 100.0 * zo / zi);
+    s << "  zip-compressed:  " << z << "\n";
+  }
   char el[32];
   std::snprintf(el, sizeof el, "%.2f s", secs);
   s << "  elapsed:         " << el << "\n";
@@ -216,6 +258,10 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--format", args->format,
                   "qdq (default: DequantizeLinear, any runtime) or matmulnbits (4-bit MatMul/Gemm as onnxruntime's "
                   "com.microsoft MatMulNBits; blocks of --group-size, default 32)");
+  cmd->add_option("--sparsity", args->sparsity, "prune this fraction of weights before quantizing (qtool prune)");
+  cmd->add_option("--pattern", args->pattern, "pruning pattern: unstructured (default), N:M such as 2:4, channel");
+  cmd->add_option("--scope", args->scope, "unstructured pruning: layer (default) or global");
+  cmd->add_option("--save-masks", args->masks, "write the pruning masks (uint8, 1 = kept) to this .npz");
   cmd->add_option("--keep-first-last", args->keep_first_last, "bits for the first and last weighted layers (e.g. 8)");
   cmd->add_option("--layer-bits", args->layer_bits, "per-layer bits NAME=BITS, comma separated (16 = fp16, 32 = float)")
       ->delimiter(',');

@@ -11,6 +11,7 @@ void add_calibrate_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_run_command(CLI::App& app);
+void add_prune_command(CLI::App& app);
 
 // Options shared by every command that reads a data set (tools/common_options.cpp).
 struct DataOptions {

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   qtool::cli::add_eval_command(app);
   qtool::cli::add_inspect_command(app);
   qtool::cli::add_run_command(app);
+  qtool::cli::add_prune_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,113 @@
+// qtool prune MODEL --sparsity S [--pattern unstructured|N:M|channel] [--scope layer|global]
+//   [--exclude NODE,...] [--sparsity-map map.json] [--save-masks masks.npz] [-o OUT]
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "prune/prune.h"
+#include "prune/sparse_storage.h"
+#include "runtime/executor.h"
+#include "tools/commands.h"
+
+namespace fs = std::filesystem;
+
+namespace qtool::cli {
+
+namespace {
+
+struct PruneArgs {
+  std::string model, out, map, masks;
+  PruneOptions opts;
+};
+
+std::map<std::string, double> read_sparsity_map(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw InputError(path + ": cannot open the sparsity map");
+  nlohmann::json j;
+  try {
+    f >> j;
+  } catch (const std::exception& e) {
+    throw InputError(path + ": not valid JSON (" + std::string(e.what()) + ")");
+  }
+  const nlohmann::json& layers = j.contains("layers") ? j["layers"] : j;  // {"layers": {...}} or a plain object
+  if (!layers.is_object()) throw InputError(path + ": expected an object {\"node\": sparsity, ...}");
+  std::map<std::string, double> out;
+  for (auto it = layers.begin(); it != layers.end(); ++it) {
+    if (!it.value().is_number()) throw InputError(path + ": sparsity of '" + it.key() + "' must be a number");
+    out[it.key()] = it.value().get<double>();
+  }
+  return out;
+}
+
+std::string file_bytes(const Model& m) {
+  std::string bytes;
+  m.proto.SerializeToString(&bytes);
+  return bytes;
+}
+
+void run_prune(const PruneArgs& a) {
+  Model model = load_model(a.model);
+  require_supported(model);
+  PruneOptions opts = a.opts;
+  if (!a.map.empty()) opts.sparsity_map = read_sparsity_map(a.map);
+  fs::path out = a.out.empty() ? fs::path(a.model).parent_path() / (fs::path(a.model).stem().string() + ".pruned.onnx")
+                               : fs::path(a.out);
+  std::error_code ec;
+  if (fs::exists(out, ec) && fs::equivalent(out, a.model, ec))
+    throw InputError(out.string() + ": refusing to overwrite the input model; choose another output path with -o");
+  const std::string before = file_bytes(model);
+  Model pruned = model;
+  PruneReport report = prune_model(pruned, opts);
+  SparseStorageStats sparse = store_sparse_initializers(pruned);
+  check_model(pruned, out.string() + " (pruned)");
+  save_model(pruned, out);
+  if (!a.masks.empty()) save_masks(report, a.masks);
+  const std::string after = file_bytes(pruned);
+
+  std::ostringstream s;
+  s << "qtool prune: " << a.model << " -> " << out.string() << "\n";
+  s << "  pattern:         " << opts.pattern << (opts.pattern == "unstructured" ? ", scope " + opts.scope : "") << "\n";
+  s << "  layers:          (node, weight elements before -> after, sparsity)\n";
+  char buf[160];
+  for (const auto& l : report.layers) {
+    std::snprintf(buf, sizeof buf, "    %-28s %9lld -> %9lld  %5.1f%%\n", l.node.c_str(), static_cast<long long>(l.params_before),
+                  static_cast<long long>(l.params_after), 100.0 * l.sparsity());
+    s << buf;
+  }
+  for (const auto& k : report.skipped) s << "  skipped:         " << k << "\n";
+  std::snprintf(buf, sizeof buf, "  dense params:    %lld -> %lld (%.1f%% fewer)\n", static_cast<long long>(report.dense_params_before),
+                static_cast<long long>(report.dense_params_after),
+                100.0 * (1.0 - static_cast<double>(report.dense_params_after) / std::max<int64_t>(1, report.dense_params_before)));
+  s << buf;
+  if (sparse.tensors) s << "  sparse storage:  " << sparse.tensors << " tensors as sparse_initializer\n";
+  const int64_t fb = static_cast<int64_t>(before.size()), fa = static_cast<int64_t>(after.size());
+  const int64_t zb = zip_bytes(before), za = zip_bytes(after);
+  std::snprintf(buf, sizeof buf, "  file size:       %lld B -> %lld B (%.1f%% of the input)\n", static_cast<long long>(fb),
+                static_cast<long long>(fa), 100.0 * fa / fb);
+  s << buf;
+  std::snprintf(buf, sizeof buf, "  zip-compressed:  %lld B -> %lld B (%.1f%% of the input's)\n", static_cast<long long>(zb),
+                static_cast<long long>(za), 100.0 * za / zb);
+  s << buf;
+  if (!a.masks.empty()) s << "  masks:           " << a.masks << " (" << report.masks.size() << " tensors, 1 = kept)\n";
+  std::cout << s.str();
+}
+
+}  // namespace
+
+void add_prune_command(CLI::App& app) {
+  auto args = std::make_shared<PruneArgs>();
+  auto* cmd = app.add_subcommand("prune", "magnitude pruning: unstructured, N:M or whole channels (graph rewired)");
+  cmd->add_option("model", args->model, "input .onnx model")->required();
+  cmd->add_option("--sparsity", args->opts.sparsity, "fraction of weights (or filters, for channel) to remove (default 0.5)");
+  cmd->add_option("--pattern", args->opts.pattern, "unstructured (default), N:M such as 2:4, or channel");
+  cmd->add_option("--scope", args->opts.scope, "unstructured: layer (same sparsity per layer, default) or global");
+  cmd->add_option("--exclude", args->opts.exclude, "node names left dense, comma separated")->delimiter(',');
+  cmd->add_option("--sparsity-map", args->map, "JSON {\"node\": sparsity, ...} overriding --sparsity per layer");
+  cmd->add_option("--save-masks", args->masks, "write the 0/1 masks (uint8, one per weight) to this .npz");
+  cmd->add_option("-o,--output", args->out, "output path (default: <model stem>.pruned.onnx beside the input)");
+  cmd->callback([args] { run_prune(*args); });
+}
+
+}  // namespace qtool::cli
