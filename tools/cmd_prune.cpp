@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "prune/prune.h"
+#include "prune/sensitivity.h"
 #include "prune/sparse_storage.h"
 #include "runtime/executor.h"
 #include "tools/commands.h"
@@ -18,8 +19,11 @@ namespace qtool::cli {
 namespace {
 
 struct PruneArgs {
-  std::string model, out, map, masks;
+  std::string model, out, map, masks, data, labels, write_map;
+  bool sensitivity = false, allocate = false;
+  std::vector<double> levels{0.3, 0.5, 0.7, 0.8, 0.9, 0.95};
   PruneOptions opts;
+  DataOptions data_opts;
 };
 
 std::map<std::string, double> read_sparsity_map(const std::string& path) {
@@ -52,6 +56,36 @@ void run_prune(const PruneArgs& a) {
   require_supported(model);
   PruneOptions opts = a.opts;
   if (!a.map.empty()) opts.sparsity_map = read_sparsity_map(a.map);
+  if ((a.sensitivity || a.allocate) && a.data.empty())
+    throw InputError("--sensitivity and --allocate need --data (and --labels for top-1; SQNR vs the model otherwise)");
+  if (a.allocate && !a.map.empty()) throw InputError("give --allocate or --sparsity-map, not both");
+  if (a.sensitivity || a.allocate) {
+    auto data = open_data(a.data, model_input_specs(model), a.data_opts);
+    std::vector<int64_t> labels;
+    if (!a.labels.empty()) labels = read_labels(a.labels);
+    SensitivityTable table = measure_sensitivity(model, *data, labels, a.levels, opts);
+    std::cout << table.to_text();
+    if (!a.allocate) return;
+    opts.sparsity_map = allocate_sparsity(table, opts.sparsity);
+    fs::path map_path = a.write_map;
+    if (map_path.empty()) {
+      const fs::path base = a.out.empty() ? fs::path(a.model).parent_path() / (fs::path(a.model).stem().string() + ".pruned")
+                                          : fs::path(a.out).replace_extension("");
+      map_path = base.string() + ".sparsity.json";
+    }
+    nlohmann::ordered_json j;
+    j["method"] = "sensitivity threshold allocation (Han et al. 2015; Distiller sensitivity pruning)";
+    j["target_sparsity"] = opts.sparsity;
+    j["metric"] = table.metric;
+    j["layers"] = opts.sparsity_map;
+    write_file_atomic(map_path, j.dump(2) + "\n");
+    std::cout << "allocation for " << opts.sparsity * 100 << "% overall sparsity -> " << map_path.string() << "\n";
+    for (const auto& [node, sp] : opts.sparsity_map) {
+      char b[96];
+      std::snprintf(b, sizeof b, "  %-28s %5.1f%%\n", node.c_str(), 100 * sp);
+      std::cout << b;
+    }
+  }
   fs::path out = a.out.empty() ? fs::path(a.model).parent_path() / (fs::path(a.model).stem().string() + ".pruned.onnx")
                                : fs::path(a.out);
   std::error_code ec;
@@ -107,6 +141,17 @@ void add_prune_command(CLI::App& app) {
   cmd->add_option("--sparsity-map", args->map, "JSON {\"node\": sparsity, ...} overriding --sparsity per layer");
   cmd->add_option("--save-masks", args->masks, "write the 0/1 masks (uint8, one per weight) to this .npz");
   cmd->add_option("-o,--output", args->out, "output path (default: <model stem>.pruned.onnx beside the input)");
+  cmd->add_flag("--sensitivity", args->sensitivity,
+                "prune each layer alone at several sparsities (--levels) on --data and print the ranked table");
+  cmd->add_flag("--allocate", args->allocate,
+                "turn --sparsity (overall) into per-layer sparsities from the sensitivity table, write the map "
+                "(--write-map) and prune with it");
+  cmd->add_option("--data", args->data, "data for --sensitivity / --allocate (.npy, .npz, folder)");
+  cmd->add_option("--labels", args->labels, "labels .npy for top-1 (without: SQNR vs the unpruned model)");
+  cmd->add_option("--levels", args->levels, "sparsities measured per layer (default 0.3,0.5,0.7,0.8,0.9,0.95)")
+      ->delimiter(',');
+  cmd->add_option("--write-map", args->write_map, "where --allocate writes its map (default <output>.sparsity.json)");
+  add_data_options(cmd, args->data_opts);
   cmd->callback([args] { run_prune(*args); });
 }
 

@@ -133,3 +133,35 @@ def test_nm_survives_int4_packing(shared, cache, tmp_path):
         assert np.all((q == zp)[pruned])  # decodes to exactly 0
         assert np.all((mk[name].reshape(mk[name].shape[0], -1, 4) == 0).sum(-1) >= 2)
     print(f"mnist-net_256x2 2:4 + int4 GPTQ: onnxruntime top-1 {100 * mlp_top1(out, cache):.2f}%")
+
+
+def test_allocate_beats_uniform_at_70_percent(shared, cache, tmp_path):
+    model = shared / RESNET
+    calib = sd.cifar_csv(cache, sd.RESNET_STD)  # sensitivity on the 100 CSV images, evaluation on the JPEGs
+    alloc, uniform, amap = tmp_path / "alloc.onnx", tmp_path / "uniform.onnx", tmp_path / "map.json"
+    r = h.qtool("prune", model, "--allocate", "--sparsity", "0.7", "--data", calib, "-o", alloc, "--write-map", amap)
+    assert "sensitivity" in r.stdout and amap.exists()
+    h.qtool("prune", model, "--sparsity", "0.7", "-o", uniform)
+    names = [n.input[1] for n in onnx.load(str(model)).graph.node if n.op_type in ("Conv", "Gemm")]
+    for path in (alloc, uniform):
+        w = weights(path)
+        zeros = sum(int((w[n] == 0).sum()) for n in names)
+        assert abs(zeros / sum(w[n].size for n in names) - 0.7) < 0.01
+    x, y = h.cifar_jpg_array(sd.RESNET_STD), np.load(sd.cifar_jpg_labels(cache))
+    a, u = h.top1(h.ort_run_all(alloc, x)[0], y), h.top1(h.ort_run_all(uniform, x)[0], y)
+    print(f"resnet_4b 70% unstructured: --allocate {100 * a:.2f}% vs uniform {100 * u:.2f}% (onnxruntime)")
+    assert a > u
+    # the written map replays exactly
+    replay = tmp_path / "replay.onnx"
+    h.qtool("prune", model, "--sparsity-map", amap, "-o", replay)
+    assert weights(replay).keys() == weights(alloc).keys()
+    for k, v in weights(alloc).items():
+        assert np.array_equal(v, weights(replay)[k]), k
+
+
+def test_sensitivity_with_labels_ranks_layers(shared, cache, tmp_path):
+    m = sd.mnist(cache)
+    r = h.qtool("prune", shared / MLP, "--sensitivity", "--data", m["calib_flat"], "--labels", m["labels"],
+                "--levels", "0.5,0.9")
+    lines = [l for l in r.stdout.splitlines() if l.startswith("  ") and "%" in l and "node" not in l]
+    assert len(lines) == 3 and "top-1" in r.stdout
