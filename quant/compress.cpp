@@ -1,0 +1,125 @@
+#include "quant/compress.h"
+
+#include <spdlog/spdlog.h>
+
+#include "quant/gptq_sequential.h"
+#include "quant/quantize_model.h"
+
+namespace qtool {
+
+void validate(const CompressOptions& a) {
+  if (a.act_type != "uint8" && a.act_type != "int8")
+    throw InputError("--act-type must be uint8 or int8, got '" + a.act_type + "'");
+  if (a.act_bits != 0 && a.act_bits != 8 && a.act_bits != 32)
+    throw InputError("--act-bits must be 8 (int8 activations) or 32 (float), got " + std::to_string(a.act_bits));
+  if (a.rounding != "gptq" && a.rounding != "nearest")
+    throw InputError("--rounding must be gptq or nearest, got '" + a.rounding + "'");
+  if (a.format != "qdq" && a.format != "matmulnbits")
+    throw InputError("--format must be qdq or matmulnbits, got '" + a.format + "'");
+  if (a.format == "matmulnbits" && (a.plan.bits != 4 || a.plan.ternary || !a.plan.dtype.empty()))
+    throw InputError("--format matmulnbits needs --bits 4");
+  for (const auto& op : a.op_types)
+    if (op != "Conv" && op != "Gemm" && op != "MatMul" && op != "Add")
+      throw InputError("--op-types: cannot quantize '" + op + "' (supported: Conv, Gemm, MatMul, Add)");
+  make_observer(a.method);
+  if (a.prune_enabled) find_pruner(a.prune.pattern);
+}
+
+CompressResult compress(const Model& model, const CompressOptions& a, Dataset* data) {
+  validate(a);
+  CompressResult res;
+  PassContext ctx;
+  WeightPlanOptions plan = a.plan;
+  if (a.format == "matmulnbits") {
+    if (!plan.group_size) plan.group_size = 32;  // MatMulNBits is always blocked along K
+    ctx.options.matmulnbits = true;
+  }
+  apply_weight_plan(model, plan, ctx.options);
+  for (const auto& [name, spec] : a.layer_specs) {
+    const auto nodes = weighted_nodes(model);
+    if (std::find(nodes.begin(), nodes.end(), name) == nodes.end())
+      throw InputError("plan: no Conv/Gemm/MatMul node with an initializer weight named '" + name + "'");
+    ctx.options.layer_weights[name] = spec;
+    if (spec.format == "int4" || spec.group_size) ctx.options.target_opset = 21;
+  }
+  ctx.options.quantize_activations = a.act_bits ? a.act_bits == 8 : ctx.options.weights.format == "int8";
+  ctx.options.act_type = a.act_type == "int8" ? ActType::kInt8 : ActType::kUInt8;
+  ctx.options.exclude.insert(a.exclude.begin(), a.exclude.end());
+  ctx.options.op_types = std::set<std::string>(a.op_types.begin(), a.op_types.end());
+  for (const auto& name : a.exclude) {
+    bool found = false;
+    for (const auto& n : model.graph().node()) found |= n.name() == name || (n.name().empty() && n.output(0) == name);
+    if (!found) throw InputError("--exclude: no node named '" + name + "' in " + model.path.string());
+  }
+
+  Model prepared = prepare_for_quantization(model, ctx);
+  if (a.prune_enabled) {
+    if (ctx.options.weights.format == "binary")
+      throw InputError("--sparsity with --bits 1: binary weights have no zero level, the pruned weights would not stay zero");
+    PruneOptions popts = a.prune;
+    popts.exclude.insert(popts.exclude.end(), a.exclude.begin(), a.exclude.end());
+    res.pruning = prune_model(prepared, popts);
+  }
+  res.calib_note = "none: weights only, activations stay float";
+  if (a.table) {
+    res.table = *a.table;
+    ctx.table = &res.table;
+    res.calib_note = "from a calibration table (" + res.table.method + ", " + std::to_string(res.table.samples) + " samples)";
+  } else if (data && ctx.options.quantize_activations) {
+    CalibrateOptions copts;
+    copts.method = a.method;
+    copts.observer.percentile = a.percentile;
+    copts.observer.unsigned_levels = ctx.options.act_type == ActType::kUInt8;
+    res.table = calibrate(prepared, *data, qdq_activation_tensors(prepared, ctx.options), copts);
+    ctx.table = &res.table;
+    res.calib_note = a.method + " on " + data->describe();
+  } else if (ctx.options.quantize_activations) {
+    spdlog::warn("no calibration data: weights are quantized, activations stay float");
+  } else {
+    res.calib_note = "activations stay float (weight-only; --act-bits 8 for int8 activations)";
+  }
+  std::map<std::string, QuantizedWeight> gptq_weights;
+  res.rounding_note = "nearest";
+  res.gptq_nodes = low_bit_nodes(prepared, ctx.options);
+  if (!res.gptq_nodes.empty() && a.rounding == "gptq") {
+    if (data) {
+      gptq_weights = gptq_sequential(prepared, *data, ctx.options, {}, a.prune_enabled ? &res.pruning.masks : nullptr);
+      ctx.quantized = &gptq_weights;
+      res.rounding_note = "GPTQ on " + data->describe();
+    } else {
+      spdlog::warn("no calibration data: low-bit weights use round-to-nearest (GPTQ needs calibration inputs)");
+    }
+  }
+  res.model = quantize_prepared(prepared, ctx);
+  res.model.path = model.path;
+  res.options = ctx.options;
+  res.stats = ctx.stats;
+  res.activations = ctx.table && ctx.options.quantize_activations;
+  return res;
+}
+
+std::string describe_weights(const WeightSpec& s) {
+  if (s.format == "fp16" || s.format == "bf16" || s.format == "float") return s.format;
+  std::string d = s.format;
+  if (s.format != "binary" && s.format != "ternary") d += s.symmetric ? " symmetric" : " asymmetric";
+  d += s.group_size ? ", blocks of " + std::to_string(s.group_size) + " input channels" : ", per output channel";
+  return d;
+}
+
+std::string default_suffix(const QuantOptions& o) {
+  const std::string f = o.weights.format;
+  return f == "binary" || f == "ternary" || f == "fp16" || f == "bf16" ? f : "int" + std::to_string(o.bits);
+}
+
+double code_bits_per_weight(const PassStats& stats) {
+  int64_t params = 0;
+  double bits = 0;
+  for (const auto& [fmt, n] : stats.weight_params) {
+    params += n;
+    bits += static_cast<double>(n) * (fmt == "int8" ? 8 : fmt == "int4" ? 4 : fmt == "int2" || fmt == "ternary" ? 2
+                                      : fmt == "binary" ? 1 : 16);
+  }
+  return params ? bits / params : 0.0;
+}
+
+}  // namespace qtool
