@@ -139,7 +139,7 @@ std::map<std::string, LayerHessian> collect_hessians(const Model& model, Dataset
   probing = false;
   std::set<std::string> graph_inputs;
   for (const auto& in : exec.inputs()) graph_inputs.insert(in.name);
-  spdlog::info("collecting GPTQ Hessians of {} layers on {} (batch {})", layers.size(), data.describe(), batch);
+  spdlog::debug("collecting GPTQ Hessians of {} layers on {} (batch {})", layers.size(), data.describe(), batch);
   run_batches(exec, data, batch, "hessians", [&](int64_t, int64_t, const TensorMap& feeds, const TensorMap&) {
     for (const auto& [name, t] : feeds)
       if (graph_inputs.count(name) && by_input.count(name))

@@ -6,12 +6,19 @@
 
 namespace qtool::cli {
 
+// Thrown by `qtool gate` after printing its verdict when a rule fails: exit code 1.
+struct GateFailed {};
+
 void add_quantize_command(CLI::App& app);
 void add_calibrate_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_prune_command(CLI::App& app);
+void add_sensitivity_command(CLI::App& app);
+void add_sweep_command(CLI::App& app);
+void add_auto_command(CLI::App& app);
+void add_gate_command(CLI::App& app);
 
 // Options shared by every command that reads a data set (tools/common_options.cpp).
 struct DataOptions {

@@ -30,6 +30,10 @@ int main(int argc, char** argv) {
   qtool::cli::add_inspect_command(app);
   qtool::cli::add_run_command(app);
   qtool::cli::add_prune_command(app);
+  qtool::cli::add_sensitivity_command(app);
+  qtool::cli::add_sweep_command(app);
+  qtool::cli::add_auto_command(app);
+  qtool::cli::add_gate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -41,6 +45,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     app.exit(e);
     return 2;
+  } catch (const qtool::cli::GateFailed&) {
+    return 1;  // the gate printed the violated rules
   } catch (const qtool::InputError& e) {
     std::fprintf(stderr, "qtool: error: %s\n", e.what());
     return 2;

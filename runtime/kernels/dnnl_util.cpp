@@ -6,7 +6,7 @@
 namespace qtool {
 
 DnnlContext& DnnlContext::get() {
-  static DnnlContext ctx;
+  thread_local DnnlContext ctx;  // streams are not thread-safe: one engine and stream per thread
   return ctx;
 }
 
