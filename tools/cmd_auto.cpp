@@ -41,6 +41,8 @@ void add_auto_command(CLI::App& app) {
     std::error_code ec;
     if (fs::exists(out, ec) && fs::equivalent(out, a->model, ec))
       throw InputError(out.string() + ": refusing to overwrite the input model; choose another output path with -o");
+    const fs::path out_dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
+    if (!fs::is_directory(out_dir, ec)) throw InputError(out.string() + ": output folder " + out_dir.string() + " does not exist");
     const fs::path plan = a->plan.empty() ? fs::path(fs::path(out).replace_extension("").string() + ".plan.json") : fs::path(a->plan);
     auto calib = open_data(a->calib, model_input_specs(model), a->data_opts);
     auto eval = open_data(a->data, model_input_specs(model), a->data_opts);
