@@ -23,6 +23,14 @@ void validate(const CompressOptions& a) {
       throw InputError("--op-types: cannot quantize '" + op + "' (supported: Conv, Gemm, MatMul, Add)");
   make_observer(a.method);
   if (a.prune_enabled) find_pruner(a.prune.pattern);
+  if (a.plan.dtype.empty() && !a.plan.ternary && a.plan.bits != 8 && a.plan.bits != 4 && a.plan.bits != 2 &&
+      a.plan.bits != 1)
+    throw InputError("--bits " + std::to_string(a.plan.bits) + " is not supported (use 8, 4, 2 or 1)");
+  if (!a.plan.dtype.empty() && a.plan.dtype != "fp16" && a.plan.dtype != "bf16")
+    throw InputError("--dtype must be fp16 or bf16, got '" + a.plan.dtype + "'");
+  const int64_t g = a.plan.group_size;
+  if (g && g != 16 && g != 32 && g != 64 && g != 128)
+    throw InputError("--group-size must be 16, 32, 64 or 128, got " + std::to_string(g));
 }
 
 CompressResult compress(const Model& model, const CompressOptions& a, Dataset* data) {

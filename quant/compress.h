@@ -16,6 +16,12 @@
 
 namespace qtool {
 
+inline PruneOptions no_pruning() {
+  PruneOptions p;
+  p.sparsity = 0;
+  return p;
+}
+
 struct CompressOptions {
   WeightPlanOptions plan;                           // --bits, --ternary, --dtype, --group-size, ...
   std::map<std::string, WeightSpec> layer_specs;    // exact per-layer specs (a replayed plan); win over `plan`
@@ -27,7 +33,7 @@ struct CompressOptions {
   std::string format = "qdq";      // qdq | matmulnbits
   std::vector<std::string> exclude;
   std::vector<std::string> op_types{"Conv", "Gemm", "MatMul", "Add"};
-  PruneOptions prune;              // used when prune.sparsity > 0, a sparsity map, or a non-default pattern
+  PruneOptions prune = no_pruning();  // used when prune_enabled (sparsity > 0 or a pattern)
   bool prune_enabled = false;
   const CalibrationTable* table = nullptr;  // reuse instead of calibrating on the data
 };
