@@ -115,10 +115,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 32; ++i) labels[i] = i % 4;
   OK(qt_evaluate(q, d, labels, 32, m, &r));
   CHECK(r.samples == 32 && r.top1 >= 0.0 && r.top1 <= 1.0 && r.agreement > 0.8 && r.sqnr_db > 25.0);
-  /* calibration data without pruning options: no weight may be zeroed */
-  float qw[512];
-  OK(qt_model_serialize(q, &buf, &size));
-  qt_buffer_free(buf);
+
   OK(qt_evaluate(q4, d, NULL, 0, m, &r));
   CHECK(r.top1 == -1.0 && r.sqnr_db > 15.0);
   CHECK(qt_evaluate(q, d, labels, 31, m, &r) == QT_STATUS_INVALID_ARGUMENT);
