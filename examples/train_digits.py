@@ -106,7 +106,7 @@ def main():
     torch.set_num_threads(2)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    epochs, ft = (12, 4) if args.fast else (40, 10)
+    epochs, ft = (12, 4) if args.fast else (25, 8)
 
     digits = load_digits()
     x = (digits.images / 16.0).astype(np.float32)[:, None]
