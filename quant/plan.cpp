@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "io/json_file.h"
 
 namespace qtool {
 
@@ -42,14 +43,7 @@ std::string plan_to_json(const WeightSpec& def, const std::map<std::string, Weig
 }
 
 void read_plan(const std::string& path, CompressOptions& o) {
-  std::ifstream f(path);
-  if (!f) throw InputError(path + ": cannot open the plan");
-  nlohmann::json j;
-  try {
-    f >> j;
-  } catch (const std::exception& e) {
-    throw InputError(path + ": not valid JSON (" + std::string(e.what()) + ")");
-  }
+  const nlohmann::json j = read_json_file(path, "plan");
   if (j.value("format", "") != "qtool-quantization-plan") throw InputError(path + ": not a qtool quantization plan");
   const WeightSpec def = spec_from(j["default"], path + ": default");
   o.plan = WeightPlanOptions{};

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "io/json_file.h"
 #include "prune/prune.h"
 #include "prune/sensitivity.h"
 #include "prune/sparse_storage.h"
@@ -27,14 +28,7 @@ struct PruneArgs {
 };
 
 std::map<std::string, double> read_sparsity_map(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw InputError(path + ": cannot open the sparsity map");
-  nlohmann::json j;
-  try {
-    f >> j;
-  } catch (const std::exception& e) {
-    throw InputError(path + ": not valid JSON (" + std::string(e.what()) + ")");
-  }
+  const nlohmann::json j = read_json_file(path, "sparsity map");
   const nlohmann::json& layers = j.contains("layers") ? j["layers"] : j;  // {"layers": {...}} or a plain object
   if (!layers.is_object()) throw InputError(path + ": expected an object {\"node\": sparsity, ...}");
   std::map<std::string, double> out;
@@ -116,14 +110,7 @@ void run_prune(const PruneArgs& a) {
                 100.0 * (1.0 - static_cast<double>(report.dense_params_after) / std::max<int64_t>(1, report.dense_params_before)));
   s << buf;
   if (sparse.tensors) s << "  sparse storage:  " << sparse.tensors << " tensors as sparse_initializer\n";
-  const int64_t fb = static_cast<int64_t>(before.size()), fa = static_cast<int64_t>(after.size());
-  const int64_t zb = zip_bytes(before), za = zip_bytes(after);
-  std::snprintf(buf, sizeof buf, "  file size:       %lld B -> %lld B (%.1f%% of the input)\n", static_cast<long long>(fb),
-                static_cast<long long>(fa), 100.0 * fa / fb);
-  s << buf;
-  std::snprintf(buf, sizeof buf, "  zip-compressed:  %lld B -> %lld B (%.1f%% of the input's)\n", static_cast<long long>(zb),
-                static_cast<long long>(za), 100.0 * za / zb);
-  s << buf;
+  s << size_lines(model, pruned);
   if (!a.masks.empty()) s << "  masks:           " << a.masks << " (" << report.masks.size() << " tensors, 1 = kept)\n";
   std::cout << s.str();
 }

@@ -109,7 +109,6 @@ void run_quantize(const QuantizeArgs& a) {
   const std::string calib_note = a.calib_table.empty() ? r.calib_note : "from " + a.calib_table + " (" + loaded.method + ", " +
                                                                              std::to_string(loaded.samples) + " samples)";
 
-  const auto in_bytes = static_cast<int64_t>(fs::file_size(a.model)), out_bytes = static_cast<int64_t>(fs::file_size(out));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::map<std::string, int> float_ops;
   std::ostringstream s;
@@ -146,20 +145,7 @@ void run_quantize(const QuantizeArgs& a) {
     s << "  pruning:         " << p << "\n";
     for (const auto& k : pruning.skipped) s << "                   skipped " << k << "\n";
   }
-  char ratio[96];
-  std::snprintf(ratio, sizeof ratio, "%.1f%% of the input, %.2fx smaller", 100.0 * out_bytes / in_bytes,
-                static_cast<double>(in_bytes) / out_bytes);
-  s << "  file size:       " << in_bytes << " B -> " << out_bytes << " B (" << ratio << ")\n";
-  {
-    std::string in_file, out_file;
-    model.proto.SerializeToString(&in_file);
-    q.proto.SerializeToString(&out_file);
-    const int64_t zi = zip_bytes(in_file), zo = zip_bytes(out_file);
-    char z[128];
-    std::snprintf(z, sizeof z, "%lld B -> %lld B (%.1f%% of the input's)", static_cast<long long>(zi),
-                  static_cast<long long>(zo), 100.0 * zo / zi);
-    s << "  zip-compressed:  " << z << "\n";
-  }
+  s << size_lines(model, q);
   char el[32];
   std::snprintf(el, sizeof el, "%.2f s", secs);
   s << "  elapsed:         " << el << "\n";

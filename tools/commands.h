@@ -34,5 +34,8 @@ void add_data_options(CLI::App* cmd, DataOptions& opts);
 std::unique_ptr<Dataset> open_data(const std::string& path, const std::vector<InputSpec>& inputs,
                                    const DataOptions& opts);
 std::string format_bytes(int64_t bytes);
+// "  file size: ... -> ... (x% of the input, N.NNx smaller)" and the zip-compressed line, for the
+// serialized input and output models.
+std::string size_lines(const Model& input, const Model& output);
 
 }  // namespace qtool::cli

@@ -4,6 +4,8 @@
 #include "core/error.h"
 #include "tools/commands.h"
 
+#include "prune/sparse_storage.h"
+
 namespace qtool::cli {
 
 ImageOptions DataOptions::image() const {
@@ -53,6 +55,20 @@ std::string format_bytes(int64_t b) {
   else if (b >= 1024) std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
   else std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(b));
   return buf;
+}
+
+std::string size_lines(const Model& input, const Model& output) {
+  std::string in, out;
+  input.proto.SerializeToString(&in);
+  output.proto.SerializeToString(&out);
+  const auto fi = static_cast<long long>(in.size()), fo = static_cast<long long>(out.size());
+  const auto zi = static_cast<long long>(zip_bytes(in)), zo = static_cast<long long>(zip_bytes(out));
+  char b[256];
+  std::snprintf(b, sizeof b,
+                "  file size:       %lld B -> %lld B (%.1f%% of the input, %.2fx smaller)\n"
+                "  zip-compressed:  %lld B -> %lld B (%.1f%% of the input's)\n",
+                fi, fo, 100.0 * fo / fi, static_cast<double>(fi) / fo, zi, zo, 100.0 * zo / zi);
+  return b;
 }
 
 }  // namespace qtool::cli
