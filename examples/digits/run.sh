@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a real model with real data, no ../shared needed: train an MLP on
-# scikit-learn's bundled digits, quantize it to int8 with calibration, and print the tradeoff.
+# scikit-learn's bundled digits, quantize it to int8 with calibration, check it in onnxruntime,
+# and sweep bit widths and sparsity into the accuracy/size report (out/digits/sweep/report.html).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash .ci/setup
@@ -13,3 +14,7 @@ build/qtool eval "$OUT/digits_mlp.int8.onnx" --data "$OUT/test.npy" --labels "$O
 echo
 echo "== accuracy (onnxruntime) =="
 .venv/bin/python examples/digits/ort_check.py "$OUT/test.npy" "$OUT/test_labels.npy" "$OUT/digits_mlp.onnx" "$OUT/digits_mlp.int8.onnx"
+echo
+echo "== the accuracy/size tradeoff: every bit width, with and without 50% pruning (qtool sweep) =="
+build/qtool -q sweep "$OUT/digits_mlp.onnx" --calib "$OUT/calib.npy" --data "$OUT/test.npy" \
+  --labels "$OUT/test_labels.npy" --bits 8,4,2,1 --sparsity 0,0.5 --out-dir "$OUT/sweep"
