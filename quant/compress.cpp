@@ -43,8 +43,8 @@ CompressResult compress(const Model& model, const CompressOptions& a, Dataset* d
     ctx.options.matmulnbits = true;
   }
   apply_weight_plan(model, plan, ctx.options);
+  const auto nodes = weighted_nodes(model);
   for (const auto& [name, spec] : a.layer_specs) {
-    const auto nodes = weighted_nodes(model);
     if (std::find(nodes.begin(), nodes.end(), name) == nodes.end())
       throw InputError("plan: no Conv/Gemm/MatMul node with an initializer weight named '" + name + "'");
     ctx.options.layer_weights[name] = spec;

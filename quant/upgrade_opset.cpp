@@ -81,22 +81,14 @@ void upgrade_opset(Model& model, PassContext& ctx) {
   }
 
   // Shapes from one executor run on zeros (symbolic extents taken as 1, shown as symbolic).
-  Executor exec(model);
-  exec.record_shapes(true);
-  TensorMap feeds;
-  for (const auto& in : exec.inputs()) {
-    Shape s = in.shape;
-    for (auto& d : s) d = d < 0 ? 1 : d;
-    feeds[in.name] = Tensor(in.dtype, s);
-  }
-  exec.run(feeds);
+  const auto value_shapes = value_shapes_on_zeros(model);
   onnx::ModelProto work = model.proto;
   std::set<std::string> known;
   for (const auto& v : work.graph().value_info()) known.insert(v.name());
   for (const auto& v : work.graph().input()) known.insert(v.name());
   for (const auto& v : work.graph().output()) known.insert(v.name());
   const int base_vi = work.graph().value_info_size();
-  for (const auto& [name, ds] : exec.last_value_shapes()) {
+  for (const auto& [name, ds] : value_shapes) {
     if (known.count(name)) continue;
     auto* vi = work.mutable_graph()->add_value_info();
     vi->set_name(name);

@@ -71,18 +71,7 @@ void prune_channels(Model& model, const PruneOptions& opts, PruneReport& report)
   model.drop_initializer_inputs();  // their declared shapes would go stale
   // Value shapes from one run on zeros (for H*W behind a Flatten).
   std::map<std::string, Shape> shapes;
-  {
-    Executor exec(model, ExecutorOptions{false, false});
-    exec.record_shapes(true);
-    TensorMap feeds;
-    for (const auto& in : exec.inputs()) {
-      Shape s = in.shape;
-      for (auto& d : s) d = d < 0 ? 1 : d;
-      feeds[in.name] = Tensor(in.dtype, s);
-    }
-    exec.run(feeds);
-    for (const auto& [name, ds] : exec.last_value_shapes()) shapes[name] = ds.second;
-  }
+  for (const auto& [name, ds] : value_shapes_on_zeros(model, ExecutorOptions{false, false})) shapes[name] = ds.second;
   auto& g = model.graph();
   std::set<std::string> graph_outputs;
   for (const auto& o : g.output()) graph_outputs.insert(o.name());

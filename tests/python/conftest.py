@@ -17,6 +17,16 @@ def cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def digits_model(tmp_path_factory):
+    """examples/digits: an MLP trained on scikit-learn's digits, with calib/test arrays (no ../shared)."""
+    import subprocess
+    out = tmp_path_factory.mktemp("digits")
+    subprocess.run([sys.executable, str(Path(__file__).resolve().parents[2] / "examples/digits/make_model.py"), str(out)],
+                   check=True, capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="session")
 def shared():
     if not shared_data.available():
         pytest.skip("../shared/data is absent: skipping tests on real models")

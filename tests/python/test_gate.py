@@ -14,12 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def digits(tmp_path_factory):
-    out = tmp_path_factory.mktemp("digits")
-    subprocess.run([sys.executable, str(ROOT / "examples/digits/make_model.py"), str(out)], check=True,
-                   capture_output=True)
-    h.qtool("quantize", out / "digits_mlp.onnx", "--calib", out / "calib.npy", "-o", out / "q.onnx")
-    return out
+def digits(digits_model):
+    h.qtool("quantize", digits_model / "digits_mlp.onnx", "--calib", digits_model / "calib.npy", "-o",
+            digits_model / "q.onnx")
+    return digits_model
 
 
 def gate(*args):

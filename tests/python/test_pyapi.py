@@ -14,11 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def digits(tmp_path_factory):
-    out = tmp_path_factory.mktemp("digits_py")
-    subprocess.run([sys.executable, str(ROOT / "examples/digits/make_model.py"), str(out)], check=True,
-                   capture_output=True)
-    return out
+def digits(digits_model):
+    return digits_model
 
 
 @pytest.fixture(scope="module")
