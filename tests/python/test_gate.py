@@ -1,7 +1,6 @@
 """qtool gate: exit 0 when every rule holds, 1 with one line per violated rule, 2 on bad input;
 deterministic. Runs without ../shared (the digits model is trained from scikit-learn's data)."""
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
