@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "calib/dataset.h"
+#include "core/version.h"
 #include "eval/evaluate.h"
 #include "eval/inspect.h"
 #include "io/onnx_tensor.h"
@@ -185,7 +186,7 @@ const char* qt_status_string(qt_status s) {
 
 const char* qt_last_error(void) { return g_error.c_str(); }
 
-const char* qt_version(void) { return "0.2.0"; }
+const char* qt_version(void) { return QTOOL_VERSION; }
 
 qt_status qt_model_load(const char* path, qt_model** out) {
   return guarded([&] {

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
+#include "core/version.h"
 #include "tools/commands.h"
 
 int main(int argc, char** argv) {
@@ -15,7 +16,7 @@ int main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   CLI::App app{"qtool: make trained ONNX models small and fast (calibrate, quantize, evaluate, inspect)"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("qtool ") + "0.1.0");
+  app.set_version_flag("--version", std::string("qtool ") + QTOOL_VERSION);
   bool verbose = false, quiet = false;
   app.add_flag("-v,--verbose", verbose, "debug logging");
   app.add_flag("-q,--quiet", quiet, "warnings and errors only");
