@@ -18,6 +18,12 @@ class InputError : public Error {
   explicit InputError(const std::string& msg) : Error(msg) {}
 };
 
+// A tensor allocation above the thread's AllocationCap (core/tensor.h).
+class AllocationCapExceeded : public Error {
+ public:
+  explicit AllocationCapExceeded(const std::string& msg) : Error(msg) {}
+};
+
 // printf-free helper: concatenates streamable parts into one message.
 std::string concat_message(std::initializer_list<std::string> parts);
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "core/tensor.h"
 
 #include <Eigen/Core>
@@ -6,49 +7,26 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/dispatch.h"
 #include "core/error.h"
 
 namespace qtool {
 
-size_t dtype_size(DType t) {
-  switch (t) {
-    case DType::kFloat: case DType::kInt32: case DType::kUInt32: return 4;
-    case DType::kUInt8: case DType::kInt8: case DType::kBool: case DType::kUInt4: case DType::kInt4: return 1;
-    case DType::kUInt16: case DType::kInt16: case DType::kFloat16: case DType::kBFloat16: return 2;
-    case DType::kInt64: case DType::kDouble: case DType::kUInt64: return 8;
-    default: throw Error("unsupported tensor data type " + std::to_string(static_cast<int>(t)));
-  }
-}
-
-int dtype_bits(DType t) {
-  return t == DType::kInt4 || t == DType::kUInt4 ? 4 : static_cast<int>(8 * dtype_size(t));
-}
-
-std::string dtype_name(DType t) {
-  switch (t) {
-    case DType::kFloat: return "float32";
-    case DType::kUInt8: return "uint8";
-    case DType::kInt8: return "int8";
-    case DType::kUInt16: return "uint16";
-    case DType::kInt16: return "int16";
-    case DType::kInt32: return "int32";
-    case DType::kInt64: return "int64";
-    case DType::kBool: return "bool";
-    case DType::kFloat16: return "float16";
-    case DType::kDouble: return "float64";
-    case DType::kUInt32: return "uint32";
-    case DType::kUInt64: return "uint64";
-    case DType::kBFloat16: return "bfloat16";
-    case DType::kUInt4: return "uint4";
-    case DType::kInt4: return "int4";
-    default: return "type" + std::to_string(static_cast<int>(t));
-  }
-}
-
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
-  for (auto d : s) n *= d;
+  for (auto d : s) {
+    if (d < 0) throw InputError("negative extent in shape " + shape_str(s));
+    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d)
+      throw InputError("shape " + shape_str(s) + " has more elements than fit in 64 bits");
+    n *= d;
+  }
   return n;
+}
+
+size_t Tensor::nbytes() const {
+  const auto n = static_cast<uint64_t>(numel()), es = dtype_size(dtype_);
+  if (n > std::numeric_limits<uint64_t>::max() / es) throw InputError("tensor " + shape_str(shape_) + " is too large");
+  return static_cast<size_t>(n * es);
 }
 
 std::string shape_str(const Shape& s) {
@@ -56,6 +34,14 @@ std::string shape_str(const Shape& s) {
   for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
   return out + "]";
 }
+
+namespace {
+thread_local size_t t_allocation_cap = SIZE_MAX;
+}
+
+AllocationCap::AllocationCap(size_t bytes) : previous_(t_allocation_cap) { t_allocation_cap = std::min(bytes, previous_); }
+AllocationCap::~AllocationCap() { t_allocation_cap = previous_; }
+size_t AllocationCap::current() { return t_allocation_cap; }
 
 Tensor::Tensor(DType dtype, Shape shape) : Tensor(dtype, std::move(shape), true) {}
 
@@ -68,10 +54,12 @@ Tensor Tensor::with_layout(DType dtype, Shape shape, std::shared_ptr<const Layou
 }
 
 Tensor::Tensor(DType dtype, Shape shape, bool zero, size_t bytes) : dtype_(dtype), shape_(std::move(shape)) {
-  for (auto d : shape_)
-    if (d < 0) throw Error("negative tensor extent in shape " + shape_str(shape_));
   constexpr size_t kAlign = 64;
-  const size_t n = bytes == SIZE_MAX ? nbytes() : bytes, padded = (std::max<size_t>(n, 1) + kAlign - 1) / kAlign * kAlign;
+  const size_t n = bytes == SIZE_MAX ? nbytes() : bytes;
+  if (n > t_allocation_cap)
+    throw AllocationCapExceeded("tensor " + shape_str(shape_) + " of " + std::to_string(n) + " bytes is over the cap");
+  if (n > SIZE_MAX - 2 * kAlign) throw InputError("tensor " + shape_str(shape_) + " is too large");
+  const size_t padded = (std::max<size_t>(n, 1) + kAlign - 1) / kAlign * kAlign;
   void* p = std::aligned_alloc(kAlign, padded);
   if (!p) throw Error("out of memory allocating " + std::to_string(n) + " bytes for tensor " + shape_str(shape_));
   if (zero) std::memset(p, 0, n);
@@ -102,37 +90,32 @@ Tensor Tensor::clone() const {
 }
 
 namespace {
+// out[i] = fn(value i as its Compute type) for every element.
 template <typename To, typename F>
 void convert_all(const Tensor& t, To* out, F&& fn) {
   const int64_t n = t.numel();
-  switch (t.dtype()) {
-    case DType::kFloat: { auto p = t.data<float>(); for (int64_t i = 0; i < n; ++i) out[i] = fn(p[i]); break; }
-    case DType::kDouble: { auto p = t.data<double>(); for (int64_t i = 0; i < n; ++i) out[i] = fn(p[i]); break; }
-    case DType::kUInt8: { auto p = t.data<uint8_t>(); for (int64_t i = 0; i < n; ++i) out[i] = fn(p[i]); break; }
-    case DType::kInt8: { auto p = t.data<int8_t>(); for (int64_t i = 0; i < n; ++i) out[i] = fn(p[i]); break; }
-    case DType::kInt32: { auto p = t.data<int32_t>(); for (int64_t i = 0; i < n; ++i) out[i] = fn(p[i]); break; }
-    case DType::kInt64: { auto p = t.data<int64_t>(); for (int64_t i = 0; i < n; ++i) out[i] = fn(p[i]); break; }
-    case DType::kBool: { auto p = t.data<bool>(); for (int64_t i = 0; i < n; ++i) out[i] = fn(p[i]); break; }
-    case DType::kInt4: { auto p = static_cast<const int8_t*>(t.raw()); for (int64_t i = 0; i < n; ++i) out[i] = fn(p[i]); break; }
-    case DType::kUInt4: { auto p = static_cast<const uint8_t*>(t.raw()); for (int64_t i = 0; i < n; ++i) out[i] = fn(p[i]); break; }
-    case DType::kFloat16: {
-      auto p = static_cast<const Eigen::half*>(t.raw());
-      for (int64_t i = 0; i < n; ++i) out[i] = fn(static_cast<float>(p[i]));
-      break;
+  const bool ok = dispatch<AllTypes>(t.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, Complex64> || std::is_same_v<T, Complex128>) {
+      throw Error("cannot convert a " + dtype_name(t.dtype()) + " tensor to a real type");
+    } else {
+      const T* p = static_cast<const T*>(t.raw());
+      for (int64_t i = 0; i < n; ++i) out[i] = fn(to_compute(p[i]));
     }
-    case DType::kBFloat16: {
-      auto p = static_cast<const Eigen::bfloat16*>(t.raw());
-      for (int64_t i = 0; i < n; ++i) out[i] = fn(static_cast<float>(p[i]));
-      break;
-    }
-    default: throw Error("cannot convert tensor of type " + dtype_name(t.dtype()));
-  }
+  });
+  if (!ok) throw Error("cannot convert tensor of type " + dtype_name(t.dtype()));
 }
 }  // namespace
 
 std::vector<float> Tensor::to_floats() const {
   std::vector<float> v(numel());
   convert_all(*this, v.data(), [](auto x) { return static_cast<float>(x); });
+  return v;
+}
+
+std::vector<double> Tensor::to_doubles() const {
+  std::vector<double> v(numel());
+  convert_all(*this, v.data(), [](auto x) { return static_cast<double>(x); });
   return v;
 }
 
@@ -143,24 +126,29 @@ std::vector<int64_t> Tensor::to_int64s() const {
 }
 
 Tensor Tensor::cast(DType to) const {
-  Tensor t(to, shape_);
-  switch (to) {
-    case DType::kFloat: convert_all(*this, t.data<float>(), [](auto x) { return static_cast<float>(x); }); break;
-    case DType::kDouble: convert_all(*this, t.data<double>(), [](auto x) { return static_cast<double>(x); }); break;
-    case DType::kInt64: convert_all(*this, t.data<int64_t>(), [](auto x) { return static_cast<int64_t>(x); }); break;
-    case DType::kInt32: convert_all(*this, t.data<int32_t>(), [](auto x) { return static_cast<int32_t>(x); }); break;
-    case DType::kUInt8: convert_all(*this, t.data<uint8_t>(), [](auto x) { return static_cast<uint8_t>(x); }); break;
-    case DType::kInt8: convert_all(*this, t.data<int8_t>(), [](auto x) { return static_cast<int8_t>(x); }); break;
-    case DType::kBool: convert_all(*this, t.data<bool>(), [](auto x) { return x != 0; }); break;
-    case DType::kFloat16:  // round to nearest even (Eigen's conversions)
-      convert_all(*this, static_cast<Eigen::half*>(t.raw()), [](auto x) { return Eigen::half(static_cast<float>(x)); });
-      break;
-    case DType::kBFloat16:
-      convert_all(*this, static_cast<Eigen::bfloat16*>(t.raw()),
-                  [](auto x) { return Eigen::bfloat16(static_cast<float>(x)); });
-      break;
-    default: throw Error("Cast to " + dtype_name(to) + " is not supported");
-  }
+  Tensor t = uninitialized(to, shape_);
+  const bool ok = dispatch<decltype(NumericTypes{} + TypeList<bool>{} + SmallFloatTypes{} + SubByteIntTypes{})>(
+      to, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        T* out = static_cast<T*>(t.raw());
+        if constexpr (std::is_same_v<T, bool>) {
+          convert_all(*this, out, [](auto x) { return x != 0; });
+        } else {
+          convert_all(*this, out, [](auto x) {
+            if constexpr (std::is_integral_v<Compute<T>> && std::is_floating_point_v<decltype(x)>) {
+              // float -> integer: NaN -> 0, saturated to the target range (no undefined behaviour)
+              if (!(x == x)) return from_compute<T>(Compute<T>(0));
+              const double lo = static_cast<double>(std::numeric_limits<Compute<T>>::lowest());
+              const double hi = static_cast<double>(std::numeric_limits<Compute<T>>::max());
+              const double v = std::min(std::max(static_cast<double>(x), lo), hi);
+              return from_compute<T>(v >= hi ? std::numeric_limits<Compute<T>>::max() : static_cast<Compute<T>>(v));
+            } else {
+              return from_compute<T>(static_cast<Compute<T>>(x));
+            }
+          });
+        }
+      });
+  if (!ok) throw Error("cast to " + dtype_name(to) + " is not supported");
   return t;
 }
 

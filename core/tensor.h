@@ -1,5 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tensor: a dense, row-major (C order) n-d array with shared storage.
-// dtype is one of the DType values; shape is a list of non-negative extents (rank 0 = scalar).
+// dtype is any DType but undefined/string (core/dtype.h); shape is a list of non-negative extents (rank 0 = scalar).
 // Copies share the buffer (cheap reshape); use clone() for a deep copy.
 #pragma once
 #include <cstddef>
@@ -9,31 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
+
 namespace qtool {
 
-// Values equal onnx::TensorProto_DataType so conversion is a cast.
-enum class DType : int32_t {
-  kUndefined = 0, kFloat = 1, kUInt8 = 2, kInt8 = 3, kUInt16 = 4, kInt16 = 5, kInt32 = 6, kInt64 = 7,
-  kBool = 9, kFloat16 = 10, kDouble = 11, kUInt32 = 12, kUInt64 = 13, kBFloat16 = 16,
-  kUInt4 = 21, kInt4 = 22  // ONNX IR 10: packed two per byte in files, one per byte in memory
-};
-
-using Shape = std::vector<int64_t>;
-
-size_t dtype_size(DType t);          // bytes per element in memory; throws Error for unsupported types
-int dtype_bits(DType t);             // bits per element in a file (4 for int4/uint4)
-std::string dtype_name(DType t);     // "float32", "int8", ...
-int64_t shape_numel(const Shape& s); // product of extents (1 for a scalar)
+int64_t shape_numel(const Shape& s); // product of extents (1 for a scalar); throws InputError on overflow
+                                     // of int64 or a negative extent
 std::string shape_str(const Shape& s);  // "[1,3,32,32]"
-
-template <typename T> constexpr DType dtype_of();
-template <> constexpr DType dtype_of<float>() { return DType::kFloat; }
-template <> constexpr DType dtype_of<double>() { return DType::kDouble; }
-template <> constexpr DType dtype_of<uint8_t>() { return DType::kUInt8; }
-template <> constexpr DType dtype_of<int8_t>() { return DType::kInt8; }
-template <> constexpr DType dtype_of<int32_t>() { return DType::kInt32; }
-template <> constexpr DType dtype_of<int64_t>() { return DType::kInt64; }
-template <> constexpr DType dtype_of<bool>() { return DType::kBool; }
 
 // An opaque, runtime-specific memory layout (e.g. a oneDNN blocked format such as nChw16c).
 // Tensors that carry one never leave the executor: kernels that are not layout-aware, hooks and
@@ -41,6 +24,20 @@ template <> constexpr DType dtype_of<bool>() { return DType::kBool; }
 struct Layout {
   virtual ~Layout() = default;
   virtual size_t bytes() const = 0;  // storage size, padding included
+};
+
+// While an AllocationCap is alive on a thread, allocating a tensor larger than `bytes` on that
+// thread throws AllocationCapExceeded (constant folding uses it to leave huge results unfolded).
+class AllocationCap {
+ public:
+  explicit AllocationCap(size_t bytes);
+  ~AllocationCap();
+  AllocationCap(const AllocationCap&) = delete;
+  AllocationCap& operator=(const AllocationCap&) = delete;
+  static size_t current();  // SIZE_MAX when no cap is active
+
+ private:
+  size_t previous_;
 };
 
 class Tensor {
@@ -62,7 +59,7 @@ class Tensor {
   int64_t dim(int i) const { return shape_.at(i < 0 ? i + rank() : i); }
   int rank() const { return static_cast<int>(shape_.size()); }
   int64_t numel() const { return shape_numel(shape_); }
-  size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype_); }
+  size_t nbytes() const;  // numel * dtype_size; throws InputError when it does not fit in size_t
   bool empty() const { return dtype_ == DType::kUndefined; }
 
   // 64-byte aligned storage (SIMD kernels and oneDNN like it).
@@ -74,9 +71,14 @@ class Tensor {
   // Same storage, new shape with the same element count.
   Tensor reshaped(Shape new_shape) const;
   Tensor clone() const;
-  // Element values converted to float / int64 (for small shape tensors and attributes).
+  // Element values converted to float / double / int64 (for small shape tensors and attributes).
+  // Every dtype but complex; float -> int64 truncates.
   std::vector<float> to_floats() const;
+  std::vector<double> to_doubles() const;
   std::vector<int64_t> to_int64s() const;
+  // Element-wise conversion (float -> integer truncates toward zero and saturates, NaN -> 0;
+  // to a small float rounds to nearest even and saturates). The ONNX Cast kernel implements the
+  // operator's exact rules; this is the library's internal conversion.
   Tensor cast(DType to) const;
 
  private:

@@ -1,6 +1,6 @@
 // Model: an ONNX ModelProto plus where it came from; load/validate/save.
 //
-// load_model accepts IR version >= 3 and ai.onnx opsets 7..21, resolves external data into
+// load_model accepts IR version >= 3 and ai.onnx opsets 7..28, resolves external data into
 // raw_data, and runs onnx's checker (libonnx) when libonnx knows the model's opset.
 // Errors: InputError whose message starts with the file path and says what was expected.
 #pragma once
@@ -14,7 +14,7 @@
 namespace qtool {
 
 constexpr int kMinOpset = 7;
-constexpr int kMaxOpset = 21;
+constexpr int kMaxOpset = 28;
 
 struct Model {
   onnx::ModelProto proto;

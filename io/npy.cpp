@@ -15,28 +15,25 @@ namespace qtool {
 
 namespace {
 
+// numpy dtype descriptors ('<' little-endian, '|' single byte); '=' is read as native (x86: little).
+const std::pair<const char*, DType> kDescrs[] = {
+    {"f4", DType::kFloat},  {"f8", DType::kDouble}, {"f2", DType::kFloat16}, {"u1", DType::kUInt8},
+    {"i1", DType::kInt8},   {"u2", DType::kUInt16}, {"i2", DType::kInt16},   {"u4", DType::kUInt32},
+    {"i4", DType::kInt32},  {"u8", DType::kUInt64}, {"i8", DType::kInt64},   {"b1", DType::kBool},
+};
+
 DType dtype_from_descr(const std::string& d, const std::string& label) {
-  if (d == "<f4") return DType::kFloat;
-  if (d == "<f8") return DType::kDouble;
-  if (d == "|u1") return DType::kUInt8;
-  if (d == "|i1") return DType::kInt8;
-  if (d == "<i4") return DType::kInt32;
-  if (d == "<i8") return DType::kInt64;
-  if (d == "|b1") return DType::kBool;
-  throw InputError(label + ": unsupported .npy dtype '" + d + "' (expected float32/64, int8/32/64, uint8 or bool)");
+  if (d.size() >= 2 && (d[0] == '<' || d[0] == '|' || d[0] == '='))
+    for (const auto& [code, t] : kDescrs)
+      if (d.compare(1, std::string::npos, code) == 0) return t;
+  throw InputError(label + ": unsupported .npy dtype '" + d +
+                   "' (expected little-endian float16/32/64, int8..64, uint8..64 or bool)");
 }
 
 std::string descr_of(DType t) {
-  switch (t) {
-    case DType::kFloat: return "<f4";
-    case DType::kDouble: return "<f8";
-    case DType::kUInt8: return "|u1";
-    case DType::kInt8: return "|i1";
-    case DType::kInt32: return "<i4";
-    case DType::kInt64: return "<i8";
-    case DType::kBool: return "|b1";
-    default: throw Error("cannot write " + dtype_name(t) + " to .npy");
-  }
+  for (const auto& [code, d] : kDescrs)
+    if (d == t) return std::string(dtype_size(t) == 1 ? "|" : "<") + code;
+  throw InputError("cannot write a " + dtype_name(t) + " tensor to .npy (numpy has no such dtype)");
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // NumPy .npy / .npz reading and writing (format spec: numpy.lib.format, version 1.0/2.0/3.0).
-// Supported dtypes: <f4 <f8 |u1 |i1 <i4 <i8 |b1, C order only. .npz archives are read and written
+// Supported dtypes: float16/32/64, int8..int64, uint8..uint64, bool (little-endian), C order only. .npz archives are read and written
 // with libzip (stored or deflated members named "<key>.npy").
 // Errors: InputError naming the file (and member) and the unsupported feature.
 #pragma once

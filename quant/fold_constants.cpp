@@ -1,17 +1,21 @@
 // fold_constants: evaluates every node whose inputs are all initializers (e.g. Constant, or a
 // Reshape of a weight as in the ONNX Model Zoo MNIST) with the executor's kernels and stores the
-// results as initializers, so weights reach quantization as initializers.
+// results as initializers, so weights reach quantization as initializers. A node whose result
+// would exceed kFoldLimitBytes stays in the graph (a tiny file must not expand into gigabytes).
 #include <set>
 
 #include "io/onnx_tensor.h"
 #include "quant/pass.h"
-#include "runtime/op_registry.h"
+#include "runtime/executor.h"
 
 namespace qtool {
 
+namespace {
+constexpr size_t kFoldLimitBytes = size_t{256} << 20;
+}
+
 void fold_constants(Model& model, PassContext&) {
   auto& g = model.graph();
-  const auto& reg = OpRegistry::instance();
   std::set<std::string> consts;
   for (const auto& t : g.initializer()) consts.insert(t.name());
   std::set<std::string> graph_outputs;
@@ -21,20 +25,31 @@ void fold_constants(Model& model, PassContext&) {
     bool foldable = n.domain().empty() && n.op_type() != "QuantizeLinear" && n.op_type() != "DequantizeLinear";
     for (const auto& i : n.input()) foldable = foldable && (i.empty() || consts.count(i));
     for (const auto& o : n.output()) foldable = foldable && !graph_outputs.count(o);
-    KernelFn fn = reg.find(n.domain(), n.op_type());
-    if (!foldable || !fn) {
+    if (!foldable || !node_is_foldable(n, model.opset())) {
       keep.push_back(n);
       continue;
     }
-    std::vector<Tensor> ins;
-    for (const auto& i : n.input()) ins.push_back(i.empty() ? Tensor() : model.initializer(i));
-    KernelContext ctx(n, model.opset());
-    for (const auto& t : ins) ctx.inputs.push_back(t.empty() ? nullptr : &t);
-    ctx.outputs.resize(n.output_size());
-    fn(ctx);
+    std::vector<Value> ins;
+    for (const auto& i : n.input()) ins.push_back(i.empty() ? Value() : Value(model.initializer(i)));
+    std::vector<const Value*> ptrs;
+    for (const auto& v : ins) ptrs.push_back(v.present() ? &v : nullptr);
+    std::vector<Value> outs;
+    try {
+      AllocationCap cap(kFoldLimitBytes);
+      outs = run_node(n, model.opset(), ptrs);
+    } catch (const AllocationCapExceeded&) {
+      keep.push_back(n);
+      continue;
+    }
+    bool tensors = true;
+    for (int k = 0; k < n.output_size(); ++k) tensors = tensors && (n.output(k).empty() || outs[k].is_tensor());
+    if (!tensors) {
+      keep.push_back(n);
+      continue;
+    }
     for (int k = 0; k < n.output_size(); ++k) {
       if (n.output(k).empty()) continue;
-      model.set_initializer(n.output(k), ctx.outputs[k]);
+      model.set_initializer(n.output(k), outs[k].tensor());
       consts.insert(n.output(k));
     }
   }

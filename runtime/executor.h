@@ -1,32 +1,42 @@
-// Executor: runs an ONNX graph in fp32 (and QDQ graphs) for calibration and evaluation.
+// SPDX-License-Identifier: Apache-2.0
+// Executor: runs an ONNX graph (every op in runtime/kernels/, any dtype, subgraphs) for
+// calibration, evaluation and `qtool run`.
 //
-// The graph is compiled once: values get slots, initializers and Constant nodes become tensors,
-// and every node whose inputs are all constant (e.g. DequantizeLinear of int8 weights) is folded.
-// run() then executes the remaining nodes in order; Conv/Gemm/MatMul/pooling use oneDNN.
-// Inputs are NCHW/row-major float32 tensors named like the model's graph inputs; a leading batch
-// extent > 1 is allowed wherever the model's shape plumbing allows it.
+// The graph is compiled once (runtime/compiled_graph.h): nodes sorted topologically, values get
+// slots, initializers and Constant nodes become tensors, every node whose inputs are all constant
+// is folded (unless its result would exceed ExecutorOptions::fold_limit_bytes), and If/Loop/Scan
+// bodies are compiled as child graphs that read outer-scope values. run() then executes the
+// remaining nodes in order. Inputs are named like the model's graph inputs; a leading batch
+// extent > 1 is accepted where the model declares 1 or a symbolic extent.
 #pragma once
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "core/value.h"
 #include "io/model.h"
 #include "runtime/kernel.h"
 
 namespace qtool {
 
 using TensorMap = std::map<std::string, Tensor>;
+using ValueMap = std::map<std::string, Value>;
 
-// Every op type the executor cannot run, as "OpType (node 'name')", one entry per op type.
+// Every node the executor cannot run (subgraphs included), as "Op (node 'name')" or
+// "domain.Op-version (node 'name')", one entry per op type and version.
 std::vector<std::string> find_unsupported_ops(const Model& model);
 // Throws InputError "<file>: unsupported ops: A (node 'x'), B (node 'y')" when any is found.
 void require_supported(const Model& model);
 
 struct InputSpec {
   std::string name;
-  DType dtype;
-  Shape shape;  // -1 for a symbolic or unknown extent
+  DType dtype;            // element type (of the tensor, or of the sequence's tensors)
+  Shape shape;            // -1 for a symbolic or unknown extent; empty when the rank is unknown
+  Value::Kind kind = Value::Kind::kTensor;  // kSequence for sequence inputs
+  bool optional = false;  // declared as an optional type
+  bool rank_known = true;
 };
 
 // The model's real inputs (initializers listed as inputs excluded).
@@ -40,68 +50,62 @@ struct ExecutorOptions {
   // Let convolutions hand each other oneDNN blocked tensors (nChw16c, ...) instead of converting
   // to NCHW between them. Invisible outside the executor: hooks and results are always plain.
   bool layouts = true;
+  // Run every node with its reference kernel (no oneDNN / Eigen fast paths, no fusion).
+  bool reference_only = false;
+  // Constant folding leaves a node in the graph when one of its results would be larger.
+  size_t fold_limit_bytes = size_t{256} << 20;
 };
+
+class CompiledGraph;
 
 class Executor {
  public:
   explicit Executor(const Model& model, ExecutorOptions options = {});
+  ~Executor();
+  Executor(Executor&&) noexcept;
 
   const std::vector<InputSpec>& inputs() const { return inputs_; }
-  const std::vector<std::string>& output_names() const { return outputs_; }
+  const std::vector<std::string>& output_names() const;
 
-  // Called with (value name, tensor) for every node output as it is produced.
+  // Called with (value name, tensor) for every tensor a top-level node produces.
   using Hook = std::function<void(const std::string&, const Tensor&)>;
-  void set_hook(Hook hook) { hook_ = std::move(hook); }
+  void set_hook(Hook hook);
   // Also keep these intermediate values (beyond graph outputs) in run()'s result. Throws
   // InputError for a name the model does not have.
   void keep_values(std::vector<std::string> names);
-  bool has_value(const std::string& name) const { return slot_of_.count(name) > 0; }
+  bool has_value(const std::string& name) const;
   // A value known at compile time (initializer, or folded from constants, e.g. a dequantized
   // weight); nullptr otherwise.
-  const Tensor* constant(const std::string& name) const {
-    auto it = slot_of_.find(name);
-    return it == slot_of_.end() || constants_[it->second].empty() ? nullptr : &constants_[it->second];
-  }
+  const Tensor* constant(const std::string& name) const;
 
-  // Throws InputError when a feed is missing or its dtype/shape does not match the model input.
+  // Throws InputError when a feed is missing or its dtype/shape does not match the model input,
+  // or when an output is not a tensor (use run_values).
   TensorMap run(const TensorMap& feeds);
+  // Any kind of input and output value (sequences, optionals).
+  ValueMap run_values(const ValueMap& feeds);
 
-  // Shapes of every value seen in the last run (used to help shape inference / opset upgrade).
+  // Shapes of every tensor seen in the last run (for passes that need shapes the file does not
+  // state; they run the model on real data to get them).
   const std::map<std::string, std::pair<DType, Shape>>& last_value_shapes() const { return value_shapes_; }
   void record_shapes(bool on) { record_shapes_ = on; }
 
  private:
-  struct Step {
-    const onnx::NodeProto* node;
-    KernelFn fn;
-    std::vector<int> in, out;
-    mutable std::shared_ptr<void> state;  // kernel cache (KernelContext::state)
-    FusedActivation activation;           // set by fusion
-    bool layout_aware = false;            // kernel accepts runtime layouts (OpRegistry)
-    bool allow_layout_output = false;     // every reader of out[0] is layout-aware (compile)
-  };
-  int slot(const std::string& name);
-  void compile();  // fusion + liveness; runs before the first run() and after keep_values()
-  void fuse();     // runtime/fusion.cpp
-  void execute(const Step& s, std::vector<Tensor>& slots, bool cached) const;
-
-  int opset_;
-  onnx::ModelProto proto_;  // own copy: steps point into it
-  std::map<std::string, int> slot_of_;
-  std::vector<std::string> slot_names_;
-  std::vector<Tensor> constants_;  // per slot; empty when not constant
-  std::vector<Step> graph_steps_;  // as in the model (constant nodes folded)
-  std::vector<Step> steps_;        // what run() executes (after fusion)
-  ExecutorOptions options_;
-  bool compiled_ = false;
-  std::vector<int> last_use_;      // per slot: index of the last step reading it
+  std::unique_ptr<CompiledGraph> graph_;
   std::vector<InputSpec> inputs_;
-  std::vector<std::string> outputs_;
-  std::vector<bool> keep_;
   Hook hook_;
-  bool record_shapes_ = false;
   std::map<std::string, std::pair<DType, Shape>> value_shapes_;
+  bool record_shapes_ = false;
 };
+
+// Runs one node (no subgraph attributes) on known inputs (nullptr for omitted ones) with the
+// kernel the registry has for it at `domain_opset`: validation, then the fast kernel when there is
+// one (unless reference_only), else the reference. Throws InputError for an unsupported op,
+// AllocationCapExceeded under an AllocationCap.
+std::vector<Value> run_node(const onnx::NodeProto& node, int domain_opset, const std::vector<const Value*>& inputs,
+                            bool reference_only = false);
+// Whether run_node can evaluate this node ahead of time: a supported, deterministic op without
+// subgraphs.
+bool node_is_foldable(const onnx::NodeProto& node, int domain_opset);
 
 // dtype and shape of every value in one run of `model` on zero inputs (symbolic extents taken as
 // 1), for passes that need shapes the file does not state (opset upgrade, channel surgery).

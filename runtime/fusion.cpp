@@ -6,7 +6,7 @@
 // ConvBNFusion / ConvActivationFusion graph transformers.
 #include <cmath>
 
-#include "runtime/executor.h"
+#include "runtime/compiled_graph.h"
 
 namespace qtool {
 
@@ -16,9 +16,10 @@ bool is_op(const onnx::NodeProto& n, const char* op) { return n.domain().empty()
 
 }  // namespace
 
-void Executor::fuse() {
+void CompiledGraph::fuse() {
   const auto present = [&](int id) { return id >= 0; };
-  const auto is_const = [&](int id) { return id >= 0 && !constants_[id].empty(); };
+  const auto is_const = [&](int id) { return id >= 0 && constants_[id].is_tensor(); };
+  const auto cval = [&](int id) -> const Tensor& { return constants_[id].tensor(); };
   // readers[slot] = indices of steps reading it
   auto readers = [&]() {
     std::vector<std::vector<size_t>> r(slot_names_.size());
@@ -38,7 +39,7 @@ void Executor::fuse() {
   for (size_t k = 0; k < steps_.size(); ++k) {
     Step& conv = steps_[k];
     if (removed[k] || !is_op(*conv.node, "Conv") || conv.out.size() != 1 || conv.in.size() < 2) continue;
-    const bool const_weight = is_const(conv.in[1]) && constants_[conv.in[1]].dtype() == DType::kFloat;
+    const bool const_weight = is_const(conv.in[1]) && cval(conv.in[1]).dtype() == DType::kFloat;
     bool changed = true;
     while (changed) {
       changed = false;
@@ -51,15 +52,15 @@ void Executor::fuse() {
       if (is_op(n, "BatchNormalization") && const_weight && conv.activation.kind == FusedActivation::kNone && next.in.size() >= 5 &&
           next.out.size() >= 1 && (next.out.size() == 1 || next.out[1] < 0) && is_const(next.in[1]) &&
           is_const(next.in[2]) && is_const(next.in[3]) && is_const(next.in[4])) {
-        const Tensor& w = constants_[conv.in[1]];
+        const Tensor& w = cval(conv.in[1]);
         const int64_t cout = w.dim(0), per = w.numel() / std::max<int64_t>(cout, 1);
-        auto scale = constants_[next.in[1]].to_floats(), shift = constants_[next.in[2]].to_floats();
-        auto mean = constants_[next.in[3]].to_floats(), var = constants_[next.in[4]].to_floats();
+        auto scale = cval(next.in[1]).to_floats(), shift = cval(next.in[2]).to_floats();
+        auto mean = cval(next.in[3]).to_floats(), var = cval(next.in[4]).to_floats();
         if (static_cast<int64_t>(scale.size()) != cout || shift.size() != scale.size() || mean.size() != scale.size() ||
             var.size() != scale.size())
           break;
         std::vector<float> bias(cout, 0.f);
-        if (conv.in.size() > 2 && is_const(conv.in[2])) bias = constants_[conv.in[2]].to_floats();
+        if (conv.in.size() > 2 && is_const(conv.in[2])) bias = cval(conv.in[2]).to_floats();
         else if (conv.in.size() > 2 && present(conv.in[2])) break;  // computed bias: leave alone
         if (static_cast<int64_t>(bias.size()) != cout) break;
         const float eps = attr_float(n, "epsilon", 1e-5f);
@@ -81,17 +82,17 @@ void Executor::fuse() {
         conv.activation = {FusedActivation::kLeakyRelu, attr_float(n, "alpha", 0.01f), 0.f};
       } else if (is_op(n, "Clip") && next.out.size() == 1) {
         float lo = -INFINITY, hi = INFINITY;
-        if (opset_ < 11) {
+        if (next.version < 11) {
           lo = attr_float(n, "min", lo);
           hi = attr_float(n, "max", hi);
         } else {
           if (next.in.size() > 1 && present(next.in[1])) {
-            if (!is_const(next.in[1]) || constants_[next.in[1]].dtype() != DType::kFloat) break;
-            lo = constants_[next.in[1]].to_floats().at(0);
+            if (!is_const(next.in[1]) || cval(next.in[1]).dtype() != DType::kFloat) break;
+            lo = cval(next.in[1]).to_floats().at(0);
           }
           if (next.in.size() > 2 && present(next.in[2])) {
-            if (!is_const(next.in[2]) || constants_[next.in[2]].dtype() != DType::kFloat) break;
-            hi = constants_[next.in[2]].to_floats().at(0);
+            if (!is_const(next.in[2]) || cval(next.in[2]).dtype() != DType::kFloat) break;
+            hi = cval(next.in[2]).to_floats().at(0);
           }
         }
         conv.activation = {FusedActivation::kClip, lo, hi};

@@ -1,5 +1,18 @@
-// OpRegistry: maps (domain, op_type) to a kernel, with the first ai.onnx opset it supports.
-// The registration list is explicit (runtime/op_registry.cpp), not static initializers.
+// SPDX-License-Identifier: Apache-2.0
+// OpRegistry: (domain, op type, since-version) -> OpDef {reference kernel, optional fast kernel,
+// validation}. One registry for the executor, the unsupported-ops check, `qtool ops` and every
+// pass that needs to know what a node means.
+//
+// Versions are the ONNX spec's since-versions (onnx.defs.get_all_schemas_with_history()): a
+// definition registered at {6, 13, 14} runs nodes of models whose opset for the domain is 6..13
+// with version 6, 13 with version 13, 14.. with 14, until the next registered since-version. A
+// model opset that falls in a range the registry has no definition for is unsupported, so every
+// since-version of an op must be listed (tests/python/test_op_coverage.py checks 7..28 against
+// the pinned onnx package).
+//
+// The registration list is explicit: one register_<family>_ops(OpRegistry&) per file in
+// runtime/kernels/, called from a list CMake generates from that folder (no static
+// initializers, which static linking can drop).
 #pragma once
 #include <map>
 #include <string>
@@ -9,32 +22,52 @@
 
 namespace qtool {
 
+struct OpDef {
+  KernelFn run = nullptr;         // reference kernel (plain loops, every dtype the op allows)
+  FastKernelFn fast = nullptr;    // optimized kernel (oneDNN, Eigen), tested against `run`
+  // Checks attributes and the given inputs (rank, lengths of pads/strides/..., perm values, zero
+  // strides, channel counts) and throws InputError through ctx.fail(). Runs before the kernel
+  // whenever the input shapes change, and from passes (validate_node) with the inputs they know
+  // (unknown inputs are nullptr, so a validator checks only what ctx.has()).
+  KernelFn validate = nullptr;
+  bool layout_aware = false;      // `fast` accepts and may return runtime layouts (Tensor::layout)
+  bool foldable = true;           // may run at compile time on constant inputs (false: random ops)
+};
+
 class OpRegistry {
  public:
   static const OpRegistry& instance();
-  void add(const std::string& op_type, KernelFn fn, const std::string& domain = "");
-  // A kernel that accepts inputs in a runtime layout (Tensor::layout()) and may return its
-  // output in one when KernelContext::allow_layout_output is set.
-  void add_layout_aware(const std::string& op_type, KernelFn fn, const std::string& domain = "");
-  // nullptr when the op is not supported.
-  KernelFn find(const std::string& domain, const std::string& op_type) const;
-  bool layout_aware(const std::string& domain, const std::string& op_type) const;
-  std::vector<std::string> op_types() const;
+  // Registers `def` for op_type in `domain` ("" is ai.onnx) at each of the given since-versions.
+  void add(const std::string& domain, const std::string& op_type, std::vector<int> since_versions, OpDef def);
+  // Shorthand for ai.onnx ops with only a reference kernel.
+  void add(const std::string& op_type, std::vector<int> since_versions, KernelFn run) {
+    add("", op_type, std::move(since_versions), OpDef{run});
+  }
+
+  struct Match {
+    const OpDef* def = nullptr;  // nullptr: not supported at this opset
+    int version = 0;             // since-version that matched
+  };
+  // The definition in force for a model whose `domain` opset is `domain_opset`.
+  Match find(const std::string& domain, const std::string& op_type, int domain_opset) const;
+
+  struct Entry {
+    std::string domain, op_type;
+    std::vector<int> versions;
+    std::vector<bool> has_fast;  // per version
+  };
+  std::vector<Entry> entries() const;
 
  private:
-  std::map<std::pair<std::string, std::string>, KernelFn> kernels_;
-  std::map<std::pair<std::string, std::string>, bool> layout_aware_;
+  // (domain, op) -> since-version -> definition
+  std::map<std::pair<std::string, std::string>, std::map<int, OpDef>> defs_;
 };
 
-// One per kernel file.
-void register_elementwise_ops(OpRegistry& r);
-void register_conv_ops(OpRegistry& r);
-void register_matmul_ops(OpRegistry& r);
-void register_pool_ops(OpRegistry& r);
-void register_normalization_ops(OpRegistry& r);
-void register_shape_ops(OpRegistry& r);
-void register_reduce_ops(OpRegistry& r);
-void register_quantize_ops(OpRegistry& r);
-void register_matmul_nbits_ops(OpRegistry& r);
+// "" for ai.onnx, the domain itself otherwise.
+std::string canonical_domain(const std::string& domain);
+
+// Runs the op's validator on `node` with the inputs a pass knows (nullptr = unknown); does
+// nothing for ops without one. Throws InputError.
+void validate_node(const onnx::NodeProto& node, int domain_opset, const std::vector<const Value*>& inputs);
 
 }  // namespace qtool

@@ -19,6 +19,7 @@ void add_sensitivity_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
 void add_auto_command(CLI::App& app);
 void add_gate_command(CLI::App& app);
+void add_ops_command(CLI::App& app);
 
 // Options shared by every command that reads a data set (tools/common_options.cpp).
 struct DataOptions {

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   qtool::cli::add_sweep_command(app);
   qtool::cli::add_auto_command(app);
   qtool::cli::add_gate_command(app);
+  qtool::cli::add_ops_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,7 +1,7 @@
 // Conv (1-3 spatial dims, grouped and depthwise) through oneDNN convolution_forward.
 // ONNX Conv-11 semantics: pads [x1_begin, x2_begin, ..., x1_end, ...], dilations, strides, group,
 // auto_pad NOTSET | SAME_UPPER | SAME_LOWER | VALID.
-#include "runtime/kernels/dnnl_util.h"
+#include "runtime/dnnl_util.h"
 #include "runtime/op_registry.h"
 
 namespace qtool {
@@ -134,6 +134,6 @@ void conv(KernelContext& c) {
 
 }  // namespace
 
-void register_conv_ops(OpRegistry& r) { r.add_layout_aware("Conv", conv); }
+void register_conv_ops(OpRegistry& r) { r.add("", "Conv", {1, 11, 22}, OpDef{conv, nullptr, nullptr, true}); }
 
 }  // namespace qtool

@@ -3,7 +3,7 @@
 
 #include <type_traits>
 
-#include "runtime/kernels/broadcast.h"
+#include "runtime/broadcast.h"
 #include "runtime/op_registry.h"
 
 namespace qtool {
@@ -84,8 +84,8 @@ void mod_(KernelContext& c) {
   });
 }
 void pow_(KernelContext& c) {
-  Tensor e = c.in(1).dtype() == c.in(0).dtype() ? c.in(1) : c.in(1).cast(c.in(0).dtype());
-  const Tensor* saved = c.inputs[1];
+  Value e = c.in(1).dtype() == c.in(0).dtype() ? c.in(1) : c.in(1).cast(c.in(0).dtype());
+  const Value* saved = c.inputs[1];
   c.inputs[1] = &e;
   binary_op(c, [](auto x, auto y) { return std::pow(x, y); });
   c.inputs[1] = saved;
@@ -153,29 +153,29 @@ void cast(KernelContext& c) {
 }  // namespace
 
 void register_elementwise_ops(OpRegistry& r) {
-  r.add("Add", add);
-  r.add("Sub", sub);
-  r.add("Mul", mul);
-  r.add("Div", div_);
-  r.add("Pow", pow_);
-  r.add("Mod", mod_);
-  r.add("Relu", relu);
-  r.add("LeakyRelu", leaky_relu);
-  r.add("Sigmoid", sigmoid);
-  r.add("Tanh", tanh_);
-  r.add("Exp", exp_);
-  r.add("Log", log_);
-  r.add("Sqrt", sqrt_);
-  r.add("Abs", abs_);
-  r.add("Neg", neg);
-  r.add("Erf", erf_);
-  r.add("Reciprocal", reciprocal);
-  r.add("HardSigmoid", hard_sigmoid);
-  r.add("HardSwish", hard_swish);
-  r.add("Clip", clip);
-  r.add("Identity", identity);
-  r.add("Dropout", identity);
-  r.add("Cast", cast);
+  r.add("Add", {7, 13, 14}, add);
+  r.add("Sub", {7, 13, 14}, sub);
+  r.add("Mul", {7, 13, 14}, mul);
+  r.add("Div", {7, 13, 14}, div_);
+  r.add("Pow", {7, 12, 13, 15}, pow_);
+  r.add("Mod", {10, 13, 28}, mod_);
+  r.add("Relu", {6, 13, 14}, relu);
+  r.add("LeakyRelu", {6, 16}, leaky_relu);
+  r.add("Sigmoid", {6, 13}, sigmoid);
+  r.add("Tanh", {6, 13}, tanh_);
+  r.add("Exp", {6, 13}, exp_);
+  r.add("Log", {6, 13}, log_);
+  r.add("Sqrt", {6, 13}, sqrt_);
+  r.add("Abs", {6, 13}, abs_);
+  r.add("Neg", {6, 13}, neg);
+  r.add("Erf", {9, 13}, erf_);
+  r.add("Reciprocal", {6, 13}, reciprocal);
+  r.add("HardSigmoid", {6, 22}, hard_sigmoid);
+  r.add("HardSwish", {14, 22}, hard_swish);
+  r.add("Clip", {6, 11, 12, 13}, clip);
+  r.add("Identity", {1, 13, 14, 16, 19, 21, 23, 24, 25}, identity);
+  r.add("Dropout", {7, 10, 12, 13, 22}, identity);
+  r.add("Cast", {6, 9, 13, 19, 21, 23, 24, 25, 28}, cast);
 }
 
 }  // namespace qtool

@@ -1,6 +1,6 @@
 // MatMul (numpy semantics, batched with broadcasting) and Gemm through oneDNN matmul.
-#include "runtime/kernels/broadcast.h"
-#include "runtime/kernels/dnnl_util.h"
+#include "runtime/broadcast.h"
+#include "runtime/dnnl_util.h"
 #include "runtime/kernels/matmul.h"
 #include "runtime/op_registry.h"
 
@@ -98,8 +98,8 @@ void gemm(KernelContext& c) {
 }  // namespace
 
 void register_matmul_ops(OpRegistry& r) {
-  r.add("MatMul", matmul);
-  r.add("Gemm", gemm);
+  r.add("MatMul", {1, 9, 13}, matmul);
+  r.add("Gemm", {7, 9, 11, 13}, gemm);
 }
 
 }  // namespace qtool

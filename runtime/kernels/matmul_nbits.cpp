@@ -75,6 +75,6 @@ void matmul_nbits(KernelContext& c) {
 
 }  // namespace
 
-void register_matmul_nbits_ops(OpRegistry& r) { r.add("MatMulNBits", matmul_nbits, "com.microsoft"); }
+void register_matmul_nbits_ops(OpRegistry& r) { r.add("com.microsoft", "MatMulNBits", {1}, OpDef{matmul_nbits}); }
 
 }  // namespace qtool

@@ -95,10 +95,10 @@ void layer_norm(KernelContext& c) {
 }  // namespace
 
 void register_normalization_ops(OpRegistry& r) {
-  r.add("BatchNormalization", batch_norm);
-  r.add("Softmax", softmax);
-  r.add("LogSoftmax", log_softmax);
-  r.add("LayerNormalization", layer_norm);
+  r.add("BatchNormalization", {7, 9, 14, 15}, batch_norm);
+  r.add("Softmax", {1, 11, 13}, softmax);
+  r.add("LogSoftmax", {1, 11, 13}, log_softmax);
+  r.add("LayerNormalization", {17}, layer_norm);
 }
 
 }  // namespace qtool

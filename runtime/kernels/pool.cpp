@@ -2,7 +2,7 @@
 // GlobalAveragePool / GlobalMaxPool as plain loops.
 #include <cmath>
 
-#include "runtime/kernels/dnnl_util.h"
+#include "runtime/dnnl_util.h"
 #include "runtime/op_registry.h"
 
 namespace qtool {
@@ -87,10 +87,10 @@ void global_max_pool(KernelContext& c) { global_pool(c, true); }
 }  // namespace
 
 void register_pool_ops(OpRegistry& r) {
-  r.add("MaxPool", max_pool);
-  r.add("AveragePool", average_pool);
-  r.add("GlobalAveragePool", global_average_pool);
-  r.add("GlobalMaxPool", global_max_pool);
+  r.add("MaxPool", {1, 8, 10, 11, 12, 22}, max_pool);
+  r.add("AveragePool", {7, 10, 11, 19, 22}, average_pool);
+  r.add("GlobalAveragePool", {1, 22}, global_average_pool);
+  r.add("GlobalMaxPool", {1, 22}, global_max_pool);
 }
 
 }  // namespace qtool

@@ -138,8 +138,8 @@ void dequantize_linear(KernelContext& c) {
 }  // namespace
 
 void register_quantize_ops(OpRegistry& r) {
-  r.add("QuantizeLinear", quantize_linear);
-  r.add("DequantizeLinear", dequantize_linear);
+  r.add("QuantizeLinear", {10, 13, 19, 21, 23, 24, 25, 28}, quantize_linear);
+  r.add("DequantizeLinear", {10, 13, 19, 21, 23, 24, 25, 28}, dequantize_linear);
 }
 
 }  // namespace qtool

@@ -63,10 +63,10 @@ void reduce_min(KernelContext& c) { reduce(c, Reduce::kMin, 18); }
 }  // namespace
 
 void register_reduce_ops(OpRegistry& r) {
-  r.add("ReduceMean", reduce_mean);
-  r.add("ReduceSum", reduce_sum);
-  r.add("ReduceMax", reduce_max);
-  r.add("ReduceMin", reduce_min);
+  r.add("ReduceMean", {1, 11, 13, 18}, reduce_mean);
+  r.add("ReduceSum", {1, 11, 13}, reduce_sum);
+  r.add("ReduceMax", {1, 11, 12, 13, 18, 20}, reduce_max);
+  r.add("ReduceMin", {1, 11, 12, 13, 18, 20}, reduce_min);
 }
 
 }  // namespace qtool

@@ -306,18 +306,18 @@ void constant(KernelContext& c) {
 }  // namespace
 
 void register_shape_ops(OpRegistry& r) {
-  r.add("Shape", shape_op);
-  r.add("Gather", gather);
-  r.add("Slice", slice);
-  r.add("Concat", concat);
-  r.add("Reshape", reshape);
-  r.add("Transpose", transpose);
-  r.add("Unsqueeze", unsqueeze);
-  r.add("Squeeze", squeeze);
-  r.add("Flatten", flatten);
-  r.add("Expand", expand);
-  r.add("ConstantOfShape", constant_of_shape);
-  r.add("Constant", constant);
+  r.add("Shape", {1, 13, 15, 19, 21, 23, 24, 25}, shape_op);
+  r.add("Gather", {1, 11, 13}, gather);
+  r.add("Slice", {1, 10, 11, 13}, slice);
+  r.add("Concat", {4, 11, 13}, concat);
+  r.add("Reshape", {5, 13, 14, 19, 21, 23, 24, 25}, reshape);
+  r.add("Transpose", {1, 13, 21, 23, 24, 25}, transpose);
+  r.add("Unsqueeze", {1, 11, 13, 21, 23, 24, 25}, unsqueeze);
+  r.add("Squeeze", {1, 11, 13, 21, 23, 24, 25}, squeeze);
+  r.add("Flatten", {1, 9, 11, 13, 21, 23, 24, 25}, flatten);
+  r.add("Expand", {8, 13}, expand);
+  r.add("ConstantOfShape", {9, 20, 21, 23, 24, 25}, constant_of_shape);
+  r.add("Constant", {1, 9, 11, 12, 13, 19, 21, 23, 24, 25}, constant);
 }
 
 }  // namespace qtool

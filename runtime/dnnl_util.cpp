@@ -1,5 +1,5 @@
 // Shared oneDNN engine/stream, plain descriptors, and the oneDNN blocked layout of runtime tensors.
-#include "runtime/kernels/dnnl_util.h"
+#include "runtime/dnnl_util.h"
 
 #include "core/error.h"
 

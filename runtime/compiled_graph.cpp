@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "runtime/compiled_graph.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <deque>
+#include <new>
+
+#include "io/onnx_tensor.h"
+#include "runtime/dnnl_util.h"
+
+namespace qtool {
+
+namespace {
+
+void collect_graph_attrs(const onnx::NodeProto& n, std::vector<std::pair<std::string, const onnx::GraphProto*>>& out) {
+  for (const auto& a : n.attribute()) {
+    if (a.type() == onnx::AttributeProto::GRAPH || (a.type() == onnx::AttributeProto::UNDEFINED && a.has_g()))
+      out.emplace_back(a.name(), &a.g());
+    for (const auto& g : a.graphs()) out.emplace_back(a.name(), &g);
+  }
+}
+
+// Names a node reads: its inputs and what its subgraphs need from outside.
+std::vector<std::string> node_reads(const onnx::NodeProto& n) {
+  std::vector<std::string> r;
+  for (const auto& i : n.input())
+    if (!i.empty()) r.push_back(i);
+  std::vector<std::pair<std::string, const onnx::GraphProto*>> bodies;
+  collect_graph_attrs(n, bodies);
+  for (const auto& [name, g] : bodies)
+    for (const auto& f : graph_free_names(*g)) r.push_back(f);
+  return r;
+}
+
+}  // namespace
+
+std::set<std::string> graph_free_names(const onnx::GraphProto& g) {
+  std::set<std::string> defined, free;
+  for (const auto& i : g.input()) defined.insert(i.name());
+  for (const auto& t : g.initializer()) defined.insert(t.name());
+  for (const auto& t : g.sparse_initializer()) defined.insert(t.values().name());
+  for (const auto& n : g.node())
+    for (const auto& o : n.output())
+      if (!o.empty()) defined.insert(o);
+  for (const auto& n : g.node())
+    for (const auto& r : node_reads(n))
+      if (!defined.count(r)) free.insert(r);
+  for (const auto& o : g.output())
+    if (!defined.count(o.name())) free.insert(o.name());
+  return free;
+}
+
+int CompiledGraph::slot(const std::string& name) {
+  auto it = slot_of_.find(name);
+  if (it != slot_of_.end()) return it->second;
+  const int id = static_cast<int>(slot_names_.size());
+  slot_of_[name] = id;
+  slot_names_.push_back(name);
+  constants_.emplace_back();
+  return id;
+}
+
+int CompiledGraph::slot_of(const std::string& name) const {
+  auto it = slot_of_.find(name);
+  return it == slot_of_.end() ? -1 : it->second;
+}
+
+const Tensor* CompiledGraph::constant(const std::string& name) const {
+  auto it = slot_of_.find(name);
+  if (it == slot_of_.end() || !constants_[it->second].is_tensor()) return nullptr;
+  return &constants_[it->second].tensor();
+}
+
+CompiledGraph::CompiledGraph(const onnx::GraphProto& graph, std::shared_ptr<const Env> env,
+                             const std::set<std::string>* outer)
+    : env_(std::move(env)) {
+  compile(graph, outer);
+  finish();
+}
+
+void CompiledGraph::compile(const onnx::GraphProto& g, const std::set<std::string>* outer) {
+  const std::string& label = env_->label;
+  auto where = [&](const onnx::NodeProto& n) { return (label.empty() ? "" : label + ": ") + node_label(n); };
+  for (const auto& t : g.initializer()) {
+    if (slot_of_.count(t.name()))
+      throw InputError(label + ": initializer '" + t.name() + "' is defined twice");
+    constants_[slot(t.name())] = tensor_from_proto(t);
+  }
+  if (g.sparse_initializer_size() > 0)
+    throw InputError(label + ": sparse initializers inside subgraphs are not supported");
+  for (const auto& in : g.input()) {
+    if (slot_of_.count(in.name()) && constants_[slot_of_.at(in.name())].present()) continue;  // IR < 4 style
+    if (slot_of_.count(in.name())) throw InputError(label + ": graph input '" + in.name() + "' is declared twice");
+    input_names_.push_back(in.name());
+    input_slots_.push_back(slot(in.name()));
+  }
+
+  // Topological order (stable: a model already in order keeps it).
+  const int n_nodes = g.node_size();
+  std::map<std::string, int> producer;
+  for (int k = 0; k < n_nodes; ++k)
+    for (const auto& o : g.node(k).output())
+      if (!o.empty()) {
+        if (producer.count(o) || slot_of_.count(o))
+          throw InputError(where(g.node(k)) + ": output '" + o + "' is already defined (ONNX values are assigned once)");
+        producer[o] = k;
+      }
+  std::vector<std::vector<int>> users(n_nodes);
+  std::vector<int> pending(n_nodes, 0);
+  for (int k = 0; k < n_nodes; ++k) {
+    std::set<int> deps;
+    for (const auto& r : node_reads(g.node(k))) {
+      auto it = producer.find(r);
+      if (it != producer.end() && it->second != k) deps.insert(it->second);
+    }
+    pending[k] = static_cast<int>(deps.size());
+    for (int d : deps) users[d].push_back(k);
+  }
+  std::vector<int> order;
+  {
+    std::set<int> ready;
+    for (int k = 0; k < n_nodes; ++k)
+      if (pending[k] == 0) ready.insert(k);
+    while (!ready.empty()) {
+      const int k = *ready.begin();
+      ready.erase(ready.begin());
+      order.push_back(k);
+      for (int u : users[k])
+        if (--pending[u] == 0) ready.insert(u);
+    }
+  }
+  if (static_cast<int>(order.size()) != n_nodes) {
+    for (int k = 0; k < n_nodes; ++k)
+      if (pending[k] > 0) throw InputError(where(g.node(k)) + ": is part of a cycle (the graph is not a DAG)");
+  }
+
+  const auto& reg = OpRegistry::instance();
+  auto resolve = [&](const std::string& name, const onnx::NodeProto& n) -> int {
+    auto it = slot_of_.find(name);
+    if (it != slot_of_.end()) return it->second;
+    if (outer && outer->count(name)) {
+      const int id = slot(name);
+      free_vars_.push_back(name);
+      free_slots_.push_back(id);
+      return id;
+    }
+    throw InputError(where(n) + " reads '" + name + "', which no earlier node, input or initializer produces");
+  };
+  for (int k : order) {
+    const auto& n = g.node(k);
+    const std::string domain = canonical_domain(n.domain());
+    auto op = env_->opsets.find(domain);
+    const int domain_opset = op == env_->opsets.end() ? 1 : op->second;
+    auto m = reg.find(domain, n.op_type(), domain_opset);
+    if (!m.def)
+      throw InputError(where(n) + ": unsupported op " + (domain.empty() ? "" : domain + ".") + n.op_type() +
+                       " at opset " + std::to_string(domain_opset));
+    Step s;
+    s.node = &n;
+    s.def = m.def;
+    s.version = m.version;
+    s.domain_opset = domain_opset;
+    s.layout_aware = m.def->layout_aware;
+    bool all_const = m.def->foldable;
+    for (const auto& i : n.input()) {
+      if (i.empty()) {
+        s.in.push_back(-1);
+        continue;
+      }
+      const int id = resolve(i, n);
+      s.in.push_back(id);
+      if (!constants_[id].present()) all_const = false;
+    }
+    std::vector<std::pair<std::string, const onnx::GraphProto*>> bodies;
+    collect_graph_attrs(n, bodies);
+    if (!bodies.empty()) {
+      all_const = false;
+      std::set<std::string> visible = outer ? *outer : std::set<std::string>{};
+      for (const auto& [name, id] : slot_of_) visible.insert(name);
+      for (const auto& [attr, body] : bodies) {
+        Body b{attr, std::make_shared<CompiledGraph>(*body, env_, &visible), {}};
+        for (const auto& f : b.graph->free_vars()) {
+          const int id = resolve(f, n);
+          b.outer_slots.push_back(id);
+          s.implicit.push_back(id);
+        }
+        s.bodies.push_back(std::move(b));
+      }
+    }
+    for (const auto& o : n.output()) s.out.push_back(o.empty() ? -1 : slot(o));
+    if (all_const && try_fold(s)) continue;
+    graph_steps_.push_back(std::move(s));
+  }
+  for (const auto& o : g.output()) {
+    auto it = slot_of_.find(o.name());
+    int id = -1;
+    if (it != slot_of_.end()) id = it->second;
+    else if (outer && outer->count(o.name())) id = resolve(o.name(), g.node_size() ? g.node(0) : onnx::NodeProto());
+    else throw InputError(label + ": graph output '" + o.name() + "' is never produced");
+    output_names_.push_back(o.name());
+    output_slots_.push_back(id);
+  }
+  keep_.assign(slot_names_.size(), false);
+  for (int id : output_slots_) keep_[id] = true;
+}
+
+bool CompiledGraph::try_fold(Step& s) {
+  try {
+    AllocationCap cap(env_->options.fold_limit_bytes);
+    run_step(s, constants_, false);
+  } catch (const AllocationCapExceeded&) {
+    spdlog::debug("{}: not folded, a result would exceed {} bytes", node_label(*s.node), env_->options.fold_limit_bytes);
+    for (int id : s.out)
+      if (id >= 0) constants_[id] = Value();
+    return false;
+  }
+  return true;
+}
+
+void CompiledGraph::keep_values(const std::vector<std::string>& names) {
+  for (const auto& n : names) {
+    auto it = slot_of_.find(n);
+    if (it == slot_of_.end()) throw InputError("value '" + n + "' does not exist in the model");
+    keep_[it->second] = true;
+  }
+  finish();
+}
+
+void CompiledGraph::finish() {
+  steps_ = graph_steps_;
+  if (env_->options.fuse && !env_->options.reference_only) fuse();
+  if (keep_.size() < slot_names_.size()) keep_.resize(slot_names_.size(), false);
+  last_use_.assign(slot_names_.size(), -1);
+  // A value may stay in a runtime layout only when all of its readers are layout-aware.
+  std::vector<int> readers(slot_names_.size(), 0), aware_readers(slot_names_.size(), 0);
+  for (size_t k = 0; k < steps_.size(); ++k) {
+    for (int id : steps_[k].in)
+      if (id >= 0) {
+        last_use_[id] = static_cast<int>(k);
+        ++readers[id];
+        if (steps_[k].layout_aware) ++aware_readers[id];
+      }
+    for (int id : steps_[k].implicit) {
+      last_use_[id] = static_cast<int>(k);
+      ++readers[id];  // a body reads it as a plain tensor
+    }
+  }
+  const bool layouts = env_->options.layouts && !env_->options.reference_only;
+  for (auto& s : steps_) {
+    const int o = s.out.empty() ? -1 : s.out[0];
+    s.allow_layout_output = layouts && s.layout_aware && s.out.size() == 1 && o >= 0 && readers[o] > 0 &&
+                            readers[o] == aware_readers[o];  // kept values are made plain in execute()
+  }
+}
+
+struct CompiledGraph::BoundBody : Subgraph {
+  const CompiledGraph* graph = nullptr;
+  std::vector<const Value*> outer;
+  size_t num_inputs() const override { return graph->input_names().size(); }
+  size_t num_outputs() const override { return graph->output_names().size(); }
+  std::vector<Value> run(std::vector<Value> inputs) const override {
+    if (inputs.size() != graph->input_names().size())
+      throw InputError("subgraph expects " + std::to_string(graph->input_names().size()) + " inputs, got " +
+                       std::to_string(inputs.size()));
+    return graph->outputs_of(graph->execute(std::move(inputs), outer));
+  }
+};
+
+void CompiledGraph::run_step(const Step& s, std::vector<Value>& slots, bool cached) const {
+  KernelContext ctx(*s.node, s.domain_opset, s.version);
+  const bool plain_only = !s.layout_aware || env_->options.reference_only;
+  ctx.inputs.reserve(s.in.size());
+  for (int id : s.in) {
+    if (id < 0 || !slots[id].present()) {
+      ctx.inputs.push_back(nullptr);
+      ctx.constant.push_back(false);
+      continue;
+    }
+    // Kernels that are not layout-aware read plain tensors: convert once, in the slot.
+    if (plain_only && slots[id].is_tensor() && slots[id].tensor().layout()) slots[id] = to_plain(slots[id].tensor());
+    ctx.inputs.push_back(&slots[id]);
+    ctx.constant.push_back(constants_[id].present());
+  }
+  std::vector<BoundBody> bound(s.bodies.size());
+  std::vector<std::pair<std::string, const Subgraph*>> bodies;
+  for (size_t b = 0; b < s.bodies.size(); ++b) {
+    bound[b].graph = s.bodies[b].graph.get();
+    for (int id : s.bodies[b].outer_slots) {
+      if (slots[id].is_tensor() && slots[id].tensor().layout()) slots[id] = to_plain(slots[id].tensor());
+      bound[b].outer.push_back(&slots[id]);
+    }
+    bodies.emplace_back(s.bodies[b].attr, &bound[b]);
+  }
+  if (!bodies.empty()) ctx.subgraphs = &bodies;
+  if (cached) ctx.state = &s.state;
+  ctx.activation = s.activation;
+  ctx.allow_layout_output = cached && s.allow_layout_output;
+  ctx.outputs.resize(s.out.size());
+  try {
+    if (s.def->validate) {
+      bool same = s.validated && s.validated_shapes.size() == ctx.inputs.size();
+      for (size_t i = 0; same && i < ctx.inputs.size(); ++i) {
+        const Value* v = ctx.inputs[i];
+        same = v && v->is_tensor() ? s.validated_shapes[i] == v->tensor().shape() : s.validated_shapes[i].empty();
+      }
+      if (!same || !cached) {
+        s.def->validate(ctx);
+        s.validated_shapes.clear();
+        for (const Value* v : ctx.inputs) s.validated_shapes.push_back(v && v->is_tensor() ? v->tensor().shape() : Shape{});
+        // inputs that are not tensors are validated every time
+        s.validated = std::all_of(ctx.inputs.begin(), ctx.inputs.end(), [](const Value* v) { return !v || v->is_tensor(); });
+      }
+    }
+    bool done = false;
+    if (s.def->fast && !env_->options.reference_only) {
+      done = s.def->fast(ctx);
+      if (!done)
+        for (auto& o : ctx.outputs) o = Value();
+    }
+    if (!done) s.def->run(ctx);
+  } catch (const InputError&) {
+    throw;
+  } catch (const AllocationCapExceeded&) {
+    throw;
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    if (msg.rfind("node '", 0) == 0) throw;
+    throw Error(node_label(*s.node) + ": " + msg);
+  } catch (const std::bad_alloc&) {
+    throw Error(node_label(*s.node) + ": out of memory");
+  } catch (const std::exception& e) {
+    throw Error(node_label(*s.node) + ": " + e.what());
+  }
+  for (size_t k = 0; k < s.out.size(); ++k)
+    if (s.out[k] >= 0) slots[s.out[k]] = std::move(ctx.outputs[k]);
+}
+
+std::vector<Value> CompiledGraph::execute(std::vector<Value> inputs, const std::vector<const Value*>& outer,
+                                          const Observer* observer) const {
+  std::vector<Value> slots = constants_;
+  for (size_t i = 0; i < input_slots_.size() && i < inputs.size(); ++i) slots[input_slots_[i]] = std::move(inputs[i]);
+  for (size_t i = 0; i < free_slots_.size(); ++i) {
+    if (i >= outer.size() || !outer[i]) throw Error("subgraph value '" + free_vars_[i] + "' is not bound");
+    slots[free_slots_[i]] = *outer[i];
+  }
+  for (size_t k = 0; k < steps_.size(); ++k) {
+    const Step& s = steps_[k];
+    run_step(s, slots, true);
+    if (observer)
+      for (int id : s.out) {
+        if (id < 0 || !slots[id].is_tensor()) continue;
+        const Tensor& t = slots[id].tensor();
+        if (observer->hook && *observer->hook) (*observer->hook)(slot_names_[id], t.layout() ? to_plain(t) : t);
+        if (observer->shapes) (*observer->shapes)[slot_names_[id]] = {t.dtype(), t.shape()};
+      }
+    auto release = [&](int id) {
+      if (id >= 0 && last_use_[id] == static_cast<int>(k) && !keep_[id] && !constants_[id].present()) slots[id] = Value();
+    };
+    for (int id : s.in) release(id);
+    for (int id : s.implicit) release(id);
+  }
+  for (size_t id = 0; id < slots.size(); ++id) {
+    if (!keep_[id]) {
+      slots[id] = Value();
+      continue;
+    }
+    if (slots[id].is_tensor() && slots[id].tensor().layout()) slots[id] = to_plain(slots[id].tensor());
+  }
+  return slots;
+}
+
+std::vector<Value> CompiledGraph::outputs_of(const std::vector<Value>& slots) const {
+  std::vector<Value> out;
+  out.reserve(output_slots_.size());
+  for (int id : output_slots_) out.push_back(slots[id]);
+  return out;
+}
+
+}  // namespace qtool

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: Apache-2.0
+// CompiledGraph: one ONNX graph (the model's, or an If/Loop/Scan body) compiled for execution.
+//
+// Compilation: nodes are sorted topologically (reads of subgraphs count as reads of their node),
+// every value gets a slot, initializers and Constant nodes become constants, nodes whose inputs are
+// all constant are run once (constant folding, bounded by ExecutorOptions::fold_limit_bytes), each
+// node is matched to its OpRegistry definition by the model's opset of its domain, and subgraph
+// attributes are compiled as child graphs. A child graph's free variables (names it reads from
+// enclosing scopes) become implicit inputs of its node, so liveness and ordering see them.
+// Internal to runtime/; Executor is the public face.
+#pragma once
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "runtime/executor.h"
+#include "runtime/op_registry.h"
+
+namespace qtool {
+
+class CompiledGraph {
+ public:
+  struct Env {
+    std::map<std::string, int> opsets;  // canonical domain -> model opset
+    ExecutorOptions options;
+    std::string label;                  // model file, for messages
+  };
+  // What a top-level run reports: tensors as produced (hook) and their shapes.
+  struct Observer {
+    const Executor::Hook* hook = nullptr;
+    std::map<std::string, std::pair<DType, Shape>>* shapes = nullptr;
+  };
+
+  // `outer`: names visible from enclosing scopes (nullptr for the model's graph).
+  CompiledGraph(const onnx::GraphProto& graph, std::shared_ptr<const Env> env, const std::set<std::string>* outer);
+
+  const std::vector<std::string>& input_names() const { return input_names_; }
+  const std::vector<std::string>& output_names() const { return output_names_; }
+  const std::vector<std::string>& free_vars() const { return free_vars_; }
+
+  // Slots with inputs (by position of input_names) and free variables (by position of
+  // free_vars) bound, all nodes run; returns every slot still holding a value (outputs, kept).
+  std::vector<Value> execute(std::vector<Value> inputs, const std::vector<const Value*>& outer,
+                             const Observer* observer = nullptr) const;
+  // Outputs in the order of output_names.
+  std::vector<Value> outputs_of(const std::vector<Value>& slots) const;
+
+  // Top level only.
+  void keep_values(const std::vector<std::string>& names);
+  bool has_value(const std::string& name) const { return slot_of_.count(name) > 0; }
+  int slot_of(const std::string& name) const;
+  const std::string& slot_name(int id) const { return slot_names_[id]; }
+  const Tensor* constant(const std::string& name) const;
+
+ private:
+  struct BoundBody;
+  struct Body {
+    std::string attr;
+    std::shared_ptr<CompiledGraph> graph;
+    std::vector<int> outer_slots;  // per free variable of `graph`: the slot in this graph
+  };
+  struct Step {
+    const onnx::NodeProto* node = nullptr;
+    const OpDef* def = nullptr;
+    int version = 0, domain_opset = 0;
+    std::vector<int> in, out;     // slots; -1 for omitted
+    std::vector<int> implicit;    // outer-scope reads of the bodies (for liveness)
+    std::vector<Body> bodies;
+    mutable std::shared_ptr<void> state;        // kernel cache (KernelContext::state)
+    mutable std::vector<Shape> validated_shapes;  // input shapes last validated
+    mutable bool validated = false;
+    FusedActivation activation;   // set by fusion
+    bool layout_aware = false;    // kernel accepts runtime layouts (OpRegistry)
+    bool allow_layout_output = false;  // every reader of out[0] is layout-aware
+  };
+
+  int slot(const std::string& name);
+  void compile(const onnx::GraphProto& g, const std::set<std::string>* outer);
+  void finish();  // fusion + liveness; after construction and keep_values()
+  void fuse();    // runtime/fusion.cpp
+  void run_step(const Step& s, std::vector<Value>& slots, bool cached) const;
+  bool try_fold(Step& s);
+
+  std::shared_ptr<const Env> env_;
+  std::map<std::string, int> slot_of_;
+  std::vector<std::string> slot_names_;
+  std::vector<Value> constants_;  // per slot; absent when not constant
+  std::vector<std::string> input_names_, output_names_, free_vars_;
+  std::vector<int> input_slots_, output_slots_, free_slots_;
+  std::vector<Step> graph_steps_;  // as in the model (constant nodes folded)
+  std::vector<Step> steps_;        // what execute() runs (after fusion)
+  std::vector<int> last_use_;      // per slot: index of the last step reading it
+  std::vector<bool> keep_;
+  std::vector<std::unique_ptr<onnx::NodeProto>> owned_nodes_;  // nodes made by compilation
+};
+
+// Names a graph reads that it does not define (inputs, initializers, node outputs), nested
+// subgraphs included: what it needs from enclosing scopes.
+std::set<std::string> graph_free_names(const onnx::GraphProto& g);
+
+}  // namespace qtool
