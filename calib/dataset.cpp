@@ -1,14 +1,35 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "calib/dataset.h"
 
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <set>
 
 #include "io/npy.h"
 
 namespace fs = std::filesystem;
 
 namespace qtool {
+
+bool has_sample_axis(const InputSpec& spec) {
+  return spec.rank_known && !spec.shape.empty() && (spec.shape[0] < 0 || spec.shape[0] == 1);
+}
+
+namespace {
+// A whole array must have the declared shape (symbolic extents match anything).
+void check_whole_shape(const Tensor& t, const InputSpec& spec, const std::string& label) {
+  bool ok = !spec.rank_known || t.rank() == static_cast<int>(spec.shape.size());
+  for (size_t i = 0; ok && spec.rank_known && i < spec.shape.size(); ++i)
+    if (spec.shape[i] >= 0 && spec.shape[i] != t.shape()[i]) ok = false;
+  if (!ok)
+    throw InputError(label + ": array shape " + shape_str(t.shape()) + " does not match model input '" + spec.name +
+                     "' " + shape_str(spec.shape) + ", which has no sample axis and is fed whole (-1 = any)");
+  if (t.dtype() != spec.dtype && spec.dtype != DType::kUndefined)
+    throw InputError(label + ": data type " + dtype_name(t.dtype()) + " does not match model input '" + spec.name +
+                     "' (" + dtype_name(spec.dtype) + ")");
+}
+}  // namespace
 
 void check_sample_shape(const Shape& sample_shape, DType dtype, const InputSpec& spec, const std::string& label) {
   Shape want(spec.shape.begin() + (spec.shape.empty() ? 0 : 1), spec.shape.end());
@@ -95,11 +116,13 @@ Tensor take_rows(const Tensor& t, int64_t begin, int64_t count) {
   return out;
 }
 
-// Arrays held in memory, one per model input, samples along axis 0 (.npz files, C API buffers).
+// Arrays held in memory, one per model input (.npz files, C API buffers): inputs with a sample
+// axis are served in batches along axis 0, the others whole with every batch.
 class MemoryDataset : public Dataset {
  public:
-  MemoryDataset(const TensorMap& arrays, const std::vector<InputSpec>& inputs, std::string label)
+  MemoryDataset(const TensorMap& arrays, const std::vector<InputSpec>& inputs, std::string label, bool whole)
       : label_(std::move(label)) {
+    std::vector<std::pair<const InputSpec*, Tensor>> found;
     for (const auto& spec : inputs) {
       auto it = arrays.find(spec.name);
       if (it == arrays.end()) {
@@ -107,27 +130,39 @@ class MemoryDataset : public Dataset {
         for (const auto& [k, v] : arrays) keys += (keys.empty() ? "" : ", ") + k;
         throw InputError(label_ + ": no array named '" + spec.name + "' (the model input); has: " + keys);
       }
-      const Tensor& t = it->second;
-      if (t.rank() == 0) throw InputError(label_ + ":" + spec.name + ": a scalar is not a data set");
-      check_sample_shape(Shape(t.shape().begin() + 1, t.shape().end()), t.dtype(), spec, label_ + ":" + spec.name);
-      if (!arrays_.empty() && t.dim(0) != n_)
-        throw InputError(label_ + ": arrays have different sample counts (" + std::to_string(n_) + " vs " +
-                         std::to_string(t.dim(0)) + ")");
-      n_ = t.dim(0);
-      arrays_[spec.name] = t;
+      found.emplace_back(&spec, it->second);
+    }
+    // Sample inputs must agree on their leading extent; if they do not, everything is fed whole.
+    std::set<int64_t> leading;
+    for (const auto& [spec, t] : found)
+      if (!whole && has_sample_axis(*spec) && t.rank() == static_cast<int>(spec->shape.size())) leading.insert(t.dim(0));
+    const bool all_whole = whole || leading.size() != 1;
+    n_ = all_whole ? 1 : *leading.begin();
+    for (const auto& [spec, t] : found) {
+      const std::string where = label_ + ":" + spec->name;
+      if (!all_whole && has_sample_axis(*spec)) {
+        if (t.rank() == 0) throw InputError(where + ": a scalar is not a data set");
+        check_sample_shape(Shape(t.shape().begin() + 1, t.shape().end()), t.dtype(), *spec, where);
+        arrays_[spec->name] = t;
+      } else {
+        check_whole_shape(t, *spec, where);
+        whole_[spec->name] = t;
+      }
     }
   }
   int64_t size() const override { return n_; }
-  std::string describe() const override { return label_ + " (" + std::to_string(n_) + " samples)"; }
+  std::string describe() const override {
+    return label_ + (arrays_.empty() ? " (whole arrays)" : " (" + std::to_string(n_) + " samples)");
+  }
   TensorMap batch(int64_t begin, int64_t count) override {
-    TensorMap out;
+    TensorMap out = whole_;
     for (const auto& [k, t] : arrays_) out[k] = take_rows(t, begin, count);
     return out;
   }
 
  private:
   std::string label_;
-  TensorMap arrays_;
+  TensorMap arrays_, whole_;
   int64_t n_ = 0;
 };
 
@@ -184,7 +219,7 @@ bool is_image(const fs::path& p) {
 }  // namespace
 
 std::unique_ptr<Dataset> open_dataset(const fs::path& path, const std::vector<InputSpec>& inputs,
-                                      const ImageOptions& image_opts) {
+                                      const ImageOptions& image_opts, bool whole) {
   std::error_code ec;
   const std::string label = path.string();
   if (!fs::exists(path, ec)) throw InputError(label + ": no such file or folder");
@@ -202,14 +237,19 @@ std::unique_ptr<Dataset> open_dataset(const fs::path& path, const std::vector<In
     if (!images.empty()) return open_image_dir(path, single_input(inputs, label), image_opts);
     throw InputError(label + ": folder holds no .npy files and no images (.jpg/.jpeg/.png/.bmp)");
   }
-  if (path.extension() == ".npy") return std::make_unique<NpyDataset>(path, single_input(inputs, label));
-  if (path.extension() == ".npz") return std::make_unique<MemoryDataset>(read_npz(path), inputs, path.string());
+  if (path.extension() == ".npy") {
+    const InputSpec& spec = single_input(inputs, label);
+    if (whole || !has_sample_axis(spec))
+      return std::make_unique<MemoryDataset>(TensorMap{{spec.name, read_npy(path)}}, inputs, label, true);
+    return std::make_unique<NpyDataset>(path, spec);
+  }
+  if (path.extension() == ".npz") return std::make_unique<MemoryDataset>(read_npz(path), inputs, path.string(), whole);
   throw InputError(label + ": unknown data format; expected .npy, .npz, a folder of .npy files or a folder of images");
 }
 
 std::unique_ptr<Dataset> memory_dataset(const TensorMap& arrays, const std::vector<InputSpec>& inputs,
-                                        const std::string& label) {
-  return std::make_unique<MemoryDataset>(arrays, inputs, label);
+                                        const std::string& label, bool whole) {
+  return std::make_unique<MemoryDataset>(arrays, inputs, label, whole);
 }
 
 std::unique_ptr<Dataset> slice_dataset(std::unique_ptr<Dataset> inner, int64_t offset, int64_t limit) {

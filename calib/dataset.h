@@ -1,4 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
 // Dataset: named model inputs, served in batches along a leading sample axis.
+//
+// Which inputs have a sample axis (has_sample_axis): an input whose declared first extent is
+// symbolic or 1 is fed in batches of samples along that axis; an input declared without a
+// leading batch axis — rank 0, a fixed first extent other than 1 (e.g. an RNN state [2,N,64]), or
+// no declared shape — is fed whole: every batch gets the complete array, which must have the
+// declared shape. When the sample inputs of an .npz disagree on their leading extent (a mask next
+// to a sequence, say), no axis is shared and every array is fed whole as one sample. With
+// `whole` (qtool run --whole, --whole on the other commands) every array is fed whole.
 //
 // Sources (open_dataset picks by path):
 //   file.npy          one array [N, d1..dk] for a single-input model whose input is [b, d1..dk];
@@ -37,12 +46,15 @@ class Dataset {
   virtual std::string describe() const = 0;
 };
 
+// True when `spec` declares a leading sample axis (see the rule above).
+bool has_sample_axis(const InputSpec& spec);
+
 // `inputs` are the model's real inputs (Executor::inputs()); shapes are checked against them.
 std::unique_ptr<Dataset> open_dataset(const std::filesystem::path& path, const std::vector<InputSpec>& inputs,
-                                      const ImageOptions& image_opts = {});
+                                      const ImageOptions& image_opts = {}, bool whole = false);
 // In-memory arrays keyed by input name, samples along axis 0 (shapes checked like .npz files).
 std::unique_ptr<Dataset> memory_dataset(const TensorMap& arrays, const std::vector<InputSpec>& inputs,
-                                        const std::string& label);
+                                        const std::string& label, bool whole = false);
 // Wraps another dataset and serves samples [offset, offset + limit).
 std::unique_ptr<Dataset> slice_dataset(std::unique_ptr<Dataset> inner, int64_t offset, int64_t limit);
 // Image folder reader (calib/image_dataset.cpp).

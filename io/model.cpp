@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "io/onnx_tensor.h"
+#include "io/weights_to_initializers.h"
 
 namespace fs = std::filesystem;
 
@@ -51,6 +52,15 @@ void Model::set_initializer(const std::string& name, const Tensor& value) {
       return;
     }
   *graph().add_initializer() = tensor_to_proto(value, name);
+  if (proto.ir_version() < 4) {  // IR 3: every initializer is also a graph input
+    for (const auto& in : graph().input())
+      if (in.name() == name) return;
+    auto* vi = graph().add_input();
+    vi->set_name(name);
+    auto* tt = vi->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(static_cast<int32_t>(value.dtype()));
+    for (auto d : value.shape()) tt->mutable_shape()->add_dim()->set_dim_value(d);
+  }
 }
 
 std::vector<const onnx::ValueInfoProto*> Model::real_inputs() const {
@@ -181,6 +191,9 @@ Model load_model_from_bytes(const std::string& bytes, const std::string& label) 
     throw InputError(label + ": unsupported opset " + std::to_string(opset) + " (qtool supports ai.onnx opsets " +
                      std::to_string(kMinOpset) + ".." + std::to_string(kMaxOpset) + ")");
   densify_sparse_initializers(m, label);
+  bool external = false;
+  for (const auto& t : m.graph().initializer()) external = external || t.data_location() == onnx::TensorProto::EXTERNAL;
+  if (!external) weights_to_initializers(m);  // else load_model does it once the data is loaded
   return m;
 }
 
@@ -190,6 +203,7 @@ Model load_model(const fs::path& path) {
   m.path = path;
   for (auto& t : *m.graph().mutable_initializer()) resolve_external_data(t, path.parent_path(), path.string());
   check_model(m, path.string());
+  if (int n = weights_to_initializers(m)) spdlog::debug("{}: {} Constant/Identity/Cast weight nodes became initializers", path.string(), n);
   spdlog::debug("loaded {}: IR {}, opset {}, {} nodes, {} initializers", path.string(), m.proto.ir_version(),
                 m.opset(), m.graph().node_size(), m.graph().initializer_size());
   return m;

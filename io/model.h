@@ -28,7 +28,7 @@ struct Model {
   // Initializer access by name; nullptr / throws Error when absent.
   const onnx::TensorProto* find_initializer(const std::string& name) const;
   Tensor initializer(const std::string& name) const;
-  // Replaces (or adds) an initializer with the given value.
+  // Replaces (or adds) an initializer with the given value (IR 3 models: also listed as an input).
   void set_initializer(const std::string& name, const Tensor& value);
   // Graph inputs that are real inputs (not initializers listed as inputs, as IR 3 models do).
   std::vector<const onnx::ValueInfoProto*> real_inputs() const;
@@ -37,7 +37,8 @@ struct Model {
 };
 
 // Parses and validates; throws InputError for a missing, empty, truncated or non-ONNX file,
-// an IR version < 3 or an opset outside kMinOpset..kMaxOpset.
+// an IR version < 3 or an opset outside kMinOpset..kMaxOpset. Weights held by Constant nodes
+// (or Identity/Cast of initializers) become initializers (io/weights_to_initializers.h).
 Model load_model(const std::filesystem::path& path);
 // Same from bytes in memory; `label` names the source in error messages.
 Model load_model_from_bytes(const std::string& bytes, const std::string& label);

@@ -28,6 +28,9 @@ struct PruneOptions {
   std::string scope = "layer";           // layer | global (unstructured only)
   std::vector<std::string> exclude;      // node labels left dense
   std::map<std::string, double> sparsity_map;  // node label -> sparsity (overrides `sparsity`)
+  // Concrete input extents (--input-shape), for channel surgery that needs value shapes (the
+  // spatial size behind a Flatten); the model's declared shapes otherwise.
+  std::map<std::string, std::vector<int64_t>> input_shapes;
 };
 
 struct LayerPruneStats {

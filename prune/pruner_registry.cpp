@@ -3,6 +3,7 @@
 #include "core/error.h"
 #include "io/npy.h"
 #include "prune/prune.h"
+#include "quant/pass.h"
 
 namespace qtool {
 
@@ -71,6 +72,10 @@ PruneReport prune_model(Model& model, const PruneOptions& opts) {
     if (!(s >= 0 && s < 1)) throw InputError("sparsity map: '" + l + "' has sparsity " + std::to_string(s) + " outside [0, 1)");
   }
   PruneReport report;
+  // Weights computed from constants (e.g. ConstantOfShape, Reshape of a weight) become
+  // initializers first, so they are pruned like any other.
+  PassContext fold;
+  fold_constants(model, fold);
   auto count = [&]() {
     int64_t total = 0;
     for (const auto& t : model.graph().initializer()) {

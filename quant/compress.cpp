@@ -54,6 +54,7 @@ CompressResult compress(const Model& model, const CompressOptions& a, Dataset* d
   ctx.options.act_type = a.act_type == "int8" ? ActType::kInt8 : ActType::kUInt8;
   ctx.options.exclude.insert(a.exclude.begin(), a.exclude.end());
   ctx.options.op_types = std::set<std::string>(a.op_types.begin(), a.op_types.end());
+  ctx.options.input_shapes = a.input_shapes;
   for (const auto& name : a.exclude) {
     bool found = false;
     for (const auto& n : model.graph().node()) found |= n.name() == name || (n.name().empty() && n.output(0) == name);

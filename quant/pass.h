@@ -35,6 +35,7 @@ struct QuantOptions {
   std::set<std::string> exclude;                    // node names kept float
   std::set<std::string> op_types{"Conv", "Gemm", "MatMul", "Add"};  // ops whose inputs get QDQ
   int target_opset = 13;                            // QDQ with per-channel axis needs >= 13
+  std::map<std::string, std::vector<int64_t>> input_shapes;  // --input-shape: concrete input extents
 };
 
 struct PassStats {

@@ -1,16 +1,18 @@
 // upgrade_opset: to ctx.options.target_opset: onnx's version converter (libonnx) up to opset 13,
 // then qtool's own 13 -> 21 step (below; libonnx 1.12 knows opsets up to 17 only).
-// Some adapters (Softmax 12->13) need tensor ranks; the executor supplies them by running the
-// model once on zeros and recording every value's shape, added as value_info for the conversion
-// and removed again afterwards (dynamic extents stay dynamic in the written file).
+// Some adapters (Softmax 12->13) need tensor ranks: onnx's shape inference (libonnx, which knows
+// every opset below 13) supplies them as value_info for the conversion, removed again afterwards.
+// Where it cannot (e.g. a Reshape to a computed shape), the model is run once on zeros of concrete
+// input shapes (declared, or --input-shape; runtime/value_shapes.h) — never guessed ones.
 #include <onnx/shape_inference/implementation.h>
 #include <onnx/version_converter/convert.h>
 #include <spdlog/spdlog.h>
 
+#include <map>
 #include <set>
 
 #include "quant/pass.h"
-#include "runtime/executor.h"
+#include "runtime/value_shapes.h"
 #include "runtime/kernel.h"
 
 namespace qtool {
@@ -65,6 +67,73 @@ void upgrade_13_to(Model& model, int target) {
   if (model.proto.ir_version() < ir) model.proto.set_ir_version(ir);
 }
 
+// Softmax / LogSoftmax / Hardmax below opset 13 work on the input coerced to 2-D at `axis`; from 13
+// on they work along one axis. onnx's 12->13 adapter rewrites them with the input's *static* shape
+// baked into a Reshape (wrong for symbolic extents) and fails when the rank is unknown. Rewritten
+// here instead, rank-free and valid at every opset: Flatten(x, axis) -> op(axis = 1) on the 2-D
+// view -> Reshape(Shape(x)). The Flatten output is declared 2-D so the adapter leaves the op as is.
+void rewrite_coerced_softmax(onnx::ModelProto& work) {
+  auto* g = work.mutable_graph();
+  std::map<std::string, int> ranks;
+  for (const auto& v : g->value_info())
+    if (v.type().tensor_type().has_shape()) ranks[v.name()] = v.type().tensor_type().shape().dim_size();
+  for (const auto& v : g->input())
+    if (v.type().tensor_type().has_shape()) ranks[v.name()] = v.type().tensor_type().shape().dim_size();
+  std::vector<onnx::NodeProto> out;
+  int counter = 0;
+  for (const auto& n : g->node()) {
+    const bool coerced = (n.domain().empty() || n.domain() == "ai.onnx") &&
+                         (n.op_type() == "Softmax" || n.op_type() == "LogSoftmax" || n.op_type() == "Hardmax") &&
+                         n.input_size() == 1 && n.output_size() == 1;
+    int64_t axis = 1;
+    for (const auto& a : n.attribute())
+      if (a.name() == "axis") axis = a.i();
+    auto rank = ranks.find(n.input(0));
+    const bool last = rank != ranks.end() && (axis == rank->second - 1 || axis == -1);
+    if (!coerced || last) {
+      out.push_back(n);
+      continue;
+    }
+    const std::string base = (n.name().empty() ? n.output(0) : n.name()) + "/qtool_opset13_" + std::to_string(counter++);
+    onnx::NodeProto shape, flatten, op = n, reshape;
+    shape.set_op_type("Shape");
+    shape.add_input(n.input(0));
+    shape.add_output(base + "_shape");
+    flatten.set_op_type("Flatten");
+    flatten.add_input(n.input(0));
+    flatten.add_output(base + "_2d");
+    auto* fa = flatten.add_attribute();
+    fa->set_name("axis");
+    fa->set_type(onnx::AttributeProto::INT);
+    fa->set_i(axis < 0 && rank != ranks.end() ? axis + rank->second : axis);
+    if (axis < 0 && rank == ranks.end()) {  // a negative axis needs the rank: leave it to the adapter
+      out.push_back(n);
+      continue;
+    }
+    op.clear_attribute();
+    auto* oa = op.add_attribute();
+    oa->set_name("axis");
+    oa->set_type(onnx::AttributeProto::INT);
+    oa->set_i(1);
+    op.set_input(0, base + "_2d");
+    op.set_output(0, base + "_2d_out");
+    reshape.set_op_type("Reshape");
+    reshape.add_input(base + "_2d_out");
+    reshape.add_input(base + "_shape");
+    reshape.add_output(n.output(0));
+    for (const std::string& name : {base + "_2d", base + "_2d_out"}) {
+      auto* vi = g->add_value_info();
+      vi->set_name(name);
+      auto* shp = vi->mutable_type()->mutable_tensor_type()->mutable_shape();
+      shp->add_dim()->set_dim_param(base + "_rows");
+      shp->add_dim()->set_dim_param(base + "_cols");
+    }
+    out.insert(out.end(), {shape, flatten, op, reshape});
+  }
+  g->clear_node();
+  for (auto& n : out) *g->add_node() = std::move(n);
+}
+
 }  // namespace
 
 void upgrade_opset(Model& model, PassContext& ctx) {
@@ -80,29 +149,48 @@ void upgrade_opset(Model& model, PassContext& ctx) {
     return;
   }
 
-  // Shapes from one executor run on zeros (symbolic extents taken as 1, shown as symbolic).
-  const auto value_shapes = value_shapes_on_zeros(model);
   onnx::ModelProto work = model.proto;
-  std::set<std::string> known;
-  for (const auto& v : work.graph().value_info()) known.insert(v.name());
-  for (const auto& v : work.graph().input()) known.insert(v.name());
-  for (const auto& v : work.graph().output()) known.insert(v.name());
   const int base_vi = work.graph().value_info_size();
-  for (const auto& [name, ds] : value_shapes) {
-    if (known.count(name)) continue;
-    auto* vi = work.mutable_graph()->add_value_info();
-    vi->set_name(name);
-    auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(static_cast<int32_t>(ds.first));
-    auto* shape = tt->mutable_shape();
-    for (auto d : ds.second) shape->add_dim()->set_dim_value(d);
+  try {
+    onnx::shape_inference::InferShapes(work);
+  } catch (const std::exception& e) {
+    spdlog::debug("{}: shape inference before the opset upgrade stopped: {}", model.path.string(), e.what());
+  }
+  rewrite_coerced_softmax(work);
+  // Values whose rank shape inference could not find: shapes from a run on concrete inputs.
+  std::set<std::string> ranked;
+  for (const auto& v : work.graph().value_info())
+    if (v.type().tensor_type().has_shape()) ranked.insert(v.name());
+  for (const auto& v : work.graph().input()) ranked.insert(v.name());
+  for (const auto& t : work.graph().initializer()) ranked.insert(t.name());
+  bool missing = false;
+  for (const auto& n : work.graph().node())
+    for (const auto& o : n.output()) missing = missing || (!o.empty() && !ranked.count(o));
+  if (missing && find_unsupported_ops(model).empty()) {
+    std::map<std::string, std::pair<DType, Shape>> shapes;
+    try {
+      shapes = value_shapes(model, ctx.options.input_shapes);
+    } catch (const InputError& e) {
+      spdlog::debug("{}", e.what());  // the converter says whether it needed them
+    }
+    for (const auto& [name, ds] : shapes) {
+      if (ranked.count(name)) continue;
+      auto* vi = work.mutable_graph()->add_value_info();
+      vi->set_name(name);
+      auto* tt = vi->mutable_type()->mutable_tensor_type();
+      tt->set_elem_type(static_cast<int32_t>(ds.first));
+      for (auto d : ds.second) tt->mutable_shape()->add_dim()->set_dim_value(d);
+    }
   }
   onnx::ModelProto converted;
   try {
     converted = onnx::version_conversion::ConvertVersion(work, target);
   } catch (const std::exception& e) {
-    throw Error("cannot convert " + model.path.string() + " from opset " + std::to_string(model.opset()) + " to " +
-                std::to_string(target) + ": " + e.what());
+    std::string msg = e.what();
+    if (auto nl = msg.find('\n'); nl != std::string::npos) msg = msg.substr(0, nl);
+    throw InputError(model.path.string() + ": cannot convert from opset " + std::to_string(model.opset()) + " to " +
+                     std::to_string(target) + " (onnx's version converter: " + msg +
+                     "); if it lacks a shape, pass --input-shape NAME:d0,d1,... for inputs with symbolic extents");
   }
   // Drop the value_info we added (and whatever the converter inferred from them).
   auto* vis = converted.mutable_graph()->mutable_value_info();

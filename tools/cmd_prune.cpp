@@ -11,6 +11,7 @@
 #include "prune/sensitivity.h"
 #include "prune/sparse_storage.h"
 #include "runtime/executor.h"
+#include "runtime/value_shapes.h"
 #include "tools/commands.h"
 
 namespace fs = std::filesystem;
@@ -24,6 +25,7 @@ struct PruneArgs {
   bool sensitivity = false, allocate = false;
   std::vector<double> levels{0.3, 0.5, 0.7, 0.8, 0.9, 0.95};
   PruneOptions opts;
+  std::vector<std::string> input_shapes;
   DataOptions data_opts;
 };
 
@@ -45,9 +47,10 @@ std::string file_bytes(const Model& m) {
   return bytes;
 }
 
-void run_prune(const PruneArgs& a) {
+void run_prune(PruneArgs a) {
   Model model = load_model(a.model);
-  require_supported(model);
+  if (a.sensitivity || a.allocate) require_supported(model);  // only these run the model
+  a.opts.input_shapes = parse_input_shapes(a.input_shapes);
   PruneOptions opts = a.opts;
   if (!a.map.empty()) opts.sparsity_map = read_sparsity_map(a.map);
   if ((a.sensitivity || a.allocate) && a.data.empty())
@@ -125,6 +128,10 @@ void add_prune_command(CLI::App& app) {
   cmd->add_option("--pattern", args->opts.pattern, "unstructured (default), N:M such as 2:4, or channel");
   cmd->add_option("--scope", args->opts.scope, "unstructured: layer (same sparsity per layer, default) or global");
   cmd->add_option("--exclude", args->opts.exclude, "node names left dense, comma separated")->delimiter(',');
+  cmd->add_option("--input-shape", args->input_shapes,
+                  "concrete extents NAME:d0,d1,... for inputs with symbolic ones (channel pruning through Flatten "
+                  "needs value shapes); repeatable")
+      ->delimiter(';');
   cmd->add_option("--sparsity-map", args->map, "JSON {\"node\": sparsity, ...} overriding --sparsity per layer");
   cmd->add_option("--save-masks", args->masks, "write the 0/1 masks (uint8, one per weight) to this .npz");
   cmd->add_option("-o,--output", args->out, "output path (default: <model stem>.pruned.onnx beside the input)");

@@ -17,6 +17,7 @@
 #include "quant/quantize_model.h"
 #include "quant/weight_plan.h"
 #include "runtime/executor.h"
+#include "runtime/value_shapes.h"
 #include "tools/commands.h"
 
 namespace fs = std::filesystem;
@@ -38,6 +39,7 @@ struct QuantizeArgs {
   double percentile = 99.999;
   std::vector<std::string> exclude;
   std::vector<std::string> op_types{"Conv", "Gemm", "MatMul", "Add"};
+  std::vector<std::string> input_shapes;
   DataOptions data;
 };
 
@@ -75,11 +77,14 @@ void run_quantize(const QuantizeArgs& a) {
   o.prune.sparsity = a.sparsity;
   o.prune.scope = a.scope;
   o.prune_enabled = a.sparsity > 0 || a.pattern != "unstructured";
+  o.input_shapes = parse_input_shapes(a.input_shapes);
+  o.prune.input_shapes = o.input_shapes;
   if (!a.plan.empty()) read_plan(a.plan, o);
   validate(o);
 
   Model model = load_model(a.model);
-  require_supported(model);
+  // Only calibration and GPTQ run the model; weight-only, fp16/bf16 and pruning work on any model.
+  if (!a.calib.empty()) require_supported(model);
   QuantOptions probe;  // the output name depends on the plan: resolve it before any work
   WeightPlanOptions plan = o.plan;
   if (o.format == "matmulnbits" && !plan.group_size) plan.group_size = 32;
@@ -193,6 +198,10 @@ void add_quantize_command(CLI::App& app) {
       ->delimiter(',');
   cmd->add_option("-o,--output", args->out,
                   "output path (default: <model stem>.int8.onnx, .int4.onnx, .binary.onnx, ... beside the input)");
+  cmd->add_option("--input-shape", args->input_shapes,
+                  "concrete extents NAME:d0,d1,... for inputs with symbolic ones, where a step needs value shapes "
+                  "(opset upgrade of some models, channel pruning through Flatten); repeatable")
+      ->delimiter(';');
   add_data_options(cmd, args->data);
   cmd->callback([args] { run_quantize(*args); });
 }

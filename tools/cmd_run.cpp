@@ -102,7 +102,7 @@ void add_run_command(CLI::App& app) {
   struct Args {
     std::string model, data_path, out;
     int64_t batch = 32;
-    bool whole = false, reference = false;
+    bool reference = false;
     DataOptions data;
   };
   auto a = std::make_shared<Args>();
@@ -115,8 +115,6 @@ void add_run_command(CLI::App& app) {
                   "outputs: .npz keyed by output name, or (with --whole) a folder receiving output_K.pb")
       ->required();
   cmd->add_option("--batch", a->batch, "largest batch to run (default 32)");
-  cmd->add_flag("--whole", a->whole,
-                "feed every array of --data as the complete input tensor (no sample axis, no batching)");
   cmd->add_flag("--reference", a->reference, "run every node with its plain reference kernel");
   add_data_options(cmd, a->data);
   cmd->callback([a] {
@@ -124,7 +122,7 @@ void add_run_command(CLI::App& app) {
     require_supported(m);
     ExecutorOptions opts;
     opts.reference_only = a->reference;
-    if (a->whole) {
+    if (a->data.whole) {
       Executor exec(m, opts);
       ValueMap feeds = read_whole_inputs(a->data_path, exec.inputs());
       ValueMap out = exec.run_values(feeds);
@@ -144,6 +142,15 @@ void add_run_command(CLI::App& app) {
     });
     std::map<std::string, Tensor> merged;
     for (const auto& [k, list] : parts) {
+      if (list.size() == 1) {
+        merged[k] = list[0];
+        continue;
+      }
+      for (const auto& t : list)
+        if (t.rank() == 0 || t.dtype() != list[0].dtype() ||
+            Shape(t.shape().begin() + 1, t.shape().end()) != Shape(list[0].shape().begin() + 1, list[0].shape().end()))
+          throw InputError("output '" + k + "' has no common sample axis across batches (" + shape_str(t.shape()) +
+                           " vs " + shape_str(list[0].shape()) + "); run it with --whole");
       Shape s = list[0].shape();
       int64_t n = 0;
       for (const auto& t : list) n += t.dim(0);

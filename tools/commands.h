@@ -29,6 +29,7 @@ struct DataOptions {
   std::string layout = "nchw";
   bool bgr = false, jpeg_fancy = false;
   int64_t offset = 0, limit = -1;
+  bool whole = false;                   // feed every array whole (no sample axis)
   ImageOptions image() const;           // throws InputError on a bad --size / --layout
 };
 void add_data_options(CLI::App* cmd, DataOptions& opts);

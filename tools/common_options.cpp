@@ -40,10 +40,13 @@ void add_data_options(CLI::App* cmd, DataOptions& o) {
                 "images: libjpeg's smooth chroma upsampling (as PIL/OpenCV) instead of plain replication");
   cmd->add_option("--offset", o.offset, "skip the first N samples of the data");
   cmd->add_option("--limit", o.limit, "use at most N samples of the data");
+  cmd->add_flag("--whole", o.whole,
+                "feed every array of the data whole, as the complete input tensor (default: inputs declared "
+                "with a symbolic or 1 first extent are split into samples along it, the others fed whole)");
 }
 
 std::unique_ptr<Dataset> open_data(const std::string& path, const std::vector<InputSpec>& inputs, const DataOptions& o) {
-  auto ds = open_dataset(path, inputs, o.image());
+  auto ds = open_dataset(path, inputs, o.image(), o.whole);
   if (o.offset > 0 || o.limit >= 0) ds = slice_dataset(std::move(ds), o.offset, o.limit);
   if (ds->size() == 0) throw InputError(path + ": no samples selected");
   return ds;

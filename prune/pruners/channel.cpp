@@ -11,7 +11,7 @@
 
 #include "core/error.h"
 #include "prune/prune.h"
-#include "runtime/executor.h"
+#include "runtime/value_shapes.h"
 #include "runtime/kernel.h"
 
 namespace qtool {
@@ -69,9 +69,15 @@ void set_int_attr(onnx::NodeProto& n, const std::string& name, int64_t v) {
 void prune_channels(Model& model, const PruneOptions& opts, PruneReport& report) {
   if (opts.scope != "layer") throw InputError("channel pruning is per layer; --scope global does not apply");
   model.drop_initializer_inputs();  // their declared shapes would go stale
-  // Value shapes from one run on zeros (for H*W behind a Flatten).
+  // Value shapes from one run on zeros of concrete input shapes (for H*W behind a Flatten and the
+  // rank of Gemm/MatMul inputs); without them those groups are skipped with the reason.
   std::map<std::string, Shape> shapes;
-  for (const auto& [name, ds] : value_shapes_on_zeros(model, ExecutorOptions{false, false})) shapes[name] = ds.second;
+  std::string no_shapes;
+  try {
+    for (const auto& [name, ds] : value_shapes(model, opts.input_shapes)) shapes[name] = ds.second;
+  } catch (const InputError& e) {
+    no_shapes = e.what();
+  }
   auto& g = model.graph();
   std::set<std::string> graph_outputs;
   for (const auto& o : g.output()) graph_outputs.insert(o.name());
@@ -132,12 +138,13 @@ void prune_channels(Model& model, const PruneOptions& opts, PruneReport& report)
         } else if ((op == "Gemm" || op == "MatMul") && w && w->dims_size() == 2 && init_uses[n.input(1)] == 1 &&
                    !(op == "Gemm" && attr_int(n, "transA", 0))) {
           auto sh = shapes.find(v);
-          if (sh == shapes.end() || sh->second.size() != 2) reason = op + " '" + label(n) + "' reads a non-2-D input";
+          if (!no_shapes.empty()) reason = op + " '" + label(n) + "' needs value shapes (" + no_shapes + ")";
+          else if (sh == shapes.end() || sh->second.size() != 2) reason = op + " '" + label(n) + "' reads a non-2-D input";
           else edits.push_back({Edit::kConsumerMatrix, &n, per});
         } else if (op == "Flatten" && per == 1 && attr_int(n, "axis", 1) == 1) {
           auto sh = shapes.find(v);
           if (sh == shapes.end() || sh->second.size() < 2) {
-            reason = "unknown shape before Flatten '" + label(n) + "'";
+            reason = "unknown shape before Flatten '" + label(n) + "'" + (no_shapes.empty() ? "" : " (" + no_shapes + ")");
           } else {
             int64_t hw = 1;
             for (size_t d = 2; d < sh->second.size(); ++d) hw *= sh->second[d];
