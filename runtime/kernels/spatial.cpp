@@ -62,6 +62,7 @@ void grid_sample_validate(KernelContext& c) {
   if (c.version < 20 && x.rank() != 4) c.fail("input X must be 4-D (N, C, H, W) at GridSample-16, got " + shape_str(x.shape()));
   if (x.rank() < 3) c.fail("input X must have rank >= 3 (N, C, D1, ...), got " + shape_str(x.shape()));
   const int r = x.rank() - 2;
+  if (r > 8) c.fail("input X has " + std::to_string(r) + " spatial axes; GridSample supports up to 8");
   if (g.rank() != r + 2) c.fail("input grid must have rank " + std::to_string(r + 2) + ", got " + shape_str(g.shape()));
   if (g.dim(-1) != r)
     c.fail("input grid's last extent must be " + std::to_string(r) + " (the spatial rank), got " + shape_str(g.shape()));
@@ -147,6 +148,12 @@ void grid_sample_impl(KernelContext& c, const GridSampleAttrs& a) {
     dims[i] = x.dim(2 + i);
     stride[i] = plane;
     plane *= dims[i];
+  }
+  if (plane == 0) {  // nothing to sample from: every location is outside
+    T* o = y.data<T>();
+    for (int64_t i = 0; i < y.numel(); ++i) o[i] = cast_from_double<T>(0.0);
+    c.outputs[0] = std::move(y);
+    return;
   }
   const int taps = a.mode == SampleMode::kNearest ? 1 : a.mode == SampleMode::kLinear ? 2 : 4;
   // Per axis: tap offsets (-1: reads 0) and weights.

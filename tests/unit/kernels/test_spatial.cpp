@@ -97,6 +97,18 @@ TEST(GridSampleKernel, InvalidInputsAreInputErrors) {
                InputError);  // 5-D only from 20
   auto bad_pad = grid_sample_node("linear", "mirror", 0);
   EXPECT_THROW(run_op(bad_pad, 20, {x, random_tensor_of(DType::kFloat, {1, 2, 2, 2}, 1)}, true), InputError);
+  Shape nine(11, 1);
+  EXPECT_THROW(run_op(n, 20, {Tensor(DType::kFloat, nine), Tensor(DType::kFloat, Shape{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 9})},
+                      true),
+               InputError);  // 9 spatial axes: 4^9 taps per output for cubic
+  // an input without pixels reads zeros for every padding mode
+  for (const char* pad : {"zeros", "border", "reflection"}) {
+    auto e = grid_sample_node("linear", pad, 0);
+    EXPECT_EQ(run_op(e, 20, {Tensor(DType::kFloat, {1, 1, 0, 3}), Tensor(DType::kFloat, {1, 2, 2, 2})}, true)[0]
+                  .tensor()
+                  .to_floats(),
+              std::vector<float>(4, 0.f));
+  }
   // far-out and non-finite grid values neither crash nor read out of bounds
   const Tensor far = Tensor::from<float>({1, 1, 3, 2}, {1e30f, -1e30f, INFINITY, NAN, -INFINITY, 3});
   for (const char* pad : {"zeros", "border", "reflection"})
