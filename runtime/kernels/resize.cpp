@@ -384,7 +384,7 @@ ResizePlan make_plan(const KernelContext& c, const ResizeAttrs& a, bool with_tap
       }
     }
   }
-  shape_numel(p.out_shape);  // throws on overflow
+  const int64_t out_numel = shape_numel(p.out_shape);  // throws on overflow
 
   if (a.coord == CoordMode::kTfCropAndResize) {
     if (slots.roi < 0 || !given_nonempty(c, slots.roi))
@@ -408,8 +408,9 @@ ResizePlan make_plan(const KernelContext& c, const ResizeAttrs& a, bool with_tap
                            (std::fabs(p.roi_start[ax]) <= 1e-9 && isclose(p.roi_end[ax], 1.0)));
     if (!identity) p.order.push_back(ax);
   }
-  if (with_taps) {
+  if (with_taps) {  // (tables are never larger than the output, which is allocated next)
     p.taps.resize(r);
+    if (out_numel == 0) p.order.clear();
     for (int ax : p.order)
       p.taps[ax] = make_axis_taps(a, in[ax], p.out_shape[ax], p.scale[ax], p.roi_start[ax], p.roi_end[ax]);
   }
@@ -585,8 +586,9 @@ void resize_run(KernelContext& c) {
   const ResizeAttrs a = parse_attrs(c);
   const Tensor& x = c.in(0);
   const ResizePlan p = make_plan(c, a, true);
-  if (x.rank() == 0) {
-    c.outputs[0] = x.clone();
+  if (!dispatch<ResizeTypes>(x.dtype(), [](auto) {})) c.fail_dtype(0, x.dtype());
+  if (shape_numel(p.out_shape) == 0) {
+    c.outputs[0] = Tensor(x.dtype(), p.out_shape);
     return;
   }
   c.dispatch_or_fail<ResizeTypes>(0, x.dtype(), [&](auto tag) {
