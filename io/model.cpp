@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "io/onnx_tensor.h"
+#include "io/structure_check.h"
 #include "io/weights_to_initializers.h"
 
 namespace fs = std::filesystem;
@@ -157,14 +158,17 @@ void densify_sparse_initializers(Model& m, const std::string& label) {
 }  // namespace
 
 void check_model(const Model& model, const std::string& label) {
+  check_structure(model, label);  // qtool's own checks, whatever the IR version and opset
   if (model.proto.ir_version() > onnx::Version::IR_VERSION) {
-    spdlog::debug("{}: IR version {} is newer than libonnx's checker knows ({}); structural checks only", label,
-                  model.proto.ir_version(), static_cast<int>(onnx::Version::IR_VERSION));
+    spdlog::debug("{}: IR version {} is newer than libonnx's checker knows ({}): skipped onnx::checker "
+                  "(schemas, attribute types per op); qtool's structural checks and the op registry's "
+                  "validators apply", label, model.proto.ir_version(), static_cast<int>(onnx::Version::IR_VERSION));
     return;
   }
   if (model.opset() > libonnx_max_opset()) {
-    spdlog::debug("{}: opset {} is newer than libonnx's checker knows ({}); structural checks only", label,
-                  model.opset(), libonnx_max_opset());
+    spdlog::debug("{}: opset {} is newer than libonnx's checker knows ({}): skipped onnx::checker "
+                  "(schemas, attribute types per op); qtool's structural checks and the op registry's "
+                  "validators apply", label, model.opset(), libonnx_max_opset());
     return;
   }
   try {
