@@ -34,7 +34,11 @@ class CompiledGraph {
   };
 
   // `outer`: names visible from enclosing scopes (nullptr for the model's graph).
-  CompiledGraph(const onnx::GraphProto& graph, std::shared_ptr<const Env> env, const std::set<std::string>* outer);
+  // `outer_constants`: the outer names whose values are known at compile time (initializers,
+  // folded values); the graph takes them as its own constants instead of free variables, so body
+  // nodes that read only constants are folded and kernels may cache work derived from them.
+  CompiledGraph(const onnx::GraphProto& graph, std::shared_ptr<const Env> env, const std::set<std::string>* outer,
+                const std::map<std::string, Value>* outer_constants = nullptr);
 
   const std::vector<std::string>& input_names() const { return input_names_; }
   const std::vector<std::string>& output_names() const { return output_names_; }
@@ -77,7 +81,8 @@ class CompiledGraph {
   };
 
   int slot(const std::string& name);
-  void compile(const onnx::GraphProto& g, const std::set<std::string>* outer);
+  void compile(const onnx::GraphProto& g, const std::set<std::string>* outer,
+               const std::map<std::string, Value>* outer_constants);
   void finish();  // fusion + liveness; after construction and keep_values()
   void fuse();    // runtime/fusion.cpp
   void run_step(const Step& s, std::vector<Value>& slots, bool cached) const;
