@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "io/functions.h"
 #include "io/onnx_tensor.h"
 
 namespace fs = std::filesystem;
@@ -181,6 +182,7 @@ Model load_model_from_bytes(const std::string& bytes, const std::string& label) 
     throw InputError(label + ": unsupported opset " + std::to_string(opset) + " (qtool supports ai.onnx opsets " +
                      std::to_string(kMinOpset) + ".." + std::to_string(kMaxOpset) + ")");
   densify_sparse_initializers(m, label);
+  inline_model_functions(m.proto, label);  // model-local functions become plain nodes
   return m;
 }
 
