@@ -82,6 +82,7 @@ CompiledGraph::CompiledGraph(const onnx::GraphProto& graph, std::shared_ptr<cons
 
 void CompiledGraph::compile(const onnx::GraphProto& g, const std::set<std::string>* outer,
                             const std::map<std::string, Value>* outer_constants) {
+  subgraph_ = outer != nullptr;
   const std::string& label = env_->label;
   auto where = [&](const onnx::NodeProto& n) { return (label.empty() ? "" : label + ": ") + node_label(n); };
   for (const auto& t : g.initializer()) {
@@ -227,6 +228,14 @@ bool CompiledGraph::try_fold(Step& s) {
     run_step(s, constants_, false);
   } catch (const AllocationCapExceeded&) {
     spdlog::debug("{}: not folded, a result would exceed {} bytes", node_label(*s.node), env_->options.fold_limit_bytes);
+    for (int id : s.out)
+      if (id >= 0) constants_[id] = Value();
+    return false;
+  } catch (const Error& e) {
+    // In a body (an If branch that may never be taken, a Loop that may run zero times) a node
+    // that fails on its constant inputs fails only if it runs, as in the model's semantics.
+    if (!subgraph_) throw;
+    spdlog::debug("{}: not folded: {}", node_label(*s.node), e.what());
     for (int id : s.out)
       if (id >= 0) constants_[id] = Value();
     return false;

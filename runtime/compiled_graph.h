@@ -99,6 +99,7 @@ class CompiledGraph {
   std::vector<int> last_use_;      // per slot: index of the last step reading it
   std::vector<bool> keep_;
   std::vector<std::unique_ptr<onnx::NodeProto>> owned_nodes_;  // nodes made by compilation
+  bool subgraph_ = false;          // an If / Loop / Scan body (folding failures are deferred)
 };
 
 // Names a graph reads that it does not define (inputs, initializers, node outputs), nested
