@@ -19,8 +19,11 @@
 //    length of 0.
 // The reference kernel is plain loops in Compute<T> (float16 / bfloat16 in float, states kept in
 // float between steps); the float32 fast kernel computes X*W^T for the whole sequence in one
-// Eigen GEMM and H*R^T per time step, with the same elementwise code.
+// GEMM and H*R^T per time step (oneDNN sgemm), with the same elementwise code. oneDNN's RNN
+// primitives are not used: they cover neither sequence_lens, clip, the optional activations nor
+// peepholes, and the GEMMs are where the time goes.
 #include <Eigen/Core>
+#include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -428,10 +431,28 @@ void rnn_reference(KernelContext& c) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Fast float32: X*W^T for every time step in one GEMM, H*R^T per step.
+// Fast float32: X*W^T for every time step in one GEMM, H*R^T per step (oneDNN's sgemm, which
+// picks AVX2 / AVX-512 code at run time), the elementwise part shared with the reference.
 
-using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using ConstMap = Eigen::Map<const RowMat>;
+// C[M,N] = A[M,K] * B[N,K]^T (+ C when accumulate), all row-major with the given leading dims.
+void gemm_abt(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+              int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    for (int64_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, 0.f);
+    return;
+  }
+  if (m < 4) {  // a few rows (batch 1 recurrences): Eigen's matrix-vector product has less overhead
+    using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    using Stride = Eigen::OuterStride<>;
+    Eigen::Map<const RowMat, 0, Stride> am(a, m, k, Stride(lda)), bm(b, n, k, Stride(ldb));
+    Eigen::Map<RowMat, 0, Stride> cm(c, m, n, Stride(ldc));
+    cm.noalias() = am * bm.transpose();
+    return;
+  }
+  if (dnnl::sgemm('N', 'T', m, n, k, 1.f, a, lda, b, ldb, 0.f, c, ldc) != dnnl::status::success)
+    throw Error("oneDNN sgemm failed");
+}
 
 template <RnnKind K>
 bool rnn_fast(KernelContext& c) {
@@ -451,78 +472,77 @@ bool rnn_fast(KernelContext& c) {
   float* Y = out.y.data<float>();
   float* YH = out.yh.data<float>();
   float* YC = K == RnnKind::kLstm ? out.yc.data<float>() : nullptr;
-  const int64_t rows = cfg.seq * batch;  // X rows in memory order (x_index / I)
+  const int64_t rows = cfg.seq * batch;  // rows of X in memory order (x_row)
   const int64_t GH = G * H;
-  // Recurrent columns computed before the cell: all gates, or z and r for GRU.
-  const int64_t RH = gru ? 2 * H : GH;
+  const int64_t RH = gru ? 2 * H : GH;  // recurrent columns before the cell: all, or GRU's z and r
   int64_t max_len = 0;
   for (int64_t l : cfg.lens) max_len = std::max(max_len, l);
-  ConstMap Xm(X, rows, I);
-  RowMat xw(rows, GH), hprev(batch, H), cprev(batch, H), hrec(batch, RH), rh(batch, H), hh(batch, H);
-  std::vector<float> pre(GH), hr(H);
+  std::vector<float> xw(static_cast<size_t>(rows * GH)), hprev(batch * H), cprev(batch * H), hrec(batch * RH);
+  std::vector<float> rh(gru ? batch * H : 0), hh(gru ? batch * H : 0), bias(GH), rbh(H), pre(GH), hr(H);
   for (int d = 0; d < cfg.dirs; ++d) {
-    ConstMap Wd(W + d * GH * I, GH, I), Rd(R + d * GH * H, GH, H);
-    xw.noalias() = Xm * Wd.transpose();
-    if (B) {  // Wb always; Rb too except for the GRU h gate
+    const float* Wd = W + d * GH * I;
+    const float* Rd = R + d * GH * H;
+    gemm_abt(rows, GH, I, X, I, Wd, I, xw.data(), GH);
+    // Wb + Rb folded into the input projection, except the GRU h gate's Rb (inside r's product)
+    std::fill(bias.begin(), bias.end(), 0.f);
+    std::fill(rbh.begin(), rbh.end(), 0.f);
+    if (B) {
       const float* Wb = B + d * 2 * GH;
       const float* Rb = Wb + GH;
-      Eigen::Map<const Eigen::RowVectorXf> wb(Wb, GH);
-      xw.rowwise() += wb;
-      Eigen::RowVectorXf rb = Eigen::Map<const Eigen::RowVectorXf>(Rb, GH);
-      if (gru) rb.tail(H).setZero();
-      xw.rowwise() += rb;
+      for (int64_t k = 0; k < GH; ++k) bias[k] = Wb[k] + (gru && k >= 2 * H ? 0.f : Rb[k]);
+      if (gru) std::copy(Rb + 2 * H, Rb + 3 * H, rbh.begin());
+      for (int64_t r = 0; r < rows; ++r) {
+        float* row = xw.data() + r * GH;
+        for (int64_t k = 0; k < GH; ++k) row[k] += bias[k];
+      }
     }
-    Eigen::RowVectorXf rbh = Eigen::RowVectorXf::Zero(H);
-    if (gru && B) rbh = Eigen::Map<const Eigen::RowVectorXf>(B + d * 2 * GH + GH + 2 * H, H);
-    Eigen::VectorXf peep(P ? 3 * H : 0);
-    if (P) peep = Eigen::Map<const Eigen::VectorXf>(P + d * 3 * H, 3 * H);
+    const float* peep = P ? P + d * 3 * H : nullptr;
     for (int64_t b = 0; b < batch; ++b)
       for (int64_t j = 0; j < H; ++j) {
-        hprev(b, j) = H0 ? H0[cfg.state_index(d, b) + j] : 0.f;
-        cprev(b, j) = C0 ? C0[cfg.state_index(d, b) + j] : 0.f;
+        hprev[b * H + j] = H0 ? H0[cfg.state_index(d, b) + j] : 0.f;
+        cprev[b * H + j] = C0 ? C0[cfg.state_index(d, b) + j] : 0.f;
       }
     const Activation& f = cfg.acts[d * activation_count(K)];
     for (int64_t s = 0; s < max_len; ++s) {
-      hrec.noalias() = hprev * Rd.topRows(RH).transpose();
+      gemm_abt(batch, RH, H, hprev.data(), H, Rd, H, hrec.data(), RH);
       if (gru) {  // r first, then the h gate's recurrent term
         for (int64_t b = 0; b < batch; ++b) {
           if (s >= cfg.lens[b]) continue;
           const int64_t t = cfg.dir_reverse(d) ? cfg.lens[b] - 1 - s : s;
           const float* xr = xw.data() + cfg.x_row(t, b) * GH + H;
           for (int64_t j = 0; j < H; ++j) {
-            const float r = f(clip_value(cfg, xr[j] + hrec(b, H + j)));
-            hrec(b, H + j) = r;
-            rh(b, j) = cfg.linear_before_reset ? hprev(b, j) : r * hprev(b, j);
+            const float r = f(clip_value(cfg, xr[j] + hrec[b * RH + H + j]));
+            hrec[b * RH + H + j] = r;
+            rh[b * H + j] = cfg.linear_before_reset ? hprev[b * H + j] : r * hprev[b * H + j];
           }
         }
-        hh.noalias() = rh * Rd.bottomRows(H).transpose();
-        hh.rowwise() += rbh;
+        gemm_abt(batch, H, H, rh.data(), H, Rd + 2 * H * H, H, hh.data(), H);
       }
       for (int64_t b = 0; b < batch; ++b) {
         if (s >= cfg.lens[b]) continue;
         const int64_t t = cfg.dir_reverse(d) ? cfg.lens[b] - 1 - s : s;
         const float* xrow = xw.data() + cfg.x_row(t, b) * GH;
+        const float* rec = hrec.data() + b * RH;
         if (gru) {
           for (int64_t j = 0; j < H; ++j) {
-            pre[j] = xrow[j] + hrec(b, j);
-            pre[H + j] = hrec(b, H + j);  // activated r
+            pre[j] = xrow[j] + rec[j];
+            pre[H + j] = rec[H + j];  // the activated r
             pre[2 * H + j] = xrow[2 * H + j];
-            hr[j] = hh(b, j);
+            hr[j] = hh[b * H + j] + rbh[j];
           }
         } else {
-          for (int64_t k = 0; k < GH; ++k) pre[k] = xrow[k] + hrec(b, k);
+          for (int64_t k = 0; k < GH; ++k) pre[k] = xrow[k] + rec[k];
         }
         float* h = hprev.data() + b * H;
-        float* cs = cprev.data() + b * H;
-        cell_step<float>(cfg, d, pre.data(), hr.data(), P ? peep.data() : nullptr, h, cs);
+        cell_step<float>(cfg, d, pre.data(), hr.data(), peep, h, cprev.data() + b * H);
         std::copy(h, h + H, Y + cfg.y_index(t, d, b));
       }
     }
     for (int64_t b = 0; b < batch; ++b) {
       const bool any = cfg.lens[b] > 0;
       for (int64_t j = 0; j < H; ++j) {
-        YH[cfg.state_index(d, b) + j] = any ? hprev(b, j) : 0.f;
-        if (YC) YC[cfg.state_index(d, b) + j] = any ? cprev(b, j) : 0.f;
+        YH[cfg.state_index(d, b) + j] = any ? hprev[b * H + j] : 0.f;
+        if (YC) YC[cfg.state_index(d, b) + j] = any ? cprev[b * H + j] : 0.f;
       }
     }
   }
