@@ -186,16 +186,25 @@ void CompiledGraph::compile(const onnx::GraphProto& g, const std::set<std::strin
     collect_graph_attrs(n, bodies);
     if (!bodies.empty()) {
       all_const = false;
-      // What the bodies can read: every name of the enclosing scopes and of this graph so far
-      // (this graph's names shadow outer ones), with the values known at compile time.
-      std::set<std::string> visible = outer ? *outer : std::set<std::string>{};
-      std::map<std::string, Value> known = outer_constants ? *outer_constants : std::map<std::string, Value>{};
-      for (const auto& [name, id] : slot_of_) {
-        visible.insert(name);
-        if (constants_[id].present()) known[name] = constants_[id];
-        else known.erase(name);
-      }
       for (const auto& [attr, body] : bodies) {
+        // What the body reads from enclosing scopes and can see there (this graph's names shadow
+        // outer ones), with the values known at compile time. Only the names it reads are
+        // passed down, so a graph with many bodies does not copy its whole scope for each.
+        std::set<std::string> visible;
+        std::map<std::string, Value> known;
+        for (const auto& f : graph_free_names(*body)) {
+          auto it = slot_of_.find(f);
+          if (it != slot_of_.end()) {
+            visible.insert(f);
+            if (constants_[it->second].present()) known[f] = constants_[it->second];
+          } else if (outer && outer->count(f)) {
+            visible.insert(f);
+            if (outer_constants) {
+              auto c = outer_constants->find(f);
+              if (c != outer_constants->end()) known[f] = c->second;
+            }
+          }
+        }
         Body b{attr, std::make_shared<CompiledGraph>(*body, env_, &visible, &known), {}};
         for (const auto& f : b.graph->free_vars()) {
           const int id = resolve(f, n);

@@ -120,9 +120,13 @@ void validate_split_to_sequence(KernelContext& c) {
   int64_t sum = 0;
   for (int64_t l : v) {
     if (l < 0) c.fail("input 'split': lengths must not be negative, got " + std::to_string(l));
+    if (l > dim - sum) {  // also keeps the sum from overflowing
+      sum = -1;
+      break;
+    }
     sum += l;
-    if (sum > dim) break;
   }
+  if (sum < 0) c.fail("input 'split': lengths sum to more than " + std::to_string(dim) + ", the extent of axis " + std::to_string(axis));
   if (sum != dim)
     c.fail("input 'split': lengths sum to " + std::to_string(sum) + ", the extent of axis " + std::to_string(axis) +
            " is " + std::to_string(dim));

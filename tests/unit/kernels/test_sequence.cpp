@@ -128,6 +128,7 @@ TEST(Sequence, SplitToSequence) {
   EXPECT_EQ(s.items()[0].shape(), (Shape{2, 5}));
 
   EXPECT_NE(error_of(ns, {x, i64({2}, {1, 2})}).find("sum to 3"), std::string::npos);
+  EXPECT_NE(error_of(ns, {x, i64({2}, {1, INT64_MAX})}).find("more than 5"), std::string::npos);
   EXPECT_NE(error_of(ns, {x, i64({}, {0})}).find("must be positive"), std::string::npos);
   EXPECT_NE(error_of(ns, {x, i64({2}, {-1, 6})}).find("negative"), std::string::npos);
   auto bad_axis = make_node("SplitToSequence", 1, 1);
