@@ -6,7 +6,11 @@
 // all constant are run once (constant folding, bounded by ExecutorOptions::fold_limit_bytes), each
 // node is matched to its OpRegistry definition by the model's opset of its domain, and subgraph
 // attributes are compiled as child graphs. A child graph's free variables (names it reads from
-// enclosing scopes) become implicit inputs of its node, so liveness and ordering see them.
+// enclosing scopes) become implicit inputs of its node, so liveness and ordering see them; names
+// it reads that are constants outside (initializers, folded values) are constants inside too.
+// Values read by bodies are never fused away. In a body, a node whose folding fails (e.g. an
+// index out of range in an If branch that is never taken) stays in the graph and fails only if
+// it runs.
 // Internal to runtime/; Executor is the public face.
 #pragma once
 #include <map>
