@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "io/functions.h"
 #include "io/onnx_tensor.h"
 #include "io/structure_check.h"
 #include "io/weights_to_initializers.h"
@@ -195,6 +196,7 @@ Model load_model_from_bytes(const std::string& bytes, const std::string& label) 
     throw InputError(label + ": unsupported opset " + std::to_string(opset) + " (qtool supports ai.onnx opsets " +
                      std::to_string(kMinOpset) + ".." + std::to_string(kMaxOpset) + ")");
   densify_sparse_initializers(m, label);
+  inline_model_functions(m.proto, label);  // model-local functions become plain nodes
   bool external = false;
   for (const auto& t : m.graph().initializer()) external = external || t.data_location() == onnx::TensorProto::EXTERNAL;
   if (!external) weights_to_initializers(m);  // else load_model does it once the data is loaded

@@ -18,7 +18,8 @@ Value value_from_pb(const std::string& bytes, const InputSpec& spec, const std::
 // Serializes a value (TensorProto / SequenceProto / OptionalProto) named `name`.
 std::string value_to_pb(const Value& value, const std::string& name);
 // The .pb files of a folder in input order: input_0.pb, input_1.pb, ... (numeric order), or every
-// *.pb sorted by name when there are no input_K.pb files.
+// *.pb sorted by name when there are no input_K.pb files (output_K.pb, the expected outputs of an
+// ONNX test-data folder, excluded: a model without inputs reads none).
 std::vector<std::filesystem::path> list_pb_files(const std::filesystem::path& dir, const std::string& prefix);
 
 }  // namespace qtool

@@ -74,13 +74,15 @@ const Tensor* CompiledGraph::constant(const std::string& name) const {
 }
 
 CompiledGraph::CompiledGraph(const onnx::GraphProto& graph, std::shared_ptr<const Env> env,
-                             const std::set<std::string>* outer)
+                             const std::set<std::string>* outer, const std::map<std::string, Value>* outer_constants)
     : env_(std::move(env)) {
-  compile(graph, outer);
+  compile(graph, outer, outer_constants);
   finish();
 }
 
-void CompiledGraph::compile(const onnx::GraphProto& g, const std::set<std::string>* outer) {
+void CompiledGraph::compile(const onnx::GraphProto& g, const std::set<std::string>* outer,
+                            const std::map<std::string, Value>* outer_constants) {
+  subgraph_ = outer != nullptr;
   const std::string& label = env_->label;
   auto where = [&](const onnx::NodeProto& n) { return (label.empty() ? "" : label + ": ") + node_label(n); };
   for (const auto& t : g.initializer()) {
@@ -142,6 +144,13 @@ void CompiledGraph::compile(const onnx::GraphProto& g, const std::set<std::strin
     if (it != slot_of_.end()) return it->second;
     if (outer && outer->count(name)) {
       const int id = slot(name);
+      if (outer_constants) {
+        auto c = outer_constants->find(name);
+        if (c != outer_constants->end()) {  // known at compile time: a constant of this graph too
+          constants_[id] = c->second;
+          return id;
+        }
+      }
       free_vars_.push_back(name);
       free_slots_.push_back(id);
       return id;
@@ -177,10 +186,26 @@ void CompiledGraph::compile(const onnx::GraphProto& g, const std::set<std::strin
     collect_graph_attrs(n, bodies);
     if (!bodies.empty()) {
       all_const = false;
-      std::set<std::string> visible = outer ? *outer : std::set<std::string>{};
-      for (const auto& [name, id] : slot_of_) visible.insert(name);
       for (const auto& [attr, body] : bodies) {
-        Body b{attr, std::make_shared<CompiledGraph>(*body, env_, &visible), {}};
+        // What the body reads from enclosing scopes and can see there (this graph's names shadow
+        // outer ones), with the values known at compile time. Only the names it reads are
+        // passed down, so a graph with many bodies does not copy its whole scope for each.
+        std::set<std::string> visible;
+        std::map<std::string, Value> known;
+        for (const auto& f : graph_free_names(*body)) {
+          auto it = slot_of_.find(f);
+          if (it != slot_of_.end()) {
+            visible.insert(f);
+            if (constants_[it->second].present()) known[f] = constants_[it->second];
+          } else if (outer && outer->count(f)) {
+            visible.insert(f);
+            if (outer_constants) {
+              auto c = outer_constants->find(f);
+              if (c != outer_constants->end()) known[f] = c->second;
+            }
+          }
+        }
+        Body b{attr, std::make_shared<CompiledGraph>(*body, env_, &visible, &known), {}};
         for (const auto& f : b.graph->free_vars()) {
           const int id = resolve(f, n);
           b.outer_slots.push_back(id);
@@ -215,6 +240,14 @@ bool CompiledGraph::try_fold(Step& s) {
     for (int id : s.out)
       if (id >= 0) constants_[id] = Value();
     return false;
+  } catch (const Error& e) {
+    // In a body (an If branch that may never be taken, a Loop that may run zero times) a node
+    // that fails on its constant inputs fails only if it runs, as in the model's semantics.
+    if (!subgraph_) throw;
+    spdlog::debug("{}: not folded: {}", node_label(*s.node), e.what());
+    for (int id : s.out)
+      if (id >= 0) constants_[id] = Value();
+    return false;
   }
   return true;
 }
@@ -230,7 +263,15 @@ void CompiledGraph::keep_values(const std::vector<std::string>& names) {
 
 void CompiledGraph::finish() {
   steps_ = graph_steps_;
-  if (env_->options.fuse && !env_->options.reference_only) fuse();
+  if (env_->options.fuse && !env_->options.reference_only) {
+    // Values that subgraphs read (implicit inputs) must survive fusion like kept values do.
+    std::vector<bool> kept = keep_;
+    keep_.resize(slot_names_.size(), false);
+    for (const auto& s : steps_)
+      for (int id : s.implicit) keep_[id] = true;
+    fuse();
+    keep_ = std::move(kept);
+  }
   if (keep_.size() < slot_names_.size()) keep_.resize(slot_names_.size(), false);
   last_use_.assign(slot_names_.size(), -1);
   // A value may stay in a runtime layout only when all of its readers are layout-aware.

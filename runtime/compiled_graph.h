@@ -6,7 +6,11 @@
 // all constant are run once (constant folding, bounded by ExecutorOptions::fold_limit_bytes), each
 // node is matched to its OpRegistry definition by the model's opset of its domain, and subgraph
 // attributes are compiled as child graphs. A child graph's free variables (names it reads from
-// enclosing scopes) become implicit inputs of its node, so liveness and ordering see them.
+// enclosing scopes) become implicit inputs of its node, so liveness and ordering see them; names
+// it reads that are constants outside (initializers, folded values) are constants inside too.
+// Values read by bodies are never fused away. In a body, a node whose folding fails (e.g. an
+// index out of range in an If branch that is never taken) stays in the graph and fails only if
+// it runs.
 // Internal to runtime/; Executor is the public face.
 #pragma once
 #include <map>
@@ -34,7 +38,11 @@ class CompiledGraph {
   };
 
   // `outer`: names visible from enclosing scopes (nullptr for the model's graph).
-  CompiledGraph(const onnx::GraphProto& graph, std::shared_ptr<const Env> env, const std::set<std::string>* outer);
+  // `outer_constants`: the outer names whose values are known at compile time (initializers,
+  // folded values); the graph takes them as its own constants instead of free variables, so body
+  // nodes that read only constants are folded and kernels may cache work derived from them.
+  CompiledGraph(const onnx::GraphProto& graph, std::shared_ptr<const Env> env, const std::set<std::string>* outer,
+                const std::map<std::string, Value>* outer_constants = nullptr);
 
   const std::vector<std::string>& input_names() const { return input_names_; }
   const std::vector<std::string>& output_names() const { return output_names_; }
@@ -77,7 +85,8 @@ class CompiledGraph {
   };
 
   int slot(const std::string& name);
-  void compile(const onnx::GraphProto& g, const std::set<std::string>* outer);
+  void compile(const onnx::GraphProto& g, const std::set<std::string>* outer,
+               const std::map<std::string, Value>* outer_constants);
   void finish();  // fusion + liveness; after construction and keep_values()
   void fuse();    // runtime/fusion.cpp
   void run_step(const Step& s, std::vector<Value>& slots, bool cached) const;
@@ -94,6 +103,7 @@ class CompiledGraph {
   std::vector<int> last_use_;      // per slot: index of the last step reading it
   std::vector<bool> keep_;
   std::vector<std::unique_ptr<onnx::NodeProto>> owned_nodes_;  // nodes made by compilation
+  bool subgraph_ = false;          // an If / Loop / Scan body (folding failures are deferred)
 };
 
 // Names a graph reads that it does not define (inputs, initializers, node outputs), nested
