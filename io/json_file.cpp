@@ -1,21 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "io/json_file.h"
 
-#include <fstream>
-
 #include "core/error.h"
+#include "io/npy.h"
 
 namespace qtool {
 
-nlohmann::json read_json_file(const std::string& path, const std::string& what) {
-  std::ifstream f(path);
-  if (!f) throw InputError(path + ": cannot open the " + what);
+nlohmann::json parse_json_text(const std::string& text, const std::string& label) {
   try {
-    nlohmann::json j;
-    f >> j;
-    return j;
-  } catch (const std::exception& e) {
-    throw InputError(path + ": not valid JSON (" + std::string(e.what()) + ")");
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    std::string msg = e.what();
+    if (msg.rfind("[json.exception.", 0) == 0 && msg.find("] ") != std::string::npos) msg = msg.substr(msg.find("] ") + 2);
+    throw InputError(label + ": not valid JSON (" + msg + ")");
   }
+}
+
+nlohmann::json read_json_file(const std::string& path, const std::string& what) {
+  return parse_json_text(read_input_file(path, "the " + what + " (JSON)"), path);
+}
+
+std::string json_type_error(const nlohmann::json::exception& e) {
+  std::string msg = e.what();
+  if (msg.rfind("[json.exception.", 0) == 0 && msg.find("] ") != std::string::npos) msg = msg.substr(msg.find("] ") + 2);
+  return msg;
 }
 
 }  // namespace qtool

@@ -94,6 +94,12 @@ void check_structure(const Model& model, const std::string& label) {
       throw InputError(label + ": opset version " + std::to_string(o.version()) + " of domain '" +
                        (d.empty() ? "ai.onnx" : d) + "' is invalid");
   }
+  if (model.graph().output_size() == 0)
+    throw InputError(label + ": the graph has no outputs (onnxruntime refuses such a model; nothing would be computed)");
+  std::set<std::string> outputs;
+  for (const auto& o : model.graph().output())
+    if (!outputs.insert(o.name()).second)
+      throw InputError(label + ": graph output '" + o.name() + "' is listed twice (onnxruntime refuses such a model)");
   check_graph(model.graph(), {}, label + ": graph '" + model.graph().name() + "'");
 }
 

@@ -13,13 +13,17 @@ namespace {
 const onnx::AttributeProto* only_attr(const onnx::NodeProto& n) { return n.attribute_size() == 1 ? &n.attribute(0) : nullptr; }
 
 // The tensor a Constant node holds; empty when it holds strings or is malformed.
-Tensor constant_value(const onnx::NodeProto& n) {
+Tensor constant_value(const onnx::NodeProto& n, uint64_t& budget) {
   const auto* a = only_attr(n);
   if (!a) return {};
   const std::string& k = a->name();
   if (k == "value" && a->has_t()) {
     if (a->t().data_type() == onnx::TensorProto::STRING) return {};
-    return tensor_from_proto(a->t());
+    try {
+      return tensor_from_proto(a->t());
+    } catch (const InputError&) {
+      return {};  // a type qtool cannot hold: the node stays
+    }
   }
   if (k == "value_float") return Tensor::from<float>({}, {a->f()});
   if (k == "value_int") return Tensor::from<int64_t>({}, {a->i()});
@@ -28,31 +32,13 @@ Tensor constant_value(const onnx::NodeProto& n) {
   if (k == "value_ints")
     return Tensor::from<int64_t>({a->ints_size()}, std::vector<int64_t>(a->ints().begin(), a->ints().end()));
   if (k == "sparse_value") {
-    const auto& sp = a->sparse_tensor();
-    Shape dims(sp.dims().begin(), sp.dims().end());
-    Tensor values = tensor_from_proto(sp.values());
-    Tensor idx = tensor_from_proto(sp.indices());
-    Tensor dense(values.dtype(), dims);
-    const int64_t nnz = values.numel(), total = dense.numel();
-    auto lin = idx.to_int64s();
-    if (idx.rank() == 2) {
-      if (idx.dim(0) != nnz || idx.dim(1) != static_cast<int64_t>(dims.size())) return {};
-      std::vector<int64_t> l(nnz, 0);
-      for (int64_t i = 0; i < nnz; ++i)
-        for (size_t d = 0; d < dims.size(); ++d) {
-          const int64_t c = lin[i * dims.size() + d];
-          if (c < 0 || c >= dims[d]) return {};
-          l[i] = l[i] * dims[d] + c;
-        }
-      lin = l;
+    try {
+      Tensor dense = densify_sparse_tensor(a->sparse_tensor(), budget);
+      budget -= std::min<uint64_t>(budget, dense.nbytes());
+      return dense;
+    } catch (const InputError&) {
+      return {};  // malformed or too large: the node stays (the executor reports it if it runs)
     }
-    if (static_cast<int64_t>(lin.size()) != nnz) return {};
-    const size_t es = dtype_size(values.dtype());
-    for (int64_t i = 0; i < nnz; ++i) {
-      if (lin[i] < 0 || lin[i] >= total) return {};
-      std::memcpy(static_cast<uint8_t*>(dense.raw()) + lin[i] * es, static_cast<const uint8_t*>(values.raw()) + i * es, es);
-    }
-    return dense;
   }
   return {};
 }
@@ -65,7 +51,7 @@ bool castable(int32_t to) {
 
 }  // namespace
 
-int weights_to_initializers(Model& model) {
+int weights_to_initializers(Model& model, uint64_t& budget) {
   auto& g = model.graph();
   std::set<std::string> outputs, inits;
   for (const auto& o : g.output()) outputs.insert(o.name());
@@ -84,7 +70,7 @@ int weights_to_initializers(Model& model) {
         continue;
       Tensor value;
       if (n.op_type() == "Constant" && n.input_size() == 0) {
-        value = constant_value(n);
+        value = constant_value(n, budget);
       } else if ((n.op_type() == "Identity" || n.op_type() == "Cast") && n.input_size() == 1 && inits.count(n.input(0)) &&
                  !declared_inputs.count(n.input(0))) {
         const Tensor in = model.initializer(n.input(0));
@@ -94,7 +80,11 @@ int weights_to_initializers(Model& model) {
           const auto* to = only_attr(n);
           const bool numeric = dtype_is_float(in.dtype()) || dtype_is_integer(in.dtype()) || in.dtype() == DType::kBool;
           if (!to || to->name() != "to" || !castable(static_cast<int32_t>(to->i())) || !numeric) continue;
-          value = in.cast(static_cast<DType>(to->i()));
+          const DType dst = static_cast<DType>(to->i());
+          const uint64_t grow = static_cast<uint64_t>(in.numel()) * dtype_size(dst);
+          if (grow > in.nbytes() && grow - in.nbytes() > budget) continue;  // widening beyond the budget
+          value = in.cast(dst);
+          if (grow > in.nbytes()) budget -= std::min<uint64_t>(budget, grow - in.nbytes());
         }
       }
       if (value.empty()) continue;

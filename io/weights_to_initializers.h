@@ -12,7 +12,8 @@
 
 namespace qtool {
 
-// Returns the number of nodes turned into initializers.
-int weights_to_initializers(Model& model);
+// Returns the number of nodes turned into initializers. `budget`: bytes that dense copies of
+// sparse constants and widening Casts may add (decremented); a node beyond it stays a node.
+int weights_to_initializers(Model& model, uint64_t& budget);
 
 }  // namespace qtool
