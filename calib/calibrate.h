@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Calibration: run the model over a dataset and feed every listed float tensor to its own
 // observer (streaming; memory is per tensor, not per sample).
 #pragma once
@@ -13,6 +14,10 @@ struct CalibrateOptions {
   std::string method = "mse";      // observer registry name
   ObserverOptions observer;
   int64_t max_batch = 16;
+  // Calibration data must be finite (calib/dataset.h, finite_samples): an error naming the sample
+  // and input, or with skip_nonfinite those samples are dropped. A tensor computed from finite
+  // data that is not finite (an overflow) is an error naming the tensor and sample.
+  bool skip_nonfinite = false;
 };
 
 // `tensors`: names of graph values to observe (graph inputs included). InputError when a name

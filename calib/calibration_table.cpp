@@ -1,10 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "calib/calibration_table.h"
 
-#include <fstream>
+#include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "io/model.h"
+#include "io/json_file.h"
+#include "io/output_file.h"
 
 namespace qtool {
 
@@ -23,25 +26,34 @@ std::string CalibrationTable::to_json() const {
 void CalibrationTable::save(const std::filesystem::path& path) const { write_file_atomic(path, to_json()); }
 
 CalibrationTable CalibrationTable::load(const std::filesystem::path& path) {
-  std::ifstream f(path);
-  if (!f) throw InputError(path.string() + ": cannot open calibration table");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(f);
-  } catch (const std::exception& e) {
-    throw InputError(path.string() + ": not valid JSON: " + e.what());
-  }
-  if (j.value("format", "") != "qtool-calibration-table" || !j.contains("tensors") || !j["tensors"].is_object())
-    throw InputError(path.string() + ": not a qtool calibration table (expected format \"qtool-calibration-table\")");
+  const std::string label = path.string();
+  return from_json(read_json_file(label, "calibration table"), label);
+}
+
+CalibrationTable CalibrationTable::from_json(const nlohmann::json& j, const std::string& label) {
+  if (!j.is_object() || !j.contains("format") || j["format"] != "qtool-calibration-table" || !j.contains("tensors") ||
+      !j["tensors"].is_object())
+    throw InputError(label + ": not a qtool calibration table (expected format \"qtool-calibration-table\")");
   CalibrationTable t;
-  t.method = j.value("method", "");
-  t.samples = j.value("samples", 0);
+  if (j.contains("method")) {
+    if (!j["method"].is_string()) throw InputError(label + ": \"method\" must be a string");
+    t.method = j["method"].get<std::string>();
+  }
+  if (j.contains("samples")) {
+    if (!j["samples"].is_number_integer() || j["samples"].get<int64_t>() < 0)
+      throw InputError(label + ": \"samples\" must be a non-negative integer");
+    t.samples = j["samples"].get<int64_t>();
+  }
   for (const auto& [name, r] : j["tensors"].items()) {
-    if (!r.contains("min") || !r.contains("max") || !r["min"].is_number() || !r["max"].is_number())
-      throw InputError(path.string() + ": tensor '" + name + "' needs numeric min and max");
-    t.ranges[name] = {r["min"].get<float>(), r["max"].get<float>()};
-    if (t.ranges[name].min > t.ranges[name].max)
-      throw InputError(path.string() + ": tensor '" + name + "' has min > max");
+    if (!r.is_object() || !r.contains("min") || !r.contains("max") || !r["min"].is_number() || !r["max"].is_number())
+      throw InputError(label + ": tensor '" + name + "' needs numeric min and max");
+    const double lo = r["min"].get<double>(), hi = r["max"].get<double>();
+    const double fmax = std::numeric_limits<float>::max();
+    if (!std::isfinite(lo) || !std::isfinite(hi) || std::fabs(lo) > fmax || std::fabs(hi) > fmax)
+      throw InputError(label + ": tensor '" + name + "' has a range outside float32 (min " + std::to_string(lo) +
+                       ", max " + std::to_string(hi) + ")");
+    if (lo > hi) throw InputError(label + ": tensor '" + name + "' has min > max");
+    t.ranges[name] = {static_cast<float>(lo), static_cast<float>(hi)};
   }
   return t;
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CalibrationTable: the activation range of every calibrated tensor, saved as JSON so that
 // calibration runs once and quantization (a second step) consumes it. Format:
 //   {"format": "qtool-calibration-table", "version": 1, "method": "entropy", "samples": 500,
@@ -6,6 +7,7 @@
 #pragma once
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "calib/observer.h"
@@ -20,6 +22,8 @@ struct CalibrationTable {
   std::string to_json() const;
   void save(const std::filesystem::path& path) const;  // atomic write
   static CalibrationTable load(const std::filesystem::path& path);  // InputError on bad files
+  // InputError "<label>: ..." for anything but a table with finite float32 ranges, min <= max.
+  static CalibrationTable from_json(const nlohmann::json& j, const std::string& label);
 };
 
 }  // namespace qtool

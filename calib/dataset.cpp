@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "calib/dataset.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -64,37 +70,53 @@ Tensor stack_samples(const std::vector<Tensor>& samples, const InputSpec& spec, 
 
 namespace {
 
-// .npy for one input; reads only the requested rows (memory does not grow with N).
+// .npy for one input; reads only the requested rows (memory does not grow with N). The file is
+// opened once (regular files only: a FIFO would block) and read with pread.
 class NpyDataset : public Dataset {
  public:
   NpyDataset(fs::path path, const InputSpec& spec) : path_(std::move(path)), spec_(spec) {
-    std::ifstream f(path_, std::ios::binary);
-    if (!f) throw InputError(path_.string() + ": cannot open");
+    const std::string label = path_.string();
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd_ < 0) throw InputError(label + ": cannot open: " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode))
+      throw InputError(label + ": is not a regular file (a folder, FIFO or device), expected a .npy file");
     std::string head(65536, '\0');
-    f.read(head.data(), static_cast<std::streamsize>(head.size()));
-    head.resize(static_cast<size_t>(f.gcount()));
-    NpyHeader h = parse_npy_header(head, path_.string());
+    const ssize_t got = ::pread(fd_, head.data(), head.size(), 0);
+    head.resize(got > 0 ? static_cast<size_t>(got) : 0);
+    NpyHeader h = parse_npy_header(head, label);
     shape_ = h.shape;
     dtype_ = h.dtype;
     data_offset_ = h.data_offset;
-    if (shape_.empty()) throw InputError(path_.string() + ": a scalar is not a data set; expected [N, ...]");
-    check_sample_shape(Shape(shape_.begin() + 1, shape_.end()), dtype_, spec_, path_.string());
+    if (shape_.empty()) throw InputError(label + ": a scalar is not a data set; expected [N, ...]");
+    check_sample_shape(Shape(shape_.begin() + 1, shape_.end()), dtype_, spec_, label);
     row_bytes_ = dtype_size(dtype_) * static_cast<size_t>(shape_numel(Shape(shape_.begin() + 1, shape_.end())));
-    auto fsize = fs::file_size(path_);
-    if (fsize < data_offset_ + row_bytes_ * shape_[0])
-      throw InputError(path_.string() + ": file is truncated (" + std::to_string(fsize) + " bytes for shape " +
-                       shape_str(shape_) + ")");
+    const uint64_t fsize = static_cast<uint64_t>(st.st_size);
+    // parse_npy_header checked that numel * dtype size fits in 64 bits
+    const uint64_t need = static_cast<uint64_t>(shape_numel(shape_)) * dtype_size(dtype_);
+    if (fsize < data_offset_ || fsize - data_offset_ < need)
+      throw InputError(label + ": file is truncated (" + std::to_string(fsize) + " bytes for shape " + shape_str(shape_) + ")");
+  }
+  ~NpyDataset() override {
+    if (fd_ >= 0) ::close(fd_);
   }
   int64_t size() const override { return shape_[0]; }
   std::string describe() const override { return path_.string() + " (" + std::to_string(size()) + " samples)"; }
   TensorMap batch(int64_t begin, int64_t count) override {
+    if (begin < 0 || count < 0 || begin > size() || count > size() - begin)
+      throw Error(path_.string() + ": samples " + std::to_string(begin) + "+" + std::to_string(count) + " out of range");
     Shape s = shape_;
     s[0] = count;
-    Tensor t(dtype_, s);
-    std::ifstream f(path_, std::ios::binary);
-    f.seekg(static_cast<std::streamoff>(data_offset_ + row_bytes_ * begin));
-    f.read(static_cast<char*>(t.raw()), static_cast<std::streamsize>(row_bytes_ * count));
-    if (static_cast<size_t>(f.gcount()) != row_bytes_ * count) throw InputError(path_.string() + ": read failed");
+    Tensor t = Tensor::uninitialized(dtype_, s);
+    size_t done = 0;
+    const size_t want = row_bytes_ * static_cast<size_t>(count);
+    while (done < want) {
+      const ssize_t n = ::pread(fd_, static_cast<char*>(t.raw()) + done, want - done,
+                                static_cast<off_t>(data_offset_ + row_bytes_ * begin + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw InputError(path_.string() + ": read failed (the file changed during the run?)");
+      done += static_cast<size_t>(n);
+    }
     return {{spec_.name, t}};
   }
 
@@ -104,6 +126,7 @@ class NpyDataset : public Dataset {
   Shape shape_;
   DType dtype_ = DType::kUndefined;
   size_t data_offset_ = 0, row_bytes_ = 0;
+  int fd_ = -1;
 };
 
 // Slices rows [begin, begin+count) of an in-memory [N, ...] tensor.
@@ -189,6 +212,8 @@ class NpyDirDataset : public Dataset {
 class SliceDataset : public Dataset {
  public:
   SliceDataset(std::unique_ptr<Dataset> inner, int64_t offset, int64_t limit) : inner_(std::move(inner)) {
+    if (offset < 0) throw InputError("--offset must be >= 0, got " + std::to_string(offset));
+    if (limit < -1) throw InputError("--limit must be >= 0, got " + std::to_string(limit));
     offset_ = std::min(std::max<int64_t>(offset, 0), inner_->size());
     n_ = limit < 0 ? inner_->size() - offset_ : std::min(limit, inner_->size() - offset_);
   }
@@ -218,17 +243,150 @@ bool is_image(const fs::path& p) {
 
 }  // namespace
 
+void validate_image_options(const ImageOptions& o) {
+  auto finite = [](const std::vector<float>& v, const char* what) {
+    for (float x : v)
+      if (!std::isfinite(x)) throw InputError(std::string("--") + what + " values must be finite numbers");
+  };
+  if (o.mean.empty() || o.std.empty()) throw InputError("--mean and --std need at least one value");
+  finite(o.mean, "mean");
+  finite(o.std, "std");
+  for (float s : o.std)
+    if (s == 0.f) throw InputError("--std values must be non-zero");
+  if (!std::isfinite(o.scale) || o.scale == 0.f) throw InputError("--scale must be a finite, non-zero number");
+  if (o.width < 0 || o.height < 0 || o.width > kMaxImageSide || o.height > kMaxImageSide)
+    throw InputError("--size " + std::to_string(o.width) + "x" + std::to_string(o.height) + " is out of range (1.." +
+                     std::to_string(kMaxImageSide) + " pixels per side)");
+}
+
+namespace {
+
+// Serves the inner data set's samples after checking their float values (see finite_samples).
+class FiniteSamples : public Dataset {
+ public:
+  FiniteSamples(Dataset& inner, bool skip) : inner_(inner), skip_(skip) {
+    if (!skip_) return;
+    const int64_t n = inner_.size();
+    for (int64_t b = 0; b < n; b += 64) {
+      const int64_t c = std::min<int64_t>(64, n - b);
+      const std::vector<int64_t> bad = bad_rows(inner_.batch(b, c), c);
+      for (int64_t i = 0; i < c; ++i)
+        if (!std::binary_search(bad.begin(), bad.end(), i)) keep_.push_back(b + i);
+      skipped_ += static_cast<int64_t>(bad.size());
+    }
+  }
+  int64_t size() const override { return skip_ ? static_cast<int64_t>(keep_.size()) : inner_.size(); }
+  std::string describe() const override {
+    return inner_.describe() + (skipped_ ? ", " + std::to_string(skipped_) + " non-finite samples skipped" : "");
+  }
+  int64_t skipped() const { return skipped_; }
+  TensorMap batch(int64_t begin, int64_t count) override {
+    if (!skip_) {
+      TensorMap m = inner_.batch(begin, count);
+      bad_rows(m, count, begin);  // throws on the first bad sample
+      return m;
+    }
+    // runs of consecutive kept samples, stacked
+    std::vector<TensorMap> parts;
+    for (int64_t i = begin; i < begin + count;) {
+      int64_t j = i + 1;
+      while (j < begin + count && keep_[j] == keep_[j - 1] + 1) ++j;
+      parts.push_back(inner_.batch(keep_[i], j - i));
+      i = j;
+    }
+    if (parts.size() == 1) return parts[0];
+    TensorMap out;
+    for (const auto& [name, first] : parts[0]) {
+      Shape s = first.shape();
+      int64_t rows = 0;
+      for (const auto& p : parts) rows += p.at(name).dim(0);
+      if (rows != count) {  // a whole (non-sample) input: every batch gets it as it is
+        out[name] = first;
+        continue;
+      }
+      s[0] = rows;
+      Tensor t = Tensor::uninitialized(first.dtype(), s);
+      size_t off = 0;
+      for (const auto& p : parts) {
+        const Tensor& x = p.at(name);
+        std::memcpy(static_cast<uint8_t*>(t.raw()) + off, x.raw(), x.nbytes());
+        off += x.nbytes();
+      }
+      out[name] = t;
+    }
+    return out;
+  }
+
+ private:
+  // Rows (of `count`) holding a non-finite or extreme float value; with begin >= 0 the first one
+  // is an InputError instead.
+  std::vector<int64_t> bad_rows(const TensorMap& m, int64_t count, int64_t begin = -1) const {
+    std::vector<int64_t> bad;
+    for (const auto& [name, t] : m) {
+      if (t.dtype() != DType::kFloat && t.dtype() != DType::kDouble && t.dtype() != DType::kFloat16 &&
+          t.dtype() != DType::kBFloat16)
+        continue;
+      const bool rows = t.rank() > 0 && t.dim(0) == count && count > 0;
+      const int64_t n = t.numel(), per = rows ? n / count : n;
+      const std::vector<double> v = t.dtype() == DType::kDouble ? t.to_doubles() : std::vector<double>();
+      const std::vector<float> f = t.dtype() == DType::kDouble ? std::vector<float>() : t.to_floats();
+      for (int64_t k = 0; k < n; ++k) {
+        const double x = v.empty() ? f[static_cast<size_t>(k)] : v[static_cast<size_t>(k)];
+        if (std::isfinite(x) && std::fabs(x) <= kMaxSampleMagnitude) continue;
+        const int64_t row = rows ? k / per : 0;
+        if (begin >= 0) {
+          char val[64];
+          std::snprintf(val, sizeof val, "%g", x);
+          throw InputError(inner_.describe() + ": sample " + std::to_string(begin + row) + " of input '" + name +
+                           "' holds " + val + (std::isfinite(x) ? " (beyond +-1e30)" : "") +
+                           "; calibration needs finite data (--skip-nonfinite drops such samples)");
+        }
+        bad.push_back(rows ? row : -1);
+        if (rows) k = (row + 1) * per - 1;  // next row
+        else break;
+      }
+    }
+    if (std::find(bad.begin(), bad.end(), -1) != bad.end()) {  // a whole input is bad: every sample is
+      bad.clear();
+      for (int64_t i = 0; i < count; ++i) bad.push_back(i);
+    }
+    std::sort(bad.begin(), bad.end());
+    bad.erase(std::unique(bad.begin(), bad.end()), bad.end());
+    return bad;
+  }
+
+  Dataset& inner_;
+  bool skip_;
+  std::vector<int64_t> keep_;
+  int64_t skipped_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Dataset> finite_samples(Dataset& inner, bool skip, int64_t* skipped) {
+  auto d = std::make_unique<FiniteSamples>(inner, skip);
+  if (skipped) *skipped = d->skipped();
+  if (skip && d->size() == 0) throw InputError(inner.describe() + ": every sample holds non-finite values");
+  return d;
+}
+
 std::unique_ptr<Dataset> open_dataset(const fs::path& path, const std::vector<InputSpec>& inputs,
                                       const ImageOptions& image_opts, bool whole) {
+  validate_image_options(image_opts);
   std::error_code ec;
   const std::string label = path.string();
   if (!fs::exists(path, ec)) throw InputError(label + ": no such file or folder");
   if (fs::is_directory(path, ec)) {
     std::vector<fs::path> npys, images;
-    for (const auto& e : fs::recursive_directory_iterator(path)) {
-      if (!e.is_regular_file()) continue;
-      if (e.path().extension() == ".npy") npys.push_back(e.path());
-      else if (is_image(e.path())) images.push_back(e.path());
+    try {
+      for (const auto& e : fs::recursive_directory_iterator(path, fs::directory_options::skip_permission_denied)) {
+        std::error_code fe;
+        if (!e.is_regular_file(fe)) continue;
+        if (e.path().extension() == ".npy") npys.push_back(e.path());
+        else if (is_image(e.path())) images.push_back(e.path());
+      }
+    } catch (const fs::filesystem_error& e) {
+      throw InputError(label + ": cannot list the folder: " + e.code().message());
     }
     if (!npys.empty()) {
       std::sort(npys.begin(), npys.end());
@@ -258,10 +416,15 @@ std::unique_ptr<Dataset> slice_dataset(std::unique_ptr<Dataset> inner, int64_t o
 
 std::vector<int64_t> read_labels(const fs::path& path) {
   Tensor t = read_npy(path);
-  if (t.rank() > 2 || (t.rank() == 2 && t.dim(1) != 1) || t.dtype() == DType::kFloat || t.dtype() == DType::kDouble)
+  if (t.rank() > 2 || (t.rank() == 2 && t.dim(1) != 1) || !dtype_is_integer(t.dtype()))
     throw InputError(path.string() + ": labels must be a 1-D integer array [N], got " + dtype_name(t.dtype()) + " " +
                      shape_str(t.shape()));
-  return t.to_int64s();
+  std::vector<int64_t> labels = t.to_int64s();
+  for (size_t i = 0; i < labels.size(); ++i)
+    if (labels[i] < 0)
+      throw InputError(path.string() + ": label " + std::to_string(i) + " is " + std::to_string(labels[i]) +
+                       "; class ids are >= 0");
+  return labels;
 }
 
 }  // namespace qtool

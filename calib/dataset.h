@@ -36,6 +36,17 @@ struct ImageOptions {
   bool jpeg_fancy_upsampling = false; // --jpeg-fancy-upsampling (libjpeg default; PIL/OpenCV)
 };
 
+// Largest --size side, and the largest decoded image qtool accepts (bytes of 8-bit pixels): a
+// header can claim any size, so decoders check it against these and the file's size first.
+constexpr int kMaxImageSide = 65536;
+constexpr uint64_t kMaxImageBytes = uint64_t{1} << 28;
+// Calibration samples beyond this magnitude are refused like non-finite ones (a 3e38 value makes
+// every other value quantize to zero).
+constexpr double kMaxSampleMagnitude = 1e30;
+
+// InputError for std = 0, non-finite mean/std/scale, or a size out of range.
+void validate_image_options(const ImageOptions& opts);
+
 class Dataset {
  public:
   virtual ~Dataset() = default;
@@ -55,7 +66,13 @@ std::unique_ptr<Dataset> open_dataset(const std::filesystem::path& path, const s
 // In-memory arrays keyed by input name, samples along axis 0 (shapes checked like .npz files).
 std::unique_ptr<Dataset> memory_dataset(const TensorMap& arrays, const std::vector<InputSpec>& inputs,
                                         const std::string& label, bool whole = false);
-// Wraps another dataset and serves samples [offset, offset + limit).
+// Calibration data check: every float value `inner` serves must be finite and within
+// +-kMaxSampleMagnitude. skip = false: the first bad sample is an InputError naming the sample
+// index and the input; skip = true (--skip-nonfinite): bad samples are dropped after one scan,
+// *skipped says how many. The result refers to `inner`, which must outlive it.
+std::unique_ptr<Dataset> finite_samples(Dataset& inner, bool skip, int64_t* skipped = nullptr);
+// Wraps another dataset and serves samples [offset, offset + limit); InputError for a negative
+// offset or a limit below -1 (-1 = all).
 std::unique_ptr<Dataset> slice_dataset(std::unique_ptr<Dataset> inner, int64_t offset, int64_t limit);
 // Image folder reader (calib/image_dataset.cpp).
 std::unique_ptr<Dataset> open_image_dir(const std::filesystem::path& dir, const InputSpec& input,

@@ -11,15 +11,17 @@
 #include <cstdio>
 // clang-format off
 #include <jpeglib.h>
+#include <jerror.h>
 // clang-format on
 #include <stb/stb_image.h>
 
 #include <algorithm>
 #include <cmath>
 #include <csetjmp>
-#include <cstdio>
+#include <limits>
 
 #include "calib/dataset.h"
+#include "io/npy.h"
 
 namespace fs = std::filesystem;
 
@@ -39,23 +41,41 @@ void jpeg_error_exit(j_common_ptr cinfo) {
   longjmp(err->jump, 1);
 }
 
+// Warnings about corrupt data are errors: a truncated file would otherwise decode to a gray image
+// of whatever size its header claims (and be accepted as a calibration sample).
+void jpeg_emit_message(j_common_ptr cinfo, int level) {
+  if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) jpeg_error_exit(cinfo);
+}
+
+// Pixels a decoded image may hold: the ceiling kMaxImageBytes, and for formats whose compression
+// ratio is bounded, what the file can encode.
+void check_image_size(const fs::path& f, uint64_t w, uint64_t h, uint64_t channels, uint64_t max_bytes) {
+  if (w == 0 || h == 0) throw InputError(f.string() + ": image header says " + std::to_string(w) + "x" + std::to_string(h));
+  const uint64_t bytes = w * h * channels;  // w, h < 2^24: no overflow
+  if (bytes > max_bytes)
+    throw InputError(f.string() + ": image header claims " + std::to_string(w) + "x" + std::to_string(h) + " pixels (" +
+                     std::to_string(bytes) + " bytes decoded), more than qtool decodes from this file (" +
+                     std::to_string(max_bytes) + " bytes)");
+}
+
 // Decodes to 8-bit pixels with `channels` (1 = gray, 3 = RGB) interleaved.
-std::vector<uint8_t> decode_jpeg(const fs::path& f, int channels, bool fancy, int* w, int* h) {
-  FILE* fp = std::fopen(f.c_str(), "rb");
-  if (!fp) throw InputError(f.string() + ": cannot open image");
+std::vector<uint8_t> decode_jpeg(const fs::path& f, const std::string& data, int channels, bool fancy, int* w, int* h) {
   jpeg_decompress_struct cinfo;
   JpegErrorManager err;
   cinfo.err = jpeg_std_error(&err.mgr);
   err.mgr.error_exit = jpeg_error_exit;
+  err.mgr.emit_message = jpeg_emit_message;
   std::vector<uint8_t> px;
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&cinfo);
-    std::fclose(fp);
     throw InputError(f.string() + ": cannot decode JPEG (" + err.message + ")");
   }
   jpeg_create_decompress(&cinfo);
-  jpeg_stdio_src(&cinfo, fp);
+  // libjpeg's own buffers (a progressive image's coefficients) are bounded too
+  cinfo.mem->max_memory_to_use = static_cast<long>(2 * kMaxImageBytes);
+  jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(data.data()), static_cast<unsigned long>(data.size()));
   jpeg_read_header(&cinfo, TRUE);
+  check_image_size(f, cinfo.image_width, cinfo.image_height, static_cast<uint64_t>(channels), kMaxImageBytes);
   cinfo.out_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
   cinfo.do_fancy_upsampling = fancy ? TRUE : FALSE;
   cinfo.dct_method = JDCT_ISLOW;
@@ -63,23 +83,37 @@ std::vector<uint8_t> decode_jpeg(const fs::path& f, int channels, bool fancy, in
   *w = static_cast<int>(cinfo.output_width);
   *h = static_cast<int>(cinfo.output_height);
   const size_t row = static_cast<size_t>(*w) * channels;
-  px.resize(row * *h);
   while (cinfo.output_scanline < cinfo.output_height) {
+    // grows with the rows really decoded (a truncated file stops early)
+    if (px.size() < row * (cinfo.output_scanline + 1))
+      px.resize(std::min<size_t>(row * cinfo.output_height, std::max(px.size() * 2, row * (cinfo.output_scanline + 16))));
     JSAMPROW r = px.data() + row * cinfo.output_scanline;
     jpeg_read_scanlines(&cinfo, &r, 1);
   }
   jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
-  std::fclose(fp);
+  px.resize(row * *h);
   return px;
 }
 
 std::vector<uint8_t> decode_image(const fs::path& f, int channels, bool fancy, int* w, int* h) {
+  const std::string data = read_input_file(f, "an image");
   std::string ext = f.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-  if (ext == ".jpg" || ext == ".jpeg") return decode_jpeg(f, channels, fancy, w, h);
-  int n;
-  unsigned char* img = stbi_load(f.c_str(), w, h, &n, channels);
+  if (ext == ".jpg" || ext == ".jpeg") return decode_jpeg(f, data, channels, fancy, w, h);
+  if (data.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
+    throw InputError(f.string() + ": image file over 2 GiB");
+  const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
+  int n = 0;
+  if (!stbi_info_from_memory(bytes, static_cast<int>(data.size()), w, h, &n))
+    throw InputError(f.string() + ": cannot decode image (" + stbi_failure_reason() + ")");
+  // PNG pixels are deflated: at most ~1032 bytes out per byte in (plus a filter byte per row)
+  const bool png = data.size() >= 8 && data.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0;
+  const uint64_t limit = png ? std::min<uint64_t>(kMaxImageBytes, 1100 * static_cast<uint64_t>(data.size()) + 4096)
+                             : kMaxImageBytes;
+  check_image_size(f, static_cast<uint64_t>(*w), static_cast<uint64_t>(*h),
+                   static_cast<uint64_t>(std::max(channels, n)), limit);
+  unsigned char* img = stbi_load_from_memory(bytes, static_cast<int>(data.size()), w, h, &n, channels);
   if (!img) throw InputError(f.string() + ": cannot decode image (" + stbi_failure_reason() + ")");
   std::vector<uint8_t> px(img, img + static_cast<size_t>(*w) * *h * channels);
   stbi_image_free(img);
@@ -125,8 +159,9 @@ class ImageDirDataset : public Dataset {
  public:
   ImageDirDataset(const fs::path& dir, const InputSpec& spec, const ImageOptions& opts)
       : dir_(dir), spec_(spec), opts_(opts) {
-    for (const auto& e : fs::recursive_directory_iterator(dir)) {
-      if (!e.is_regular_file()) continue;
+    for (const auto& e : fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied)) {
+      std::error_code fe;
+      if (!e.is_regular_file(fe)) continue;
       std::string ext = e.path().extension().string();
       std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
       if (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp") files_.push_back(e.path());
@@ -145,6 +180,10 @@ class ImageDirDataset : public Dataset {
                        " channel axis; images give 1 or 3 (try --layout " + (opts.nchw ? "nhwc" : "nchw") + ")");
     if (height_ <= 0 || width_ <= 0)
       throw InputError(dir.string() + ": the model input has no fixed height/width; pass --size WxH");
+    if (height_ > kMaxImageSide || width_ > kMaxImageSide ||
+        static_cast<uint64_t>(height_) * static_cast<uint64_t>(width_) * static_cast<uint64_t>(channels_) > kMaxImageBytes)
+      throw InputError(dir.string() + ": images of " + std::to_string(width_) + "x" + std::to_string(height_) +
+                       " pixels are larger than qtool decodes (" + std::to_string(kMaxImageBytes) + " bytes)");
     if ((spec.shape[h_axis] > 0 && spec.shape[h_axis] != height_) || (spec.shape[w_axis] > 0 && spec.shape[w_axis] != width_))
       throw InputError(dir.string() + ": --size " + std::to_string(width_) + "x" + std::to_string(height_) +
                        " does not match model input '" + spec.name + "' " + shape_str(spec.shape));

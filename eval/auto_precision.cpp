@@ -58,12 +58,10 @@ AutoResult auto_precision(const Model& model, Dataset& calib, Dataset& eval, con
     o.layer_specs = r.layers;
     o.exclude = r.excluded;
     CompressResult res = compress(model, o, &calib);
-    std::string bytes;
-    res.model.proto.SerializeToString(&bytes);
     const Measured m = measure(res.model, model, eval, labels);
     r.drop = drop_of(m);
     r.value = m.value;
-    r.bytes = static_cast<int64_t>(bytes.size());
+    r.bytes = static_cast<int64_t>(res.model.serialized_bytes());
     out = std::move(res.model);
   };
   auto note = [&](const std::string& step, const AutoResult& r, bool kept) {

@@ -22,6 +22,8 @@ void validate(const CompressOptions& a) {
     if (op != "Conv" && op != "Gemm" && op != "MatMul" && op != "Add")
       throw InputError("--op-types: cannot quantize '" + op + "' (supported: Conv, Gemm, MatMul, Add)");
   make_observer(a.method);
+  if (!(a.percentile > 0 && a.percentile <= 100))
+    throw InputError("--percentile must be in (0, 100], got " + std::to_string(a.percentile));
   if (a.prune_enabled) find_pruner(a.prune.pattern);
   if (a.plan.dtype.empty() && !a.plan.ternary && a.plan.bits != 8 && a.plan.bits != 4 && a.plan.bits != 2 &&
       a.plan.bits != 1)
@@ -33,8 +35,15 @@ void validate(const CompressOptions& a) {
     throw InputError("--group-size must be 16, 32, 64 or 128, got " + std::to_string(g));
 }
 
-CompressResult compress(const Model& model, const CompressOptions& a, Dataset* data) {
+CompressResult compress(const Model& model, const CompressOptions& a, Dataset* raw_data) {
   validate(a);
+  std::unique_ptr<Dataset> checked;  // calibration data must be finite (calib/dataset.h)
+  if (raw_data) {
+    int64_t skipped = 0;
+    checked = finite_samples(*raw_data, a.skip_nonfinite, &skipped);
+    if (skipped) spdlog::warn("{}: skipped {} samples holding non-finite values", raw_data->describe(), skipped);
+  }
+  Dataset* data = checked.get();
   CompressResult res;
   PassContext ctx;
   WeightPlanOptions plan = a.plan;
@@ -70,6 +79,21 @@ CompressResult compress(const Model& model, const CompressOptions& a, Dataset* d
     res.pruning = prune_model(prepared, popts);
   }
   res.calib_note = "none: weights only, activations stay float";
+  if (a.table && ctx.options.quantize_activations) {
+    // A table made for another model names none of this one's tensors: that is an error, not a
+    // silent weight-only model.
+    const auto wanted = qdq_activation_tensors(prepared, ctx.options);
+    std::vector<std::string> missing;
+    for (const auto& t : wanted)
+      if (!a.table->ranges.count(t)) missing.push_back(t);
+    if (!wanted.empty() && missing.size() == wanted.size())
+      throw InputError("calibration table: has a range for none of the " + std::to_string(wanted.size()) +
+                       " activation tensors this model needs (e.g. '" + wanted[0] +
+                       "'); was it computed for another model? (qtool calibrate writes one for this model)");
+    if (!missing.empty())
+      spdlog::warn("calibration table: no range for {} of {} activation tensors (e.g. '{}'); their nodes keep float "
+                   "activations", missing.size(), wanted.size(), missing[0]);
+  }
   if (a.table) {
     res.table = *a.table;
     ctx.table = &res.table;
@@ -79,6 +103,7 @@ CompressResult compress(const Model& model, const CompressOptions& a, Dataset* d
     copts.method = a.method;
     copts.observer.percentile = a.percentile;
     copts.observer.unsigned_levels = ctx.options.act_type == ActType::kUInt8;
+    copts.skip_nonfinite = a.skip_nonfinite;
     res.table = calibrate(prepared, *data, qdq_activation_tensors(prepared, ctx.options), copts);
     ctx.table = &res.table;
     res.calib_note = a.method + " on " + data->describe();
@@ -103,7 +128,7 @@ CompressResult compress(const Model& model, const CompressOptions& a, Dataset* d
   res.model.path = model.path;
   res.options = ctx.options;
   res.stats = ctx.stats;
-  res.activations = ctx.table && ctx.options.quantize_activations;
+  res.activations = ctx.table && ctx.options.quantize_activations && ctx.stats.activations_quantized > 0;
   return res;
 }
 

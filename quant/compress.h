@@ -36,6 +36,7 @@ struct CompressOptions {
   PruneOptions prune = no_pruning();  // used when prune_enabled (sparsity > 0 or a pattern)
   bool prune_enabled = false;
   const CalibrationTable* table = nullptr;  // reuse instead of calibrating on the data
+  bool skip_nonfinite = false;     // drop calibration samples with non-finite values (else an error)
   std::map<std::string, std::vector<int64_t>> input_shapes;  // --input-shape (see runtime/value_shapes.h)
 };
 

@@ -1,6 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
 // fold_batchnorm: Conv -> BatchNormalization (inference) becomes one Conv with
 //   W'[o] = W[o] * a[o],  b'[o] = (b[o] - mean[o]) * a[o] + beta[o],  a = gamma / sqrt(var + eps).
 // Applies when the Conv output feeds only the BN, and weights/BN parameters are initializers.
+// Parameter lengths are checked against the Conv's output channels first (InputError naming the
+// node and tensor): a short bias, scale, mean, var or beta would be read past its end.
 #include <cmath>
 #include <map>
 #include <set>
@@ -34,14 +37,36 @@ void fold_batchnorm(Model& model, PassContext& ctx) {
     if (conv.input_size() > 2 && !conv.input(2).empty()) params_const = params_const && model.find_initializer(conv.input(2));
     if (!params_const) continue;
 
+    const std::string bn_label = "BatchNormalization '" + (bn.name().empty() ? bn.output(0) : bn.name()) + "'";
+    const std::string conv_label = "Conv '" + (conv.name().empty() ? conv.output(0) : conv.name()) + "'";
+    const std::string where = model.path.empty() ? std::string() : model.path.string() + ": ";
     Tensor w = model.initializer(conv.input(1)).cast(DType::kFloat);
+    if (w.rank() < 3)
+      throw InputError(where + conv_label + ": weight '" + conv.input(1) + "' has shape " + shape_str(w.shape()) +
+                       "; a Conv weight is [M, C/group, k...]");
     auto gamma = model.initializer(bn.input(1)).to_floats(), beta = model.initializer(bn.input(2)).to_floats();
     auto mean = model.initializer(bn.input(3)).to_floats(), var = model.initializer(bn.input(4)).to_floats();
     const int64_t cout = w.dim(0);
-    if (static_cast<int64_t>(gamma.size()) != cout) continue;
+    // Every per-channel parameter must have one value per output channel of the Conv.
+    auto check_len = [&](const std::vector<float>& v, const std::string& tensor, const std::string& owner) {
+      if (static_cast<int64_t>(v.size()) != cout)
+        throw InputError(where + owner + ": '" + tensor + "' has " + std::to_string(v.size()) + " values for the " +
+                         std::to_string(cout) + " output channels of " + conv_label);
+    };
+    check_len(gamma, bn.input(1), bn_label);
+    check_len(beta, bn.input(2), bn_label);
+    check_len(mean, bn.input(3), bn_label);
+    check_len(var, bn.input(4), bn_label);
     std::vector<float> bias(cout, 0.f);
-    if (conv.input_size() > 2 && !conv.input(2).empty()) bias = model.initializer(conv.input(2)).to_floats();
+    if (conv.input_size() > 2 && !conv.input(2).empty()) {
+      bias = model.initializer(conv.input(2)).to_floats();
+      check_len(bias, conv.input(2), conv_label + " bias");
+    }
     const float eps = attr_float(bn, "epsilon", 1e-5f);
+    for (int64_t o = 0; o < cout; ++o)
+      if (!(static_cast<double>(var[o]) + eps > 0) || !std::isfinite(static_cast<double>(var[o]) + eps))
+        throw InputError(where + bn_label + ": variance + epsilon of channel " + std::to_string(o) + " is " +
+                         std::to_string(static_cast<double>(var[o]) + eps) + "; it must be positive and finite");
     const int64_t per = w.numel() / cout;
     float* wp = w.data<float>();
     std::vector<float> nb(cout);

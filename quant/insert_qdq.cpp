@@ -158,6 +158,8 @@ void insert_qdq(Model& model, PassContext& ctx) {
       }
       if (!act_dq.count(t)) {
         QParams qp = activation_qparams(rit->second, act_type);
+        check_scale(qp.scale, (model.path.empty() ? "" : model.path.string() + ": ") + "calibration range [" + std::to_string(rit->second.min) + ", " +
+                                  std::to_string(rit->second.max) + "] of tensor '" + t + "'");
         const std::string s_name = t + "_scale", z_name = t + "_zero_point";
         add_init(s_name, Tensor::from<float>({}, {qp.scale}));
         if (act_type == ActType::kUInt8) add_init(z_name, Tensor::from<uint8_t>({}, {static_cast<uint8_t>(qp.zero_point)}));
@@ -181,6 +183,7 @@ void insert_qdq(Model& model, PassContext& ctx) {
       if (opts.matmulnbits && spec.format == "int4" && nbits_eligible(model, node)) {
         // onnxruntime's 4-bit MatMul kernel: the node itself changes, nothing is shared
         const Tensor wt = model.initializer(w);
+        check_weight_values(wt, (model.path.empty() ? "" : model.path.string() + ": ") + "weight '" + w + "'", spec.format);
         const bool pre = ctx.quantized && ctx.quantized->count(label);
         QuantizedWeight qw = pre ? ctx.quantized->at(label)
                                  : quantize_rtn(wt, r.axis, make_weight_format("int4", spec.symmetric), spec.group_size);
@@ -221,6 +224,7 @@ void insert_qdq(Model& model, PassContext& ctx) {
         });
         const std::string base = reuse_name ? w + "_" + spec.key() : w;
         const Tensor wt = model.initializer(w);
+        check_weight_values(wt, (model.path.empty() ? "" : model.path.string() + ": ") + "weight '" + w + "'", spec.format);
         EmittedWeight em;
         std::vector<float> scales;
         if (spec.format == "fp16" || spec.format == "bf16") {

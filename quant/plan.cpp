@@ -1,6 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "quant/plan.h"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -19,8 +19,17 @@ WeightSpec spec_from(const nlohmann::json& j, const std::string& where) {
     throw InputError(where + ": expected {\"format\": ..., \"symmetric\": ..., \"group_size\": ...}");
   WeightSpec s;
   s.format = j["format"].get<std::string>();
-  s.symmetric = j.value("symmetric", true);
-  s.group_size = j.value("group_size", 0);
+  if (j.contains("symmetric")) {
+    if (!j["symmetric"].is_boolean()) throw InputError(where + ": \"symmetric\" must be true or false");
+    s.symmetric = j["symmetric"].get<bool>();
+  }
+  if (j.contains("group_size")) {
+    if (!j["group_size"].is_number_integer()) throw InputError(where + ": \"group_size\" must be an integer");
+    const int64_t g = j["group_size"].get<int64_t>();
+    if (g != 0 && g != 16 && g != 32 && g != 64 && g != 128)
+      throw InputError(where + ": \"group_size\" must be 0, 16, 32, 64 or 128, got " + std::to_string(g));
+    s.group_size = g;
+  }
   static const std::vector<std::string> known = {"int8", "int4", "int2", "binary", "ternary", "fp16", "bf16", "float"};
   if (std::find(known.begin(), known.end(), s.format) == known.end())
     throw InputError(where + ": unknown weight format '" + s.format + "'");
@@ -42,26 +51,48 @@ std::string plan_to_json(const WeightSpec& def, const std::map<std::string, Weig
   return j.dump(2) + "\n";
 }
 
-void read_plan(const std::string& path, CompressOptions& o) {
-  const nlohmann::json j = read_json_file(path, "plan");
-  if (j.value("format", "") != "qtool-quantization-plan") throw InputError(path + ": not a qtool quantization plan");
+void read_plan(const std::string& path, CompressOptions& o) { plan_from_json(read_json_file(path, "plan"), path, o); }
+
+void plan_from_json(const nlohmann::json& j, const std::string& path, CompressOptions& o) {
+  if (!j.is_object() || !j.contains("format") || j["format"] != "qtool-quantization-plan")
+    throw InputError(path + ": not a qtool quantization plan (expected \"format\": \"qtool-quantization-plan\")");
+  if (!j.contains("default")) throw InputError(path + ": the plan has no \"default\" weight spec");
   const WeightSpec def = spec_from(j["default"], path + ": default");
-  o.plan = WeightPlanOptions{};
-  if (def.format == "fp16" || def.format == "bf16") o.plan.dtype = def.format;
-  else if (def.format == "ternary") o.plan.ternary = true;
-  else if (def.format == "int8") o.plan.bits = 8;
-  else if (def.format == "int4") o.plan.bits = 4;
-  else if (def.format == "int2") o.plan.bits = 2;
-  else if (def.format == "binary") o.plan.bits = 1;
+  WeightPlanOptions plan;
+  if (def.format == "fp16" || def.format == "bf16") plan.dtype = def.format;
+  else if (def.format == "ternary") plan.ternary = true;
+  else if (def.format == "int8") plan.bits = 8;
+  else if (def.format == "int4") plan.bits = 4;
+  else if (def.format == "int2") plan.bits = 2;
+  else if (def.format == "binary") plan.bits = 1;
   else throw InputError(path + ": the default format cannot be 'float'");
-  o.plan.symmetric = def.symmetric ? 1 : 0;
-  o.plan.group_size = def.group_size;
-  o.layer_specs.clear();
-  if (j.contains("layers"))
+  plan.symmetric = def.symmetric ? 1 : 0;
+  plan.group_size = def.group_size;
+  std::map<std::string, WeightSpec> layers;
+  if (j.contains("layers")) {
+    if (!j["layers"].is_object()) throw InputError(path + ": \"layers\" must be an object {\"node\": spec, ...}");
     for (auto it = j["layers"].begin(); it != j["layers"].end(); ++it)
-      o.layer_specs[it.key()] = spec_from(it.value(), path + ": layer '" + it.key() + "'");
-  o.exclude = j.value("exclude", std::vector<std::string>{});
-  o.act_bits = j.value("act_bits", 0);
+      layers[it.key()] = spec_from(it.value(), path + ": layer '" + it.key() + "'");
+  }
+  std::vector<std::string> exclude;
+  if (j.contains("exclude")) {
+    if (!j["exclude"].is_array()) throw InputError(path + ": \"exclude\" must be a list of node names");
+    for (const auto& e : j["exclude"]) {
+      if (!e.is_string()) throw InputError(path + ": \"exclude\" must be a list of node names");
+      exclude.push_back(e.get<std::string>());
+    }
+  }
+  int act_bits = 0;
+  if (j.contains("act_bits")) {
+    if (!j["act_bits"].is_number_integer()) throw InputError(path + ": \"act_bits\" must be 0, 8 or 32");
+    const int64_t a = j["act_bits"].get<int64_t>();
+    if (a != 0 && a != 8 && a != 32) throw InputError(path + ": \"act_bits\" must be 0, 8 or 32, got " + std::to_string(a));
+    act_bits = static_cast<int>(a);
+  }
+  o.plan = plan;
+  o.layer_specs = std::move(layers);
+  o.exclude = std::move(exclude);
+  o.act_bits = act_bits;
 }
 
 }  // namespace qtool

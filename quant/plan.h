@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Quantization plans as JSON: the per-layer choice `qtool auto` makes and `qtool quantize --plan`
 // replays exactly.
 //   {"format": "qtool-quantization-plan", "version": 1,
@@ -6,6 +7,7 @@
 //    "exclude": ["Gemm_9"], "act_bits": 8}
 // format is int8 | int4 | int2 | binary | ternary | fp16 | bf16 | float.
 #pragma once
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "quant/compress.h"
@@ -17,5 +19,7 @@ std::string plan_to_json(const WeightSpec& default_spec, const std::map<std::str
 // Sets opts.plan (default spec), opts.layer_specs, opts.exclude, opts.act_bits. Throws InputError
 // naming the file on a malformed plan.
 void read_plan(const std::string& path, CompressOptions& opts);
+// Same from parsed JSON; `path` labels the messages. opts is changed only when the plan is valid.
+void plan_from_json(const nlohmann::json& j, const std::string& path, CompressOptions& opts);
 
 }  // namespace qtool

@@ -16,11 +16,31 @@ QParams activation_qparams(Range r, ActType type) {
     q.zero_point = 0;
     return q;
   }
-  const float lo = std::min(0.f, r.min), hi = std::max(0.f, r.max);
-  if (hi - lo <= 0) return {1.f, 0};
-  q.scale = (hi - lo) / 255.f;
-  q.zero_point = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / q.scale), 0.f, 255.f));
+  const double lo = std::min(0.f, r.min), hi = std::max(0.f, r.max);  // double: hi - lo may overflow float
+  if (!(hi - lo > 0)) return {1.f, 0};
+  q.scale = static_cast<float>((hi - lo) / 255.0);
+  q.zero_point = static_cast<int32_t>(std::clamp(std::nearbyint(-lo / q.scale), 0.0, 255.0));
   return q;
+}
+
+void check_weight_values(const Tensor& w, const std::string& label, const std::string& format) {
+  if (!dtype_is_float(w.dtype())) return;
+  const std::vector<double> v = w.to_doubles();
+  const double limit = format == "fp16" ? 65504.0 : std::numeric_limits<float>::max();
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!std::isfinite(v[i]))
+      throw InputError(label + ": value " + std::to_string(i) + " is " + (std::isnan(v[i]) ? "nan" : "inf") +
+                       " (not finite); qtool cannot quantize it (a corrupt or diverged model?)");
+    if (std::fabs(v[i]) > limit)
+      throw InputError(label + ": value " + std::to_string(i) + " is " + std::to_string(v[i]) +
+                       ", beyond float16's range (65504); it would become inf");
+  }
+}
+
+void check_scale(float scale, const std::string& what) {
+  if (!std::isfinite(scale) || !(scale > 0) || scale < std::numeric_limits<float>::min())
+    throw InputError(what + " gives the quantization scale " + std::to_string(scale) +
+                     "; scales must be finite and positive (are the ranges finite?)");
 }
 
 ChannelQuant quantize_per_channel(const Tensor& w, int axis, int qmax) {
@@ -38,7 +58,7 @@ ChannelQuant quantize_per_channel(const Tensor& w, int axis, int qmax) {
     for (int64_t c = 0; c < ch; ++c)
       for (int64_t i = 0; i < inner; ++i)
         out.scales[c] = std::max(out.scales[c], std::fabs(p[(o * ch + c) * inner + i]));
-  for (auto& s : out.scales) s = s > 0 ? s / qmax : 1.f;
+  for (auto& s : out.scales) s = s / qmax >= std::numeric_limits<float>::min() ? s / qmax : 1.f;  // ~0: all codes 0
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t c = 0; c < ch; ++c)
       for (int64_t i = 0; i < inner; ++i) {

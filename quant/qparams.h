@@ -7,6 +7,7 @@
 //   bias:        int32, scale = input scale x weight scale (per channel), zero_point 0.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "calib/observer.h"
@@ -22,6 +23,11 @@ struct QParams {
 enum class ActType { kUInt8, kInt8 };
 
 QParams activation_qparams(Range r, ActType type);
+
+// InputError "<label>: value ..." when a value is not finite or (format "fp16") beyond float16's range.
+void check_weight_values(const Tensor& w, const std::string& label, const std::string& format);
+// InputError "<what> gives the quantization scale ..." unless scale is finite and >= FLT_MIN.
+void check_scale(float scale, const std::string& what);
 
 // Per-channel symmetric weights. `axis` is the channel axis; scales[c] = max|w_c| / qmax
 // (1.0 for an all-zero channel). Returns int8 values with the same shape as w.

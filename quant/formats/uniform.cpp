@@ -1,5 +1,6 @@
 // Uniform integer grids (int8, int4, int2), symmetric or asymmetric; see quant/weight_format.h.
 #include <algorithm>
+#include <limits>
 #include <cmath>
 
 #include "quant/weight_format.h"
@@ -50,12 +51,13 @@ class UniformFormat : public WeightFormat {
     GroupParams p;
     if (sym_) {
       const float amax = std::max(std::fabs(mn), std::fabs(mx)) * ratio;
-      p.scale = amax > 0 ? amax / hi_ : 1.f;
+      p.scale = amax / hi_ >= std::numeric_limits<float>::min() ? amax / hi_ : 1.f;  // ~0: every code 0
       p.zero = 0.f;
     } else {
       mn *= ratio;
       mx *= ratio;
-      p.scale = mx > mn ? (mx - mn) / (hi_ - lo_) : 1.f;
+      const double s = (static_cast<double>(mx) - mn) / (hi_ - lo_);  // double: mx - mn may overflow float
+      p.scale = s >= std::numeric_limits<float>::min() ? static_cast<float>(s) : 1.f;
       p.zero = std::clamp(std::nearbyint(-mn / p.scale), static_cast<float>(lo_), static_cast<float>(hi_));
     }
     return p;
