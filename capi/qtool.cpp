@@ -136,7 +136,8 @@ qtool::CompressOptions compress_options(const nlohmann::json& j) {
   };
   static const std::set<std::string> known = {"bits", "ternary", "dtype", "group_size", "symmetric", "act_bits",
                                               "act_type", "method", "percentile", "rounding", "format", "exclude",
-                                              "op_types", "keep_first_last", "layer_bits", "sparsity", "pattern", "scope"};
+                                              "op_types", "keep_first_last", "layer_bits", "sparsity", "pattern", "scope",
+                                              "skip_nonfinite"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!known.count(it.key())) throw ArgumentError("unknown option '" + it.key() + "'");
   get("bits", o.plan.bits);
@@ -157,6 +158,7 @@ qtool::CompressOptions compress_options(const nlohmann::json& j) {
   get("sparsity", o.prune.sparsity);
   get("pattern", o.prune.pattern);
   get("scope", o.prune.scope);
+  get("skip_nonfinite", o.skip_nonfinite);
   o.prune_enabled = o.prune.sparsity > 0 || o.prune.pattern != "unstructured";
   return o;
 }
@@ -211,11 +213,7 @@ qt_status qt_model_save(const qt_model* model, const char* path) {
   return guarded([&] {
     need(model, "model");
     need(path, "path");
-    std::error_code ec;
-    if (!model->model.path.empty() && std::filesystem::exists(path, ec) &&
-        std::filesystem::equivalent(path, model->model.path, ec))
-      throw qtool::InputError(std::string(path) + ": refusing to overwrite the file the model was loaded from");
-    qtool::save_model(model->model, path);
+    qtool::save_model(model->model, path);  // refuses the model's own file and external data
   });
 }
 
@@ -224,8 +222,7 @@ qt_status qt_model_serialize(const qt_model* model, void** data, size_t* size) {
     need(model, "model");
     need(data, "data");
     need(size, "size");
-    std::string bytes;
-    if (!model->model.proto.SerializeToString(&bytes)) throw std::runtime_error("cannot serialize the model");
+    const std::string bytes = qtool::serialize_model(model->model);  // external data read in
     void* p = std::malloc(std::max<size_t>(1, bytes.size()));
     if (!p) throw std::bad_alloc();
     std::memcpy(p, bytes.data(), bytes.size());
@@ -347,10 +344,14 @@ qt_status qt_data_open(const char* path, const qt_model* model, const char* opti
     try {
       if (j.contains("size")) {
         const std::string s = j["size"];
-        auto x = s.find('x');
-        if (x == std::string::npos) throw ArgumentError("size must be WxH, got '" + s + "'");
-        io.width = std::stoi(s.substr(0, x));
-        io.height = std::stoi(s.substr(x + 1));
+        const auto x = s.find('x');
+        const std::string w = x == std::string::npos ? "" : s.substr(0, x), h = x == std::string::npos ? "" : s.substr(x + 1);
+        auto digits = [](const std::string& d) {
+          return !d.empty() && d.size() <= 6 && d.find_first_not_of("0123456789") == std::string::npos;
+        };
+        if (!digits(w) || !digits(h)) throw ArgumentError("size must be WxH (e.g. 320x240), got '" + s + "'");
+        io.width = std::stoi(w);
+        io.height = std::stoi(h);
       }
       if (j.contains("mean")) io.mean = j["mean"].get<std::vector<float>>();
       if (j.contains("std")) io.std = j["std"].get<std::vector<float>>();
@@ -486,13 +487,14 @@ qt_status qt_size(const qt_model* model, qt_size_report* report) {
   return guarded([&] {
     need(model, "model");
     need(report, "report");
-    std::string bytes;
-    model->model.proto.SerializeToString(&bytes);
     qtool::Model m = model->model;
     m.path.clear();
     auto s = qtool::summarize(m);
-    report->file_bytes = static_cast<int64_t>(bytes.size());
-    report->zip_bytes = qtool::zip_bytes(bytes);
+    report->file_bytes = static_cast<int64_t>(model->model.serialized_bytes());
+    // compressing needs the whole model in memory: not for models over 256 MiB
+    report->zip_bytes = model->model.serialized_bytes() <= (uint64_t{256} << 20)
+                            ? static_cast<int64_t>(qtool::zip_bytes(qtool::serialize_model(model->model)))
+                            : -1;
     report->parameters = s.parameters;
     report->weight_params = 0;
     report->weight_bytes = 0;

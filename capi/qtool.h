@@ -127,8 +127,8 @@ QT_API qt_status qt_evaluate(const qt_model* model, qt_data* data, const int64_t
                       const qt_model* ref, qt_eval_result* result);
 
 typedef struct {
-  int64_t file_bytes;      /* serialized size */
-  int64_t zip_bytes;       /* after DEFLATE */
+  int64_t file_bytes;      /* serialized size, external data included */
+  int64_t zip_bytes;       /* after DEFLATE; -1 for models over 256 MiB (not compressed in memory) */
   int64_t parameters;      /* initializer elements */
   int64_t weight_params;   /* elements of Conv/Gemm/MatMul weights */
   int64_t weight_bytes;    /* stored bytes of those weights (codes, scales, zero points) */

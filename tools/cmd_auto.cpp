@@ -1,4 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool auto MODEL --calib DATA --data EVAL [--labels L] --max-drop 1.0 [--target-size BYTES] [-o OUT]
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 
@@ -16,6 +18,7 @@ void add_auto_command(CLI::App& app) {
     double max_drop = 1.0;
     int64_t target_size = 0;
     std::vector<std::string> exclude;
+    bool force = false;
     DataOptions data_opts;
   };
   auto a = std::make_shared<Args>();
@@ -32,18 +35,20 @@ void add_auto_command(CLI::App& app) {
   cmd->add_option("-o,--output", a->out, "output model (default <model stem>.auto.onnx); the plan goes to <output>.plan.json");
   cmd->add_option("--plan", a->plan, "where to write the plan (default <output without .onnx>.plan.json)");
   add_data_options(cmd, a->data_opts);
+  add_force_option(cmd, a->force);
   cmd->callback([a] {
-    if (a->max_drop < 0) throw InputError("--max-drop must be >= 0");
+    if (!(a->max_drop >= 0) || !std::isfinite(a->max_drop)) throw InputError("--max-drop must be a number >= 0");
+    if (a->target_size < 0) throw InputError("--target-size must be >= 0");
     Model model = load_model(a->model);
+    OutputGuard guard(a->force);
+    guard.input_model(model);
+    for (const auto& p : {a->calib, a->data, a->labels}) guard.input(p);
     require_supported(model);
     const fs::path out = a->out.empty() ? fs::path(a->model).parent_path() / (fs::path(a->model).stem().string() + ".auto.onnx")
                                         : fs::path(a->out);
-    std::error_code ec;
-    if (fs::exists(out, ec) && fs::equivalent(out, a->model, ec))
-      throw InputError(out.string() + ": refusing to overwrite the input model; choose another output path with -o");
-    const fs::path out_dir = out.parent_path().empty() ? fs::path(".") : out.parent_path();
-    if (!fs::is_directory(out_dir, ec)) throw InputError(out.string() + ": output folder " + out_dir.string() + " does not exist");
+    guard.output(out, !a->out.empty(), "-o");
     const fs::path plan = a->plan.empty() ? fs::path(fs::path(out).replace_extension("").string() + ".plan.json") : fs::path(a->plan);
+    guard.output(plan, !a->plan.empty() || !a->out.empty(), "--plan");
     auto calib = open_data(a->calib, model_input_specs(model), a->data_opts);
     auto eval = open_data(a->data, model_input_specs(model), a->data_opts);
     std::vector<int64_t> labels;
@@ -53,6 +58,7 @@ void add_auto_command(CLI::App& app) {
     o.target_size = a->target_size;
     o.base.method = a->method;
     o.base.exclude = a->exclude;
+    o.base.skip_nonfinite = a->data_opts.skip_nonfinite;
     const WeightSpec def{"int8", true, 0};
     AutoResult r = auto_precision(model, *calib, *eval, labels, o, [&](const Model& best, const AutoResult& res) {
       save_model(best, out);  // the best model so far is always on disk

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool calibrate MODEL --calib DATA [--method M] -o table.json
 #include <iostream>
 
@@ -11,13 +12,20 @@ namespace {
 struct CalibrateArgs {
   std::string model, calib, out, method = "mse", act_type = "uint8";
   double percentile = 99.999;
+  bool force = false;
   DataOptions data;
 };
 
 void run_calibrate(const CalibrateArgs& a) {
   make_observer(a.method);
   if (a.act_type != "uint8" && a.act_type != "int8") throw InputError("--act-type must be uint8 or int8");
+  if (!(a.percentile > 0 && a.percentile <= 100))
+    throw InputError("--percentile must be in (0, 100], got " + std::to_string(a.percentile));
   Model model = load_model(a.model);
+  OutputGuard guard(a.force);
+  guard.input_model(model);
+  guard.input(a.calib);
+  guard.output(a.out, true, "-o");
   require_supported(model);
   auto data = open_data(a.calib, model_input_specs(model), a.data);
   PassContext ctx;
@@ -26,6 +34,7 @@ void run_calibrate(const CalibrateArgs& a) {
   copts.method = a.method;
   copts.observer.percentile = a.percentile;
   copts.observer.unsigned_levels = a.act_type == "uint8";
+  copts.skip_nonfinite = a.data.skip_nonfinite;
   CalibrationTable table = calibrate(prepared, *data, qdq_activation_tensors(prepared, ctx.options), copts);
   table.save(a.out);
   std::cout << "qtool calibrate: " << table.ranges.size() << " tensors, " << table.samples << " samples, method "
@@ -43,6 +52,7 @@ void add_calibrate_command(CLI::App& app) {
   cmd->add_option("--act-type", args->act_type, "activation type the ranges are for: uint8 (default) or int8");
   cmd->add_option("-o,--output", args->out, "calibration table to write (.json)")->required();
   add_data_options(cmd, args->data);
+  add_force_option(cmd, args->force);
   cmd->callback([args] { run_calibrate(*args); });
 }
 

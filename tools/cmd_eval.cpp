@@ -17,6 +17,7 @@ struct EvalArgs {
 };
 
 void run_eval(const EvalArgs& a) {
+  if (a.batch < 1) throw InputError("--batch must be >= 1, got " + std::to_string(a.batch));
   Model model = load_model(a.model);
   require_supported(model);
   std::optional<Model> ref;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool gate MODEL [--max-size BYTES|KiB|MiB] [--max-params N] [--min-top1 X --data D --labels L]
 //   [--max-drop PTS --ref REF.onnx --data D [--labels L]] [--json]
 // A CI gate on model size and accuracy: exit 0 when every rule holds, 1 with one line per violated
@@ -5,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "eval/evaluate.h"
@@ -38,8 +40,11 @@ int64_t parse_size(const std::string& s) {
   const std::map<std::string, double> units = {{"", 1}, {"B", 1}, {"KiB", 1024}, {"MiB", 1048576}, {"GiB", 1073741824},
                                                {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}};
   auto it = units.find(unit);
-  if (it == units.end() || v < 0) throw InputError("--max-size: unknown unit in '" + s + "' (B, KiB, MiB, GiB, KB, MB, GB)");
-  return static_cast<int64_t>(std::llround(v * it->second));
+  if (it == units.end()) throw InputError("--max-size: unknown unit in '" + s + "' (B, KiB, MiB, GiB, KB, MB, GB)");
+  const double bytes = v * it->second;
+  if (!std::isfinite(bytes) || bytes < 0 || bytes >= 9.2e18)
+    throw InputError("--max-size: '" + s + "' is not a size between 0 and 9.2e18 bytes");
+  return static_cast<int64_t>(std::llround(bytes));
 }
 
 struct Rule {
@@ -48,6 +53,8 @@ struct Rule {
 };
 
 int run_gate(const GateArgs& a) {
+  if (a.min_top1 > 100 || std::isnan(a.min_top1)) throw InputError("--min-top1 must be a percentage in [0, 100]");
+  if (std::isnan(a.max_drop)) throw InputError("--max-drop must be a number");
   if (a.min_top1 >= 0 && (a.data.empty() || a.labels.empty()))
     throw InputError("--min-top1 needs --data and --labels");
   if (a.max_drop >= 0 && (a.data.empty() || a.ref.empty())) throw InputError("--max-drop needs --ref and --data");
@@ -57,15 +64,17 @@ int run_gate(const GateArgs& a) {
   std::vector<Rule> rules;
   char b[128];
   if (!a.max_size.empty()) {
-    const int64_t limit = parse_size(a.max_size), size = static_cast<int64_t>(fs::file_size(a.model));
-    rules.push_back({"max-size", std::to_string(limit) + " B", std::to_string(size) + " B", size <= limit});
+    // the bytes on disk: the model file and its external data files
+    const int64_t limit = parse_size(a.max_size), size = static_cast<int64_t>(model.bytes_on_disk());
+    rules.push_back({"max-size", std::to_string(limit) + " B",
+                     std::to_string(size) + " B" + (model.external_files.empty() ? "" : " (with external data)"),
+                     size <= limit});
   }
   if (a.max_params >= 0) {
-    int64_t params = 0;
+    int64_t params = 0;  // element counts were checked for overflow at load
     for (const auto& t : model.graph().initializer()) {
-      int64_t e = 1;
-      for (auto d : t.dims()) e *= d;
-      params += e;
+      const int64_t e = shape_numel(Shape(t.dims().begin(), t.dims().end()));
+      params = e > std::numeric_limits<int64_t>::max() - params ? std::numeric_limits<int64_t>::max() : params + e;
     }
     rules.push_back({"max-params", std::to_string(a.max_params), std::to_string(params), params <= a.max_params});
   }

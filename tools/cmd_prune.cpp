@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool prune MODEL --sparsity S [--pattern unstructured|N:M|channel] [--scope layer|global]
 //   [--exclude NODE,...] [--sparsity-map map.json] [--save-masks masks.npz] [-o OUT]
 #include <filesystem>
@@ -26,6 +27,7 @@ struct PruneArgs {
   std::vector<double> levels{0.3, 0.5, 0.7, 0.8, 0.9, 0.95};
   PruneOptions opts;
   std::vector<std::string> input_shapes;
+  bool force = false;
   DataOptions data_opts;
 };
 
@@ -41,14 +43,24 @@ std::map<std::string, double> read_sparsity_map(const std::string& path) {
   return out;
 }
 
-std::string file_bytes(const Model& m) {
-  std::string bytes;
-  m.proto.SerializeToString(&bytes);
-  return bytes;
-}
-
 void run_prune(PruneArgs a) {
   Model model = load_model(a.model);
+  OutputGuard guard(a.force);
+  guard.input_model(model);
+  for (const auto& p : {a.map, a.data, a.labels}) guard.input(p);
+  const fs::path out = a.out.empty() ? fs::path(a.model).parent_path() / (fs::path(a.model).stem().string() + ".pruned.onnx")
+                                     : fs::path(a.out);
+  if (!a.sensitivity || a.allocate) guard.output(out, !a.out.empty(), "-o");
+  if (!a.masks.empty()) guard.output(a.masks, true, "--save-masks");
+  fs::path map_path = a.write_map;
+  if (a.allocate) {
+    if (map_path.empty()) {
+      const fs::path base = a.out.empty() ? fs::path(a.model).parent_path() / (fs::path(a.model).stem().string() + ".pruned")
+                                          : fs::path(a.out).replace_extension("");
+      map_path = base.string() + ".sparsity.json";
+    }
+    guard.output(map_path, !a.write_map.empty(), "--write-map");
+  }
   if (a.sensitivity || a.allocate) require_supported(model);  // only these run the model
   a.opts.input_shapes = parse_input_shapes(a.input_shapes);
   PruneOptions opts = a.opts;
@@ -64,12 +76,6 @@ void run_prune(PruneArgs a) {
     std::cout << table.to_text();
     if (!a.allocate) return;
     opts.sparsity_map = allocate_sparsity(table, opts.sparsity);
-    fs::path map_path = a.write_map;
-    if (map_path.empty()) {
-      const fs::path base = a.out.empty() ? fs::path(a.model).parent_path() / (fs::path(a.model).stem().string() + ".pruned")
-                                          : fs::path(a.out).replace_extension("");
-      map_path = base.string() + ".sparsity.json";
-    }
     nlohmann::ordered_json j;
     j["method"] = "sensitivity threshold allocation (Han et al. 2015; Distiller sensitivity pruning)";
     j["target_sparsity"] = opts.sparsity;
@@ -83,19 +89,12 @@ void run_prune(PruneArgs a) {
       std::cout << b;
     }
   }
-  fs::path out = a.out.empty() ? fs::path(a.model).parent_path() / (fs::path(a.model).stem().string() + ".pruned.onnx")
-                               : fs::path(a.out);
-  std::error_code ec;
-  if (fs::exists(out, ec) && fs::equivalent(out, a.model, ec))
-    throw InputError(out.string() + ": refusing to overwrite the input model; choose another output path with -o");
-  const std::string before = file_bytes(model);
   Model pruned = model;
   PruneReport report = prune_model(pruned, opts);
   SparseStorageStats sparse = store_sparse_initializers(pruned);
   check_model(pruned, out.string() + " (pruned)");
-  save_model(pruned, out);
+  const SaveResult saved = save_model(pruned, out);
   if (!a.masks.empty()) save_masks(report, a.masks);
-  const std::string after = file_bytes(pruned);
 
   std::ostringstream s;
   s << "qtool prune: " << a.model << " -> " << out.string() << "\n";
@@ -113,7 +112,7 @@ void run_prune(PruneArgs a) {
                 100.0 * (1.0 - static_cast<double>(report.dense_params_after) / std::max<int64_t>(1, report.dense_params_before)));
   s << buf;
   if (sparse.tensors) s << "  sparse storage:  " << sparse.tensors << " tensors as sparse_initializer\n";
-  s << size_lines(model, pruned);
+  s << size_lines(model, pruned, saved);
   if (!a.masks.empty()) s << "  masks:           " << a.masks << " (" << report.masks.size() << " tensors, 1 = kept)\n";
   std::cout << s.str();
 }
@@ -146,6 +145,7 @@ void add_prune_command(CLI::App& app) {
       ->delimiter(',');
   cmd->add_option("--write-map", args->write_map, "where --allocate writes its map (default <output>.sparsity.json)");
   add_data_options(cmd, args->data_opts);
+  add_force_option(cmd, args->force);
   cmd->callback([args] { run_prune(*args); });
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool quantize MODEL [--bits 8|4|2|1 | --ternary | --dtype fp16|bf16] [--group-size G]
 //   [--symmetric|--asymmetric] [--act-bits 8] [--rounding gptq|nearest] [--keep-first-last B]
 //   [--layer-bits NAME=B,...] [--calib DATA | --calib-table T] [--method M] [-o OUT]
@@ -40,6 +41,7 @@ struct QuantizeArgs {
   std::vector<std::string> exclude;
   std::vector<std::string> op_types{"Conv", "Gemm", "MatMul", "Add"};
   std::vector<std::string> input_shapes;
+  bool force = false;
   DataOptions data;
 };
 
@@ -79,10 +81,14 @@ void run_quantize(const QuantizeArgs& a) {
   o.prune_enabled = a.sparsity > 0 || a.pattern != "unstructured";
   o.input_shapes = parse_input_shapes(a.input_shapes);
   o.prune.input_shapes = o.input_shapes;
+  o.skip_nonfinite = a.data.skip_nonfinite;
   if (!a.plan.empty()) read_plan(a.plan, o);
   validate(o);
 
   Model model = load_model(a.model);
+  OutputGuard guard(a.force);
+  guard.input_model(model);
+  for (const auto& p : {a.calib, a.calib_table, a.plan}) guard.input(p);
   // Only calibration and GPTQ run the model; weight-only, fp16/bf16 and pruning work on any model.
   if (!a.calib.empty()) require_supported(model);
   QuantOptions probe;  // the output name depends on the plan: resolve it before any work
@@ -92,9 +98,9 @@ void run_quantize(const QuantizeArgs& a) {
   const fs::path out = a.out.empty() ? fs::path(a.model).parent_path() /
                                            (fs::path(a.model).stem().string() + "." + default_suffix(probe) + ".onnx")
                                      : fs::path(a.out);
-  std::error_code ec;
-  if (fs::exists(out, ec) && fs::equivalent(out, a.model, ec))
-    throw InputError(out.string() + ": refusing to overwrite the input model; choose another output path with -o");
+  guard.output(out, !a.out.empty(), "-o");
+  if (!a.save_table.empty()) guard.output(a.save_table, true, "--save-calib-table");
+  if (!a.masks.empty()) guard.output(a.masks, true, "--save-masks");
   CalibrationTable loaded;
   if (!a.calib_table.empty()) {
     loaded = CalibrationTable::load(a.calib_table);
@@ -102,10 +108,17 @@ void run_quantize(const QuantizeArgs& a) {
   }
   std::unique_ptr<Dataset> data;
   if (!a.calib.empty()) data = open_data(a.calib, model_input_specs(model), a.data);
-  CompressResult r = compress(model, o, data.get());
+  CompressResult r;
+  try {
+    r = compress(model, o, data.get());
+  } catch (const InputError& e) {
+    const std::string msg = e.what();
+    if (msg.rfind("calibration table:", 0) == 0) throw InputError(a.calib_table + msg.substr(17));
+    throw;
+  }
   if (!a.save_table.empty() && !r.table.ranges.empty() && !o.table) r.table.save(a.save_table);
   if (!a.masks.empty() && o.prune_enabled) save_masks(r.pruning, a.masks);
-  save_model(r.model, out);
+  const SaveResult saved = save_model(r.model, out);
   const QuantOptions& qo = r.options;
   const PassStats& st = r.stats;
   const Model& q = r.model;
@@ -150,7 +163,7 @@ void run_quantize(const QuantizeArgs& a) {
     s << "  pruning:         " << p << "\n";
     for (const auto& k : pruning.skipped) s << "                   skipped " << k << "\n";
   }
-  s << size_lines(model, q);
+  s << size_lines(model, q, saved);
   char el[32];
   std::snprintf(el, sizeof el, "%.2f s", secs);
   s << "  elapsed:         " << el << "\n";
@@ -197,12 +210,14 @@ void add_quantize_command(CLI::App& app) {
                   "when both inputs are activations: runtimes then run residual blocks fully in int8)")
       ->delimiter(',');
   cmd->add_option("-o,--output", args->out,
-                  "output path (default: <model stem>.int8.onnx, .int4.onnx, .binary.onnx, ... beside the input)");
+                  "output path (default: <model stem>.int8.onnx, .int4.onnx, .binary.onnx, ... beside the input; an "
+                  "existing default output is replaced only with --force)");
   cmd->add_option("--input-shape", args->input_shapes,
                   "concrete extents NAME:d0,d1,... for inputs with symbolic ones, where a step needs value shapes "
                   "(opset upgrade of some models, channel pruning through Flatten); repeatable")
       ->delimiter(';');
   add_data_options(cmd, args->data);
+  add_force_option(cmd, args->force);
   cmd->callback([args] { run_quantize(*args); });
 }
 

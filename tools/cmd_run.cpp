@@ -23,13 +23,7 @@ namespace qtool::cli {
 
 namespace {
 
-std::string read_file_bytes(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  if (!f) throw InputError(p.string() + ": cannot open for reading");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+std::string read_file_bytes(const fs::path& p) { return read_input_file(p, "a .pb file"); }
 
 ValueMap read_whole_inputs(const fs::path& data, const std::vector<InputSpec>& specs) {
   ValueMap feeds;
@@ -118,12 +112,28 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--reference", a->reference, "run every node with its plain reference kernel");
   add_data_options(cmd, a->data);
   cmd->callback([a] {
+    if (a->batch < 1) throw InputError("--batch must be >= 1, got " + std::to_string(a->batch));
     Model m = load_model(a->model);
+    OutputGuard guard(true);  // -o is always named by the user
+    guard.input_model(m);
+    guard.input(a->data_path);
+    const bool folder_out = a->data.whole && fs::path(a->out).extension() != ".npz";
+    if (!folder_out) guard.output(a->out, true, "-o");
     require_supported(m);
     ExecutorOptions opts;
     opts.reference_only = a->reference;
     if (a->data.whole) {
       Executor exec(m, opts);
+      if (folder_out) {
+        if (a->out.empty()) throw InputError("-o: the output path is empty");
+        std::error_code ec;
+        if (fs::exists(a->out, ec) && !fs::is_directory(a->out, ec))
+          throw InputError(a->out + ": exists and is not a folder (outputs go to an .npz or a folder)");
+        fs::create_directories(a->out, ec);
+        if (ec) throw InputError(a->out + ": cannot create the output folder: " + ec.message());
+        for (size_t i = 0; i < exec.output_names().size(); ++i)
+          guard.output(fs::path(a->out) / ("output_" + std::to_string(i) + ".pb"), true, "-o");
+      }
       ValueMap feeds = read_whole_inputs(a->data_path, exec.inputs());
       ValueMap out = exec.run_values(feeds);
       ValueMap outputs;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool sweep MODEL --calib DATA --data EVAL [--labels L] [--bits 8,4,2,1] [--sparsity 0,0.5,0.75]
 //   [--method M] [--out-dir DIR] [--resume] [--no-sensitivity]
 // Compresses the model in every configuration (bits x sparsity) on all cores, evaluates each in
@@ -29,7 +30,7 @@ struct SweepArgs {
   std::string model, calib, data, labels, method = "mse", out_dir;
   std::vector<int> bits{8, 4};
   std::vector<double> sparsity{0};
-  bool resume = false, no_sensitivity = false;
+  bool resume = false, no_sensitivity = false, force = false;
   DataOptions data_opts;
 };
 
@@ -71,7 +72,20 @@ void run_sweep(const SweepArgs& a) {
     }
   const fs::path dir = a.out_dir.empty() ? fs::path(a.model).parent_path() / (fs::path(a.model).stem().string() + ".sweep")
                                          : fs::path(a.out_dir);
-  fs::create_directories(dir);
+  OutputGuard guard(a.force);
+  guard.input_model(model);
+  for (const auto& p : {a.calib, a.data, a.labels}) guard.input(p);
+  {
+    std::error_code ec;
+    if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+      throw InputError(dir.string() + ": exists and is not a folder (--out-dir names the report folder)");
+    fs::create_directories(dir, ec);
+    if (ec) throw InputError(dir.string() + ": cannot create the report folder: " + ec.message());
+  }
+  // report.json of an earlier run is replaced only with --resume, --force or an explicit --out-dir
+  guard.output(dir / "report.json", !a.out_dir.empty() || a.resume, "--out-dir");
+  for (const char* f : {"report.csv", "report.svg", "report.html"}) guard.output(dir / f, true, "--out-dir");
+  for (const auto& c : configs) guard.output(dir / (c.id + ".onnx"), true, "--out-dir");
   std::vector<int64_t> labels;
   if (!a.labels.empty()) labels = read_labels(a.labels);
   // both data sets are opened (and their shapes checked) before any work
@@ -83,15 +97,19 @@ void run_sweep(const SweepArgs& a) {
   report.metric = labels.empty() ? "sqnr_db" : "top1";
   std::map<std::string, ReportRow> done;
   if (a.resume && fs::exists(dir / "report.json")) {
-    Report old = Report::from_json(read_text(dir / "report.json"));
+    Report old;
+    try {
+      old = Report::from_json(read_text(dir / "report.json"));
+    } catch (const std::exception& e) {
+      throw InputError((dir / "report.json").string() + ": cannot resume from it (" + e.what() + ")");
+    }
     if (old.metric == report.metric)
       for (const auto& r : old.rows)
         if (r.config == "fp32" || fs::exists(dir / r.path)) done[r.config] = r;
     spdlog::info("resuming: {} of {} configurations already done", done.count("fp32") ? done.size() - 1 : done.size(),
                  configs.size());
   }
-  std::string original;
-  model.proto.SerializeToString(&original);
+  constexpr uint64_t kZipLimit = uint64_t{256} << 20;  // zip sizes need the model in memory
   ReportRow fp32;
   if (done.count("fp32")) {
     fp32 = done["fp32"];
@@ -100,8 +118,8 @@ void run_sweep(const SweepArgs& a) {
     Measured m = measure(model, model, *eval, labels);
     fp32.config = "fp32";
     fp32.path = "";
-    fp32.file_bytes = static_cast<int64_t>(fs::file_size(a.model));
-    fp32.zip_bytes = zip_bytes(original);
+    fp32.file_bytes = static_cast<int64_t>(model.bytes_on_disk());
+    fp32.zip_bytes = model.serialized_bytes() <= kZipLimit ? zip_bytes(serialize_model(model)) : 0;
     fp32.value = m.value;  // SQNR of fp32 vs itself: +inf
     fp32.delta = labels.empty() ? INFINITY : 0.0;
     fp32.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -130,6 +148,7 @@ void run_sweep(const SweepArgs& a) {
     auto calib = open_data(a.calib, specs, a.data_opts);  // one reader per thread
     auto ev = open_data(a.data, specs, a.data_opts);
     CompressOptions o;
+    o.skip_nonfinite = a.data_opts.skip_nonfinite;
     o.plan.bits = c.bits;
     o.method = a.method;
     if (c.sparsity > 0) {
@@ -138,9 +157,7 @@ void run_sweep(const SweepArgs& a) {
     }
     CompressResult res = compress(model, o, calib.get());
     const std::string file = c.id + ".onnx";
-    save_model(res.model, dir / file);
-    std::string bytes;
-    res.model.proto.SerializeToString(&bytes);
+    const SaveResult saved = save_model(res.model, dir / file);
     Measured m = measure(res.model, model, *ev, labels);
     ReportRow row;
     row.config = c.id;
@@ -148,9 +165,9 @@ void run_sweep(const SweepArgs& a) {
     row.sparsity = c.sparsity;
     row.activations = res.activations ? "int8" : "float";
     row.bits_per_weight = code_bits_per_weight(res.stats);
-    row.file_bytes = static_cast<int64_t>(fs::file_size(dir / file));
-    row.zip_bytes = zip_bytes(bytes);
-    row.size_ratio = static_cast<double>(row.file_bytes) / fp32.file_bytes;
+    row.file_bytes = static_cast<int64_t>(saved.model_bytes + saved.data_bytes);
+    row.zip_bytes = res.model.serialized_bytes() <= kZipLimit ? zip_bytes(serialize_model(res.model)) : 0;
+    row.size_ratio = fp32.file_bytes > 0 ? static_cast<double>(row.file_bytes) / fp32.file_bytes : 0.0;
     row.value = m.value;
     row.delta = labels.empty() ? m.value : 100.0 * (m.value - fp32.value);  // SQNR: vs fp32 already
     row.agreement = m.agreement;
@@ -195,6 +212,7 @@ void add_sweep_command(CLI::App& app) {
   cmd->add_flag("--resume", a->resume, "keep the configurations an earlier, interrupted run finished");
   cmd->add_flag("--no-sensitivity", a->no_sensitivity, "leave the per-layer sensitivity table out of report.html");
   add_data_options(cmd, a->data_opts);
+  add_force_option(cmd, a->force);
   cmd->callback([a] { run_sweep(*a); });
 }
 

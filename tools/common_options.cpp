@@ -1,3 +1,6 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <regex>
 
@@ -12,20 +15,22 @@ ImageOptions DataOptions::image() const {
   ImageOptions o;
   if (!size.empty()) {
     std::smatch m;
-    if (!std::regex_match(size, m, std::regex("(\\d+)[xX](\\d+)")))
+    if (!std::regex_match(size, m, std::regex("(\\d{1,9})[xX](\\d{1,9})")))
       throw InputError("--size '" + size + "' is not WxH (e.g. 320x240)");
-    o.width = std::stoi(m[1]);
-    o.height = std::stoi(m[2]);
+    const long w = std::stol(m[1]), h = std::stol(m[2]);
+    if (w < 1 || h < 1 || w > kMaxImageSide || h > kMaxImageSide)
+      throw InputError("--size '" + size + "': width and height must be 1.." + std::to_string(kMaxImageSide));
+    o.width = static_cast<int>(w);
+    o.height = static_cast<int>(h);
   }
   o.mean = mean;
   o.std = std;
-  for (float s : std)
-    if (s == 0.f) throw InputError("--std values must be non-zero");
   o.scale = scale;
   if (layout != "nchw" && layout != "nhwc") throw InputError("--layout must be nchw or nhwc, got '" + layout + "'");
   o.nchw = layout == "nchw";
   o.rgb = !bgr;
   o.jpeg_fancy_upsampling = jpeg_fancy;
+  validate_image_options(o);
   return o;
 }
 
@@ -40,12 +45,17 @@ void add_data_options(CLI::App* cmd, DataOptions& o) {
                 "images: libjpeg's smooth chroma upsampling (as PIL/OpenCV) instead of plain replication");
   cmd->add_option("--offset", o.offset, "skip the first N samples of the data");
   cmd->add_option("--limit", o.limit, "use at most N samples of the data");
+  cmd->add_flag("--skip-nonfinite", o.skip_nonfinite,
+                "calibration: drop samples holding NaN, inf or values beyond 1e30 (default: such a sample is an error)");
   cmd->add_flag("--whole", o.whole,
                 "feed every array of the data whole, as the complete input tensor (default: inputs declared "
                 "with a symbolic or 1 first extent are split into samples along it, the others fed whole)");
 }
 
 std::unique_ptr<Dataset> open_data(const std::string& path, const std::vector<InputSpec>& inputs, const DataOptions& o) {
+  if (o.offset < 0) throw InputError("--offset must be >= 0, got " + std::to_string(o.offset));
+  if (o.limit < -1) throw InputError("--limit must be >= 0, got " + std::to_string(o.limit));
+  if (path.empty()) throw InputError("the data path is empty");
   auto ds = open_dataset(path, inputs, o.image(), o.whole);
   if (o.offset > 0 || o.limit >= 0) ds = slice_dataset(std::move(ds), o.offset, o.limit);
   if (ds->size() == 0) throw InputError(path + ": no samples selected");
@@ -60,18 +70,99 @@ std::string format_bytes(int64_t b) {
   return buf;
 }
 
-std::string size_lines(const Model& input, const Model& output) {
-  std::string in, out;
-  input.proto.SerializeToString(&in);
-  output.proto.SerializeToString(&out);
-  const auto fi = static_cast<long long>(in.size()), fo = static_cast<long long>(out.size());
-  const auto zi = static_cast<long long>(zip_bytes(in)), zo = static_cast<long long>(zip_bytes(out));
-  char b[256];
-  std::snprintf(b, sizeof b,
-                "  file size:       %lld B -> %lld B (%.1f%% of the input, %.2fx smaller)\n"
-                "  zip-compressed:  %lld B -> %lld B (%.1f%% of the input's)\n",
-                fi, fo, 100.0 * fo / fi, static_cast<double>(fi) / fo, zi, zo, 100.0 * zo / zi);
-  return b;
+std::string size_lines(const Model& input, const Model& output, const SaveResult& saved) {
+  const uint64_t fi = input.bytes_on_disk() ? input.bytes_on_disk() : input.serialized_bytes();
+  const uint64_t fo = saved.model_bytes + saved.data_bytes;
+  auto pct = [](uint64_t a, uint64_t b) {
+    char p[64];
+    if (b == 0) std::snprintf(p, sizeof p, "n/a");
+    else std::snprintf(p, sizeof p, "%.1f%%", 100.0 * static_cast<double>(a) / static_cast<double>(b));
+    return std::string(p);
+  };
+  char b[320];
+  char ratio[64];
+  if (fo) std::snprintf(ratio, sizeof ratio, "%.2fx smaller", static_cast<double>(fi) / static_cast<double>(fo));
+  else std::snprintf(ratio, sizeof ratio, "n/a");
+  std::snprintf(b, sizeof b, "  file size:       %s -> %s (%s of the input, %s)%s\n", format_bytes(static_cast<int64_t>(fi)).c_str(),
+                format_bytes(static_cast<int64_t>(fo)).c_str(), pct(fo, fi).c_str(), ratio,
+                saved.data_bytes ? " (with external data)" : "");
+  std::string out = b;
+  // zip-compressed sizes need each model in memory: only for models below 256 MiB
+  constexpr uint64_t kZipLimit = uint64_t{256} << 20;
+  if (input.serialized_bytes() <= kZipLimit && output.serialized_bytes() <= kZipLimit) {
+    const uint64_t zi = zip_bytes(serialize_model(input)), zo = zip_bytes(serialize_model(output));
+    std::snprintf(b, sizeof b, "  zip-compressed:  %s -> %s (%s of the input's)\n", format_bytes(static_cast<int64_t>(zi)).c_str(),
+                  format_bytes(static_cast<int64_t>(zo)).c_str(), pct(zo, zi).c_str());
+    out += b;
+  }
+  return out;
+}
+
+namespace {
+bool stat_of(const std::string& p, struct stat* st) { return !p.empty() && ::stat(p.c_str(), st) == 0; }
+}  // namespace
+
+void OutputGuard::input(const std::string& path) {
+  struct stat st {};
+  if (!stat_of(path, &st)) return;
+  Input in;
+  in.path = path;
+  in.dev = static_cast<uint64_t>(st.st_dev);
+  in.ino = static_cast<uint64_t>(st.st_ino);
+  in.folder = S_ISDIR(st.st_mode);
+  std::error_code ec;
+  in.canonical = std::filesystem::canonical(path, ec);
+  inputs_.push_back(in);
+}
+
+void OutputGuard::input_model(const Model& model) {
+  input(model.path.string());
+  for (const auto& f : model.external_files) input(f->path().string());
+}
+
+std::filesystem::path OutputGuard::output(const std::filesystem::path& path, bool named, const std::string& option) {
+  if (path.empty()) throw InputError(option + ": the output path is empty");
+  const OutputTarget t = resolve_output(path);
+  const std::string label = option + " " + path.string();
+  if (!t.device) {
+    struct stat st {};
+    if (t.exists && stat_of(t.path.string(), &st)) {
+      for (const auto& in : inputs_)
+        if (!in.folder && in.dev == static_cast<uint64_t>(st.st_dev) && in.ino == static_cast<uint64_t>(st.st_ino))
+          throw InputError(label + ": is " + (in.path == path.string() ? std::string("an input") : "the same file as input " + in.path) +
+                           " of this command; refusing to overwrite it (choose another output path)");
+      if (!named && !force_)
+        throw InputError(label + ": exists (an earlier result?); pass --force to replace it, or name the output explicitly");
+    }
+    // inside a folder the command reads as data?
+    std::error_code ec;
+    const auto dir = std::filesystem::canonical(t.path.parent_path().empty() ? "." : t.path.parent_path(), ec);
+    if (!ec)
+      for (const auto& in : inputs_) {
+        if (!in.folder || in.canonical.empty()) continue;
+        auto rel = dir.lexically_relative(in.canonical);
+        if (!rel.empty() && *rel.begin() != "..")
+          throw InputError(label + ": lies inside " + in.path + ", a data folder this command reads; choose another place");
+      }
+    for (const auto& [other, opt] : outputs_)
+      if (other == t.path || same_file(other, t.path))
+        throw InputError(label + ": is also the output of " + opt + "; give each output its own path");
+  }
+  outputs_.emplace_back(t.path, option);
+  return path;
+}
+
+void reject_empty_values(const CLI::App* cmd) {
+  for (const CLI::Option* o : cmd->get_options()) {
+    if (o->count() == 0 || o->get_type_size() == 0) continue;  // not given, or a flag
+    for (const auto& r : o->results())
+      if (r.empty()) throw InputError(o->get_name() + ": empty value");
+  }
+}
+
+void add_force_option(CLI::App* cmd, bool& force) {
+  cmd->add_flag("--force", force, "replace existing output files that qtool names by default (outputs named with -o, "
+                                  "--save-* or --plan are replaced anyway)");
 }
 
 }  // namespace qtool::cli

@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool: quantize, calibrate, evaluate and inspect ONNX models.
-// Exit codes: 0 success, 2 bad input (file, model, data, option), 1 any other failure.
+// Exit codes: 0 success, 2 bad input (file, model, data, option: one line "qtool: error: ..."
+// naming the file, node or tensor), 1 any other failure (qtool's own, or out of memory).
 #include <malloc.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -7,6 +9,15 @@
 #include "core/error.h"
 #include "core/version.h"
 #include "tools/commands.h"
+
+namespace {
+// Messages are one line (library texts may hold newlines).
+std::string one_line(std::string s) {
+  for (auto& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   // Activation buffers of a few MB are freed and re-allocated on every batch. glibc serves them
@@ -36,6 +47,9 @@ int main(int argc, char** argv) {
   qtool::cli::add_auto_command(app);
   qtool::cli::add_gate_command(app);
   qtool::cli::add_ops_command(app);
+  // An option given with an empty value (-o "") is an error, not "use the default".
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+    sub->parse_complete_callback([sub] { qtool::cli::reject_empty_values(sub); });
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -45,15 +59,18 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    std::fprintf(stderr, "qtool: error: %s (see qtool --help)\n", one_line(e.what()).c_str());
     return 2;
   } catch (const qtool::cli::GateFailed&) {
     return 1;  // the gate printed the violated rules
   } catch (const qtool::InputError& e) {
-    std::fprintf(stderr, "qtool: error: %s\n", e.what());
+    std::fprintf(stderr, "qtool: error: %s\n", one_line(e.what()).c_str());
     return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "qtool: failure: out of memory\n");
+    return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "qtool: failure: %s\n", e.what());
+    std::fprintf(stderr, "qtool: failure: %s\n", one_line(e.what()).c_str());
     return 1;
   }
   return 0;
