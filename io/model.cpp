@@ -444,6 +444,41 @@ std::string random_tag() {
 
 }  // namespace
 
+onnx::ModelProto copy_with_stub_initializers(const Model& model, uint64_t min_bytes, std::set<std::string>* stubbed) {
+  onnx::ModelProto copy;
+  copy_fields_except(model.proto, &copy, {"graph"});
+  copy_fields_except(model.graph(), copy.mutable_graph(), {"initializer"});
+  for (const auto& t : model.graph().initializer()) {
+    auto* c = copy.mutable_graph()->add_initializer();
+    uint64_t bytes = 0;
+    try {
+      bytes = check_tensor_proto(t).stored_bytes;
+    } catch (const InputError&) {
+    }
+    if (t.data_location() != onnx::TensorProto::EXTERNAL && bytes < min_bytes) {
+      c->CopyFrom(t);
+      continue;
+    }
+    c->set_name(t.name());
+    c->set_data_type(t.data_type());
+    for (auto d : t.dims()) c->add_dims(d);
+    stubbed->insert(t.name());
+  }
+  return copy;
+}
+
+void restore_stub_initializers(Model& model, onnx::ModelProto& converted, const std::set<std::string>& stubbed) {
+  std::map<std::string, onnx::TensorProto*> originals;
+  for (auto& t : *model.graph().mutable_initializer())
+    if (stubbed.count(t.name())) originals[t.name()] = &t;
+  for (auto& t : *converted.mutable_graph()->mutable_initializer()) {
+    auto it = originals.find(t.name());
+    if (it == originals.end()) continue;
+    t.Swap(it->second);
+    originals.erase(it);
+  }
+}
+
 std::string serialize_model(const Model& model) {
   std::string bytes;
   if (model.serialized_bytes() >= (uint64_t{1} << 31))

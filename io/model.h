@@ -14,6 +14,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,14 @@ struct SaveResult {
 // renamed over <out> (a single commit: a run killed in between leaves the old model and its data
 // intact), and the data files the replaced model referred to are removed afterwards.
 SaveResult save_model(const Model& model, const std::filesystem::path& out, const SaveOptions& opts = {});
+// A copy of the model's proto in which every main-graph initializer holding at least `min_bytes`
+// (and every external one) is a data-less stub (name, dims, data type), so tools that rewrite the
+// graph (onnx's version converter, shape inference) neither copy the weights nor drop external
+// ones. Stubbed names go to *stubbed; restore_stub_initializers moves the real tensors back.
+onnx::ModelProto copy_with_stub_initializers(const Model& model, uint64_t min_bytes, std::set<std::string>* stubbed);
+// Replaces the stubs in `converted` by `model`'s tensors of the same name (moved out of `model`).
+void restore_stub_initializers(Model& model, onnx::ModelProto& converted, const std::set<std::string>& stubbed);
+
 // The model as one self-contained protobuf (external data read in); InputError over 2 GiB.
 std::string serialize_model(const Model& model);
 

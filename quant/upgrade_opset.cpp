@@ -149,7 +149,9 @@ void upgrade_opset(Model& model, PassContext& ctx) {
     return;
   }
 
-  onnx::ModelProto work = model.proto;
+  // weights are stubs during the conversion (no copy of them, external data kept)
+  std::set<std::string> stubbed;
+  onnx::ModelProto work = copy_with_stub_initializers(model, 1024, &stubbed);
   const int base_vi = work.graph().value_info_size();
   try {
     onnx::shape_inference::InferShapes(work);
@@ -196,6 +198,7 @@ void upgrade_opset(Model& model, PassContext& ctx) {
   auto* vis = converted.mutable_graph()->mutable_value_info();
   if (vis->size() > base_vi) vis->DeleteSubrange(0, vis->size());
   if (converted.ir_version() < 7) converted.set_ir_version(7);
+  restore_stub_initializers(model, converted, stubbed);
   model.proto = std::move(converted);
   if (final_target > 13) upgrade_13_to(model, final_target);
   ctx.stats.opset_after = model.opset();
