@@ -1,9 +1,15 @@
+// SPDX-License-Identifier: Apache-2.0
 // fold_constants: evaluates every node whose inputs are all initializers (e.g. Constant, or a
 // Reshape of a weight as in the ONNX Model Zoo MNIST) with the executor's kernels and stores the
 // results as initializers, so weights reach quantization as initializers. A node whose result
-// would exceed kFoldLimitBytes stays in the graph (a tiny file must not expand into gigabytes).
+// would exceed the fold limit stays in the graph (a tiny file must not expand into gigabytes): the
+// limit is max(16 MiB, 2 x the model's bytes), or QTOOL_FOLD_LIMIT (bytes, a plain decimal number;
+// anything else is an InputError naming the variable) from the environment.
+#include <algorithm>
+#include <cstdlib>
 #include <set>
 
+#include "io/external_data.h"
 #include "io/onnx_tensor.h"
 #include "quant/pass.h"
 #include "runtime/executor.h"
@@ -11,10 +17,17 @@
 namespace qtool {
 
 namespace {
-constexpr size_t kFoldLimitBytes = size_t{256} << 20;
+size_t fold_limit(const Model& model) {
+  if (const char* env = std::getenv("QTOOL_FOLD_LIMIT")) {
+    return static_cast<size_t>(parse_decimal(env, "environment variable QTOOL_FOLD_LIMIT"));
+  }
+  const uint64_t bytes = model.bytes_on_disk() ? model.bytes_on_disk() : model.serialized_bytes();
+  return static_cast<size_t>(std::max<uint64_t>(uint64_t{16} << 20, 2 * bytes));
+}
 }
 
 void fold_constants(Model& model, PassContext&) {
+  const size_t limit = fold_limit(model);
   auto& g = model.graph();
   std::set<std::string> consts;
   for (const auto& t : g.initializer()) consts.insert(t.name());
@@ -35,7 +48,7 @@ void fold_constants(Model& model, PassContext&) {
     for (const auto& v : ins) ptrs.push_back(v.present() ? &v : nullptr);
     std::vector<Value> outs;
     try {
-      AllocationCap cap(kFoldLimitBytes);
+      AllocationCap cap(limit);
       outs = run_node(n, model.opset(), ptrs);
     } catch (const AllocationCapExceeded&) {
       keep.push_back(n);

@@ -246,6 +246,31 @@ def test_weights_beyond_fp16_range(tmp_path):
     h.assert_bad_input(h.run("quantize", p, "--dtype", "fp16", "-o", tmp_path / "q.onnx"), "'w'", "float16")
 
 
+def fold_model(tmp_path):
+    """ConstantOfShape [1000, 1000] (4 MB of float zeros) + x: foldable under the default limit."""
+    shape = numpy_helper.from_array(np.array([1000, 1000], np.int64), "shape")
+    nodes = [helper.make_node("ConstantOfShape", ["shape"], ["big"], name="cos"),
+             helper.make_node("Add", ["x", "big"], ["y"], name="add")]
+    return h.save(h.model(nodes, [vi("x", [1000, 1000])], [vi("y", [1000, 1000])], [shape]), tmp_path / "fold.onnx")
+
+
+def test_fold_limit_is_configurable(tmp_path):
+    """QTOOL_FOLD_LIMIT (bytes) replaces the default fold limit max(16 MiB, 2 x the model file)."""
+    import onnx
+    p = fold_model(tmp_path)
+    ops = lambda q: [n.op_type for n in onnx.load(q).graph.node]
+    r = h.run("quantize", p, "-o", tmp_path / "a.onnx")
+    assert r.returncode == 0, r
+    assert "ConstantOfShape" not in ops(tmp_path / "a.onnx")  # 4 MB < 16 MiB: folded
+    env = {**os.environ, "QTOOL_FOLD_LIMIT": "1000000"}
+    r = h.run("quantize", p, "-o", tmp_path / "b.onnx", env=env)
+    assert r.returncode == 0, r
+    assert "ConstantOfShape" in ops(tmp_path / "b.onnx")  # 4 MB > 1 MB: left in the graph
+    for bad in ("lots", "-1", "1e6", "99999999999999999999"):
+        h.assert_bad_input(h.run("quantize", p, "-o", tmp_path / "c.onnx", env={**os.environ, "QTOOL_FOLD_LIMIT": bad}),
+                           "QTOOL_FOLD_LIMIT")
+
+
 @pytest.mark.parametrize("bits", ["8", "4"])
 def test_opset_upgrade_keeps_external_weights(tmp_path, bits):
     """An opset-11 model whose weights are external data goes through onnx's version converter with
