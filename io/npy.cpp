@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "io/external_data.h"
 #include "io/output_file.h"
 
 namespace qtool {
@@ -79,9 +80,9 @@ NpyHeader parse_npy_header(const std::string& bytes, const std::string& label) {
     const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \tL");
     if (b == std::string::npos) continue;
     const std::string d = item.substr(b, e + 1 - b);
-    if (d.empty() || d.size() > 18 || d.find_first_not_of("0123456789") != std::string::npos)
+    if (d.empty() || d.size() > 19 || d.find_first_not_of("0123456789") != std::string::npos)
       throw InputError(label + ": .npy shape entry '" + item + "' is not a non-negative integer");
-    shape.push_back(std::stoll(d));
+    shape.push_back(static_cast<int64_t>(parse_decimal(d, label + ": .npy shape entry")));
     if (shape.size() > 64) throw InputError(label + ": .npy shape has more than 64 axes");
   }
   try {
