@@ -139,15 +139,15 @@ void conv_reference_typed(const Tensor& x, const Tensor& w, const Tensor* b, con
 
 void conv_reference(KernelContext& c) {
   const ConvGeom g = conv_checked(c);
-  const Tensor x = to_plain(c.in(0));
-  const Tensor& w = c.in(1);
-  const Tensor* b = c.has(2) ? &c.in(2) : nullptr;
-  const Tensor* z = c.node.domain() == "com.microsoft" && c.has(3) ? &c.in(3) : nullptr;
+  // a layout-aware kernel may receive blocked tensors: the loops read plain ones
+  const Tensor x = to_plain(c.in(0)), w = to_plain(c.in(1));
+  const Tensor b = c.has(2) ? to_plain(c.in(2)) : Tensor();
+  const Tensor z = c.node.domain() == "com.microsoft" && c.has(3) ? to_plain(c.in(3)) : Tensor();
   const ConvActivation act = activation_of(c);
   Tensor y = Tensor::uninitialized(x.dtype(), g.out_shape);
   c.dispatch_or_fail<FloatTypes>(0, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    conv_reference_typed<T>(x, w, b, z, g, act, y);
+    conv_reference_typed<T>(x, w, b.empty() ? nullptr : &b, z.empty() ? nullptr : &z, g, act, y);
   });
   c.outputs[0] = std::move(y);
 }
@@ -186,6 +186,7 @@ bool conv_fast(KernelContext& c) {
   const Tensor& x = c.in(0);
   const Tensor& w = c.in(1);
   if (x.dtype() != DType::kFloat || w.dtype() != DType::kFloat) return false;
+  if (w.layout() || (c.has(2) && c.in(2).layout())) return false;  // only X may arrive blocked
   const ConvGeom g = conv_checked(c);
   const int sp = x.rank() - 2;
   if (sp < 1 || sp > 3 || shape_numel(g.out_shape) == 0 || x.numel() == 0 || w.numel() == 0) return false;

@@ -157,13 +157,12 @@ void conv_transpose_typed(const Tensor& x, const Tensor& w, const Tensor* b, con
 
 void conv_transpose(KernelContext& c) {
   const DeconvGeom g = deconv_checked(c);
-  const Tensor x = to_plain(c.in(0));
-  const Tensor& w = c.in(1);
-  const Tensor* b = c.has(2) ? &c.in(2) : nullptr;
+  const Tensor x = to_plain(c.in(0)), w = to_plain(c.in(1));
+  const Tensor b = c.has(2) ? to_plain(c.in(2)) : Tensor();
   Tensor y = Tensor::uninitialized(x.dtype(), g.out_shape);
   c.dispatch_or_fail<FloatTypes>(0, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    conv_transpose_typed<T>(x, w, b, g, y);
+    conv_transpose_typed<T>(x, w, b.empty() ? nullptr : &b, g, y);
   });
   c.outputs[0] = std::move(y);
 }
@@ -184,6 +183,7 @@ bool conv_transpose_fast(KernelContext& c) {
   const Tensor& x = c.in(0);
   const Tensor& w = c.in(1);
   if (x.dtype() != DType::kFloat || w.dtype() != DType::kFloat) return false;
+  if (w.layout() || (c.has(2) && c.in(2).layout())) return false;  // only X may arrive blocked
   const DeconvGeom g = deconv_checked(c);
   const int sp = x.rank() - 2;
   if (sp < 1 || sp > 3 || x.numel() == 0 || w.numel() == 0 || shape_numel(g.out_shape) == 0) return false;

@@ -699,3 +699,36 @@ TEST(ConvPool, MaxRoiPoolByHand) {
   EXPECT_EQ(ref_run(n, 1, {x, rois}).to_floats(), (std::vector<float>{1, 3, 5, 7}));
   EXPECT_THROW(run_op(n, 1, {x, Tensor::from<float>({1, 5}, {2, 0, 0, 1, 1})}, false), InputError);
 }
+
+// ---------------------------------------------------------------- com.microsoft quantized pooling
+
+TEST(ConvPool, QLinearGlobalAveragePoolByHand) {
+  // acc = 10 + 20 + 30 + 41 - 4 * 10 = 61; scale = 0.1 / (0.2 * 4) = 0.125 -> 7.625 -> 8, + 5 = 13
+  auto n = make_node("QLinearGlobalAveragePool", 5, 1, "com.microsoft");
+  const Tensor xs = Tensor::from<float>({}, {0.1f}), ys = Tensor::from<float>({}, {0.2f});
+  const Tensor xz = Tensor::from<uint8_t>({}, {10}), yz = Tensor::from<uint8_t>({}, {5});
+  const Tensor x = Tensor::from<uint8_t>({1, 2, 2, 2}, {10, 20, 30, 41, 10, 10, 10, 10});
+  const Tensor y = run_op(n, 1, {x, xs, xz, ys, yz}, false).at(0).tensor();
+  EXPECT_EQ(y.shape(), (Shape{1, 2, 1, 1}));
+  EXPECT_EQ(y.to_int64s(), (std::vector<int64_t>{13, 5}));
+  // channels_last: the same values as N, H, W, C
+  set_attr(n, "channels_last", int64_t{1});
+  const Tensor xl = Tensor::from<uint8_t>({1, 2, 2, 2}, {10, 10, 20, 10, 30, 10, 41, 10});
+  const Tensor yl = run_op(n, 1, {xl, xs, xz, ys, yz}, false).at(0).tensor();
+  EXPECT_EQ(yl.shape(), (Shape{1, 1, 1, 2}));
+  EXPECT_EQ(yl.to_int64s(), (std::vector<int64_t>{13, 5}));
+}
+
+TEST(ConvPool, QLinearAveragePoolRoundsHalfToEven) {
+  // windows [0, 1] and [2, 3] average 0.5 and 2.5 -> 0 and 2 (half to even)
+  auto n = make_node("QLinearAveragePool", 5, 1, "com.microsoft");
+  set_attr(n, "kernel_shape", std::vector<int64_t>{1, 2});
+  set_attr(n, "strides", std::vector<int64_t>{1, 2});
+  const Tensor one = Tensor::from<float>({}, {1.f}), z = Tensor::from<int8_t>({}, {0});
+  const Tensor x = Tensor::from<int8_t>({1, 1, 1, 4}, {0, 1, 2, 3});
+  EXPECT_EQ(run_op(n, 1, {x, one, z, one, z}, false).at(0).tensor().to_int64s(), (std::vector<int64_t>{0, 2}));
+  set_attr(n, "pads", std::vector<int64_t>{0, 1, 0, 1});
+  set_attr(n, "count_include_pad", int64_t{1});
+  // windows {pad, 0}, {1, 2}, {3, pad}: 0 / 2, 3 / 2 = 1.5 -> 2, 3 / 2 -> 2
+  EXPECT_EQ(run_op(n, 1, {x, one, z, one, z}, false).at(0).tensor().to_int64s(), (std::vector<int64_t>{0, 2, 2}));
+}
