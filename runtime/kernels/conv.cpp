@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Conv (ai.onnx 1, 11, 22) and com.microsoft FusedConv (Conv + activation + optional sum input Z, as
-// onnxruntime's ConvActivationFusion writes it).
+// onnxruntime's ConvActivationFusion writes it). A Conv step may also carry an input 3 (Z) and an
+// activation that runtime/fusion.cpp moved into it from a following Add and Relu / LeakyRelu / Clip:
+// y = activation(conv(X, W) + B + Z), Z broadcast as Add does.
 //   reference: direct N-d loops over float32/64, float16, bfloat16 (accumulating in double), groups,
 //              strides, dilations, pads, auto_pad NOTSET | SAME_UPPER | SAME_LOWER | VALID
 //              (ONNX Conv spec; onnx/reference/ops/op_conv.py).
@@ -83,7 +85,21 @@ inline double apply_activation(const ConvActivation& a, double v) {
   return v;
 }
 
-// Checks attributes and known inputs of Conv / FusedConv (X, W, B, and FusedConv's Z).
+// Multidirectional (numpy) broadcast of the convolution output and Z: the shape of their sum.
+Shape sum_shape(const KernelContext& c, const Shape& a, const Shape& b) {
+  const size_t r = std::max(a.size(), b.size());
+  Shape s(r);
+  for (size_t i = 0; i < r; ++i) {
+    const int64_t x = i + a.size() >= r ? a[i + a.size() - r] : 1;
+    const int64_t y = i + b.size() >= r ? b[i + b.size() - r] : 1;
+    if (x != y && x != 1 && y != 1)
+      c.fail("input Z " + shape_str(b) + " does not broadcast with the convolution output " + shape_str(a));
+    s[i] = x == 1 ? y : x;
+  }
+  return s;
+}
+
+// Checks attributes and known inputs of Conv / FusedConv (X, W, B, and Z).
 ConvGeom conv_checked(const KernelContext& c) {
   ConvGeom g = conv_geom(c, 0, 1);
   for (int i : {0, 1, 2, 3})
@@ -93,18 +109,22 @@ ConvGeom conv_checked(const KernelContext& c) {
   check_channel_vector(c, 2, c.has(1) ? g.cout : -1, "B");
   if (c.has(2) && c.has(0) && c.in(2).dtype() != c.in(0).dtype())
     c.fail("input B has type " + dtype_name(c.in(2).dtype()) + ", X has " + dtype_name(c.in(0).dtype()));
-  if (c.node.domain() == "com.microsoft") {
-    activation_of(c);
-    if (c.has(3) && g.known && c.in(3).shape() != g.out_shape)
-      c.fail("input Z " + shape_str(c.in(3).shape()) + " must have the output shape " + shape_str(g.out_shape));
-    if (c.has(3) && c.has(0) && c.in(3).dtype() != c.in(0).dtype())
-      c.fail("input Z has type " + dtype_name(c.in(3).dtype()) + ", X has " + dtype_name(c.in(0).dtype()));
+  if (c.node.domain() == "com.microsoft") activation_of(c);
+  if (c.has(3)) {  // FusedConv's Z, or the other summand of an Add the executor fused into a Conv
+    const Tensor& z = c.in(3);
+    if (c.has(0) && z.dtype() != c.in(0).dtype())
+      c.fail("input Z has type " + dtype_name(z.dtype()) + ", X has " + dtype_name(c.in(0).dtype()));
+    if (g.known && c.node.domain() == "com.microsoft" && z.shape() != g.out_shape)
+      c.fail("input Z " + shape_str(z.shape()) + " must have the output shape " + shape_str(g.out_shape));
+    if (g.known) sum_shape(c, g.out_shape, z.shape());
   }
   return g;
 }
 
 void validate_conv(KernelContext& c) { conv_checked(c); }
 
+// y = act(conv + z) with z broadcast to y's shape (the conv output is broadcast beforehand when the
+// sum is larger than it).
 template <typename T>
 void conv_reference_typed(const Tensor& x, const Tensor& w, const Tensor* b, const Tensor* z, const ConvGeom& g,
                           const ConvActivation& act, Tensor& y) {
@@ -137,17 +157,61 @@ void conv_reference_typed(const Tensor& x, const Tensor& w, const Tensor* b, con
     }
 }
 
+// Row-major offsets into `from` for every element of `to` (numpy broadcasting, to >= from).
+std::vector<int64_t> broadcast_offsets(const Shape& from, const Shape& to) {
+  const size_t r = to.size();
+  std::vector<int64_t> stride(r, 0);
+  int64_t s = 1;
+  for (size_t i = from.size(); i-- > 0;) {
+    const size_t d = i + r - from.size();
+    stride[d] = from[i] == 1 ? 0 : s;
+    s *= from[i];
+  }
+  std::vector<int64_t> off(static_cast<size_t>(shape_numel(to)));
+  std::vector<int64_t> coord(r, 0);
+  int64_t cur = 0;
+  for (size_t k = 0; k < off.size(); ++k) {
+    off[k] = cur;
+    for (size_t d = r; d-- > 0;) {
+      cur += stride[d];
+      if (++coord[d] < to[d]) break;
+      cur -= stride[d] * to[d];
+      coord[d] = 0;
+    }
+  }
+  return off;
+}
+
+template <typename T>
+void add_broadcast_activate(const Tensor& a, const Tensor& z, const ConvActivation& act, Tensor& y) {
+  const auto ia = broadcast_offsets(a.shape(), y.shape()), iz = broadcast_offsets(z.shape(), y.shape());
+  const T* pa = a.data<T>();
+  const T* pz = z.data<T>();
+  T* py = y.data<T>();
+  for (size_t k = 0; k < ia.size(); ++k)
+    py[k] = from_compute<T>(static_cast<Compute<T>>(
+        apply_activation(act, static_cast<double>(to_compute(pa[ia[k]])) + static_cast<double>(to_compute(pz[iz[k]])))));
+}
+
 void conv_reference(KernelContext& c) {
   const ConvGeom g = conv_checked(c);
   // a layout-aware kernel may receive blocked tensors: the loops read plain ones
   const Tensor x = to_plain(c.in(0)), w = to_plain(c.in(1));
   const Tensor b = c.has(2) ? to_plain(c.in(2)) : Tensor();
-  const Tensor z = c.node.domain() == "com.microsoft" && c.has(3) ? to_plain(c.in(3)) : Tensor();
+  const Tensor z = c.has(3) ? to_plain(c.in(3)) : Tensor();
   const ConvActivation act = activation_of(c);
+  const bool direct = z.empty() || z.shape() == g.out_shape;
   Tensor y = Tensor::uninitialized(x.dtype(), g.out_shape);
   c.dispatch_or_fail<FloatTypes>(0, x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    conv_reference_typed<T>(x, w, b.empty() ? nullptr : &b, z.empty() ? nullptr : &z, g, act, y);
+    if (direct) {
+      conv_reference_typed<T>(x, w, b.empty() ? nullptr : &b, z.empty() ? nullptr : &z, g, act, y);
+      return;
+    }
+    conv_reference_typed<T>(x, w, b.empty() ? nullptr : &b, nullptr, g, ConvActivation{}, y);
+    Tensor sum = Tensor::uninitialized(x.dtype(), sum_shape(c, g.out_shape, z.shape()));
+    add_broadcast_activate<T>(y, z, act, sum);
+    y = std::move(sum);
   });
   c.outputs[0] = std::move(y);
 }
@@ -190,9 +254,8 @@ bool conv_fast(KernelContext& c) {
   const ConvGeom g = conv_checked(c);
   const int sp = x.rank() - 2;
   if (sp < 1 || sp > 3 || shape_numel(g.out_shape) == 0 || x.numel() == 0 || w.numel() == 0) return false;
-  const bool fused_op = c.node.domain() == "com.microsoft";
-  const Tensor* z = fused_op && c.has(3) ? &c.in(3) : nullptr;
-  if (z && z->layout()) return false;
+  const Tensor* z = c.has(3) ? &c.in(3) : nullptr;
+  if (z && z->shape() != g.out_shape) return false;  // a broadcast sum: the reference does it
   const ConvActivation act = activation_of(c);
   const int64_t cout = g.cout, group = g.group;
   dnnl::memory::dims pl(sp), pr(sp), st(sp), dl(sp);
@@ -265,8 +328,8 @@ bool conv_fast(KernelContext& c) {
     const bool keep_layout = !plain_dst && c.allow_layout_output;
     Tensor y = plain_dst ? Tensor::uninitialized(DType::kFloat, g.out_shape) : make_dnnl_tensor(g.out_shape, dst_md);
     dnnl::memory dst = wrap(dst_md, y);
-    if (z) {  // the sum post-op adds what dst holds: Z in the primitive's output layout
-      dnnl::memory zm = wrap(cache->dst_md, *z);
+    if (z) {  // the sum post-op adds what dst holds: Z (plain or blocked) in the primitive's output layout
+      dnnl::memory zm = wrap(desc_of(*z), *z);
       dnnl::reorder(zm, dst).execute(ctx.stream, zm, dst);
     }
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, cache->src_mem ? cache->src_mem : src},
