@@ -101,7 +101,7 @@ inline SpatialAttrs read_spatial_attrs(const KernelContext& c, int sp, const std
     if (v < 0) c.fail("attribute 'pads': values must be non-negative, got " + ints_str(a.pads));
   if (opt.has_auto_pad) a.auto_pad = read_auto_pad(c);
   // extents far beyond any tensor would overflow the geometry arithmetic below
-  const int64_t big = int64_t{1} << 40;
+  const int64_t big = int64_t{1} << 40;  // kMaxExtent
   for (int i = 0; i < sp; ++i) {
     if (!a.kernel.empty() && (a.kernel[i] > big || a.dilations[i] > big || a.kernel[i] * a.dilations[i] > big))
       c.fail("attribute 'kernel_shape': the dilated kernel " + ints_str(a.kernel) + " is too large");
@@ -109,6 +109,23 @@ inline SpatialAttrs read_spatial_attrs(const KernelContext& c, int sp, const std
     if (a.pads[i] > big || a.pads[i + sp] > big) c.fail("attribute 'pads': " + ints_str(a.pads) + " is too large");
   }
   return a;
+}
+
+// Spatial extents beyond this are refused before any arithmetic on them (no tensor has them).
+constexpr int64_t kMaxExtent = int64_t{1} << 40;
+
+// Fails unless 0 <= v <= kMaxExtent.
+inline void check_extent(const KernelContext& c, int64_t v, const std::string& what) {
+  if (v < 0 || v > kMaxExtent) c.fail(what + " " + std::to_string(v) + " is out of range [0, 2^40]");
+}
+
+// a * b for the extent arithmetic of the scatter ops (ConvTranspose, MaxUnpool): an InputError
+// naming `what` instead of an overflow; the result stays below 2^62 so small sums cannot overflow.
+inline int64_t checked_mul(const KernelContext& c, int64_t a, int64_t b, const std::string& what) {
+  int64_t r = 0;
+  if (__builtin_mul_overflow(a, b, &r) || r > (int64_t{1} << 62) || r < -(int64_t{1} << 62))
+    c.fail(what + ": " + std::to_string(a) + " * " + std::to_string(b) + " is too large");
+  return r;
 }
 
 // One spatial axis of a sliding-window op: input extent, kernel, stride, dilation, the padding

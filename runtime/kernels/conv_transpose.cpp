@@ -89,10 +89,11 @@ DeconvGeom deconv_checked(const KernelContext& c) {
     ax.k = g.a.kernel[i];
     ax.stride = g.a.strides[i];
     ax.dil = g.a.dilations[i];
-    const int64_t natural = (ax.in - 1) * ax.stride + out_pad[i] + ax.ek();  // before pads
+    const int64_t natural =  // before pads
+        checked_mul(c, ax.in - 1, ax.stride, "attribute 'strides': the output extent") + out_pad[i] + ax.ek();
     const bool same = g.a.auto_pad == AutoPad::kSameUpper || g.a.auto_pad == AutoPad::kSameLower;
     if (has_out || same) {
-      const int64_t target = has_out ? out_attr[i] : ax.in * ax.stride;
+      const int64_t target = has_out ? out_attr[i] : checked_mul(c, ax.in, ax.stride, "attribute 'strides': the output extent");
       const int64_t total = std::max<int64_t>(0, natural - target);
       ax.pad_b = g.a.auto_pad == AutoPad::kSameUpper ? total / 2 : total - total / 2;
       ax.pad_e = total - ax.pad_b;
@@ -296,6 +297,7 @@ Col2ImGeom col2im_checked(const KernelContext& c) {
     if (v <= 0) c.fail("input image_shape: extents must be positive, got " + ints_str(image));
   SpatialOptions opt;
   opt.has_auto_pad = false;
+  for (auto v : image) check_extent(c, v, "input image_shape: extent");
   const SpatialAttrs a = read_spatial_attrs(c, sp, block.empty() ? nullptr : &block, opt);
   const Tensor* x = c.has(0) ? &c.in(0) : nullptr;
   if (x) {
@@ -318,9 +320,9 @@ Col2ImGeom col2im_checked(const KernelContext& c) {
       c.fail("input block_shape: the dilated block " + std::to_string(ax.ek()) + " exceeds the padded image extent " +
              std::to_string(ax.in + ax.pad_b + ax.pad_e) + " along axis " + std::to_string(i));
     ax.out = span / ax.stride + 1;
+    if (k_sp > kMaxExtent / ax.k || blocks > kMaxExtent / ax.out) c.fail("input block_shape: too many blocks");
     k_sp = k_sp * ax.k;
     blocks = blocks * ax.out;
-    if (k_sp > (int64_t{1} << 40) || blocks > (int64_t{1} << 40)) c.fail("input block_shape: too many blocks");
   }
   if (x->dim(1) % k_sp != 0)
     c.fail("input's axis 1 (" + std::to_string(x->dim(1)) + ") must be a multiple of prod(block_shape) = " +

@@ -418,7 +418,8 @@ UnpoolGeom unpool_checked(const KernelContext& c) {
   if (!x) return g;
   g.inferred = {x->dim(0), x->dim(1)};
   for (int i = 0; i < a.sp; ++i) {
-    const int64_t d = (x->dim(2 + i) - 1) * a.strides[i] - (a.pads[i] + a.pads[i + a.sp]) + a.kernel[i];
+    const int64_t d = checked_mul(c, x->dim(2 + i) - 1, a.strides[i], "attribute 'strides': the unpooled extent") -
+                      (a.pads[i] + a.pads[i + a.sp]) + a.kernel[i];
     if (d <= 0 && x->dim(2 + i) > 0)
       c.fail("attribute 'pads': the unpooled extent of spatial axis " + std::to_string(i) + " would be " +
              std::to_string(d));

@@ -732,3 +732,66 @@ TEST(ConvPool, QLinearAveragePoolRoundsHalfToEven) {
   // windows {pad, 0}, {1, 2}, {3, pad}: 0 / 2, 3 / 2 = 1.5 -> 2, 3 / 2 -> 2
   EXPECT_EQ(run_op(n, 1, {x, one, z, one, z}, false).at(0).tensor().to_int64s(), (std::vector<int64_t>{0, 2, 2}));
 }
+
+// ---------------------------------------------------------------- robustness
+
+TEST(ConvPool, EmptyBatchesAndEmptyWindows) {
+  auto conv = make_node("Conv", 2, 1);
+  const Tensor w = random_tensor_of(DType::kFloat, {3, 2, 3, 3}, 1);
+  const Tensor y = run_op(conv, 13, {Tensor(DType::kFloat, {0, 2, 5, 5}), w}, false).at(0).tensor();
+  EXPECT_EQ(y.shape(), (Shape{0, 3, 3, 3}));
+  auto pool = make_node("MaxPool", 1, 2);
+  set_attr(pool, "kernel_shape", std::vector<int64_t>{2});
+  set_attr(pool, "pads", std::vector<int64_t>{2, 0});
+  // the first window lies entirely in the padding: lowest value, index -1
+  const auto out = run_op(pool, 12, {Tensor::from<float>({1, 1, 2}, {3, 4})}, false);
+  EXPECT_EQ(out[0].tensor().to_floats().at(0), std::numeric_limits<float>::lowest());
+  EXPECT_EQ(out[1].tensor().to_int64s(), (std::vector<int64_t>{-1, 0, 1}));
+  const Tensor e = run_op(pool, 12, {Tensor(DType::kFloat, {0, 1, 2})}, false).at(0).tensor();
+  EXPECT_EQ(e.shape(), (Shape{0, 1, 3}));
+}
+
+TEST(ConvPool, ValidatorsWithUnknownInputsAndBadAttributes) {
+  // passes validate nodes with only some inputs known: nothing may crash, attributes are checked
+  auto conv = make_node("Conv", 3, 1);
+  set_attr(conv, "strides", std::vector<int64_t>{0});
+  EXPECT_THROW(validate_node(conv, 13, {nullptr, nullptr, nullptr}), InputError);
+  auto ok = make_node("Conv", 3, 1);
+  const Value w = random_tensor_of(DType::kFloat, {4, 2, 3, 3}, 2);
+  EXPECT_NO_THROW(validate_node(ok, 13, {nullptr, &w, nullptr}));
+  for (const char* op : {"ConvTranspose", "DeformConv", "MaxPool", "AveragePool", "LpPool", "MaxUnpool", "RoiAlign",
+                         "MaxRoiPool", "Col2Im", "ConvInteger", "QLinearConv", "CausalConvWithState", "GlobalLpPool"}) {
+    SCOPED_TRACE(op);
+    auto n = make_node(op, 3, 1);
+    const int opset = std::string(op) == "CausalConvWithState" ? 27 : 22;
+    try {
+      validate_node(n, opset, {nullptr, nullptr, nullptr});
+    } catch (const InputError&) {
+      // required attributes (kernel_shape, pooled_shape) may be missing: a clean InputError is fine
+    }
+  }
+  auto ci = make_node("ConvInteger", 2, 1);
+  set_attr(ci, "dilations", std::vector<int64_t>{1, 0});
+  EXPECT_THROW(run_op(ci, 10, {Tensor(DType::kUInt8, {1, 1, 3, 3}), Tensor(DType::kUInt8, {1, 1, 1, 1})}, false),
+               InputError);
+  auto dc = make_node("DeformConv", 3, 1);
+  set_attr(dc, "offset_group", int64_t{3});  // does not divide 2 channels
+  EXPECT_THROW(run_op(dc, 19, {Tensor(DType::kFloat, {1, 2, 3, 3}), Tensor(DType::kFloat, {1, 2, 1, 1}),
+                               Tensor(DType::kFloat, {1, 6, 3, 3})}, false),
+               InputError);
+  auto ra = make_node("RoiAlign", 3, 1);
+  set_attr(ra, "mode", std::string("median"));
+  EXPECT_THROW(run_op(ra, 16, {Tensor(DType::kFloat, {1, 1, 3, 3}), Tensor(DType::kFloat, {1, 4}),
+                               Tensor(DType::kInt64, {1})}, false),
+               InputError);
+  auto big = make_node("Col2Im", 3, 1);
+  EXPECT_THROW(run_op(big, 18, {Tensor(DType::kFloat, {1, 1, 1}), Tensor::from<int64_t>({2}, {int64_t{1} << 50, 1}),
+                                Tensor::from<int64_t>({2}, {1, 1})}, false),
+               InputError);
+  auto unpool = make_node("MaxUnpool", 2, 1);
+  set_attr(unpool, "kernel_shape", std::vector<int64_t>{2});
+  set_attr(unpool, "strides", std::vector<int64_t>{int64_t{1} << 40});
+  // (2^24 - 1) * 2^40 overflows 2^62: an InputError, not a wrapped extent
+  EXPECT_THROW(run_op(unpool, 11, {Tensor(DType::kFloat, {1, 1, 1 << 24}), Tensor(DType::kInt64, {1, 1, 1 << 24})}, false),
+               InputError);
+}
