@@ -8,8 +8,8 @@
 //              (ONNX Conv spec; onnx/reference/ops/op_conv.py).
 //   fast:      float32 with 1-3 spatial axes through oneDNN convolution_forward: cached primitive,
 //              weights reordered once, blocked layouts (nChw16c ...) between layout-aware readers,
-//              activation (and Z) as oneDNN post-ops. Anything oneDNN refuses falls back to the
-//              reference.
+//              activation (and Z) as oneDNN post-ops; float16 / bfloat16 through the same kernel on
+//              float32 copies. Anything oneDNN refuses falls back to the reference.
 #include "runtime/dnnl_util.h"
 #include "runtime/kernels/conv_pool_common.h"
 #include "runtime/op_registry.h"
@@ -246,7 +246,7 @@ bool append_post_op(dnnl::post_ops& ops, const ConvActivation& a) {
   return false;
 }
 
-bool conv_fast(KernelContext& c) {
+bool conv_fast_f32(KernelContext& c) {
   const Tensor& x = c.in(0);
   const Tensor& w = c.in(1);
   if (x.dtype() != DType::kFloat || w.dtype() != DType::kFloat) return false;
@@ -342,6 +342,51 @@ bool conv_fast(KernelContext& c) {
   } catch (const dnnl::error&) {
     return false;  // the cache entry stays marked unsupported for this input
   }
+  return true;
+}
+
+// float16 / bfloat16: the same oneDNN convolution on float32 copies (weights converted once),
+// rounded back; what onnxruntime does on CPUs without half-precision kernels.
+struct HalfConvState {
+  Tensor w, b;                  // float32 copies of constant weights and bias
+  const void* w_src = nullptr;
+  const void* b_src = nullptr;
+  std::shared_ptr<void> inner;  // the float32 kernel's cache
+};
+
+bool conv_fast(KernelContext& c) {
+  const DType t = c.in(0).dtype();
+  if (t == DType::kFloat) return conv_fast_f32(c);
+  if (t != DType::kFloat16 && t != DType::kBFloat16) return false;
+  conv_checked(c);
+  std::shared_ptr<void> local;
+  auto& slot = c.state ? *c.state : local;
+  if (!slot) slot = std::make_shared<HalfConvState>();
+  auto* st = static_cast<HalfConvState*>(slot.get());
+  auto cached = [&](int i, Tensor& keep, const void*& src) {
+    const Tensor& v = c.in(i);
+    if (!c.is_constant(i)) return v.cast(DType::kFloat);
+    if (src != v.raw()) {
+      keep = v.cast(DType::kFloat);
+      src = v.raw();
+    }
+    return keep;
+  };
+  std::vector<Value> in(4);
+  in[0] = to_plain(c.in(0)).cast(DType::kFloat);
+  in[1] = cached(1, st->w, st->w_src);
+  if (c.has(2)) in[2] = cached(2, st->b, st->b_src);
+  if (c.has(3)) in[3] = to_plain(c.in(3)).cast(DType::kFloat);
+  KernelContext f(c.node, c.opset, c.version);
+  for (int i = 0; i < 4; ++i) {
+    f.inputs.push_back(in[i].present() ? &in[i] : nullptr);
+    f.constant.push_back(c.is_constant(i) && i != 0 && i != 3);
+  }
+  f.outputs.resize(c.outputs.size());
+  f.state = &st->inner;
+  f.activation = c.activation;
+  if (!conv_fast_f32(f)) return false;
+  c.outputs[0] = to_plain(f.outputs[0].tensor()).cast(t);
   return true;
 }
 

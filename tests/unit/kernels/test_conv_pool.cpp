@@ -105,6 +105,10 @@ TEST_P(ConvFastVsReference, Matches) {
   const Tensor b = random_tensor_of(DType::kFloat, {q.m}, 127);
   expect_fast_ran_and_matches(n, 22, {x, w, b});
   expect_fast_ran_and_matches(n, 11, {x, w, Value()});
+  // float16 / bfloat16 through float32 copies: one rounding of the result apart at most
+  expect_fast_ran_and_matches(n, 11, {x.cast(DType::kFloat16), w.cast(DType::kFloat16), b.cast(DType::kFloat16)}, 2e-3,
+                              2e-3);
+  expect_fast_ran_and_matches(n, 22, {x.cast(DType::kBFloat16), w.cast(DType::kBFloat16), Value()}, 1e-2, 1e-2);
 }
 
 INSTANTIATE_TEST_SUITE_P(
