@@ -123,8 +123,7 @@ ConvGeom conv_checked(const KernelContext& c) {
 
 void validate_conv(KernelContext& c) { conv_checked(c); }
 
-// y = act(conv + z) with z broadcast to y's shape (the conv output is broadcast beforehand when the
-// sum is larger than it).
+// y = act(conv + b + z), z (when given) of y's shape.
 template <typename T>
 void conv_reference_typed(const Tensor& x, const Tensor& w, const Tensor* b, const Tensor* z, const ConvGeom& g,
                           const ConvActivation& act, Tensor& y) {
