@@ -8,8 +8,8 @@
 // numpy.compress (a condition shorter than the axis truncates, one longer may only hold false
 // beyond it); NonZero is numpy.nonzero as an int64 [rank, n] tensor (NaN counts as non-zero);
 // Unique is numpy.unique (sorted, NaNs equal and last; unsorted = order of first occurrence; with
-// an axis the sub-tensors compare lexicographically); OneHot leaves indices outside
-// [-depth, depth - 1] all off (float indices must be integral to match).
+// an axis the sub-tensors compare lexicographically); OneHot casts float indices and depth to
+// int64 (truncation, as the spec says) and leaves indices outside [-depth, depth - 1] all off.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -448,9 +448,12 @@ void one_hot(KernelContext& c) {
     for (int64_t i = 0; i < idx.numel(); ++i) {
       const auto v = to_compute(p[i]);
       if constexpr (std::is_floating_point_v<decltype(v)>) {
-        double d = static_cast<double>(v);
-        if (d < 0) d += static_cast<double>(depth);
-        if (d >= 0 && d < static_cast<double>(depth) && d == std::floor(d)) sel[i] = static_cast<int64_t>(d);
+        // cast to int64 (truncation) as the spec says; NaN and values beyond int64 match nothing
+        const double d = static_cast<double>(v);
+        if (!(std::fabs(d) < 9.0e18)) continue;
+        int64_t k = static_cast<int64_t>(d);
+        if (k < 0 && k >= -depth) k += depth;
+        if (k >= 0 && k < depth) sel[i] = k;
       } else if constexpr (std::is_unsigned_v<decltype(v)>) {
         if (v < static_cast<uint64_t>(depth)) sel[i] = static_cast<int64_t>(v);
       } else {
