@@ -74,7 +74,8 @@ void gather_run(KernelContext& c) {
   const uint8_t* src = bytes(x);
   uint8_t* dst = bytes(y);
   const size_t chunk = static_cast<size_t>(p.inner) * es;
-  for (int64_t o = 0; o < p.outer; ++o)
+  const int64_t outer = y.numel() > 0 ? p.outer : 0;  // empty extents may still be huge
+  for (int64_t o = 0; o < outer; ++o)
     for (int64_t j = 0; j < p.count; ++j) {
       uint8_t* d = dst + (o * p.count + j) * chunk;
       const uint8_t* s = src + (o * p.n + idx[j]) * chunk;
@@ -194,7 +195,8 @@ void gather_nd(KernelContext& c) {
   const uint8_t* src = bytes(x);
   uint8_t* dst = bytes(y);
   const size_t chunk = static_cast<size_t>(p.slice) * es;
-  for (int64_t bi = 0; bi < p.batches; ++bi)
+  const int64_t batches = y.numel() > 0 ? p.batches : 0;  // empty extents may still be huge
+  for (int64_t bi = 0; bi < batches; ++bi)
     for (int64_t t = 0; t < p.tuples; ++t) {
       const int64_t* tuple = idx.data() + (bi * p.tuples + t) * p.k;
       int64_t off = bi * batch_stride;
@@ -246,6 +248,7 @@ void compress(KernelContext& c) {
   uint8_t* dst = bytes(y);
   const size_t chunk = static_cast<size_t>(inner) * es;
   const int64_t nk = static_cast<int64_t>(keep.size());
+  if (y.numel() == 0) outer = 0;  // empty extents may still be huge
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t j = 0; j < nk; ++j) std::memcpy(dst + (o * nk + j) * chunk, src + (o * extent + keep[j]) * chunk, chunk);
   c.outputs[0] = std::move(y);
@@ -324,6 +327,15 @@ void unique(KernelContext& c) {
     n = x.dim(axis);
     for (int d = 0; d < axis; ++d) outer *= x.dim(d);
     for (int d = axis + 1; d < x.rank(); ++d) inner *= x.dim(d);
+  }
+  if (has_axis && x.numel() == 0 && n > 0) {  // every (empty) slice equals the first one
+    Shape ys = x.shape();
+    ys[axis] = 1;
+    c.outputs[0] = Tensor(x.dtype(), ys);
+    if (c.outputs.size() > 1) c.outputs[1] = Tensor::from<int64_t>({1}, {0});
+    if (c.outputs.size() > 2) c.outputs[2] = Tensor(DType::kInt64, {n});
+    if (c.outputs.size() > 3) c.outputs[3] = Tensor::from<int64_t>({1}, {n});
+    return;
   }
   std::vector<int64_t> order(n);
   std::iota(order.begin(), order.end(), 0);
@@ -471,6 +483,7 @@ void one_hot(KernelContext& c) {
   for (int d = 0; d < axis; ++d) outer *= idx.dim(d);
   for (int d = axis; d < idx.rank(); ++d) inner *= idx.dim(d);
   uint8_t* dst = bytes(y);
+  if (y.numel() == 0) outer = 0;  // empty extents may still be huge
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t k = 0; k < depth; ++k)
       for (int64_t i = 0; i < inner; ++i) {

@@ -150,7 +150,7 @@ void copy_view_typed(const uint8_t* src, uint8_t* dst, const Shape& shape, const
         ds.push_back(ost[d]);
       }
     const int64_t rows = shape[k], row_stride = ost[k];
-    constexpr int64_t kTile = 32;
+    constexpr int64_t kTile = es <= 2 ? 16 : 8;  // rows x columns per block; small enough for L1 ways
     for_each_index(ext, ss, ds, [&](int64_t so, int64_t dof) {
       const uint8_t* s0 = src + so * es;
       uint8_t* d0 = dst + dof * es;
@@ -158,10 +158,10 @@ void copy_view_typed(const uint8_t* src, uint8_t* dst, const Shape& shape, const
         const int64_t ie = std::min(rows, ib + kTile);
         for (int64_t jb = 0; jb < len; jb += kTile) {
           const int64_t je = std::min(len, jb + kTile);
-          for (int64_t i = ib; i < ie; ++i) {
-            uint8_t* drow = d0 + i * row_stride * es;
-            const uint8_t* scol = s0 + i * es;
-            for (int64_t j = jb; j < je; ++j) store<U>(drow + j * es, load<U>(scol + j * s_last * es));
+          for (int64_t j = jb; j < je; ++j) {
+            const uint8_t* srow = s0 + j * s_last * es;
+            uint8_t* dcol = d0 + j * es;
+            for (int64_t i = ib; i < ie; ++i) store<U>(dcol + i * row_stride * es, load<U>(srow + i * es));
           }
         }
       }
@@ -719,6 +719,10 @@ void reverse_sequence(KernelContext& c) {
     if (l < 0 || l > nt)
       c.fail("input 'sequence_lens': length " + std::to_string(l) + " is outside [0, " + std::to_string(nt) + "]");
   Tensor y = x.clone();
+  if (x.numel() == 0) {  // nothing to move (empty extents may still be huge)
+    c.outputs[0] = std::move(y);
+    return;
+  }
   const size_t es = dtype_size(x.dtype());
   const auto st = contiguous_strides(x.shape());
   int64_t inner = 1;

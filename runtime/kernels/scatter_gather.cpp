@@ -131,6 +131,11 @@ void scatter_nd(KernelContext& c) {
   const auto xs = contiguous_strides(x.shape());
   int64_t chunk = 1;
   for (int d = static_cast<int>(k); d < x.rank(); ++d) chunk *= x.dim(d);
+  if (k == 0 && x.numel() == 0) {  // whole-tensor updates of an empty tensor: nothing to write
+    c.outputs[0] = x.clone();
+    return;
+  }
+  // with k == 0 every tuple rewrites all of `data`, so tuples <= updates.numel()
   const int64_t tuples = k ? it.numel() / k : shape_numel(Shape(it.shape().begin(), it.shape().end() - 1));
   const auto idx = it.to_int64s();
   std::vector<int64_t> dst(tuples), src(tuples);
@@ -252,6 +257,10 @@ void tensor_scatter(KernelContext& c) {
       c.fail("input 'write_indices': " + std::to_string(wi[b]) + " + " + std::to_string(len) +
              " updates do not fit a cache of length " + std::to_string(max_len) + " (batch " + std::to_string(b) + ")");
     }
+  }
+  if (upd.numel() == 0) {  // nothing to write (empty extents may still be huge)
+    c.outputs[0] = cache.clone();
+    return;
   }
   int64_t mid = 1, inner = 1;  // extents between the batch and the sequence axis, after the axis
   for (int d = 1; d < p.axis; ++d) mid *= cache.dim(d);

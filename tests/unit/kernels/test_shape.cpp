@@ -615,3 +615,52 @@ TEST(DataMovementGenerate, ConstantOfShapeAndConstant) {
   st->mutable_indices()->set_int64_data(1, 3);  // column 3 of 3
   EXPECT_THROW(run1(sp, 13, {}), InputError);
 }
+
+// Empty tensors may have huge extents (a [2^40, 0] tensor holds no bytes): no op may loop over them.
+TEST(DataMovementEdgeCases, EmptyTensorsWithHugeExtentsFinishAtOnce) {
+  const int64_t big = int64_t{1} << 40;
+  const Tensor x(DType::kFloat, {big, 0});
+  const Tensor x3(DType::kFloat, {2, big, 0});
+  auto g = make_node("Gather", 2, 1);
+  set_attr(g, "axis", int64_t{1});
+  EXPECT_EQ(run1(g, 13, {Tensor(DType::kFloat, {big, 1, 0}), i64v({0, 0})}).tensor().shape(), (Shape{big, 2, 0}));
+  auto nd = make_node("GatherND", 2, 1);
+  EXPECT_EQ(run1(nd, 13, {Tensor(DType::kFloat, {2, 0}), Tensor(DType::kInt64, {big, 0})}).tensor().shape(),
+            (Shape{big, 2, 0}));
+  auto cp = make_node("Compress", 2, 1);
+  set_attr(cp, "axis", int64_t{1});
+  EXPECT_EQ(run1(cp, 11, {Tensor(DType::kFloat, {big, 2, 0}), Tensor::from<bool>({2}, {true, true})}).tensor().shape(),
+            (Shape{big, 2, 0}));
+  auto oh = make_node("OneHot", 3, 1);
+  set_attr(oh, "axis", int64_t{0});
+  EXPECT_EQ(run1(oh, 11, {Tensor(DType::kInt64, {3, 0}), i64({}, {big}), f32({2}, {0, 1})}).tensor().shape(),
+            (Shape{big, 3, 0}));
+  auto u = make_node("Unique", 1, 4);
+  set_attr(u, "axis", int64_t{0});
+  {
+    AllocationCap cap(1 << 20);  // the inverse indices of 2^40 slices are a real allocation
+    EXPECT_THROW(run_op(u, 11, {x}, false), AllocationCapExceeded);
+  }
+  auto out = run_op(u, 11, {Tensor(DType::kFloat, {3, 0})}, false);
+  EXPECT_EQ(out[0].tensor().shape(), (Shape{1, 0}));
+  EXPECT_EQ(ints(out[2]), (std::vector<int64_t>{0, 0, 0}));
+  EXPECT_EQ(ints(out[3]), (std::vector<int64_t>{3}));
+  auto sn = make_node("ScatterND", 3, 1);
+  EXPECT_EQ(run1(sn, 13, {Tensor(DType::kFloat, {0}), Tensor(DType::kInt64, {big, 0}), Tensor(DType::kFloat, {big, 0})})
+                .tensor()
+                .shape(),
+            (Shape{0}));
+  auto ts = make_node("TensorScatter", 2, 1);
+  EXPECT_EQ(run1(ts, 24, {x3, x3}).tensor().shape(), x3.shape());
+  auto rs = make_node("ReverseSequence", 2, 1);
+  set_attr(rs, "batch_axis", int64_t{0});
+  set_attr(rs, "time_axis", int64_t{1});
+  EXPECT_EQ(run1(rs, 10, {x3, i64v({big, big})}).tensor().shape(), x3.shape());
+  for (const char* op : {"Transpose", "Tile", "Pad"}) {
+    auto n = make_node(op, std::string(op) == "Transpose" ? 1 : 2, 1);
+    std::vector<Value> in = {x3};
+    if (std::string(op) == "Tile") in.push_back(i64v({2, 2, 2}));
+    if (std::string(op) == "Pad") in.push_back(i64v({1, 1, 0, 1, 1, 0}));
+    expect_fast_equals_reference(n, 19, in);
+  }
+}
