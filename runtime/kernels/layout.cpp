@@ -375,6 +375,7 @@ std::vector<int64_t> split_sizes(const KernelContext& c, const Shape& in, int* a
     split = read_int_input(c, 1, "split");
     given = true;
   }
+  if (given && split.empty()) given = false;  // an empty 'split' means "not given" (as onnxruntime reads it)
   const bool has_num = c.version >= 18 && find_attr(c.node, "num_outputs");
   if (given) {
     if (has_num) c.fail("attribute 'num_outputs' and input 'split' are both given");
