@@ -18,7 +18,16 @@
 
 namespace qtool::data_movement {
 
-// Row-major element strides of `s`.
+// Product of the extents [begin, end) of `s`, saturating at INT64_MAX: only an empty tensor (one
+// zero extent elsewhere, e.g. [0, 2^40, 2^40]) can overflow it, and no loop of such a tensor runs.
+inline int64_t extent_product(const Shape& s, size_t begin, size_t end) {
+  int64_t p = 1;
+  for (size_t d = begin; d < end && d < s.size(); ++d)
+    if (__builtin_mul_overflow(p, s[d], &p)) p = INT64_MAX;
+  return p;
+}
+
+// Row-major element strides of `s` (wrapping, never undefined, for the empty shapes above).
 std::vector<int64_t> contiguous_strides(const Shape& s);
 
 // dst (contiguous over `shape`)[i] = src[sum_d idx_d * strides[d]] for every index, `es` bytes per

@@ -51,8 +51,8 @@ GatherPlan gather_plan(const KernelContext& c) {
   p.out.assign(x.shape().begin(), x.shape().begin() + p.axis);
   p.out.insert(p.out.end(), idx.shape().begin(), idx.shape().end());
   p.out.insert(p.out.end(), x.shape().begin() + p.axis + 1, x.shape().end());
-  for (int i = 0; i < p.axis; ++i) p.outer *= x.dim(i);
-  for (int i = p.axis + 1; i < x.rank(); ++i) p.inner *= x.dim(i);
+  p.outer = extent_product(x.shape(), 0, p.axis);
+  p.inner = extent_product(x.shape(), p.axis + 1, x.rank());
   p.n = x.dim(p.axis);
   p.count = idx.numel();
   checked_numel(c, p.out);
@@ -165,15 +165,15 @@ GatherNDPlan gather_nd_plan(const KernelContext& c) {
     if (idx.dim(static_cast<int>(d)) != x.dim(static_cast<int>(d)))
       c.fail("batch dimension " + std::to_string(d) + " differs: indices " + shape_str(idx.shape()) + ", data " +
              shape_str(x.shape()));
-    p.batches *= x.dim(static_cast<int>(d));
+    if (__builtin_mul_overflow(p.batches, x.dim(static_cast<int>(d)), &p.batches)) p.batches = INT64_MAX;
     p.out.push_back(x.dim(static_cast<int>(d)));
   }
   for (int64_t d = p.b; d < q - 1; ++d) {
-    p.tuples *= idx.dim(static_cast<int>(d));
+    if (__builtin_mul_overflow(p.tuples, idx.dim(static_cast<int>(d)), &p.tuples)) p.tuples = INT64_MAX;
     p.out.push_back(idx.dim(static_cast<int>(d)));
   }
   for (int64_t d = p.b + p.k; d < r; ++d) {
-    p.slice *= x.dim(static_cast<int>(d));
+    if (__builtin_mul_overflow(p.slice, x.dim(static_cast<int>(d)), &p.slice)) p.slice = INT64_MAX;
     p.out.push_back(x.dim(static_cast<int>(d)));
   }
   checked_numel(c, p.out);
@@ -236,8 +236,8 @@ void compress(KernelContext& c) {
   int64_t outer = 1, inner = 1;
   Shape out;
   if (has_axis) {
-    for (int d = 0; d < axis; ++d) outer *= x.dim(d);
-    for (int d = axis + 1; d < x.rank(); ++d) inner *= x.dim(d);
+    outer = extent_product(x.shape(), 0, axis);
+    inner = extent_product(x.shape(), axis + 1, x.rank());
     out = x.shape();
     out[axis] = static_cast<int64_t>(keep.size());
   } else {
@@ -325,8 +325,8 @@ void unique(KernelContext& c) {
   if (has_axis) {
     axis = normalize_axis(attr_int(c.node, "axis", 0), x.rank(), c.node);
     n = x.dim(axis);
-    for (int d = 0; d < axis; ++d) outer *= x.dim(d);
-    for (int d = axis + 1; d < x.rank(); ++d) inner *= x.dim(d);
+    outer = extent_product(x.shape(), 0, axis);
+    inner = extent_product(x.shape(), axis + 1, x.rank());
   }
   if (has_axis && x.numel() == 0 && n > 0) {  // every (empty) slice equals the first one
     Shape ys = x.shape();
@@ -480,8 +480,8 @@ void one_hot(KernelContext& c) {
   const uint8_t* on_v = off_v + es;
   Tensor y = Tensor::uninitialized(values.dtype(), out);
   int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; ++d) outer *= idx.dim(d);
-  for (int d = axis; d < idx.rank(); ++d) inner *= idx.dim(d);
+  outer = extent_product(idx.shape(), 0, axis);
+  inner = extent_product(idx.shape(), axis, idx.rank());
   uint8_t* dst = bytes(y);
   if (y.numel() == 0) outer = 0;  // empty extents may still be huge
   for (int64_t o = 0; o < outer; ++o)

@@ -23,10 +23,10 @@ namespace data_movement {
 
 std::vector<int64_t> contiguous_strides(const Shape& s) {
   std::vector<int64_t> st(s.size());
-  int64_t v = 1;
+  uint64_t v = 1;
   for (size_t i = s.size(); i-- > 0;) {
-    st[i] = v;
-    v *= s[i];
+    st[i] = static_cast<int64_t>(v);
+    v *= static_cast<uint64_t>(s[i]);
   }
   return st;
 }
@@ -324,9 +324,7 @@ void concat_run(KernelContext& c) {
   const DType dt = c.in(0).dtype();
   const size_t es = dtype_size(dt);
   Tensor y = Tensor::uninitialized(dt, out_shape);
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; ++d) outer *= out_shape[d];
-  for (size_t d = axis + 1; d < out_shape.size(); ++d) inner *= out_shape[d];
+  const int64_t outer = extent_product(out_shape, 0, axis), inner = extent_product(out_shape, axis + 1, out_shape.size());
   if (y.numel() > 0) {
     const int64_t out_row = out_shape[axis] * inner;  // elements per outer index
     int64_t col = 0;
@@ -726,8 +724,7 @@ void reverse_sequence(KernelContext& c) {
   }
   const size_t es = dtype_size(x.dtype());
   const auto st = contiguous_strides(x.shape());
-  int64_t inner = 1;
-  for (int d = 2; d < x.rank(); ++d) inner *= x.dim(d);
+  const int64_t inner = extent_product(x.shape(), 2, x.rank());
   const uint8_t* src = bytes(x);
   uint8_t* dst = bytes(y);
   for (int64_t bi = 0; bi < nb; ++bi)
@@ -750,7 +747,7 @@ void trilu(KernelContext& c) {
   const Tensor& x = c.in(0);
   const int64_t k = c.has(1) ? read_int_scalar(c, 1, "k") : 0;
   const bool upper = attr_int(c.node, "upper", 1) != 0;
-  const int64_t rows = x.dim(-2), cols = x.dim(-1), mats = rows > 0 && cols > 0 ? x.numel() / (rows * cols) : 0;
+  const int64_t rows = x.dim(-2), cols = x.dim(-1), mats = x.numel() > 0 ? x.numel() / (rows * cols) : 0;
   const size_t es = dtype_size(x.dtype());
   Tensor y(x.dtype(), x.shape());  // zero-filled
   const uint8_t* src = bytes(x);

@@ -129,8 +129,7 @@ void scatter_nd(KernelContext& c) {
   const Reduction red = reduction_of(c);
   const int64_t k = it.dim(-1);
   const auto xs = contiguous_strides(x.shape());
-  int64_t chunk = 1;
-  for (int d = static_cast<int>(k); d < x.rank(); ++d) chunk *= x.dim(d);
+  const int64_t chunk = extent_product(x.shape(), k, x.rank());
   if (k == 0 && x.numel() == 0) {  // whole-tensor updates of an empty tensor: nothing to write
     c.outputs[0] = x.clone();
     return;
@@ -262,9 +261,8 @@ void tensor_scatter(KernelContext& c) {
     c.outputs[0] = cache.clone();
     return;
   }
-  int64_t mid = 1, inner = 1;  // extents between the batch and the sequence axis, after the axis
-  for (int d = 1; d < p.axis; ++d) mid *= cache.dim(d);
-  for (int d = p.axis + 1; d < cache.rank(); ++d) inner *= cache.dim(d);
+  // extents between the batch and the sequence axis, and after the axis
+  const int64_t mid = extent_product(cache.shape(), 1, p.axis), inner = extent_product(cache.shape(), p.axis + 1, cache.rank());
   Tensor y = cache.clone();
   const size_t es = dtype_size(cache.dtype());
   const size_t chunk = static_cast<size_t>(inner) * es;

@@ -664,3 +664,18 @@ TEST(DataMovementEdgeCases, EmptyTensorsWithHugeExtentsFinishAtOnce) {
     expect_fast_equals_reference(n, 19, in);
   }
 }
+
+// Shapes whose extent products overflow int64 but that hold no element ([0, 2^40, 2^40]).
+TEST(DataMovementEdgeCases, EmptyTensorsWithOverflowingExtents) {
+  const int64_t big = int64_t{1} << 40;
+  const Tensor x(DType::kFloat, {0, big, big});
+  auto tri = make_node("Trilu", 1, 1);
+  EXPECT_EQ(run1(tri, 14, {x}).tensor().shape(), x.shape());
+  auto g = make_node("Gather", 2, 1);
+  EXPECT_EQ(run1(g, 13, {x, i64v({})}).tensor().shape(), (Shape{0, big, big}));
+  auto c = make_node("Concat", 2, 1);
+  set_attr(c, "axis", int64_t{0});
+  EXPECT_EQ(run1(c, 13, {x, x}).tensor().shape(), x.shape());
+  auto s = make_node("Slice", 3, 1);
+  expect_fast_equals_reference(s, 13, {x, i64v({1}), i64v({5})});
+}
