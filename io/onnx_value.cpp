@@ -86,13 +86,13 @@ std::vector<fs::path> list_pb_files(const fs::path& dir, const std::string& pref
   std::vector<std::pair<long, fs::path>> numbered;
   std::vector<fs::path> all;
   const std::regex re(prefix + "_([0-9]+)\\.pb");
-  const std::regex other("(input|output)_[0-9]+\\.pb");  // numbered files of the other kind
+  const std::regex expected("output_[0-9]+\\.pb");  // expected outputs of an ONNX test-data folder
   for (const auto& e : fs::directory_iterator(dir)) {
     if (!e.is_regular_file() || e.path().extension() != ".pb") continue;
     std::smatch m;
     const std::string fname = e.path().filename().string();
     if (std::regex_match(fname, m, re)) numbered.emplace_back(std::stol(m[1]), e.path());
-    else if (!std::regex_match(fname, other)) all.push_back(e.path());
+    else if (!std::regex_match(fname, expected)) all.push_back(e.path());
   }
   std::vector<fs::path> out;
   if (!numbered.empty()) {
