@@ -109,10 +109,91 @@ void norm_validate(KernelContext& c) {
   (void)axis;
 }
 
-// Staged rounding: v as a value of T.
+// Values of input i broadcast to `shape` (empty when the input is absent). When the input only
+// varies within the trailing block shape[axis:], only that block is expanded (per_row = true,
+// index by position in the row); otherwise the whole shape.
+struct Param {
+  std::vector<double> v;
+  bool per_row = false;
+  double at(int64_t e, int64_t n) const { return per_row ? v[e % n] : v[e]; }
+};
+
+Param broadcast_values(const KernelContext& c, int i, const Shape& shape, int axis) {
+  Param p;
+  if (i < 0 || !c.has(i)) return p;
+  const Tensor& t = c.in(i);
+  const auto v = t.to_doubles();
+  int lead = 0;
+  while (lead < t.rank() && t.dim(lead) == 1) ++lead;
+  Shape target = shape;
+  if (t.rank() - lead <= static_cast<int>(shape.size()) - axis) {
+    p.per_row = true;
+    target.assign(shape.begin() + axis, shape.end());
+  }
+  Shape src(t.shape().begin() + std::min<int>(lead, std::max<int>(0, t.rank() - static_cast<int>(target.size()))),
+            t.shape().end());
+  if (src == target) {
+    p.v = v;
+    return p;
+  }
+  p.v.resize(shape_numel(target));
+  BroadcastWalker w(src, target);
+  for (auto& e : p.v) e = v[w.next()];
+  return p;
+}
+
+// One rounding to T, back in T's arithmetic type.
 template <typename T>
-inline double round_to(double v) {
-  return static_cast<double>(to_compute(from_compute<T>(static_cast<Compute<T>>(v))));
+inline Compute<T> as_t(double v) {
+  return to_compute(from_compute<T>(static_cast<Compute<T>>(v)));
+}
+
+// Reference body for X of type TX and Y of type TY: statistics in double, the normalized value
+// rounded to TX, the affine step in TY's arithmetic (the spec's function bodies).
+template <Variant V, typename TX, typename TY>
+void norm_typed(KernelContext& c, const Tensor& x0, int axis, double eps, Tensor& y, std::vector<double>& mean,
+                std::vector<double>& inv, Tensor& sum) {
+  constexpr Inputs in = inputs_of(V);
+  const int rank = x0.rank();
+  int64_t outer = 1, n = 1;
+  for (int i = 0; i < axis; ++i) outer *= x0.dim(i);
+  for (int i = axis; i < rank; ++i) n *= x0.dim(i);
+  const TX* px = x0.data<TX>();
+  if (is_skip(V)) {  // s = input + skip (+ bias), held in X's type
+    const auto sk = broadcast_values(c, in.skip, x0.shape(), axis), bi = broadcast_values(c, in.add_bias, x0.shape(), axis);
+    sum = Tensor::uninitialized(x0.dtype(), x0.shape());
+    TX* ps = sum.data<TX>();
+    const int64_t total = x0.numel();
+    for (int64_t i = 0; i < total; ++i)
+      ps[i] = from_compute<TX>(static_cast<Compute<TX>>(static_cast<double>(to_compute(px[i])) + sk.at(i, n) +
+                                                        (bi.v.empty() ? 0.0 : bi.at(i, n))));
+    px = ps;
+  }
+  const auto scale = broadcast_values(c, in.scale, x0.shape(), axis), bias = broadcast_values(c, in.bias, x0.shape(), axis);
+  TY* py = y.data<TY>();
+  mean.assign(outer, 0.0);
+  inv.assign(outer, 0.0);
+  std::vector<double> row(n);
+  for (int64_t r = 0; r < outer; ++r) {
+    for (int64_t i = 0; i < n; ++i) row[i] = static_cast<double>(to_compute(px[r * n + i]));
+    double m = 0.0, v = 0.0;
+    if (!is_rms(V)) {
+      for (double e : row) m += e;
+      m = n ? m / static_cast<double>(n) : 0.0;
+    }
+    for (double e : row) v += (e - m) * (e - m);
+    v = n ? v / static_cast<double>(n) : 0.0;
+    const double iv = 1.0 / std::sqrt(v + eps);
+    mean[r] = m;
+    inv[r] = iv;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t e = r * n + i;
+      const auto normalized = static_cast<Compute<TY>>(as_t<TX>((row[i] - m) * iv));
+      auto yv = to_compute(from_compute<TY>(normalized * as_t<TY>(scale.at(e, n))));
+      if (!bias.v.empty()) yv = to_compute(from_compute<TY>(yv + as_t<TY>(bias.at(e, n))));
+      py[e] = from_compute<TY>(yv);
+    }
+  }
 }
 
 // Reference: every float type, scale / bias broadcast to X.
@@ -122,82 +203,37 @@ void norm_run(KernelContext& c) {
   constexpr Inputs in = inputs_of(V);
   constexpr Outputs out = outputs_of(V);
   const Tensor& x0 = c.in(in.x);
-  const int rank = x0.rank();
-  const int axis = norm_axis(c, V, rank);
+  const int axis = norm_axis(c, V, x0.rank());
   const double eps = attr_float(c.node, "epsilon", default_epsilon(V));
   const DType xt = x0.dtype();
   const DType yt = is_rms(V) && !is_skip(V) ? c.in(in.scale).dtype() : xt;
-  int64_t outer = 1, n = 1;
-  for (int i = 0; i < axis; ++i) outer *= x0.dim(i);
-  for (int i = axis; i < rank; ++i) n *= x0.dim(i);
-  std::vector<double> xs = x0.to_doubles();
-  auto rnd_x = [&](double v) {
-    double r = v;
-    dispatch<RealTypes>(xt, [&](auto tag) { r = round_to<typename decltype(tag)::type>(v); });
-    return r;
-  };
-  auto rnd_y = [&](double v) {
-    double r = v;
-    dispatch<RealTypes>(yt, [&](auto tag) { r = round_to<typename decltype(tag)::type>(v); });
-    return r;
-  };
-  auto broadcast_values = [&](int i) {
-    std::vector<double> b;
-    if (i < 0 || !c.has(i)) return b;
-    const Tensor& t = c.in(i);
-    const auto v = t.to_doubles();
-    b.resize(xs.size());
-    BroadcastWalker w(t.shape(), x0.shape());
-    for (auto& e : b) e = v[w.next()];
-    return b;
-  };
-  if (is_skip(V)) {  // s = input + skip (+ bias), held in X's type
-    const auto sk = broadcast_values(in.skip), bi = broadcast_values(in.add_bias);
-    for (size_t i = 0; i < xs.size(); ++i) xs[i] = rnd_x(xs[i] + sk[i] + (bi.empty() ? 0.0 : bi[i]));
-  }
-  const auto scale = broadcast_values(in.scale), bias = broadcast_values(in.bias);
-  std::vector<double> ys(xs.size()), mean(outer, 0.0), inv(outer, 0.0);
-  for (int64_t r = 0; r < outer; ++r) {
-    const double* p = xs.data() + r * n;
-    double m = 0.0, v = 0.0;
-    if (!is_rms(V)) {
-      for (int64_t i = 0; i < n; ++i) m += p[i];
-      m = n ? m / static_cast<double>(n) : 0.0;
-    }
-    for (int64_t i = 0; i < n; ++i) v += (p[i] - m) * (p[i] - m);
-    v = n ? v / static_cast<double>(n) : 0.0;
-    const double iv = 1.0 / std::sqrt(v + eps);
-    mean[r] = m;
-    inv[r] = iv;
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t e = r * n + i;
-      double y = rnd_y(rnd_x((p[i] - m) * iv) * scale[e]);
-      if (!bias.empty()) y = rnd_y(y + bias[e]);
-      ys[e] = y;
-    }
-  }
-  c.outputs[0] = Tensor::uninitialized(yt, x0.shape());
-  dispatch<RealTypes>(yt, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    T* q = c.outputs[0].tensor().template data<T>();
-    for (size_t i = 0; i < ys.size(); ++i) q[i] = from_compute<T>(static_cast<Compute<T>>(ys[i]));
+  Tensor y = Tensor::uninitialized(yt, x0.shape()), sum;
+  std::vector<double> mean, inv;
+  c.dispatch_or_fail<RealTypes>(in.x, xt, [&](auto tx) {
+    c.dispatch_or_fail<RealTypes>(in.scale, yt, [&](auto ty) {
+      norm_typed<V, typename decltype(tx)::type, typename decltype(ty)::type>(c, x0, axis, eps, y, mean, inv, sum);
+    });
   });
+  c.outputs[0] = std::move(y);
   Shape stat_shape = x0.shape();
-  for (int i = axis; i < rank; ++i) stat_shape[i] = 1;
+  for (int i = axis; i < x0.rank(); ++i) stat_shape[i] = 1;
   const DType st = stash_dtype(c, V);
-  auto emit = [&](int k, const std::vector<double>& v, DType t, const Shape& s) {
+  auto emit = [&](int k, const std::vector<double>& v) {
     if (k < 0 || !wants_output(c, k) || k >= static_cast<int>(c.outputs.size())) return;
-    Tensor o = Tensor::uninitialized(t, s);
-    dispatch<RealTypes>(t, [&](auto tag) {
+    Tensor o = Tensor::uninitialized(st, stat_shape);
+    dispatch<RealTypes>(st, [&](auto tag) {
       using T = typename decltype(tag)::type;
       T* q = o.data<T>();
       for (size_t i = 0; i < v.size(); ++i) q[i] = from_compute<T>(static_cast<Compute<T>>(v[i]));
     });
     c.outputs[k] = std::move(o);
   };
-  emit(out.mean, mean, st, stat_shape);
-  emit(out.inv, inv, st, stat_shape);
-  emit(out.sum, xs, xt, x0.shape());
+  emit(out.mean, mean);
+  emit(out.inv, inv);
+  if (out.sum >= 0 && wants_output(c, out.sum) && out.sum < static_cast<int>(c.outputs.size())) {
+    if (!is_skip(V)) return;
+    c.outputs[out.sum] = std::move(sum);
+  }
 }
 
 // A float32 per-row parameter of exactly the normalized size (or absent): its data, else nullptr.
