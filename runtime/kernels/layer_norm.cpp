@@ -203,6 +203,8 @@ void norm_run(KernelContext& c) {
   constexpr Inputs in = inputs_of(V);
   constexpr Outputs out = outputs_of(V);
   const Tensor& x0 = c.in(in.x);
+  c.in(in.scale);  // required: fails when missing
+  if (is_skip(V)) c.in(in.skip);
   const int axis = norm_axis(c, V, x0.rank());
   const double eps = attr_float(c.node, "epsilon", default_epsilon(V));
   const DType xt = x0.dtype();

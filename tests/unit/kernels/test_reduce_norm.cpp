@@ -572,6 +572,9 @@ TEST(ReduceNorm, LayerNormValuesOutputsAndDtypes) {
   set_attr(bad, "stash_type", int64_t{7});
   expect_input_error(bad, 17, {r, g});
   expect_input_error(make_node("LayerNormalization", 2, 1), 17, {r, f32({3}, {1, 1, 1})});
+  // required inputs missing
+  expect_input_error(make_node("LayerNormalization", 1, 1), 17, {r.cast(DType::kDouble)});
+  expect_input_error(make_node("SkipLayerNormalization", 3, 1, "com.microsoft"), 17, {r, Value(), g});
 }
 
 TEST(ReduceNorm, RmsAndSkipValues) {
