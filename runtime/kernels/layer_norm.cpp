@@ -304,10 +304,9 @@ bool norm_fast(KernelContext& c) {
       p = s;
     }
     Row row(p, n);
-    double m = 0.0;
-    if (!is_rms(V)) m = static_cast<double>(row.sum()) / static_cast<double>(n);
+    const double m = is_rms(V) ? 0.0 : sum_f32(p, n) / static_cast<double>(n);
     const float mf = static_cast<float>(m);
-    const double v = static_cast<double>((row - mf).square().sum()) / static_cast<double>(n);
+    const double v = sum_sq_dev_f32(p, n, mf) / static_cast<double>(n);
     const float iv = static_cast<float>(1.0 / std::sqrt(v + eps));
     auto yrow = Eigen::Map<Eigen::ArrayXf>(py + r * n, n);
     if (bias) yrow = (row - mf) * iv * Row(scale, n) + Row(bias, n);

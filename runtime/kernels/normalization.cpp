@@ -272,18 +272,10 @@ void instance_norm_run(KernelContext& c) {
   c.outputs[0] = std::move(y);
 }
 
-// Mean and 1/sqrt(var + eps) of n contiguous floats: vectorized float blocks added in double.
+// Mean and 1/sqrt(var + eps) of n contiguous floats (two passes).
 void mean_inv_std_f32(const float* p, int64_t n, double eps, double& mean, double& inv) {
-  constexpr int64_t kBlock = 1024;
-  double s = 0.0;
-  for (int64_t i = 0; i < n; i += kBlock)
-    s += Eigen::Map<const Eigen::ArrayXf>(p + i, std::min(kBlock, n - i)).sum();
-  mean = n ? s / static_cast<double>(n) : 0.0;
-  const float mf = static_cast<float>(mean);
-  double v = 0.0;
-  for (int64_t i = 0; i < n; i += kBlock)
-    v += (Eigen::Map<const Eigen::ArrayXf>(p + i, std::min(kBlock, n - i)) - mf).square().sum();
-  v = n ? v / static_cast<double>(n) : 0.0;
+  mean = n ? sum_f32(p, n) / static_cast<double>(n) : 0.0;
+  const double v = n ? sum_sq_dev_f32(p, n, static_cast<float>(mean)) / static_cast<double>(n) : 0.0;
   inv = 1.0 / std::sqrt(v + eps);
 }
 

@@ -301,17 +301,6 @@ void reduce_run(KernelContext& c) {
   c.outputs[0] = std::move(y);
 }
 
-// Sum of n contiguous floats: Eigen's vectorized sum over blocks, blocks added in double.
-inline double sum_contiguous(const float* p, int64_t n) {
-  constexpr int64_t kBlock = 1024;
-  double s = 0.0;
-  for (int64_t i = 0; i < n; i += kBlock) {
-    const int64_t m = std::min(kBlock, n - i);
-    s += Eigen::Map<const Eigen::VectorXf>(p + i, m).sum();
-  }
-  return s;
-}
-
 // float32 ReduceSum / ReduceMean over (a) trailing reduced axes or (b) reduced axes between kept
 // ones with a contiguous kept inner block; other layouts fall back to the reference.
 template <Kind K, int Since>
@@ -327,7 +316,7 @@ bool reduce_sum_mean_fast(KernelContext& c) {
     Tensor y = Tensor::uninitialized(DType::kFloat, p.out_shape);
     float* py = y.data<float>();
     walk(p.kept_ext, p.kept_st, p.n_out, 0,
-         [&](int64_t base) { *py++ = static_cast<float>(sum_contiguous(px + base, p.count) * scale); });
+         [&](int64_t base) { *py++ = static_cast<float>(sum_f32(px + base, p.count) * scale); });
     c.outputs[0] = std::move(y);
     return true;
   }

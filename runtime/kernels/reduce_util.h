@@ -2,8 +2,12 @@
 // Helpers shared by the reduction / normalization / softmax / loss kernel files
 // (reduce.cpp, arg_topk.cpp, cumulative.cpp, softmax.cpp, normalization.cpp, loss.cpp, det.cpp):
 // requested-output checks, axis lists, saturating float -> integer conversion, wrapping integer
-// arithmetic (numpy's modulo-2^n results without signed-overflow UB) and broadcast offsets.
+// arithmetic (numpy's modulo-2^n results without signed-overflow UB), broadcast offsets and the
+// blocked float32 sums of the fast kernels.
 #pragma once
+#include <Eigen/Core>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -133,6 +137,23 @@ inline int64_t scalar_int_input(const KernelContext& c, int i, const std::string
   if (t.numel() != 1 || t.rank() > 1)
     c.fail("input '" + name + "' must hold one value, got shape " + shape_str(t.shape()));
   return t.to_int64s()[0];
+}
+
+// float32 sums for the fast kernels: Eigen's vectorized float sums over blocks of 1024, the
+// blocks added in double (accurate for long rows, still at memory speed).
+inline double sum_f32(const float* p, int64_t n) {
+  constexpr int64_t kBlock = 1024;
+  double s = 0.0;
+  for (int64_t i = 0; i < n; i += kBlock) s += Eigen::Map<const Eigen::ArrayXf>(p + i, std::min(kBlock, n - i)).sum();
+  return s;
+}
+// Sum of (p[i] - m)^2.
+inline double sum_sq_dev_f32(const float* p, int64_t n, float m) {
+  constexpr int64_t kBlock = 1024;
+  double s = 0.0;
+  for (int64_t i = 0; i < n; i += kBlock)
+    s += (Eigen::Map<const Eigen::ArrayXf>(p + i, std::min(kBlock, n - i)) - m).square().sum();
+  return s;
 }
 
 }  // namespace reduce_util
