@@ -172,11 +172,11 @@ void batch_norm_run(KernelContext& c) {
   const double momentum = attr_float(c.node, "momentum", 0.9f);
   const bool training = bn_training(c);
   std::vector<double> mean = prm[3], var = prm[4];
-  const auto xs = x.to_doubles();
   // parameter index of element (n, ch, i)
   auto pidx = [&](int64_t ch, int64_t i) { return per_channel ? ch : ch * g.d + i; };
   std::vector<double> bmean(np, 0.0), bvar(np, 0.0);
   if (training) {
+    const auto xs = x.to_doubles();
     std::vector<double> cnt(np, 0.0);
     for (int64_t n = 0; n < g.n; ++n)
       for (int64_t ch = 0; ch < g.c; ++ch)
@@ -197,14 +197,25 @@ void batch_norm_run(KernelContext& c) {
     mean = bmean;
     var = bvar;
   }
-  std::vector<double> ys(xs.size());
-  for (int64_t n = 0; n < g.n; ++n)
-    for (int64_t ch = 0; ch < g.c; ++ch)
-      for (int64_t i = 0; i < g.d; ++i) {
-        const int64_t k = pidx(ch, i), e = (n * g.c + ch) * g.d + i;
-        ys[e] = prm[1][k] * (xs[e] - mean[k]) / std::sqrt(var[k] + eps) + prm[2][k];
-      }
-  c.outputs[0] = real_tensor(x.dtype(), x.shape(), ys);
+  // y = a * x + b with a = scale / sqrt(var + eps), b = B - a * mean (double)
+  std::vector<double> a(np), b(np);
+  for (int64_t k = 0; k < np; ++k) {
+    a[k] = prm[1][k] / std::sqrt(var[k] + eps);
+    b[k] = prm[2][k] - a[k] * mean[k];
+  }
+  Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
+  dispatch<RealTypes>(x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+    for (int64_t n = 0; n < g.n; ++n)
+      for (int64_t ch = 0; ch < g.c; ++ch)
+        for (int64_t i = 0; i < g.d; ++i) {
+          const int64_t k = pidx(ch, i), e = (n * g.c + ch) * g.d + i;
+          py[e] = from_compute<T>(static_cast<Compute<T>>(a[k] * static_cast<double>(to_compute(px[e])) + b[k]));
+        }
+  });
+  c.outputs[0] = std::move(y);
   if (!training) return;
   std::vector<double> run_mean(np), run_var(np);
   for (int64_t k = 0; k < np; ++k) {
@@ -235,14 +246,17 @@ bool batch_norm_fast(KernelContext& c) {
   Tensor y = Tensor::uninitialized(DType::kFloat, x.shape());
   const float* p = x.data<float>();
   float* o = y.data<float>();
+  std::vector<float> af(g.c), bf(g.c);
   for (int64_t ch = 0; ch < g.c; ++ch) {
     const double a = scale[ch] / std::sqrt(var[ch] + eps);
-    const float af = static_cast<float>(a), bf = static_cast<float>(bias[ch] - a * mean[ch]);
-    for (int64_t n = 0; n < g.n; ++n) {
-      const int64_t off = (n * g.c + ch) * g.d;
-      Eigen::Map<Eigen::ArrayXf>(o + off, g.d) = Eigen::Map<const Eigen::ArrayXf>(p + off, g.d) * af + bf;
-    }
+    af[ch] = static_cast<float>(a);
+    bf[ch] = static_cast<float>(bias[ch] - a * mean[ch]);
   }
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t ch = 0; ch < g.c; ++ch) {
+      const int64_t off = (n * g.c + ch) * g.d;
+      Eigen::Map<Eigen::ArrayXf>(o + off, g.d) = Eigen::Map<const Eigen::ArrayXf>(p + off, g.d) * af[ch] + bf[ch];
+    }
   c.outputs[0] = std::move(y);
   return true;
 }
