@@ -7,7 +7,10 @@
 // LogSoftmax = (x - max) - log(sum(exp(x - max)))), computed in double for every float type.
 // Hardmax puts 1 at the first maximum (numpy argmax: the first NaN counts as the maximum).
 // Follows the ONNX spec and onnx/reference/ops/op_softmax.py, op_log_softmax.py, op_hardmax.py.
-// Fast kernel: float32 Softmax / LogSoftmax through oneDNN's softmax / logsoftmax primitives.
+// Fast kernel: float32 Softmax / LogSoftmax through oneDNN's softmax / logsoftmax primitives (inputs
+// holding NaN or +inf take the reference, which propagates them as numpy).
+#include <Eigen/Core>
+
 #include <cmath>
 #include <memory>
 
@@ -109,6 +112,9 @@ template <Mode M>
 bool softmax_fast(KernelContext& c) {
   const Tensor& x = c.in(0);
   if (x.dtype() != DType::kFloat || x.layout() || x.numel() == 0) return false;
+  // oneDNN does not propagate NaN / +inf through the row as numpy does: such inputs take the
+  // reference (-inf, the masking value, is fine).
+  if (!(Eigen::Map<const Eigen::ArrayXf>(x.data<float>(), x.numel()) < INFINITY).all()) return false;
   const Geometry g = geometry(c, x);
   std::shared_ptr<void> local;
   auto& slot = c.state ? *c.state : local;

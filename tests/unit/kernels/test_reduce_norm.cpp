@@ -249,6 +249,23 @@ TEST(ReduceNormFast, SoftmaxMatchesReference) {
         }
 }
 
+TEST(ReduceNormFast, SoftmaxNonFiniteRowsMatchReference) {
+  // -inf masks an element; NaN / +inf make the whole row NaN (numpy, onnxruntime).
+  Tensor x = f32({4, 4}, {-INFINITY, 0, 1, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, INFINITY, 0, 1, 2, NAN, 0, 1, 2});
+  for (const char* op : {"Softmax", "LogSoftmax"}) {
+    Tensor y = run_op(make_node(op, 1, 1), 13, {x}, false)[0].tensor();
+    const auto v = y.to_doubles();
+    EXPECT_EQ(v[0], std::string(op) == "Softmax" ? 0.0 : -INFINITY) << op;
+    for (int i = 4; i < 16; ++i) EXPECT_TRUE(std::isnan(v[i])) << op << " at " << i;
+    const auto r = ref0(make_node(op, 1, 1), 13, {x}).to_doubles();
+    for (int i = 0; i < 16; ++i) {
+      if (std::isnan(r[i])) EXPECT_TRUE(std::isnan(v[i])) << op << " at " << i;
+      else if (std::isinf(r[i])) EXPECT_EQ(v[i], r[i]) << op << " at " << i;
+      else EXPECT_NEAR(v[i], r[i], 1e-6) << op << " at " << i;
+    }
+  }
+}
+
 TEST(ReduceNorm, SoftmaxCoercesTo2DBefore13) {
   Tensor x = f32({2, 2}, {0, 1, 2, 3});
   auto n = make_node("Softmax", 1, 1);
