@@ -103,6 +103,7 @@ inline bool broadcastable_to(const Shape& in, const Shape& out) {
 class BroadcastWalker {
  public:
   BroadcastWalker(const Shape& in, const Shape& out) : ext_(out), idx_(out.size(), 0), st_(out.size(), 0) {
+    if (!broadcastable_to(in, out)) throw Error("shape " + shape_str(in) + " does not broadcast to " + shape_str(out));
     const size_t off = out.size() - in.size();
     int64_t s = 1;
     for (size_t i = in.size(); i-- > 0;) {
