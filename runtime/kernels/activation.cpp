@@ -13,9 +13,9 @@
 // `seed` attribute exactly as numpy's RandomState(seed).uniform does in onnx's reference
 // (random_device when no seed is given).
 //
-// Fast kernels (float32): Sigmoid, Tanh, Elu, Softplus, Gelu, Mish, Swish, QuickGelu, FastGelu,
+// Fast kernels (float32): Sigmoid, Tanh, Elu, Gelu, Mish, Swish, QuickGelu, FastGelu,
 // BiasGelu through oneDNN's eltwise primitive; Relu, LeakyRelu, Clip, HardSigmoid, HardSwish,
-// PRelu as vectorizable loops split across the OpenMP threads.
+// PRelu, Softplus as loops split across the OpenMP threads.
 #include <cmath>
 #include <random>
 #include <type_traits>
@@ -383,7 +383,8 @@ bool hard_swish_fast(KernelContext& c) {
 bool sigmoid_fast(KernelContext& c) { return fast_dnnl(c, dnnl::algorithm::eltwise_logistic); }
 bool tanh_fast(KernelContext& c) { return fast_dnnl(c, dnnl::algorithm::eltwise_tanh); }
 bool elu_fast(KernelContext& c) { return fast_dnnl(c, dnnl::algorithm::eltwise_elu, fattr(c, "alpha", 1.f)); }
-bool softplus_fast(KernelContext& c) { return fast_dnnl(c, dnnl::algorithm::eltwise_soft_relu); }
+// libm, threaded (oneDNN's soft_relu loses relative accuracy for negative inputs).
+bool softplus_fast(KernelContext& c) { return fast_loop(c, [](float v) { return softplus_of(v); }); }
 bool mish_fast(KernelContext& c) { return fast_dnnl(c, dnnl::algorithm::eltwise_mish); }
 bool swish_fast(KernelContext& c) { return fast_dnnl(c, dnnl::algorithm::eltwise_swish, fattr(c, "alpha", 1.f)); }
 bool quick_gelu_fast(KernelContext& c) { return fast_dnnl(c, dnnl::algorithm::eltwise_swish, fattr(c, "alpha", 1.702f)); }

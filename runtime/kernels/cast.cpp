@@ -61,17 +61,45 @@ struct CastOptions {
   E8M0Rounding round = E8M0Rounding::kUp;
 };
 
+// A value of a float8 / float4 / float6 source (ml_dtypes converts those to integers its own way).
+struct SmallFloatValue {
+  double v;
+};
+
 // The source value in its natural exact form: double for floats, int64 / uint64 for integers.
 template <typename S>
 inline auto source_value(S v) {
   if constexpr (std::is_same_v<S, bool>) return static_cast<int64_t>(v);
   else if constexpr (IsSubByteInt<S>::value) return static_cast<int64_t>(v.v);
   else if constexpr (std::is_integral_v<S>) return v;  // int8..uint64 as themselves
-  else return static_cast<double>(to_compute(v));      // every float type, exactly
+  else if constexpr (IsSmallFloat<S>::value) return SmallFloatValue{static_cast<double>(to_compute(v))};
+  else return static_cast<double>(to_compute(v));      // float32/64, float16, bfloat16: exactly
+}
+
+// Small float -> integer as ml_dtypes does it: NaN -> 0, +/-inf saturate (sub-byte targets
+// through int8 / uint8, then wrap), finite values as float_to_int.
+template <typename D>
+inline D small_float_to_int(double v) {
+  if constexpr (IsSubByteInt<D>::value) {
+    using R = decltype(D{}.v);
+    if (std::isnan(v)) return D{0};
+    if (std::isinf(v))
+      return sub_byte_from_int<D>(v > 0 ? std::numeric_limits<R>::max() : std::numeric_limits<R>::min());
+    return sub_byte_from_int<D>(float_to_int<int32_t>(v));
+  } else {
+    if (std::isnan(v)) return 0;
+    if (std::isinf(v)) return v > 0 ? std::numeric_limits<D>::max() : std::numeric_limits<D>::min();
+    return float_to_int<D>(v);
+  }
 }
 
 template <typename D, typename V>
 inline D convert(V v, const CastOptions& o) {
+  if constexpr (std::is_same_v<V, SmallFloatValue>) {
+    if constexpr (IsSubByteInt<D>::value || (std::is_integral_v<D> && !std::is_same_v<D, bool>))
+      return small_float_to_int<D>(v.v);
+    else return convert<D>(v.v, o);
+  } else {
   constexpr bool from_float = std::is_floating_point_v<V>;
   if constexpr (std::is_same_v<D, bool>) {
     return v != 0;  // NaN != 0 is true
@@ -93,6 +121,7 @@ inline D convert(V v, const CastOptions& o) {
                        dt == DType::kFloat8E5M2FNUZ)
       return D{small_float_encode(dt, d, o.saturate)};
     else return D{small_float_encode(dt, d, true)};
+  }
   }
 }
 
