@@ -66,7 +66,7 @@ template <typename C> C sigmoid_of(C x) {
   const C e = std::exp(x);
   return e / (C(1) + e);
 }
-template <typename C> C softplus_of(C x) {  // log(1 + exp(x)) without overflow (numpy.logaddexp(0, x))
+template <typename C> inline QTOOL_EW_INLINE C softplus_of(C x) {  // log(1 + exp(x)) without overflow (numpy.logaddexp(0, x))
   if (std::isnan(x)) return x;
   return x > C(0) ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
 }
@@ -74,9 +74,11 @@ template <typename C> C gelu_erf_of(C x) { return C(0.5) * x * (C(1) + std::erf(
 template <typename C> C gelu_tanh_of(C x) {
   return C(0.5) * x * (C(1) + std::tanh(C(kSqrt2OverPi) * (x + C(0.044715) * x * x * x)));
 }
-template <typename C> C max_nan(C x, C y) { return (x >= y || is_nan(x)) ? x : y; }
-template <typename C> C min_nan(C x, C y) { return (x <= y || is_nan(x)) ? x : y; }
-template <typename C> C hard_sigmoid_of(C x, C alpha, C beta) { return max_nan(C(0), min_nan(C(1), alpha * x + beta)); }
+template <typename C> inline QTOOL_EW_INLINE C max_nan(C x, C y) { return ((x >= y) | is_nan(x)) ? x : y; }  // | not ||: no branch
+template <typename C> inline QTOOL_EW_INLINE C min_nan(C x, C y) { return ((x <= y) | is_nan(x)) ? x : y; }
+template <typename C> inline QTOOL_EW_INLINE C hard_sigmoid_of(C x, C alpha, C beta) {
+  return max_nan(C(0), min_nan(C(1), alpha * x + beta));
+}
 
 float fattr(const KernelContext& c, const char* name, float def) { return attr_float(c.node, name, def); }
 
@@ -356,9 +358,7 @@ bool is_f32(const KernelContext& c) { return c.has(0) && c.value(0).is_tensor() 
 template <typename F>
 bool fast_loop(KernelContext& c, F f) {
   if (!is_f32(c)) return false;
-  c.outputs[0] = unary_f32(c.in(0), [&](const float* x, float* y, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
-  });
+  c.outputs[0] = unary_f32(c.in(0), f);
   return true;
 }
 
@@ -368,23 +368,23 @@ bool fast_dnnl(KernelContext& c, dnnl::algorithm alg, float alpha = 0.f, float b
   return true;
 }
 
-bool relu_fast(KernelContext& c) { return fast_loop(c, [](float v) { return v < 0.f ? 0.f : v; }); }
+bool relu_fast(KernelContext& c) { return fast_loop(c, [](float v) QTOOL_EW_INLINE { return v < 0.f ? 0.f : v; }); }
 bool leaky_relu_fast(KernelContext& c) {
   const float a = fattr(c, "alpha", 0.01f);
-  return fast_loop(c, [a](float v) { return v > 0.f ? v : a * v; });
+  return fast_loop(c, [a](float v) QTOOL_EW_INLINE { return v > 0.f ? v : a * v; });
 }
 bool hard_sigmoid_fast(KernelContext& c) {
   const float a = fattr(c, "alpha", 0.2f), b = fattr(c, "beta", 0.5f);
-  return fast_loop(c, [a, b](float v) { return hard_sigmoid_of(v, a, b); });
+  return fast_loop(c, [a, b](float v) QTOOL_EW_INLINE { return hard_sigmoid_of(v, a, b); });
 }
 bool hard_swish_fast(KernelContext& c) {
-  return fast_loop(c, [](float v) { return v * hard_sigmoid_of(v, 1.f / 6.f, 0.5f); });
+  return fast_loop(c, [](float v) QTOOL_EW_INLINE { return v * hard_sigmoid_of(v, 1.f / 6.f, 0.5f); });
 }
 bool sigmoid_fast(KernelContext& c) { return fast_dnnl(c, dnnl::algorithm::eltwise_logistic); }
 bool tanh_fast(KernelContext& c) { return fast_dnnl(c, dnnl::algorithm::eltwise_tanh); }
 bool elu_fast(KernelContext& c) { return fast_dnnl(c, dnnl::algorithm::eltwise_elu, fattr(c, "alpha", 1.f)); }
 // libm, threaded (oneDNN's soft_relu loses relative accuracy for negative inputs).
-bool softplus_fast(KernelContext& c) { return fast_loop(c, [](float v) { return softplus_of(v); }); }
+bool softplus_fast(KernelContext& c) { return fast_loop(c, [](float v) QTOOL_EW_INLINE { return softplus_of(v); }); }
 bool mish_fast(KernelContext& c) { return fast_dnnl(c, dnnl::algorithm::eltwise_mish); }
 bool swish_fast(KernelContext& c) { return fast_dnnl(c, dnnl::algorithm::eltwise_swish, fattr(c, "alpha", 1.f)); }
 bool quick_gelu_fast(KernelContext& c) { return fast_dnnl(c, dnnl::algorithm::eltwise_swish, fattr(c, "alpha", 1.702f)); }
@@ -404,7 +404,7 @@ bool biased_gelu_fast(KernelContext& c) {
     const Tensor& b = c.in(1);
     if (!broadcasts_to(b.shape(), x.shape())) return false;
     broadcast_f32(src, x.shape(), b.data<float>(), b.shape(), out.data<float>(), x.shape(),
-                  [](float u, float v) { return u + v; });
+                  [](float u, float v) QTOOL_EW_INLINE { return u + v; });
     src = out.data<float>();
   }
   dnnl_eltwise_f32(src, out.data<float>(), x.numel(),
@@ -425,7 +425,7 @@ bool clip_fast(KernelContext& c) {
     if (c.has(2)) hi = c.in(2).data<float>()[0];
   }
   if (std::isnan(lo) || std::isnan(hi)) return false;
-  return fast_loop(c, [lo, hi](float v) {
+  return fast_loop(c, [lo, hi](float v) QTOOL_EW_INLINE {
     const float t = v < lo ? lo : v;
     return t > hi ? hi : t;
   });
@@ -437,7 +437,7 @@ bool prelu_fast(KernelContext& c) {
   const Shape ss = prelu_slope_shape(c, x.shape(), c.in(1).shape());
   Tensor out = Tensor::uninitialized(DType::kFloat, x.shape());
   broadcast_f32(x.data<float>(), x.shape(), c.in(1).data<float>(), ss, out.data<float>(), x.shape(),
-                [](float v, float s) { return v > 0.f ? v : v * s; });
+                [](float v, float s) QTOOL_EW_INLINE { return v > 0.f ? v : v * s; });
   c.outputs[0] = std::move(out);
   return true;
 }

@@ -180,8 +180,8 @@ void variadic_kernel(KernelContext& c, F f, G finish) {
   });
 }
 
-template <typename C> C max_nan(C x, C y) { return (x >= y || is_nan(x)) ? x : y; }
-template <typename C> C min_nan(C x, C y) { return (x <= y || is_nan(x)) ? x : y; }
+template <typename C> inline QTOOL_EW_INLINE C max_nan(C x, C y) { return ((x >= y) | is_nan(x)) ? x : y; }  // | not ||: no branch
+template <typename C> inline QTOOL_EW_INLINE C min_nan(C x, C y) { return ((x <= y) | is_nan(x)) ? x : y; }
 auto keep = [](auto v, int64_t) { return v; };
 
 void sum(KernelContext& c) { variadic_kernel<Numbers>(c, [](auto x, auto y) { return wrap_add(x, y); }, keep); }
@@ -197,7 +197,7 @@ void min_(KernelContext& c) { variadic_kernel<Numbers>(c, [](auto x, auto y) { r
 enum class BinOp { kAdd, kSub, kMul, kDiv, kMax, kMin };
 
 template <BinOp Op>
-inline float apply(float x, float y) {
+inline QTOOL_EW_INLINE float apply(float x, float y) {
   if constexpr (Op == BinOp::kAdd) return x + y;
   else if constexpr (Op == BinOp::kSub) return x - y;
   else if constexpr (Op == BinOp::kMul) return x * y;
@@ -209,7 +209,7 @@ inline float apply(float x, float y) {
 // out = a (op) b for float32 a, b of broadcastable shapes `sa`, `sb` into `out` of shape so.
 template <BinOp Op>
 void binary_f32(const float* a, const Shape& sa, const float* b, const Shape& sb, float* out, const Shape& so) {
-  broadcast_f32(a, sa, b, sb, out, so, [](float x, float y) { return apply<Op>(x, y); });
+  broadcast_f32(a, sa, b, sb, out, so, [](float x, float y) QTOOL_EW_INLINE { return apply<Op>(x, y); });
 }
 
 template <BinOp Op>
@@ -252,7 +252,7 @@ bool variadic_fast(KernelContext& c) {
   if (kMean) {
     const float inv_n = static_cast<float>(n);
     parallel_chunks(out.numel(), kParallelGrain, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) o[i] /= inv_n;
+      map_f32(o + lo, o + lo, hi - lo, [inv_n](float v) QTOOL_EW_INLINE { return v / inv_n; });
     });
   }
   c.outputs[0] = std::move(out);

@@ -13,6 +13,22 @@
 #include "runtime/broadcast.h"
 #include "runtime/op_registry.h"
 
+// The float32 fast loops select with NaN-preserving ternaries (x < 0 ? 0 : x keeps NaN, unlike
+// max). GCC only turns a select next to arithmetic into vector code when floating-point ops may
+// not trap, so the loop functions carry -fno-trapping-math (and -fno-math-errno, for sqrt): no
+// value changes, only the permission to compute both sides. The per-element functors are
+// always_inline so they are compiled into those loops.
+#if defined(__GNUC__) && !defined(__clang__)
+#define QTOOL_EW_VECTORIZE __attribute__((optimize("no-trapping-math", "no-math-errno")))
+#else
+#define QTOOL_EW_VECTORIZE
+#endif
+#if defined(__GNUC__)
+#define QTOOL_EW_INLINE __attribute__((always_inline))
+#else
+#define QTOOL_EW_INLINE
+#endif
+
 namespace qtool::ew {
 
 using Floats = FloatTypes;                                            // float, double, half, bfloat16
@@ -48,8 +64,8 @@ template <typename T> inline T wrap_neg(T a) {
 }
 
 // NaN test that is false for integers.
-template <typename C> inline bool is_nan(C v) {
-  if constexpr (std::is_floating_point_v<C>) return std::isnan(v);
+template <typename C> inline QTOOL_EW_INLINE bool is_nan(C v) {
+  if constexpr (std::is_floating_point_v<C>) return v != v;
   else return false;
 }
 
@@ -183,8 +199,9 @@ inline T float_to_int(double d) {
 // erf(x) for float32 as a 13/8-degree rational interpolant on [-4, 4] (+/-1 outside), accurate to a
 // couple of ulp (the approximation Eigen uses); plain arithmetic, so loops over it vectorize.
 // NaN stays NaN.
-inline float fast_erf(float a) {
-  const float x = a > 4.f ? 4.f : (a < -4.f ? -4.f : a);
+inline QTOOL_EW_INLINE float fast_erf(float a) {
+  const float t = a < -4.f ? -4.f : a;
+  const float x = t > 4.f ? 4.f : t;
   const float x2 = x * x;
   float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
   p = x2 * p + -2.10102402082508e-06f;
@@ -200,38 +217,49 @@ inline float fast_erf(float a) {
   return p / q;
 }
 
-// y = f(x) over n float32 values: allocates the output and runs `loop(x, y, count)` on chunks
-// across the OpenMP threads.
-template <typename Loop>
-Tensor unary_f32(const Tensor& x, Loop loop) {
+// y[i] = f(x[i]) for n float32 values (f: an always_inline functor).
+template <typename F>
+QTOOL_EW_VECTORIZE void map_f32(const float* x, float* y, int64_t n, F f) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
+}
+
+// y = f(x) for a float32 tensor: allocates the output and maps chunks across the OpenMP threads.
+template <typename F>
+Tensor unary_f32(const Tensor& x, F f) {
   Tensor out = Tensor::uninitialized(DType::kFloat, x.shape());
   const float* p = x.data<float>();
   float* o = out.data<float>();
-  parallel_chunks(x.numel(), kParallelGrain, [&](int64_t lo, int64_t hi) { loop(p + lo, o + lo, hi - lo); });
+  parallel_chunks(x.numel(), kParallelGrain, [&](int64_t lo, int64_t hi) { map_f32(p + lo, o + lo, hi - lo, f); });
   return out;
 }
 
+// po[j] = f(pa[j * sa], pb[j * sb]) for j < n, sa and sb 0 or 1, each pattern its own loop.
+template <typename F>
+QTOOL_EW_VECTORIZE void row_f32(const float* pa, int64_t sa, const float* pb, int64_t sb, float* po, int64_t n, F f) {
+  if (sa == 1 && sb == 1) {
+    for (int64_t j = 0; j < n; ++j) po[j] = f(pa[j], pb[j]);
+  } else if (sa == 1) {
+    const float v = *pb;
+    for (int64_t j = 0; j < n; ++j) po[j] = f(pa[j], v);
+  } else if (sb == 1) {
+    const float v = *pa;
+    for (int64_t j = 0; j < n; ++j) po[j] = f(v, pb[j]);
+  } else {
+    const float v = f(*pa, *pb);
+    for (int64_t j = 0; j < n; ++j) po[j] = v;
+  }
+}
+
 // out = f(a, b) for float32 inputs of broadcastable shapes sa, sb into `out` of shape so (out may
-// be a when sa == so): rows of the broadcast plan, the walking / fixed operand patterns as
-// separate loops so each vectorizes, split across the OpenMP threads.
+// be a when sa == so; f an always_inline functor): rows of the broadcast plan, the walking / fixed
+// operand patterns as separate loops so each vectorizes, split across the OpenMP threads.
 template <typename F>
 void broadcast_f32(const float* a, const Shape& sa, const float* b, const Shape& sb, float* out, const Shape& so, F f) {
   const BroadcastPlan<2> plan({&sa, &sb}, so);
   if (plan.numel() == 0) return;
   const int64_t len = plan.row_length(), rows = plan.rows(), s0 = plan.row_step(0), s1 = plan.row_step(1);
   auto row = [&f](const float* pa, int64_t sa_, const float* pb, int64_t sb_, float* po, int64_t n) {
-    if (sa_ == 1 && sb_ == 1) {
-      for (int64_t j = 0; j < n; ++j) po[j] = f(pa[j], pb[j]);
-    } else if (sa_ == 1) {
-      const float v = *pb;
-      for (int64_t j = 0; j < n; ++j) po[j] = f(pa[j], v);
-    } else if (sb_ == 1) {
-      const float v = *pa;
-      for (int64_t j = 0; j < n; ++j) po[j] = f(v, pb[j]);
-    } else {
-      const float v = f(*pa, *pb);
-      for (int64_t j = 0; j < n; ++j) po[j] = v;
-    }
+    row_f32(pa, sa_, pb, sb_, po, n, f);
   };
   if (rows == 1) {  // one long row: split it
     parallel_chunks(len, kParallelGrain, [&](int64_t lo, int64_t hi) {

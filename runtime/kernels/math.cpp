@@ -5,7 +5,7 @@
 // bfloat16 compute in float32 and round once; Round is half to even; integer Abs / Neg wrap like
 // numpy (Abs(INT_MIN) = INT_MIN); Sign of NaN is NaN; Erf accepts integers (Erf-9).
 //
-// Fast kernels (float32): Exp through oneDNN's eltwise (NaN kept), the rest as vectorizable loops
+// Fast kernels (float32): Exp (NaN kept) and Sqrt through oneDNN's eltwise, the rest as vectorizable loops
 // (Erf: a rational approximation good to a few ulp) split across the OpenMP threads.
 #include <cmath>
 #include <type_traits>
@@ -100,24 +100,27 @@ bool is_f32(const KernelContext& c) { return c.has(0) && c.value(0).is_tensor() 
 template <typename F>
 bool fast_loop(KernelContext& c, F f) {
   if (!is_f32(c)) return false;
-  c.outputs[0] = unary_f32(c.in(0), [&](const float* x, float* y, int64_t n) {
-    for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
-  });
+  c.outputs[0] = unary_f32(c.in(0), f);
   return true;
 }
 
-bool abs_fast(KernelContext& c) { return fast_loop(c, [](float v) { return std::fabs(v); }); }
-bool neg_fast(KernelContext& c) { return fast_loop(c, [](float v) { return -v; }); }
-bool sqrt_fast(KernelContext& c) { return fast_loop(c, [](float v) { return std::sqrt(v); }); }
-bool reciprocal_fast(KernelContext& c) { return fast_loop(c, [](float v) { return 1.f / v; }); }
-bool erf_fast(KernelContext& c) { return fast_loop(c, [](float v) { return fast_erf(v); }); }
+// builtins, not the std:: wrappers (those would not be inlined into the vectorized loop)
+bool abs_fast(KernelContext& c) { return fast_loop(c, [](float v) QTOOL_EW_INLINE { return __builtin_fabsf(v); }); }
+bool neg_fast(KernelContext& c) { return fast_loop(c, [](float v) QTOOL_EW_INLINE { return -v; }); }
+bool sqrt_fast(KernelContext& c) {  // oneDNN: sqrt of a negative is NaN, of -0 is -0, as libm
+  if (!is_f32(c)) return false;
+  c.outputs[0] = dnnl_eltwise_f32(c.in(0), static_cast<int>(dnnl::algorithm::eltwise_sqrt));
+  return true;
+}
+bool reciprocal_fast(KernelContext& c) { return fast_loop(c, [](float v) QTOOL_EW_INLINE { return 1.f / v; }); }
+bool erf_fast(KernelContext& c) { return fast_loop(c, [](float v) QTOOL_EW_INLINE { return fast_erf(v); }); }
 bool exp_fast(KernelContext& c) {
   if (!is_f32(c)) return false;
   c.outputs[0] = dnnl_eltwise_f32(c.in(0), static_cast<int>(dnnl::algorithm::eltwise_exp), 0.f, 0.f, true);
   return true;
 }
 // libm's logf (oneDNN's log is off by up to ~40 ulp), threaded.
-bool log_fast(KernelContext& c) { return fast_loop(c, [](float v) { return std::log(v); }); }
+bool log_fast(KernelContext& c) { return fast_loop(c, [](float v) QTOOL_EW_INLINE { return std::log(v); }); }
 
 }  // namespace
 
