@@ -74,8 +74,6 @@ template <typename C> C gelu_erf_of(C x) { return C(0.5) * x * (C(1) + std::erf(
 template <typename C> C gelu_tanh_of(C x) {
   return C(0.5) * x * (C(1) + std::tanh(C(kSqrt2OverPi) * (x + C(0.044715) * x * x * x)));
 }
-template <typename C> inline QTOOL_EW_INLINE C max_nan(C x, C y) { return ((x >= y) | is_nan(x)) ? x : y; }  // | not ||: no branch
-template <typename C> inline QTOOL_EW_INLINE C min_nan(C x, C y) { return ((x <= y) | is_nan(x)) ? x : y; }
 template <typename C> inline QTOOL_EW_INLINE C hard_sigmoid_of(C x, C alpha, C beta) {
   return max_nan(C(0), min_nan(C(1), alpha * x + beta));
 }
@@ -363,7 +361,7 @@ bool fast_loop(KernelContext& c, F f) {
 }
 
 bool fast_dnnl(KernelContext& c, dnnl::algorithm alg, float alpha = 0.f, float beta = 0.f) {
-  if (!is_f32(c)) return false;
+  if (!is_f32(c) || c.in(0).numel() < kDnnlMinElements) return false;
   c.outputs[0] = dnnl_eltwise_f32(c.in(0), static_cast<int>(alg), alpha, beta);
   return true;
 }

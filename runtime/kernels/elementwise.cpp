@@ -180,8 +180,6 @@ void variadic_kernel(KernelContext& c, F f, G finish) {
   });
 }
 
-template <typename C> inline QTOOL_EW_INLINE C max_nan(C x, C y) { return ((x >= y) | is_nan(x)) ? x : y; }  // | not ||: no branch
-template <typename C> inline QTOOL_EW_INLINE C min_nan(C x, C y) { return ((x <= y) | is_nan(x)) ? x : y; }
 auto keep = [](auto v, int64_t) { return v; };
 
 void sum(KernelContext& c) { variadic_kernel<Numbers>(c, [](auto x, auto y) { return wrap_add(x, y); }, keep); }

@@ -69,6 +69,10 @@ template <typename C> inline QTOOL_EW_INLINE bool is_nan(C v) {
   else return false;
 }
 
+// numpy.maximum / numpy.minimum: a NaN operand gives NaN (`|`, not `||`: no branch to vectorize).
+template <typename C> inline QTOOL_EW_INLINE C max_nan(C x, C y) { return ((x >= y) | is_nan(x)) ? x : y; }
+template <typename C> inline QTOOL_EW_INLINE C min_nan(C x, C y) { return ((x <= y) | is_nan(x)) ? x : y; }
+
 // out = f(x) elementwise; f takes and returns Compute types, results through from_compute<TOut>.
 template <typename TIn, typename TOut, typename F>
 Tensor map_unary(const Tensor& x, F f) {
@@ -165,6 +169,7 @@ void parallel_chunks(int64_t n, int64_t grain, Fn&& fn) {
 }
 
 constexpr int64_t kParallelGrain = 1 << 15;  // elements per chunk worth a thread
+constexpr int64_t kDnnlMinElements = 256;     // smaller tensors: the plain loop beats a oneDNN primitive
 
 // float -> integer the way numpy does it on x86 (the ONNX reference): truncation toward zero
 // through a 32-bit (targets up to 16 bits and int32) or 64-bit (uint32, int64) conversion whose

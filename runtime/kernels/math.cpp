@@ -108,14 +108,14 @@ bool fast_loop(KernelContext& c, F f) {
 bool abs_fast(KernelContext& c) { return fast_loop(c, [](float v) QTOOL_EW_INLINE { return __builtin_fabsf(v); }); }
 bool neg_fast(KernelContext& c) { return fast_loop(c, [](float v) QTOOL_EW_INLINE { return -v; }); }
 bool sqrt_fast(KernelContext& c) {  // oneDNN: sqrt of a negative is NaN, of -0 is -0, as libm
-  if (!is_f32(c)) return false;
+  if (!is_f32(c) || c.in(0).numel() < kDnnlMinElements) return false;
   c.outputs[0] = dnnl_eltwise_f32(c.in(0), static_cast<int>(dnnl::algorithm::eltwise_sqrt));
   return true;
 }
 bool reciprocal_fast(KernelContext& c) { return fast_loop(c, [](float v) QTOOL_EW_INLINE { return 1.f / v; }); }
 bool erf_fast(KernelContext& c) { return fast_loop(c, [](float v) QTOOL_EW_INLINE { return fast_erf(v); }); }
 bool exp_fast(KernelContext& c) {
-  if (!is_f32(c)) return false;
+  if (!is_f32(c) || c.in(0).numel() < kDnnlMinElements) return false;
   c.outputs[0] = dnnl_eltwise_f32(c.in(0), static_cast<int>(dnnl::algorithm::eltwise_exp), 0.f, 0.f, true);
   return true;
 }
