@@ -13,11 +13,13 @@
 //   qk_matmul_output in modes 0 (QK), 1 (after softcap), 2 (with bias), 3 (after softmax).
 // Every step rounds to the type numpy computes it in (float16 / bfloat16 results via float32), and
 // softmax sums use numpy's pairwise summation, so results match the reference to the last bit
-// except for the summation order of the matrix products.
+// except for the summation order of the matrix products. Fast kernel (float32): both products as
+// oneDNN batched matmuls, the query heads sharing a KV head (GQA) as one matrix.
 #include <algorithm>
 #include <limits>
 
 #include "runtime/kernels/attention_common.h"
+#include "runtime/kernels/matmul.h"
 #include "runtime/op_registry.h"
 
 namespace qtool {
@@ -145,6 +147,59 @@ inline int64_t at4(bool three_d, int64_t H, int64_t S, int64_t X, int64_t b, int
   return three_d ? ((b * S + s) * H + h) * X + x : ((b * H + h) * S + s) * X + x;
 }
 
+// The additive bias (batch, q_heads, q_len, total): attn_mask (bool -> 0 / -inf, float added, a short
+// last axis padded with -inf), is_causal, the sliding window (25) and nonpad_kv_seqlen (24+), each
+// masked position adding -inf. *bias_type: the type numpy holds it in (the mask's float type
+// promoted with T).
+std::vector<double> attention_bias(const KernelContext& c, const AttnDims& d, DType T, DType* bias_type) {
+  const int64_t Stot = d.total();
+  *bias_type = T;
+  const size_t nb = static_cast<size_t>(d.B * d.Hq * d.Sq * Stot);
+  std::vector<double> bias(nb, 0.0);
+  auto bidx = [&](int64_t b, int64_t h, int64_t i, int64_t j) { return ((b * d.Hq + h) * d.Sq + i) * Stot + j; };
+  if (c.has(3)) {
+    const Tensor& m = c.in(3);
+    const bool is_bool = m.dtype() == DType::kBool;
+    if (!is_bool && float_type(m.dtype())) *bias_type = promote_float(T, m.dtype());
+    const auto mv = m.to_doubles();
+    const int mr = m.rank();
+    Shape ms(4, 1);
+    for (int i = 0; i < mr; ++i) ms[4 - mr + i] = m.dim(i);
+    const int64_t mlast = ms[3];
+    for (int64_t b = 0; b < d.B; ++b)
+      for (int64_t h = 0; h < d.Hq; ++h)
+        for (int64_t i = 0; i < d.Sq; ++i)
+          for (int64_t j = 0; j < Stot; ++j) {
+            double val;
+            if (j >= mlast) {
+              val = kNegInf;  // padding of a short last axis (False / -inf)
+            } else {
+              const int64_t mi = (((ms[0] == 1 ? 0 : b) * ms[1] + (ms[1] == 1 ? 0 : h)) * ms[2] + (ms[2] == 1 ? 0 : i)) * mlast + j;
+              val = is_bool ? (mv[mi] != 0.0 ? 0.0 : kNegInf) : mv[mi];
+            }
+            bias[bidx(b, h, i, j)] = val;
+          }
+  }
+  const bool causal = attr_int(c.node, "is_causal", 0) != 0;
+  const bool external = c.version >= 24 && c.has(6);
+  std::vector<int64_t> nonpad = external ? c.in(6).to_int64s() : std::vector<int64_t>{};
+  auto offset = [&](int64_t b) { return external ? nonpad[b] - d.Sq : d.P; };
+  const int64_t left = c.version >= 25 ? attr_int(c.node, "left_window_size", -1) : -1;
+  const int64_t right = c.version >= 25 ? attr_int(c.node, "right_window_size", -1) : -1;
+  if (!causal && !external && left < 0 && right < 0) return bias;
+  for (int64_t b = 0; b < d.B; ++b)
+    for (int64_t h = 0; h < d.Hq; ++h)
+      for (int64_t i = 0; i < d.Sq; ++i)
+        for (int64_t j = 0; j < Stot; ++j) {
+          double& v = bias[bidx(b, h, i, j)];
+          const int64_t diff = i + offset(b) - j;
+          if (causal && !(j <= i + offset(b))) v += kNegInf;
+          if ((left >= 0 && diff > left) || (right >= 0 && -diff > right)) v += kNegInf;
+          if (external && !(j < nonpad[b])) v += kNegInf;
+        }
+  return bias;
+}
+
 void attention(KernelContext& c) {
   const AttnDims d = attention_dims(c);
   const Tensor& qt = c.in(0);
@@ -184,47 +239,8 @@ void attention(KernelContext& c) {
   // ---- additive bias (batch, q_heads, q_len, total), kept at the mask's precision
   DType bias_type = T;
   const size_t nb = static_cast<size_t>(d.B * d.Hq * d.Sq * Stot);
-  std::vector<double> bias(nb, 0.0);
+  const std::vector<double> bias = attention_bias(c, d, T, &bias_type);
   auto bidx = [&](int64_t b, int64_t h, int64_t i, int64_t j) { return ((b * d.Hq + h) * d.Sq + i) * Stot + j; };
-  if (c.has(3)) {
-    const Tensor& m = c.in(3);
-    const bool is_bool = m.dtype() == DType::kBool;
-    if (!is_bool && float_type(m.dtype())) bias_type = promote_float(T, m.dtype());
-    const auto mv = m.to_doubles();
-    const int mr = m.rank();
-    Shape ms(4, 1);
-    for (int i = 0; i < mr; ++i) ms[4 - mr + i] = m.dim(i);
-    const int64_t mlast = ms[3];
-    for (int64_t b = 0; b < d.B; ++b)
-      for (int64_t h = 0; h < d.Hq; ++h)
-        for (int64_t i = 0; i < d.Sq; ++i)
-          for (int64_t j = 0; j < Stot; ++j) {
-            double val;
-            if (j >= mlast) {
-              val = kNegInf;  // padding of a short last axis (False / -inf)
-            } else {
-              const int64_t mi = (((ms[0] == 1 ? 0 : b) * ms[1] + (ms[1] == 1 ? 0 : h)) * ms[2] + (ms[2] == 1 ? 0 : i)) * mlast + j;
-              val = is_bool ? (mv[mi] != 0.0 ? 0.0 : kNegInf) : mv[mi];
-            }
-            bias[bidx(b, h, i, j)] = val;
-          }
-  }
-  const bool causal = attr_int(c.node, "is_causal", 0) != 0;
-  const bool external = c.version >= 24 && c.has(6);
-  std::vector<int64_t> nonpad = external ? c.in(6).to_int64s() : std::vector<int64_t>{};
-  auto offset = [&](int64_t b) { return external ? nonpad[b] - d.Sq : d.P; };
-  const int64_t left = c.version >= 25 ? attr_int(c.node, "left_window_size", -1) : -1;
-  const int64_t right = c.version >= 25 ? attr_int(c.node, "right_window_size", -1) : -1;
-  for (int64_t b = 0; b < d.B; ++b)
-    for (int64_t h = 0; h < d.Hq; ++h)
-      for (int64_t i = 0; i < d.Sq; ++i)
-        for (int64_t j = 0; j < Stot; ++j) {
-          double& v = bias[bidx(b, h, i, j)];
-          const int64_t diff = i + offset(b) - j;
-          if (causal && !(j <= i + offset(b))) v += kNegInf;
-          if ((left >= 0 && diff > left) || (right >= 0 && -diff > right)) v += kNegInf;
-          if (external && !(j < nonpad[b])) v += kNegInf;
-        }
 
   // ---- scores
   const int64_t mode = attr_int(c.node, "qk_matmul_output_mode", 0);
@@ -319,10 +335,119 @@ void attention(KernelContext& c) {
   }
 }
 
+
+// float32 Q, K, V (float32 or bool mask, softmax in float32): both products through oneDNN batched
+// matmuls (query heads of one KV group as one matrix), softmax in float32. Same steps as the
+// reference, float32 throughout.
+bool attention_fast(KernelContext& c) {
+  const DType T = c.in(0).dtype();
+  if (T != DType::kFloat || c.in(1).dtype() != T || c.in(2).dtype() != T) return false;
+  const int64_t sp = attr_int(c.node, "softmax_precision", 0);
+  if (sp != 0 && sp != static_cast<int64_t>(DType::kFloat)) return false;
+  if (c.has(3) && c.in(3).dtype() != DType::kBool && c.in(3).dtype() != DType::kFloat) return false;
+  const AttnDims d = attention_dims(c);
+  const int64_t Stot = d.total(), group = d.Hq / d.Hkv;
+  const auto* sa = find_attr(c.node, "scale");
+  const double scale = sa ? static_cast<double>(attr_float(c.node, "scale", 1.f)) : 1.0 / std::sqrt(static_cast<double>(d.D));
+  const float s = static_cast<float>(std::sqrt(scale));
+  const float* q = c.in(0).data<float>();
+  const float* k = c.in(1).data<float>();
+  const float* v = c.in(2).data<float>();
+  Tensor present_k = Tensor::uninitialized(T, {d.B, d.Hkv, Stot, d.D});
+  Tensor present_v = Tensor::uninitialized(T, {d.B, d.Hkv, Stot, d.Dv});
+  float* pk = present_k.data<float>();
+  float* pv = present_v.data<float>();
+  const float* past_k = c.has(4) ? c.in(4).data<float>() : nullptr;
+  const float* past_v = c.has(5) ? c.in(5).data<float>() : nullptr;
+  for (int64_t b = 0; b < d.B; ++b)
+    for (int64_t h = 0; h < d.Hkv; ++h)
+      for (int64_t j = 0; j < Stot; ++j) {
+        for (int64_t x = 0; x < d.D; ++x)
+          pk[((b * d.Hkv + h) * Stot + j) * d.D + x] =
+              j < d.P ? past_k[((b * d.Hkv + h) * d.P + j) * d.D + x] : k[at4(d.three_d, d.Hkv, d.Skv, d.D, b, h, j - d.P, x)];
+        for (int64_t x = 0; x < d.Dv; ++x)
+          pv[((b * d.Hkv + h) * Stot + j) * d.Dv + x] =
+              j < d.P ? past_v[((b * d.Hkv + h) * d.P + j) * d.Dv + x] : v[at4(d.three_d, d.Hkv, d.Skv, d.Dv, b, h, j - d.P, x)];
+      }
+  std::vector<float> qs(static_cast<size_t>(d.B * d.Hq * d.Sq * d.D)), ks(static_cast<size_t>(present_k.numel()));
+  for (int64_t b = 0; b < d.B; ++b)
+    for (int64_t h = 0; h < d.Hq; ++h)
+      for (int64_t i = 0; i < d.Sq; ++i)
+        for (int64_t x = 0; x < d.D; ++x)
+          qs[((b * d.Hq + h) * d.Sq + i) * d.D + x] = q[at4(d.three_d, d.Hq, d.Sq, d.D, b, h, i, x)] * s;
+  for (size_t i = 0; i < ks.size(); ++i) ks[i] = pk[i] * s;
+  DType bias_type = T;
+  const std::vector<double> bias = attention_bias(c, d, T, &bias_type);
+  // scores (B * Hkv, group * Sq, Stot) = Q (B * Hkv, group * Sq, D) x K^T
+  const int64_t BH = d.B * d.Hkv, M = group * d.Sq;
+  std::vector<float> sc(static_cast<size_t>(BH * M * Stot));
+  const int64_t qst[3] = {M * d.D, d.D, 1}, kst[3] = {Stot * d.D, 1, d.D};
+  if (!strided_bmm_f32(BH, M, d.D, Stot, qs.data(), qst, ks.data(), kst, sc.data())) return false;
+  const int64_t mode = attr_int(c.node, "qk_matmul_output_mode", 0);
+  const float softcap = attr_float(c.node, "softcap", 0.f);
+  const bool want_qk = c.outputs.size() > 3 && c.node.output(3).size() > 0;
+  Tensor qk_out = want_qk ? Tensor::uninitialized(T, {d.B, d.Hq, d.Sq, Stot}) : Tensor();
+  float* qo = want_qk ? qk_out.data<float>() : nullptr;  // same (B, Hq, Sq, Stot) order as sc
+  const size_t rows = static_cast<size_t>(BH * M);
+  for (size_t r = 0; r < rows; ++r) {
+    float* row = &sc[r * Stot];
+    const double* brow = &bias[r * Stot];
+    double bias_max = kNegInf;
+    bool bias_nan = false;
+    for (int64_t j = 0; j < Stot; ++j) {
+      float x = row[j];
+      if (qo && mode == 0) qo[r * Stot + j] = x;
+      if (softcap > 0.f) x = std::tanh(x / softcap) * softcap;
+      if (qo && mode == 1) qo[r * Stot + j] = x;
+      x += static_cast<float>(brow[j]);
+      if (qo && mode == 2) qo[r * Stot + j] = x;
+      row[j] = x;
+      if (std::isnan(brow[j])) bias_nan = true;
+      bias_max = std::max(bias_max, brow[j]);
+    }
+    float mx = -std::numeric_limits<float>::infinity();
+    bool nan = false;
+    for (int64_t j = 0; j < Stot; ++j) {
+      nan = nan || std::isnan(row[j]);
+      mx = std::max(mx, row[j]);
+    }
+    const float safe = nan ? std::numeric_limits<float>::quiet_NaN() : (mx == -std::numeric_limits<float>::infinity() ? 0.f : mx);
+    float sum = 0.f;
+    for (int64_t j = 0; j < Stot; ++j) sum += (row[j] = std::exp(row[j] - safe));
+    if (sum == 0.f) sum = 1.f;
+    const bool masked = !bias_nan && bias_max == kNegInf && Stot > 0;
+    for (int64_t j = 0; j < Stot; ++j) {
+      row[j] = masked ? 0.f : row[j] / sum;
+      if (qo && mode == 3) qo[r * Stot + j] = row[j];
+    }
+  }
+  // Y (B * Hkv, group * Sq, Dv) = probs x V
+  std::vector<float> y4(static_cast<size_t>(BH * M * d.Dv));
+  const int64_t pst[3] = {M * Stot, Stot, 1}, vst[3] = {Stot * d.Dv, d.Dv, 1};
+  if (!strided_bmm_f32(BH, M, Stot, d.Dv, sc.data(), pst, pv, vst, y4.data())) return false;
+  const Shape y_shape = d.three_d ? Shape{d.B, d.Sq, d.Hq * d.Dv} : Shape{d.B, d.Hq, d.Sq, d.Dv};
+  Tensor y = Tensor::uninitialized(T, y_shape);
+  if (d.three_d) {
+    float* yp = y.data<float>();
+    for (int64_t b = 0; b < d.B; ++b)
+      for (int64_t h = 0; h < d.Hq; ++h)
+        for (int64_t i = 0; i < d.Sq; ++i)
+          for (int64_t x = 0; x < d.Dv; ++x)
+            yp[at4(true, d.Hq, d.Sq, d.Dv, b, h, i, x)] = y4[((b * d.Hq + h) * d.Sq + i) * d.Dv + x];
+  } else {
+    std::copy(y4.begin(), y4.end(), y.data<float>());
+  }
+  c.outputs[0] = std::move(y);
+  if (c.outputs.size() > 1) c.outputs[1] = std::move(present_k);
+  if (c.outputs.size() > 2) c.outputs[2] = std::move(present_v);
+  if (want_qk) c.outputs[3] = std::move(qk_out);
+  return true;
+}
+
 }  // namespace
 
 void register_attention_ops(OpRegistry& r) {
-  r.add("", "Attention", {23, 24, 25}, OpDef{attention, nullptr, validate_attention});
+  r.add("", "Attention", {23, 24, 25}, OpDef{attention, attention_fast, validate_attention});
 }
 
 }  // namespace qtool

@@ -232,6 +232,34 @@ struct MatMulState {
   std::shared_ptr<void> dense, batched;
 };
 
+}  // namespace
+
+bool strided_bmm_f32(int64_t batch, int64_t M, int64_t K, int64_t N, const float* a, const int64_t a_strides[3],
+                     const float* b, const int64_t b_strides[3], float* c) {
+  using dt = dnnl::memory::data_type;
+  if (batch == 0 || M == 0 || N == 0) return true;
+  if (K == 0) {
+    std::fill(c, c + batch * M * N, 0.f);
+    return true;
+  }
+  auto& ctx = DnnlContext::get();
+  try {
+    dnnl::memory::desc a_md({batch, M, K}, dt::f32, {a_strides[0], a_strides[1], a_strides[2]});
+    dnnl::memory::desc b_md({batch, K, N}, dt::f32, {b_strides[0], b_strides[1], b_strides[2]});
+    dnnl::memory::desc c_md({batch, M, N}, dt::f32, {M * N, N, 1});
+    dnnl::matmul prim(dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, c_md), ctx.engine));
+    prim.execute(ctx.stream, {{DNNL_ARG_SRC, dnnl::memory(a_md, ctx.engine, const_cast<float*>(a))},
+                              {DNNL_ARG_WEIGHTS, dnnl::memory(b_md, ctx.engine, const_cast<float*>(b))},
+                              {DNNL_ARG_DST, dnnl::memory(c_md, ctx.engine, c)}});
+    ctx.stream.wait();
+  } catch (const dnnl::error&) {
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
 // float32 a x b with numpy semantics; false when oneDNN refuses.
 bool matmul_f32_into(MatMulState& state, const Tensor& a, const Tensor& b, bool b_constant, const MatMulDims& d,
                      Tensor& y) {

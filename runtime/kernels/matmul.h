@@ -40,6 +40,12 @@ Tensor matmul_f32(KernelContext& c, const Tensor& a, const Tensor& b);
 bool dense_f32(std::shared_ptr<void>& slot, const float* a, bool trans_a, const Tensor& b, bool b_constant,
                bool trans_b, int64_t M, int64_t K, int64_t N, float alpha, const float* bias, float* y);
 
+// c[i] = a[i] x b[i] for i < batch in float32 through oneDNN: a[i] is [M, K] with element (m, k) at
+// a + i * a_strides[0] + m * a_strides[1] + k * a_strides[2], b[i] is [K, N] likewise, c dense
+// [batch, M, N]. False when oneDNN refuses.
+bool strided_bmm_f32(int64_t batch, int64_t M, int64_t K, int64_t N, const float* a, const int64_t a_strides[3],
+                     const float* b, const int64_t b_strides[3], float* c);
+
 // Permutes the axes of t (any dtype): out.dim(i) = t.dim(perm[i]).
 Tensor permute_axes(const Tensor& t, const std::vector<int>& perm);
 

@@ -72,7 +72,7 @@ struct QuantLayout {
   }
 };
 
-// Layout of `scale` for input shape `x`: per-tensor when it has one value (and block_size is 0),
+// Layout of `scale` for input shape `x`: per-tensor when it has one value (any block_size),
 // per-axis for a 1-D scale of x.dim(axis) values, blocked when block_size > 0 (scale of x's rank,
 // ceil(x.dim(axis) / block_size) along axis, x's extents elsewhere). fail()s naming the attributes.
 inline QuantLayout quant_layout(const KernelContext& c, const Shape& x, const Shape& scale, int64_t axis_attr,
@@ -81,7 +81,7 @@ inline QuantLayout quant_layout(const KernelContext& c, const Shape& x, const Sh
   const int rank = static_cast<int>(x.size());
   if (block_size < 0) c.fail("attribute 'block_size': must be >= 0, got " + std::to_string(block_size));
   const int64_t n = shape_numel(scale);
-  if (block_size == 0 && n == 1 && scale.size() <= 1) {
+  if (n == 1) {  // one value: per-tensor (onnx's reference takes it so with or without block_size)
     l.inner = shape_numel(x);
     return l;
   }

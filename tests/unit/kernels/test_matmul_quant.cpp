@@ -701,3 +701,34 @@ TEST(MatMulQuant, MatMulNBitsStillDecodes) {
       EXPECT_NEAR(y.data<float>()[r * 2 + col], want, 1e-5);
     }
 }
+
+TEST(MatMulQuant, AttentionFastMatchesReference) {
+  // odd shapes, GQA, past, float / bool masks, causal, softcap and every qk_matmul_output mode
+  const Tensor q = random_tensor_of(DType::kFloat, {2, 4, 13, 13}, 151), k = random_tensor_of(DType::kFloat, {2, 2, 127, 13}, 152),
+               v = random_tensor_of(DType::kFloat, {2, 2, 127, 7}, 153);
+  const Tensor pk = random_tensor_of(DType::kFloat, {2, 2, 1, 13}, 154), pv = random_tensor_of(DType::kFloat, {2, 2, 1, 7}, 155);
+  const Tensor fmask = random_tensor_of(DType::kFloat, {1, 4, 13, 128}, 156), bmask = random_tensor_of(DType::kBool, {13, 100}, 157);
+  for (int64_t mode = 0; mode < 4; ++mode)
+    for (int causal = 0; causal < 2; ++causal)
+      for (int mask = 0; mask < 3; ++mask) {
+        auto n = make_node("Attention", 6, 4);
+        set_attr(n, "qk_matmul_output_mode", mode);
+        set_attr(n, "is_causal", static_cast<int64_t>(causal));
+        if (mode == 1) set_attr(n, "softcap", 2.5f);
+        std::vector<Value> in{q, k, v, mask == 0 ? Value() : mask == 1 ? Value(fmask) : Value(bmask), pk, pv};
+        const auto fast = run_op(n, 23, in, false), ref = run_op(n, 23, in, true);
+        for (size_t o = 0; o < 4; ++o) {
+          const auto x = fast[o].tensor().to_doubles(), y = ref[o].tensor().to_doubles();
+          ASSERT_EQ(x.size(), y.size());
+          for (size_t i = 0; i < x.size(); ++i)
+            if (x[i] != y[i])  // equal infinities from the masks pass here
+              ASSERT_LE(std::fabs(x[i] - y[i]), 1e-5 + 1e-4 * std::fabs(y[i])) << "output " << o << " at " << i;
+        }
+      }
+  // 3-D with one head and one query
+  auto n3 = make_node("Attention", 3, 1);
+  set_attr(n3, "q_num_heads", int64_t{1});
+  set_attr(n3, "kv_num_heads", int64_t{1});
+  expect_fast_matches_reference(n3, 23, {random_tensor_of(DType::kFloat, {1, 1, 13}, 158), random_tensor_of(DType::kFloat, {1, 127, 13}, 159),
+                                         random_tensor_of(DType::kFloat, {1, 127, 1}, 160)}, 1e-4, 1e-5);
+}
