@@ -255,11 +255,11 @@ void attention(KernelContext& c) {
     for (int64_t h = 0; h < d.Hq; ++h) {
       const int64_t hk = h / group;
       for (int64_t i = 0; i < d.Sq; ++i) {
-        const double* qrow = &qs[((b * d.Hq + h) * d.Sq + i) * d.D];
+        const double* qrow = qs.data() + (((b * d.Hq + h) * d.Sq + i) * d.D);
         double bias_max = kNegInf;
         bool bias_nan = false;
         for (int64_t j = 0; j < Stot; ++j) {
-          const double* krow = &ks[((b * d.Hkv + hk) * Stot + j) * d.D];
+          const double* krow = ks.data() + (((b * d.Hkv + hk) * Stot + j) * d.D);
           double acc = 0.0;
           for (int64_t x = 0; x < d.D; ++x) acc += qrow[x] * krow[x];
           double sc = round_as(T, acc);
@@ -286,7 +286,7 @@ void attention(KernelContext& c) {
         double sum = numpy_sum(P, row.data(), Stot);
         if (sum == 0.0) sum = 1.0;
         const bool masked = !bias_nan && bias_max == kNegInf && Stot > 0;
-        double* prow = &probs[((b * d.Hq + h) * d.Sq + i) * Stot];
+        double* prow = probs.data() + (((b * d.Hq + h) * d.Sq + i) * Stot);
         for (int64_t j = 0; j < Stot; ++j) {
           const double p = masked ? 0.0 : round_as(P, row[j] / sum);
           if (want_qk && mode == 3) qk_vals[bidx(b, h, i, j)] = p;
@@ -302,7 +302,7 @@ void attention(KernelContext& c) {
     for (int64_t h = 0; h < d.Hq; ++h) {
       const int64_t hk = h / group;
       for (int64_t i = 0; i < d.Sq; ++i) {
-        const double* prow = &probs[((b * d.Hq + h) * d.Sq + i) * Stot];
+        const double* prow = probs.data() + (((b * d.Hq + h) * d.Sq + i) * Stot);
         for (int64_t x = 0; x < d.Dv; ++x) {
           double acc = 0.0;
           for (int64_t j = 0; j < Stot; ++j) acc += prow[j] * pv[((b * d.Hkv + hk) * Stot + j) * d.Dv + x];
@@ -390,8 +390,8 @@ bool attention_fast(KernelContext& c) {
   float* qo = want_qk ? qk_out.data<float>() : nullptr;  // same (B, Hq, Sq, Stot) order as sc
   const size_t rows = static_cast<size_t>(BH * M);
   for (size_t r = 0; r < rows; ++r) {
-    float* row = &sc[r * Stot];
-    const double* brow = &bias[r * Stot];
+    float* row = sc.data() + (r * Stot);
+    const double* brow = bias.data() + (r * Stot);
     double bias_max = kNegInf;
     bool bias_nan = false;
     for (int64_t j = 0; j < Stot; ++j) {

@@ -42,9 +42,9 @@ void sdpa(const SdpaInput& in, std::vector<float>& out, std::vector<float>* qk) 
   for (int64_t b = 0; b < in.B; ++b)
     for (int64_t h = 0; h < in.N; ++h)
       for (int64_t i = 0; i < in.S; ++i) {
-        const float* qr = &in.q[((b * in.N + h) * in.S + i) * in.H];
+        const float* qr = in.q.data() + (((b * in.N + h) * in.S + i) * in.H);
         for (int64_t j = 0; j < in.T; ++j) {
-          const float* kr = &in.k[((b * in.N + h) * in.T + j) * in.H];
+          const float* kr = in.k.data() + (((b * in.N + h) * in.T + j) * in.H);
           float acc = 0.f;
           for (int64_t x = 0; x < in.H; ++x) acc += qr[x] * kr[x];
           float s = in.scale * acc;
@@ -61,9 +61,9 @@ void sdpa(const SdpaInput& in, std::vector<float>& out, std::vector<float>* qk) 
         float sum = 0.f;
         for (int64_t j = 0; j < in.T; ++j) sum += (row[j] = std::exp(row[j] - mx));
         for (int64_t j = 0; j < in.T; ++j) row[j] /= sum;
-        float* o = &out[((b * in.S + i) * in.N + h) * in.Hv];
+        float* o = out.data() + (((b * in.S + i) * in.N + h) * in.Hv);
         for (int64_t j = 0; j < in.T; ++j) {
-          const float* vr = &in.v[((b * in.N + h) * in.T + j) * in.Hv];
+          const float* vr = in.v.data() + (((b * in.N + h) * in.T + j) * in.Hv);
           for (int64_t x = 0; x < in.Hv; ++x) o[x] += row[j] * vr[x];
         }
       }

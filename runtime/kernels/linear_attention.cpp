@@ -98,8 +98,8 @@ void linear_attention(KernelContext& c) {
   for (int64_t t = 0; t < d.T; ++t) {
     for (int64_t b = 0; b < d.B; ++b)
       for (int64_t h = 0; h < d.Hkv; ++h) {
-        float* st = &S[((b * d.Hkv + h) * d.dk) * d.dv];
-        const float* kt = &k[((b * d.T + t) * d.Hkv + h) * d.dk];
+        float* st = S.data() + (((b * d.Hkv + h) * d.dk) * d.dv);
+        const float* kt = k.data() + (((b * d.T + t) * d.Hkv + h) * d.dk);
         for (int64_t m = 0; m < d.dv; ++m) vt[m] = v[((b * d.T + t) * d.Hkv + h) * d.dv + m];
         if (d.gating) {
           for (int64_t x = 0; x < d.dk; ++x) {
@@ -121,9 +121,9 @@ void linear_attention(KernelContext& c) {
       }
     for (int64_t b = 0; b < d.B; ++b)
       for (int64_t hq = 0; hq < d.Hq; ++hq) {
-        const float* st = &S[((b * d.Hkv + hq / group) * d.dk) * d.dv];
-        const float* qt = &q[((b * d.T + t) * d.Hq + hq) * d.dk];
-        float* o = &out[((b * d.T + t) * d.Hq + hq) * d.dv];
+        const float* st = S.data() + (((b * d.Hkv + hq / group) * d.dk) * d.dv);
+        const float* qt = q.data() + (((b * d.T + t) * d.Hq + hq) * d.dk);
+        float* o = out.data() + (((b * d.T + t) * d.Hq + hq) * d.dv);
         for (int64_t m = 0; m < d.dv; ++m) {
           float acc = 0.f;
           for (int64_t x = 0; x < d.dk; ++x) acc += qt[x] * st[x * d.dv + m];

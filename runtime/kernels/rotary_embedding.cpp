@@ -39,8 +39,8 @@ void rope(const T* x, T* y, const RopeLayout& l, const std::vector<float>& cs, c
   const int64_t half_rot = l.rot / 2;
   for (int64_t b = 0; b < l.B; ++b)
     for (int64_t s = 0; s < l.S; ++s) {
-      const float* cb = &cs[(b * l.S + s) * half_rot];
-      const float* sb = &sn[(b * l.S + s) * half_rot];
+      const float* cb = cs.data() + ((b * l.S + s) * half_rot);
+      const float* sb = sn.data() + ((b * l.S + s) * half_rot);
       for (int64_t h = 0; h < l.H; ++h) {
         const int64_t base = l.index(b, s, h, 0);
         for (int64_t i = 0; i < half_rot; ++i) {
