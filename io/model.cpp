@@ -306,13 +306,17 @@ void check_model(const Model& model, const std::string& label) {
         if (kv.key() == "location") kv.set_value(fs::absolute(ref.file->path()).string());
     });
   }
+  // libonnx's checker is stricter than the runtimes in places (it requires e.g. a shape on every
+  // graph output, which onnxruntime does not), so what it alone objects to is reported with -v and
+  // does not refuse a model that onnxruntime opens; qtool's structural checks above and the op
+  // registry's validators are what refuse a model.
   try {
     onnx::checker::check_model(copy ? *copy : model.proto);
   } catch (const std::exception& e) {
     std::string msg = e.what();
     auto nl = msg.find('\n');
     if (nl != std::string::npos) msg = msg.substr(0, nl);
-    throw InputError(label + ": invalid ONNX model: " + msg);
+    spdlog::debug("{}: onnx's checker (libonnx 1.12) objects: {}", label, msg);
   }
 }
 

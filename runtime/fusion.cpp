@@ -1,6 +1,11 @@
 // Executor graph fusion (inference only, fp32 semantics preserved up to rounding):
 //   Conv -> BatchNormalization  : BN folded into the Conv's weights and bias (constant BN params)
+//   Conv -> Add(other) -> act   : `other` becomes the Conv step's input 3, added to its output
+//                                 (oneDNN sum post-op; residual connections), when `other` is
+//                                 computed before the Conv and the sum's one reader is an
+//                                 activation below
 //   Conv -> Relu | LeakyRelu | Clip : applied inside the Conv kernel (oneDNN eltwise post-op)
+// in this order (Conv -> BN -> Add -> Relu is one step).
 // A fusion happens only when the Conv's output has exactly one reader, is not a graph output and
 // is not a kept value, so no value anybody asked for disappears. Same rewrites as ONNX Runtime's
 // ConvBNFusion / ConvActivationFusion graph transformers.
@@ -21,13 +26,22 @@ void CompiledGraph::fuse() {
   const auto is_const = [&](int id) { return id >= 0 && constants_[id].is_tensor(); };
   const auto cval = [&](int id) -> const Tensor& { return constants_[id].tensor(); };
   // readers[slot] = indices of steps reading it
+  // (subgraph bodies' implicit reads count: a value a body reads is never fused away)
   auto readers = [&]() {
     std::vector<std::vector<size_t>> r(slot_names_.size());
-    for (size_t k = 0; k < steps_.size(); ++k)
+    for (size_t k = 0; k < steps_.size(); ++k) {
       for (int id : steps_[k].in)
         if (present(id)) r[id].push_back(k);
+      for (int id : steps_[k].implicit)
+        if (present(id)) r[id].push_back(k);
+    }
     return r;
   };
+  // producer[slot] = index of the step computing it (-1: input, constant or outer value)
+  std::vector<int> producer(slot_names_.size(), -1);
+  for (size_t k = 0; k < steps_.size(); ++k)
+    for (int id : steps_[k].out)
+      if (present(id)) producer[id] = static_cast<int>(k);
   auto add_constant = [&](const std::string& name, Tensor t) {
     int id = slot(name);
     constants_[id] = std::move(t);
@@ -40,6 +54,7 @@ void CompiledGraph::fuse() {
     Step& conv = steps_[k];
     if (removed[k] || !is_op(*conv.node, "Conv") || conv.out.size() != 1 || conv.in.size() < 2) continue;
     const bool const_weight = is_const(conv.in[1]) && cval(conv.in[1]).dtype() == DType::kFloat;
+    bool summed = false;  // an Add was fused: BatchNormalization no longer folds into the weights
     bool changed = true;
     while (changed) {
       changed = false;
@@ -47,9 +62,11 @@ void CompiledGraph::fuse() {
       if (out < 0 || keep_[out] || r[out].size() != 1) break;
       const size_t j = r[out][0];
       Step& next = steps_[j];
-      if (removed[j] || next.in.empty() || next.in[0] != out) break;
       const auto& n = *next.node;
-      if (is_op(n, "BatchNormalization") && const_weight && conv.activation.kind == FusedActivation::kNone && next.in.size() >= 5 &&
+      const bool first = !next.in.empty() && next.in[0] == out;
+      const bool second_summand = is_op(n, "Add") && next.in.size() == 2 && next.in[1] == out;
+      if (removed[j] || (!first && !second_summand)) break;
+      if (is_op(n, "BatchNormalization") && const_weight && !summed && conv.activation.kind == FusedActivation::kNone && next.in.size() >= 5 &&
           next.out.size() >= 1 && (next.out.size() == 1 || next.out[1] < 0) && is_const(next.in[1]) &&
           is_const(next.in[2]) && is_const(next.in[3]) && is_const(next.in[4])) {
         const Tensor& w = cval(conv.in[1]);
@@ -76,6 +93,22 @@ void CompiledGraph::fuse() {
         conv.in.resize(3);
         conv.in[1] = add_constant(base + "_W", std::move(wf));
         conv.in[2] = add_constant(base + "_B", std::move(bf));
+      } else if (is_op(n, "Add") && !summed && next.in.size() == 2 && next.out.size() == 1 && conv.in.size() <= 3) {
+        // the other summand becomes input 3 of the Conv (oneDNN sum post-op); it must already exist
+        // when the Conv runs
+        const int other = next.in[0] == out ? next.in[1] : next.in[0];
+        if (other < 0 || other == out || producer[other] >= static_cast<int>(k)) break;
+        // only the residual pattern Add -> activation (the sum's one reader): that chain then stays
+        // in one step with a blocked output
+        const int sum = next.out[0];
+        if (sum < 0 || keep_[sum] || r[sum].size() != 1) break;
+        const Step& act = steps_[r[sum][0]];
+        if (act.in.empty() || act.in[0] != sum ||
+            !(is_op(*act.node, "Relu") || is_op(*act.node, "LeakyRelu") || is_op(*act.node, "Clip")))
+          break;
+        conv.in.resize(4, -1);
+        conv.in[3] = other;
+        summed = true;
       } else if (is_op(n, "Relu") && next.out.size() == 1) {
         conv.activation = {FusedActivation::kRelu, 0.f, 0.f};
       } else if (is_op(n, "LeakyRelu") && next.out.size() == 1) {

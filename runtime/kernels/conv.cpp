@@ -1,12 +1,221 @@
-// Conv (1-3 spatial dims, grouped and depthwise) through oneDNN convolution_forward.
-// ONNX Conv-11 semantics: pads [x1_begin, x2_begin, ..., x1_end, ...], dilations, strides, group,
-// auto_pad NOTSET | SAME_UPPER | SAME_LOWER | VALID.
+// SPDX-License-Identifier: Apache-2.0
+// Conv (ai.onnx 1, 11, 22) and com.microsoft FusedConv (Conv + activation + optional sum input Z, as
+// onnxruntime's ConvActivationFusion writes it). A Conv step may also carry an input 3 (Z) and an
+// activation that runtime/fusion.cpp moved into it from a following Add and Relu / LeakyRelu / Clip:
+// y = activation(conv(X, W) + B + Z), Z broadcast as Add does.
+//   reference: direct N-d loops over float32/64, float16, bfloat16 (accumulating in double), groups,
+//              strides, dilations, pads, auto_pad NOTSET | SAME_UPPER | SAME_LOWER | VALID
+//              (ONNX Conv spec; onnx/reference/ops/op_conv.py).
+//   fast:      float32 with 1-3 spatial axes through oneDNN convolution_forward: cached primitive,
+//              weights reordered once, blocked layouts (nChw16c ...) between layout-aware readers,
+//              activation (and Z) as oneDNN post-ops; float16 / bfloat16 through the same kernel on
+//              float32 copies. Anything oneDNN refuses falls back to the reference.
 #include "runtime/dnnl_util.h"
+#include "runtime/kernels/conv_pool_common.h"
 #include "runtime/op_registry.h"
 
 namespace qtool {
 
 namespace {
+
+using namespace convpool;
+
+// The activation applied to a convolution's output: the executor's fused one (Conv) or FusedConv's
+// `activation` attribute.
+struct ConvActivation {
+  enum Kind { kNone, kRelu, kLeakyRelu, kClip, kTanh, kSigmoid, kHardSigmoid } kind = kNone;
+  float alpha = 0.f, beta = 0.f;
+};
+
+ConvActivation activation_of(const KernelContext& c) {
+  ConvActivation a;
+  if (c.node.domain() != "com.microsoft") {
+    switch (c.activation.kind) {
+      case FusedActivation::kRelu: a.kind = ConvActivation::kRelu; break;
+      case FusedActivation::kLeakyRelu: a.kind = ConvActivation::kLeakyRelu; break;
+      case FusedActivation::kClip: a.kind = ConvActivation::kClip; break;
+      default: break;
+    }
+    a.alpha = c.activation.alpha;
+    a.beta = c.activation.beta;
+    return a;
+  }
+  const std::string name = attr_string(c.node, "activation", "");
+  const auto params = attr_floats(c.node, "activation_params");
+  auto need = [&](size_t n) {
+    if (params.size() != n)
+      c.fail("attribute 'activation_params': activation " + name + " takes " + std::to_string(n) + " values, got " +
+             std::to_string(params.size()));
+  };
+  if (name.empty() || name == "Identity") return a;
+  if (name == "Relu") a.kind = ConvActivation::kRelu;
+  else if (name == "Tanh") a.kind = ConvActivation::kTanh;
+  else if (name == "Sigmoid") a.kind = ConvActivation::kSigmoid;
+  else if (name == "LeakyRelu") {
+    need(1);
+    a.kind = ConvActivation::kLeakyRelu;
+    a.alpha = params[0];
+  } else if (name == "Clip") {
+    need(2);
+    a.kind = ConvActivation::kClip;
+    a.alpha = params[0];
+    a.beta = params[1];
+  } else if (name == "HardSigmoid") {
+    need(2);
+    a.kind = ConvActivation::kHardSigmoid;
+    a.alpha = params[0];
+    a.beta = params[1];
+  } else {
+    c.fail("attribute 'activation': unsupported value '" + name +
+           "' (Identity, Relu, Tanh, Sigmoid, LeakyRelu, Clip, HardSigmoid)");
+  }
+  return a;
+}
+
+inline double apply_activation(const ConvActivation& a, double v) {
+  switch (a.kind) {
+    case ConvActivation::kNone: return v;
+    case ConvActivation::kRelu: return v > 0 ? v : 0.0;
+    case ConvActivation::kLeakyRelu: return v >= 0 ? v : v * a.alpha;
+    case ConvActivation::kClip: return std::min<double>(std::max<double>(v, a.alpha), a.beta);
+    case ConvActivation::kTanh: return std::tanh(v);
+    case ConvActivation::kSigmoid: return 1.0 / (1.0 + std::exp(-v));
+    case ConvActivation::kHardSigmoid: return std::min(1.0, std::max(0.0, a.alpha * v + a.beta));
+  }
+  return v;
+}
+
+// Multidirectional (numpy) broadcast of the convolution output and Z: the shape of their sum.
+Shape sum_shape(const KernelContext& c, const Shape& a, const Shape& b) {
+  const size_t r = std::max(a.size(), b.size());
+  Shape s(r);
+  for (size_t i = 0; i < r; ++i) {
+    const int64_t x = i + a.size() >= r ? a[i + a.size() - r] : 1;
+    const int64_t y = i + b.size() >= r ? b[i + b.size() - r] : 1;
+    if (x != y && x != 1 && y != 1)
+      c.fail("input Z " + shape_str(b) + " does not broadcast with the convolution output " + shape_str(a));
+    s[i] = x == 1 ? y : x;
+  }
+  return s;
+}
+
+// Checks attributes and known inputs of Conv / FusedConv (X, W, B, and Z).
+ConvGeom conv_checked(const KernelContext& c) {
+  ConvGeom g = conv_geom(c, 0, 1);
+  for (int i : {0, 1, 2, 3})
+    if (c.has(i) && !dtype_is_float(c.in(i).dtype())) c.fail_dtype(i, c.in(i).dtype());
+  if (c.has(0) && c.has(1) && c.in(0).dtype() != c.in(1).dtype())
+    c.fail("input W has type " + dtype_name(c.in(1).dtype()) + ", X has " + dtype_name(c.in(0).dtype()));
+  check_channel_vector(c, 2, c.has(1) ? g.cout : -1, "B");
+  if (c.has(2) && c.has(0) && c.in(2).dtype() != c.in(0).dtype())
+    c.fail("input B has type " + dtype_name(c.in(2).dtype()) + ", X has " + dtype_name(c.in(0).dtype()));
+  if (c.node.domain() == "com.microsoft") activation_of(c);
+  if (c.has(3)) {  // FusedConv's Z, or the other summand of an Add the executor fused into a Conv
+    const Tensor& z = c.in(3);
+    if (c.has(0) && z.dtype() != c.in(0).dtype())
+      c.fail("input Z has type " + dtype_name(z.dtype()) + ", X has " + dtype_name(c.in(0).dtype()));
+    if (g.known && c.node.domain() == "com.microsoft" && z.shape() != g.out_shape)
+      c.fail("input Z " + shape_str(z.shape()) + " must have the output shape " + shape_str(g.out_shape));
+    if (g.known) sum_shape(c, g.out_shape, z.shape());
+  }
+  return g;
+}
+
+void validate_conv(KernelContext& c) { conv_checked(c); }
+
+// y = act(conv + b + z), z (when given) of y's shape.
+template <typename T>
+void conv_reference_typed(const Tensor& x, const Tensor& w, const Tensor* b, const Tensor* z, const ConvGeom& g,
+                          const ConvActivation& act, Tensor& y) {
+  const WindowIter it(g.axes);
+  const int64_t in_sp = it.in_size(), out_sp = it.out_size(), k_sp = it.kernel_size();
+  const int64_t cin_g = g.cin / g.group, cout_g = g.group ? g.cout / g.group : 0;
+  const T* px = x.data<T>();
+  const T* pw = w.data<T>();
+  const T* pb = b ? b->data<T>() : nullptr;
+  const T* pz = z ? z->data<T>() : nullptr;
+  T* py = y.data<T>();
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t oc = 0; oc < g.cout; ++oc) {
+      const int64_t grp = oc / cout_g;
+      const T* xb = px + (n * g.cin + grp * cin_g) * in_sp;
+      const T* wb = pw + oc * cin_g * k_sp;
+      const double bias = pb ? static_cast<double>(to_compute(pb[oc])) : 0.0;
+      const int64_t ybase = (n * g.cout + oc) * out_sp;
+      it.for_each_output([&](int64_t o, const int64_t* coord) {
+        double acc = 0.0;
+        it.for_each_tap(coord, [&](int64_t io, int64_t ko) {
+          for (int64_t ic = 0; ic < cin_g; ++ic)
+            acc += static_cast<double>(to_compute(xb[ic * in_sp + io])) *
+                   static_cast<double>(to_compute(wb[ic * k_sp + ko]));
+        });
+        acc += bias;
+        if (pz) acc += static_cast<double>(to_compute(pz[ybase + o]));
+        py[ybase + o] = from_compute<T>(static_cast<Compute<T>>(apply_activation(act, acc)));
+      });
+    }
+}
+
+// Row-major offsets into `from` for every element of `to` (numpy broadcasting, to >= from).
+std::vector<int64_t> broadcast_offsets(const Shape& from, const Shape& to) {
+  const size_t r = to.size();
+  std::vector<int64_t> stride(r, 0);
+  int64_t s = 1;
+  for (size_t i = from.size(); i-- > 0;) {
+    const size_t d = i + r - from.size();
+    stride[d] = from[i] == 1 ? 0 : s;
+    s *= from[i];
+  }
+  std::vector<int64_t> off(static_cast<size_t>(shape_numel(to)));
+  std::vector<int64_t> coord(r, 0);
+  int64_t cur = 0;
+  for (size_t k = 0; k < off.size(); ++k) {
+    off[k] = cur;
+    for (size_t d = r; d-- > 0;) {
+      cur += stride[d];
+      if (++coord[d] < to[d]) break;
+      cur -= stride[d] * to[d];
+      coord[d] = 0;
+    }
+  }
+  return off;
+}
+
+template <typename T>
+void add_broadcast_activate(const Tensor& a, const Tensor& z, const ConvActivation& act, Tensor& y) {
+  const auto ia = broadcast_offsets(a.shape(), y.shape()), iz = broadcast_offsets(z.shape(), y.shape());
+  const T* pa = a.data<T>();
+  const T* pz = z.data<T>();
+  T* py = y.data<T>();
+  for (size_t k = 0; k < ia.size(); ++k)
+    py[k] = from_compute<T>(static_cast<Compute<T>>(
+        apply_activation(act, static_cast<double>(to_compute(pa[ia[k]])) + static_cast<double>(to_compute(pz[iz[k]])))));
+}
+
+void conv_reference(KernelContext& c) {
+  const ConvGeom g = conv_checked(c);
+  // a layout-aware kernel may receive blocked tensors: the loops read plain ones
+  const Tensor x = to_plain(c.in(0)), w = to_plain(c.in(1));
+  const Tensor b = c.has(2) ? to_plain(c.in(2)) : Tensor();
+  const Tensor z = c.has(3) ? to_plain(c.in(3)) : Tensor();
+  const ConvActivation act = activation_of(c);
+  const bool direct = z.empty() || z.shape() == g.out_shape;
+  Tensor y = Tensor::uninitialized(x.dtype(), g.out_shape);
+  c.dispatch_or_fail<FloatTypes>(0, x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (direct) {
+      conv_reference_typed<T>(x, w, b.empty() ? nullptr : &b, z.empty() ? nullptr : &z, g, act, y);
+      return;
+    }
+    conv_reference_typed<T>(x, w, b.empty() ? nullptr : &b, nullptr, g, ConvActivation{}, y);
+    Tensor sum = Tensor::uninitialized(x.dtype(), sum_shape(c, g.out_shape, z.shape()));
+    add_broadcast_activate<T>(y, z, act, sum);
+    y = std::move(sum);
+  });
+  c.outputs[0] = std::move(y);
+}
+
+// ---- oneDNN fast path ----
 
 struct ConvCache {
   Shape x_shape;
@@ -17,123 +226,175 @@ struct ConvCache {
   dnnl::memory src_mem;                     // input reordered to the primitive's layout (if needed)
   dnnl::memory w_mem;                       // weights in the primitive's layout
   const void* w_src = nullptr;              // constant weight buffer w_mem was made from
+  bool unsupported = false;                 // oneDNN refused this configuration: use the reference
 };
 
-void conv(KernelContext& c) {
+bool append_post_op(dnnl::post_ops& ops, const ConvActivation& a) {
+  switch (a.kind) {
+    case ConvActivation::kNone: return true;
+    case ConvActivation::kRelu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f); return true;
+    case ConvActivation::kLeakyRelu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, a.alpha, 0.f); return true;
+    case ConvActivation::kClip: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip_v2, a.alpha, a.beta); return true;
+    case ConvActivation::kTanh: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_tanh, 0.f, 0.f); return true;
+    case ConvActivation::kSigmoid: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f); return true;
+    case ConvActivation::kHardSigmoid:
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, a.alpha, a.beta);
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip_v2, 0.f, 1.f);
+      return true;
+  }
+  return false;
+}
+
+bool conv_fast_f32(KernelContext& c) {
   const Tensor& x = c.in(0);
   const Tensor& w = c.in(1);
-  if (x.dtype() != DType::kFloat || w.dtype() != DType::kFloat) c.fail("expects float32 input and weight");
+  if (x.dtype() != DType::kFloat || w.dtype() != DType::kFloat) return false;
+  if (w.layout() || (c.has(2) && c.in(2).layout())) return false;  // only X may arrive blocked
+  const ConvGeom g = conv_checked(c);
   const int sp = x.rank() - 2;
-  if (sp < 1 || sp > 3 || w.rank() != x.rank()) c.fail("unsupported input rank " + std::to_string(x.rank()));
-  const int64_t group = attr_int(c.node, "group", 1);
-  const int64_t n = x.dim(0), cin = x.dim(1), cout = w.dim(0);
-  if (w.dim(1) * group != cin)
-    c.fail("weight " + shape_str(w.shape()) + " with group " + std::to_string(group) + " does not match input " +
-           shape_str(x.shape()));
-  auto strides = attr_ints(c.node, "strides", std::vector<int64_t>(sp, 1));
-  auto dil = attr_ints(c.node, "dilations", std::vector<int64_t>(sp, 1));
-  auto pads = attr_ints(c.node, "pads", std::vector<int64_t>(2 * sp, 0));
-  const std::string auto_pad = attr_string(c.node, "auto_pad", "NOTSET");
-  Shape out_shape{n, cout};
+  if (sp < 1 || sp > 3 || shape_numel(g.out_shape) == 0 || x.numel() == 0 || w.numel() == 0) return false;
+  const Tensor* z = c.has(3) ? &c.in(3) : nullptr;
+  if (z && z->shape() != g.out_shape) return false;  // a broadcast sum: the reference does it
+  const ConvActivation act = activation_of(c);
+  const int64_t cout = g.cout, group = g.group;
   dnnl::memory::dims pl(sp), pr(sp), st(sp), dl(sp);
   for (int i = 0; i < sp; ++i) {
-    const int64_t in = x.dim(2 + i), k = w.dim(2 + i), ek = (k - 1) * dil[i] + 1;
-    int64_t b = pads[i], e = pads[i + sp];
-    if (auto_pad == "VALID") b = e = 0;
-    else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      int64_t out = (in + strides[i] - 1) / strides[i];
-      int64_t total = std::max<int64_t>(0, (out - 1) * strides[i] + ek - in);
-      b = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-      e = total - b;
-    }
-    out_shape.push_back((in + b + e - ek) / strides[i] + 1);
-    pl[i] = b; pr[i] = e; st[i] = strides[i]; dl[i] = dil[i] - 1;
+    pl[i] = g.axes[i].pad_b;
+    pr[i] = g.axes[i].pad_e;
+    st[i] = g.axes[i].stride;
+    dl[i] = g.axes[i].dil - 1;
   }
   Shape wdims = w.shape();
   if (group > 1) {
     wdims = {group, cout / group};
     for (int i = 1; i < w.rank(); ++i) wdims.push_back(w.dim(i));
   }
-  // One primitive per (input shape, input layout). When the input arrives in a blocked layout or
-  // the output may leave in one (every reader is a convolution), oneDNN picks the layouts
-  // (format_tag::any): its blocked jit kernels are several times faster, and chains of
-  // convolutions then pass blocked tensors without reorders. Otherwise the primitive reads and
-  // writes plain NCHW, which avoids two reorders around a single convolution.
   auto& ctx = DnnlContext::get();
-  const dnnl::memory::desc x_md = desc_of(x);
+  try {
+    // One primitive per (input shape, input layout). When the input arrives in a blocked layout or
+    // the output may leave in one (every reader is layout-aware), oneDNN picks the layouts
+    // (format_tag::any): its blocked jit kernels are several times faster, and chains of
+    // convolutions then pass blocked tensors without reorders. Otherwise the primitive reads and
+    // writes plain NCHW, which avoids two reorders around a single convolution.
+    const dnnl::memory::desc x_md = desc_of(x);
+    std::shared_ptr<void> local;
+    auto& slot = c.state ? *c.state : local;
+    auto* cache = static_cast<ConvCache*>(slot.get());
+    if (cache && cache->unsupported && cache->x_shape == x.shape() && cache->x_md == x_md) return false;
+    if (!cache || cache->x_shape != x.shape() || cache->x_md != x_md) {
+      auto fresh = std::make_shared<ConvCache>();
+      fresh->x_shape = x.shape();
+      fresh->x_md = x_md;
+      fresh->unsupported = true;  // until the primitive exists
+      slot = fresh;
+      fresh->dst_md = plain_desc(g.out_shape);
+      fresh->w_md = plain_desc(wdims);
+      auto any = [](const Shape& s) {
+        return dnnl::memory::desc(dnnl::memory::dims(s.begin(), s.end()), dnnl::memory::data_type::f32,
+                                  dnnl::memory::format_tag::any);
+      };
+      const bool blocked = x.layout() != nullptr || c.allow_layout_output;
+      auto b_md = c.has(2) ? plain_desc({cout}) : dnnl::memory::desc();
+      dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                         blocked ? any(x.shape()) : x_md, any(wdims), b_md,
+                                         blocked ? any(g.out_shape) : fresh->dst_md, st, dl, pl, pr);
+      dnnl::primitive_attr attr;
+      dnnl::post_ops ops;
+      if (z) ops.append_sum(1.f);
+      append_post_op(ops, act);
+      if (ops.len() > 0) attr.set_post_ops(ops);
+      fresh->pd = dnnl::convolution_forward::primitive_desc(d, attr, ctx.engine);
+      fresh->prim = dnnl::convolution_forward(fresh->pd);
+      if (fresh->pd.src_desc() != x_md) fresh->src_mem = dnnl::memory(fresh->pd.src_desc(), ctx.engine);
+      fresh->unsupported = false;
+      cache = fresh.get();
+    }
+    // Weights in the primitive's layout: reused while the (constant) weight buffer is the same.
+    if (!c.is_constant(1) || cache->w_src != w.raw()) {
+      if (cache->pd.weights_desc() != cache->w_md) {
+        cache->w_mem = dnnl::memory(cache->pd.weights_desc(), ctx.engine);
+        dnnl::memory plain_w = wrap(cache->w_md, w);
+        dnnl::reorder(plain_w, cache->w_mem).execute(ctx.stream, plain_w, cache->w_mem);
+      } else {
+        cache->w_mem = wrap(cache->w_md, w);
+      }
+      cache->w_src = c.is_constant(1) ? w.raw() : nullptr;
+    }
+    dnnl::memory src = wrap(x_md, x);
+    if (cache->src_mem) dnnl::reorder(src, cache->src_mem).execute(ctx.stream, src, cache->src_mem);
+    const auto dst_md = cache->pd.dst_desc();
+    const bool plain_dst = dst_md == cache->dst_md;
+    const bool keep_layout = !plain_dst && c.allow_layout_output;
+    Tensor y = plain_dst ? Tensor::uninitialized(DType::kFloat, g.out_shape) : make_dnnl_tensor(g.out_shape, dst_md);
+    dnnl::memory dst = wrap(dst_md, y);
+    if (z) {  // the sum post-op adds what dst holds: Z (plain or blocked) in the primitive's output layout
+      dnnl::memory zm = wrap(desc_of(*z), *z);
+      dnnl::reorder(zm, dst).execute(ctx.stream, zm, dst);
+    }
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, cache->src_mem ? cache->src_mem : src},
+                                               {DNNL_ARG_WEIGHTS, cache->w_mem},
+                                               {DNNL_ARG_DST, dst}};
+    if (c.has(2)) args[DNNL_ARG_BIAS] = wrap(plain_desc({cout}), c.in(2));
+    cache->prim.execute(ctx.stream, args);
+    ctx.stream.wait();
+    c.outputs[0] = plain_dst || keep_layout ? std::move(y) : to_plain(y);
+  } catch (const dnnl::error&) {
+    return false;  // the cache entry stays marked unsupported for this input
+  }
+  return true;
+}
+
+// float16 / bfloat16: the same oneDNN convolution on float32 copies (weights converted once),
+// rounded back; what onnxruntime does on CPUs without half-precision kernels.
+struct HalfConvState {
+  Tensor w, b;                  // float32 copies of constant weights and bias
+  const void* w_src = nullptr;
+  const void* b_src = nullptr;
+  std::shared_ptr<void> inner;  // the float32 kernel's cache
+};
+
+bool conv_fast(KernelContext& c) {
+  const DType t = c.in(0).dtype();
+  if (t == DType::kFloat) return conv_fast_f32(c);
+  if (t != DType::kFloat16 && t != DType::kBFloat16) return false;
+  conv_checked(c);
   std::shared_ptr<void> local;
   auto& slot = c.state ? *c.state : local;
-  auto* cache = static_cast<ConvCache*>(slot.get());
-  if (!cache || cache->x_shape != x.shape() || cache->x_md != x_md) {
-    auto fresh = std::make_shared<ConvCache>();
-    fresh->x_shape = x.shape();
-    fresh->x_md = x_md;
-    fresh->dst_md = plain_desc(out_shape);
-    fresh->w_md = plain_desc(wdims);
-    auto any = [](const Shape& s) {
-      return dnnl::memory::desc(dnnl::memory::dims(s.begin(), s.end()), dnnl::memory::data_type::f32,
-                                dnnl::memory::format_tag::any);
-    };
-    const bool blocked = x.layout() != nullptr || c.allow_layout_output;
-    auto b_md = c.has(2) ? plain_desc({cout}) : dnnl::memory::desc();
-    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                       blocked ? any(x.shape()) : x_md, any(wdims), b_md,
-                                       blocked ? any(out_shape) : fresh->dst_md, st, dl, pl, pr);
-    dnnl::primitive_attr attr;
-    if (c.activation.kind != FusedActivation::kNone) {
-      dnnl::post_ops ops;
-      switch (c.activation.kind) {
-        case FusedActivation::kRelu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f); break;
-        case FusedActivation::kLeakyRelu:
-          ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, c.activation.alpha, 0.f);
-          break;
-        case FusedActivation::kClip:
-          ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip_v2, c.activation.alpha, c.activation.beta);
-          break;
-        default: break;
-      }
-      attr.set_post_ops(ops);
+  if (!slot) slot = std::make_shared<HalfConvState>();
+  auto* st = static_cast<HalfConvState*>(slot.get());
+  auto cached = [&](int i, Tensor& keep, const void*& src) {
+    const Tensor& v = c.in(i);
+    if (!c.is_constant(i)) return v.cast(DType::kFloat);
+    if (src != v.raw()) {
+      keep = v.cast(DType::kFloat);
+      src = v.raw();
     }
-    fresh->pd = dnnl::convolution_forward::primitive_desc(d, attr, ctx.engine);
-    fresh->prim = dnnl::convolution_forward(fresh->pd);
-    if (fresh->pd.src_desc() != x_md) fresh->src_mem = dnnl::memory(fresh->pd.src_desc(), ctx.engine);
-    slot = fresh;
-    cache = fresh.get();
+    return keep;
+  };
+  std::vector<Value> in(4);
+  in[0] = to_plain(c.in(0)).cast(DType::kFloat);
+  in[1] = cached(1, st->w, st->w_src);
+  if (c.has(2)) in[2] = cached(2, st->b, st->b_src);
+  if (c.has(3)) in[3] = to_plain(c.in(3)).cast(DType::kFloat);
+  KernelContext f(c.node, c.opset, c.version);
+  for (int i = 0; i < 4; ++i) {
+    f.inputs.push_back(in[i].present() ? &in[i] : nullptr);
+    f.constant.push_back(c.is_constant(i) && i != 0 && i != 3);
   }
-  // Weights in the primitive's layout: reused while the (constant) weight buffer is the same.
-  if (!c.is_constant(1) || cache->w_src != w.raw()) {
-    if (cache->pd.weights_desc() != cache->w_md) {
-      cache->w_mem = dnnl::memory(cache->pd.weights_desc(), ctx.engine);
-      dnnl::memory plain_w = wrap(cache->w_md, w);
-      dnnl::reorder(plain_w, cache->w_mem).execute(ctx.stream, plain_w, cache->w_mem);
-    } else {
-      cache->w_mem = wrap(cache->w_md, w);
-    }
-    cache->w_src = c.is_constant(1) ? w.raw() : nullptr;
-  }
-  dnnl::memory src = wrap(x_md, x);
-  if (cache->src_mem) dnnl::reorder(src, cache->src_mem).execute(ctx.stream, src, cache->src_mem);
-  const auto dst_md = cache->pd.dst_desc();
-  const bool keep_layout = dst_md != cache->dst_md && c.allow_layout_output;
-  Tensor y = dst_md == cache->dst_md ? Tensor::uninitialized(DType::kFloat, out_shape)
-                                     : make_dnnl_tensor(out_shape, dst_md);
-  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, cache->src_mem ? cache->src_mem : src},
-                                             {DNNL_ARG_WEIGHTS, cache->w_mem},
-                                             {DNNL_ARG_DST, wrap(dst_md, y)}};
-  Tensor bias;
-  if (c.has(2)) {
-    bias = c.in(2);
-    if (bias.dtype() != DType::kFloat || bias.numel() != cout)
-      c.fail("bias must be float32 with " + std::to_string(cout) + " values");
-    args[DNNL_ARG_BIAS] = wrap(plain_desc({cout}), bias);
-  }
-  cache->prim.execute(ctx.stream, args);
-  ctx.stream.wait();
-  c.outputs[0] = dst_md == cache->dst_md || keep_layout ? std::move(y) : to_plain(y);
+  f.outputs.resize(c.outputs.size());
+  f.state = &st->inner;
+  f.activation = c.activation;
+  if (!conv_fast_f32(f)) return false;
+  c.outputs[0] = to_plain(f.outputs[0].tensor()).cast(t);
+  return true;
 }
 
 }  // namespace
 
-void register_conv_ops(OpRegistry& r) { r.add("", "Conv", {1, 11, 22}, OpDef{conv, nullptr, nullptr, true}); }
+void register_conv_ops(OpRegistry& r) {
+  OpDef conv{conv_reference, conv_fast, validate_conv, true};
+  r.add("", "Conv", {1, 11, 22}, conv);
+  r.add("com.microsoft", "FusedConv", {1}, conv);
+}
 
 }  // namespace qtool

@@ -1,104 +1,497 @@
-// BatchNormalization (inference form), Softmax / LogSoftmax (opset < 13: 2-D coercion at `axis`;
-// opset >= 13: one axis), LayerNormalization (opset 17).
+// SPDX-License-Identifier: Apache-2.0
+// Channel / spatial normalizations of the ONNX default domain (opsets 7..28):
+// BatchNormalization (7, 9, 14, 15), InstanceNormalization (6, 22), GroupNormalization (18, 21),
+// LRN (1, 13), LpNormalization (1, 22), MeanVarianceNormalization (9, 13).
+//
+// Follows the ONNX spec and onnx's numpy reference / test generators (onnx/reference/ops,
+// onnx/backend/test/case/node):
+// - BatchNormalization: inference y = scale * (x - mean) / sqrt(var + epsilon) + B per channel.
+//   Training (7/9: when more outputs than Y are requested; 14/15: training_mode = 1) normalizes
+//   with the batch statistics (population variance over every axis but the channel) and returns
+//   running_mean = mean * momentum + batch_mean * (1 - momentum) (likewise running_var); 7/9 also
+//   return saved_mean / saved_var (the batch statistics). Version 7's spatial = 0 takes parameters
+//   of shape (C x D1 x ... x Dn), statistics over N only. 15: scale/B and mean/var types may differ.
+// - InstanceNormalization: statistics per (n, c) over the spatial axes.
+// - GroupNormalization: statistics per (n, group of C / num_groups channels); 18 takes scale/bias
+//   per group, 21 per channel. The affine step runs in the input type, as in the spec's function.
+// - LRN: y = x / (bias + alpha / size * sum of x^2 over channels [c - floor((size-1)/2),
+//   c + ceil((size-1)/2)]) ^ beta.
+// - LpNormalization: x / ||x||_p along `axis` (p 1 or 2); a zero norm gives 0.
+// - MeanVarianceNormalization: (x - mean) / (std + 1e-9) over `axes` (default [0, 2, 3]).
+// Statistics are computed in double for every float type. Fast kernels (float32): inference
+// BatchNormalization and InstanceNormalization as vectorized per-channel loops.
+#include <Eigen/Core>
+
 #include <cmath>
 
+#include "runtime/kernels/reduce_util.h"
 #include "runtime/op_registry.h"
 
 namespace qtool {
 
 namespace {
 
-void batch_norm(KernelContext& c) {
+using namespace reduce_util;
+
+// ---- shared ----------------------------------------------------------------------------------
+
+void require_real(const KernelContext& c, int i) {
+  if (c.has(i) && c.value(i).is_tensor() && !dispatch<RealTypes>(c.in(i).dtype(), [](auto) {}))
+    c.fail_dtype(i, c.in(i).dtype());
+}
+
+// A tensor of float type `t` from double values (rounded once).
+Tensor real_tensor(DType t, const Shape& s, const std::vector<double>& v) {
+  Tensor out = Tensor::uninitialized(t, s);
+  dispatch<RealTypes>(t, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* p = out.data<T>();
+    for (size_t i = 0; i < v.size(); ++i) p[i] = from_compute<T>(static_cast<Compute<T>>(v[i]));
+  });
+  return out;
+}
+
+// Fails unless input i (when known) has exactly `n` elements.
+void require_numel(const KernelContext& c, int i, int64_t n, const std::string& name) {
+  if (c.has(i) && c.value(i).is_tensor() && c.in(i).numel() != n)
+    c.fail("input '" + name + "' must have " + std::to_string(n) + " elements, got shape " +
+           shape_str(c.in(i).shape()));
+}
+
+// N, C and D (product of the spatial extents) of an N x C x D1 x ... input.
+struct NCD {
+  int64_t n = 1, c = 1, d = 1;
+};
+
+NCD ncd_of(const KernelContext& c, const Tensor& x, int min_rank) {
+  if (x.rank() < min_rank)
+    c.fail("input 'X' must have rank >= " + std::to_string(min_rank) + " (N x C x ...), got shape " +
+           shape_str(x.shape()));
+  NCD g;
+  g.n = x.dim(0);
+  g.c = x.dim(1);
+  for (int i = 2; i < x.rank(); ++i) g.d *= x.dim(i);
+  return g;
+}
+
+// Per (n, group): mean and 1/sqrt(var + eps) over `len` contiguous values (two passes, double).
+template <typename T>
+void mean_inv_std(const T* p, int64_t len, double eps, double& mean, double& inv) {
+  double s = 0.0;
+  for (int64_t i = 0; i < len; ++i) s += static_cast<double>(to_compute(p[i]));
+  mean = len ? s / static_cast<double>(len) : 0.0;
+  double v = 0.0;
+  for (int64_t i = 0; i < len; ++i) {
+    const double d = static_cast<double>(to_compute(p[i])) - mean;
+    v += d * d;
+  }
+  v = len ? v / static_cast<double>(len) : 0.0;
+  inv = 1.0 / std::sqrt(v + eps);
+}
+
+// x viewed as [N, C, D]; statistics per (n, group of C / G channels); y = scale[c] * xhat + bias[c].
+// staged: xhat is rounded to T and the affine step runs in T's arithmetic (the spec's function
+// body for GroupNormalization); otherwise one rounding at the end.
+template <typename T>
+void group_normalize(const T* px, T* py, const NCD& g, int64_t groups, const std::vector<double>& scale,
+                     const std::vector<double>& bias, double eps, bool staged) {
+  if (groups <= 0) return;  // no channels
+  const int64_t cpg = g.c / groups, len = cpg * g.d;
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t k = 0; k < groups; ++k) {
+      const int64_t off = (n * g.c + k * cpg) * g.d;
+      double mean, inv;
+      mean_inv_std(px + off, len, eps, mean, inv);
+      for (int64_t ch = 0; ch < cpg; ++ch) {
+        const int64_t cc = k * cpg + ch;
+        const T* q = px + off + ch * g.d;
+        T* o = py + off + ch * g.d;
+        if (staged) {
+          const auto s = to_compute(from_compute<T>(static_cast<Compute<T>>(scale[cc])));
+          const auto b = to_compute(from_compute<T>(static_cast<Compute<T>>(bias[cc])));
+          for (int64_t i = 0; i < g.d; ++i) {
+            const auto xh = to_compute(from_compute<T>(
+                static_cast<Compute<T>>((static_cast<double>(to_compute(q[i])) - mean) * inv)));
+            o[i] = from_compute<T>(to_compute(from_compute<T>(xh * s)) + b);
+          }
+        } else {
+          for (int64_t i = 0; i < g.d; ++i)
+            o[i] = from_compute<T>(static_cast<Compute<T>>(
+                scale[cc] * (static_cast<double>(to_compute(q[i])) - mean) * inv + bias[cc]));
+        }
+      }
+    }
+}
+
+// ---- BatchNormalization ----------------------------------------------------------------------
+
+bool bn_training(const KernelContext& c) {
+  if (c.version >= 14) return attr_int(c.node, "training_mode", 0) != 0;
+  for (int k = 1; k < c.node.output_size(); ++k)
+    if (wants_output(c, k)) return true;
+  return false;
+}
+
+// Number of values per parameter input: C, or C x D1 x ... for version 7's spatial = 0.
+int64_t bn_param_count(const KernelContext& c, const NCD& g) {
+  const bool spatial = c.version >= 9 || attr_int(c.node, "spatial", 1) != 0;
+  return spatial ? g.c : g.c * g.d;
+}
+
+void batch_norm_validate(KernelContext& c) {
+  attr_float(c.node, "epsilon", 1e-5f);
+  attr_float(c.node, "momentum", 0.9f);
+  if (c.version >= 14) {
+    const int64_t tm = attr_int(c.node, "training_mode", 0);
+    if (tm != 0 && tm != 1) c.fail("attribute 'training_mode' must be 0 or 1, got " + std::to_string(tm));
+  }
+  for (int i = 0; i < 5; ++i) require_real(c, i);
+  if (!c.has(0) || !c.value(0).is_tensor()) return;
+  const NCD g = ncd_of(c, c.in(0), 2);
+  const int64_t p = bn_param_count(c, g);
+  const char* names[] = {"X", "scale", "B", "input_mean", "input_var"};
+  for (int i = 1; i < 5; ++i) require_numel(c, i, p, names[i]);
+}
+
+void batch_norm_run(KernelContext& c) {
+  for (int i = 0; i < 5; ++i) require_real(c, i);
   const Tensor& x = c.in(0);
-  if (x.dtype() != DType::kFloat || x.rank() < 2) c.fail("expects a float32 N x C x ... input");
-  const int64_t n = x.dim(0), ch = x.dim(1), inner = x.numel() / std::max<int64_t>(1, n * ch);
-  auto scale = c.in(1).to_floats(), bias = c.in(2).to_floats(), mean = c.in(3).to_floats(), var = c.in(4).to_floats();
-  if (static_cast<int64_t>(scale.size()) != ch || bias.size() != scale.size() || mean.size() != scale.size() ||
-      var.size() != scale.size())
-    c.fail("parameters must have " + std::to_string(ch) + " values");
-  const float eps = attr_float(c.node, "epsilon", 1e-5f);
+  const NCD g = ncd_of(c, x, 2);
+  const int64_t np = bn_param_count(c, g);
+  const bool per_channel = np == g.c;
+  const char* names[] = {"X", "scale", "B", "input_mean", "input_var"};
+  std::vector<std::vector<double>> prm(5);
+  for (int i = 1; i < 5; ++i) {
+    const Tensor& t = c.in(i);
+    if (t.numel() != np)
+      c.fail("input '" + std::string(names[i]) + "' must have " + std::to_string(np) + " elements, got shape " +
+             shape_str(t.shape()));
+    prm[i] = t.to_doubles();
+  }
+  const double eps = attr_float(c.node, "epsilon", 1e-5f);
+  const double momentum = attr_float(c.node, "momentum", 0.9f);
+  const bool training = bn_training(c);
+  std::vector<double> mean = prm[3], var = prm[4];
+  // parameter index of element (n, ch, i)
+  auto pidx = [&](int64_t ch, int64_t i) { return per_channel ? ch : ch * g.d + i; };
+  std::vector<double> bmean(np, 0.0), bvar(np, 0.0);
+  if (training) {
+    const auto xs = x.to_doubles();
+    std::vector<double> cnt(np, 0.0);
+    for (int64_t n = 0; n < g.n; ++n)
+      for (int64_t ch = 0; ch < g.c; ++ch)
+        for (int64_t i = 0; i < g.d; ++i) {
+          const int64_t k = pidx(ch, i);
+          bmean[k] += xs[(n * g.c + ch) * g.d + i];
+          cnt[k] += 1.0;
+        }
+    for (int64_t k = 0; k < np; ++k) bmean[k] = cnt[k] ? bmean[k] / cnt[k] : 0.0;
+    for (int64_t n = 0; n < g.n; ++n)
+      for (int64_t ch = 0; ch < g.c; ++ch)
+        for (int64_t i = 0; i < g.d; ++i) {
+          const int64_t k = pidx(ch, i);
+          const double d = xs[(n * g.c + ch) * g.d + i] - bmean[k];
+          bvar[k] += d * d;
+        }
+    for (int64_t k = 0; k < np; ++k) bvar[k] = cnt[k] ? bvar[k] / cnt[k] : 0.0;
+    mean = bmean;
+    var = bvar;
+  }
+  // y = a * x + b with a = scale / sqrt(var + eps), b = B - a * mean (double)
+  std::vector<double> a(np), b(np);
+  for (int64_t k = 0; k < np; ++k) {
+    a[k] = prm[1][k] / std::sqrt(var[k] + eps);
+    b[k] = prm[2][k] - a[k] * mean[k];
+  }
+  Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
+  dispatch<RealTypes>(x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+    for (int64_t n = 0; n < g.n; ++n)
+      for (int64_t ch = 0; ch < g.c; ++ch)
+        for (int64_t i = 0; i < g.d; ++i) {
+          const int64_t k = pidx(ch, i), e = (n * g.c + ch) * g.d + i;
+          py[e] = from_compute<T>(static_cast<Compute<T>>(a[k] * static_cast<double>(to_compute(px[e])) + b[k]));
+        }
+  });
+  c.outputs[0] = std::move(y);
+  if (!training) return;
+  std::vector<double> run_mean(np), run_var(np);
+  for (int64_t k = 0; k < np; ++k) {
+    run_mean[k] = prm[3][k] * momentum + bmean[k] * (1.0 - momentum);
+    run_var[k] = prm[4][k] * momentum + bvar[k] * (1.0 - momentum);
+  }
+  const Tensor& in_mean = c.in(3);
+  const Tensor& in_var = c.in(4);
+  if (wants_output(c, 1)) c.outputs[1] = real_tensor(in_mean.dtype(), in_mean.shape(), run_mean);
+  if (wants_output(c, 2)) c.outputs[2] = real_tensor(in_var.dtype(), in_var.shape(), run_var);
+  if (c.version < 14) {
+    if (wants_output(c, 3)) c.outputs[3] = real_tensor(x.dtype(), in_mean.shape(), bmean);
+    if (wants_output(c, 4)) c.outputs[4] = real_tensor(x.dtype(), in_var.shape(), bvar);
+  }
+}
+
+// float32 inference with per-channel parameters: y = a[c] * x + b[c].
+bool batch_norm_fast(KernelContext& c) {
+  const Tensor& x = c.in(0);
+  if (x.dtype() != DType::kFloat || x.layout() || x.rank() < 2 || bn_training(c)) return false;
+  const NCD g = ncd_of(c, x, 2);
+  if (bn_param_count(c, g) != g.c) return false;
+  for (int i = 1; i < 5; ++i)
+    if (c.in(i).numel() != g.c) return false;
+  const auto scale = c.in(1).to_doubles(), bias = c.in(2).to_doubles(), mean = c.in(3).to_doubles(),
+             var = c.in(4).to_doubles();
+  const double eps = attr_float(c.node, "epsilon", 1e-5f);
   Tensor y = Tensor::uninitialized(DType::kFloat, x.shape());
   const float* p = x.data<float>();
   float* o = y.data<float>();
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t k = 0; k < ch; ++k) {
-      const float a = scale[k] / std::sqrt(var[k] + eps), sh = bias[k] - a * mean[k];
-      const int64_t off = (b * ch + k) * inner;
-      for (int64_t i = 0; i < inner; ++i) o[off + i] = a * p[off + i] + sh;
+  std::vector<float> af(g.c), bf(g.c);
+  for (int64_t ch = 0; ch < g.c; ++ch) {
+    const double a = scale[ch] / std::sqrt(var[ch] + eps);
+    af[ch] = static_cast<float>(a);
+    bf[ch] = static_cast<float>(bias[ch] - a * mean[ch]);
+  }
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t ch = 0; ch < g.c; ++ch) {
+      const int64_t off = (n * g.c + ch) * g.d;
+      Eigen::Map<Eigen::ArrayXf>(o + off, g.d) = Eigen::Map<const Eigen::ArrayXf>(p + off, g.d) * af[ch] + bf[ch];
     }
+  c.outputs[0] = std::move(y);
+  return true;
+}
+
+// ---- InstanceNormalization / GroupNormalization ------------------------------------------------
+
+void instance_norm_validate(KernelContext& c) {
+  attr_float(c.node, "epsilon", 1e-5f);
+  for (int i = 0; i < 3; ++i) require_real(c, i);
+  if (!c.has(0) || !c.value(0).is_tensor()) return;
+  const NCD g = ncd_of(c, c.in(0), 2);
+  require_numel(c, 1, g.c, "scale");
+  require_numel(c, 2, g.c, "B");
+}
+
+void instance_norm_run(KernelContext& c) {
+  instance_norm_validate(c);
+  const Tensor& x = c.in(0);
+  const NCD g = ncd_of(c, x, 2);
+  const auto scale = c.in(1).to_doubles(), bias = c.in(2).to_doubles();
+  const double eps = attr_float(c.node, "epsilon", 1e-5f);
+  Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
+  c.dispatch_or_fail<RealTypes>(0, x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    group_normalize<T>(x.data<T>(), y.data<T>(), g, g.c, scale, bias, eps, false);
+  });
   c.outputs[0] = std::move(y);
 }
 
-void softmax_impl(KernelContext& c, bool log_out) {
+// Mean and 1/sqrt(var + eps) of n contiguous floats (two passes).
+void mean_inv_std_f32(const float* p, int64_t n, double eps, double& mean, double& inv) {
+  mean = n ? sum_f32(p, n) / static_cast<double>(n) : 0.0;
+  const double v = n ? sum_sq_dev_f32(p, n, static_cast<float>(mean)) / static_cast<double>(n) : 0.0;
+  inv = 1.0 / std::sqrt(v + eps);
+}
+
+bool instance_norm_fast(KernelContext& c) {
   const Tensor& x = c.in(0);
-  if (x.dtype() != DType::kFloat) c.fail("expects float32 input");
-  const int r = x.rank();
-  const int axis = normalize_axis(attr_int(c.node, "axis", c.opset < 13 ? 1 : -1), r, c.node);
-  // Softmax over [outer, n, inner]: opset < 13 flattens all dims from axis into n.
-  int64_t outer = 1, n = 1, inner = 1;
-  for (int i = 0; i < axis; ++i) outer *= x.dim(i);
-  if (c.opset < 13) {
-    for (int i = axis; i < r; ++i) n *= x.dim(i);
-  } else {
-    n = x.dim(axis);
-    for (int i = axis + 1; i < r; ++i) inner *= x.dim(i);
-  }
+  if (x.dtype() != DType::kFloat || x.layout() || x.rank() < 2) return false;
+  const NCD g = ncd_of(c, x, 2);
+  if (c.in(1).numel() != g.c || c.in(2).numel() != g.c) return false;
+  const auto scale = c.in(1).to_doubles(), bias = c.in(2).to_doubles();
+  const double eps = attr_float(c.node, "epsilon", 1e-5f);
   Tensor y = Tensor::uninitialized(DType::kFloat, x.shape());
   const float* p = x.data<float>();
   float* o = y.data<float>();
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t ch = 0; ch < g.c; ++ch) {
+      const int64_t off = (n * g.c + ch) * g.d;
+      double mean, inv;
+      mean_inv_std_f32(p + off, g.d, eps, mean, inv);
+      const double a = scale[ch] * inv;
+      Eigen::Map<Eigen::ArrayXf>(o + off, g.d) =
+          Eigen::Map<const Eigen::ArrayXf>(p + off, g.d) * static_cast<float>(a) + static_cast<float>(bias[ch] - a * mean);
+    }
+  c.outputs[0] = std::move(y);
+  return true;
+}
+
+void group_norm_validate(KernelContext& c) {
+  attr_float(c.node, "epsilon", 1e-5f);
+  if (c.version >= 21) attr_int(c.node, "stash_type", 1);
+  if (!find_attr(c.node, "num_groups")) c.fail("attribute 'num_groups' is required");
+  const int64_t groups = attr_int(c.node, "num_groups", 0);
+  if (groups <= 0) c.fail("attribute 'num_groups' must be positive, got " + std::to_string(groups));
+  for (int i = 0; i < 3; ++i) require_real(c, i);
+  if (!c.has(0) || !c.value(0).is_tensor()) return;
+  const NCD g = ncd_of(c, c.in(0), 2);
+  if (g.c % groups != 0)
+    c.fail("attribute 'num_groups': " + std::to_string(groups) + " does not divide the " + std::to_string(g.c) +
+           " channels");
+  // 18: one scale / bias per group (per channel accepted too); 21: per channel.
+  for (int i = 1; i < 3; ++i) {
+    if (!c.has(i) || !c.value(i).is_tensor()) continue;
+    const int64_t n = c.in(i).numel();
+    const bool ok = n == g.c || (c.version < 21 && n == groups);
+    if (!ok)
+      c.fail("input '" + std::string(i == 1 ? "scale" : "bias") + "' must have " +
+             (c.version < 21 ? std::to_string(groups) + " (num_groups)" : std::to_string(g.c) + " (channels)") +
+             " elements, got shape " + shape_str(c.in(i).shape()));
+  }
+}
+
+void group_norm_run(KernelContext& c) {
+  group_norm_validate(c);
+  const Tensor& x = c.in(0);
+  const NCD g = ncd_of(c, x, 2);
+  const int64_t groups = attr_int(c.node, "num_groups", 0);
+  const double eps = attr_float(c.node, "epsilon", 1e-5f);
+  // Expand per-group parameters to per-channel ones.
+  auto per_channel = [&](const Tensor& t) {
+    auto v = t.to_doubles();
+    if (static_cast<int64_t>(v.size()) == g.c) return v;
+    std::vector<double> e(g.c);
+    for (int64_t ch = 0; ch < g.c; ++ch) e[ch] = v[ch / (g.c / groups)];
+    return e;
+  };
+  const auto scale = per_channel(c.in(1)), bias = per_channel(c.in(2));
+  Tensor y = Tensor::uninitialized(x.dtype(), x.shape());
+  c.dispatch_or_fail<RealTypes>(0, x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    group_normalize<T>(x.data<T>(), y.data<T>(), g, groups, scale, bias, eps, true);
+  });
+  c.outputs[0] = std::move(y);
+}
+
+// ---- LRN -------------------------------------------------------------------------------------
+
+void lrn_validate(KernelContext& c) {
+  if (!find_attr(c.node, "size")) c.fail("attribute 'size' is required");
+  const int64_t size = attr_int(c.node, "size", 0);
+  if (size <= 0) c.fail("attribute 'size' must be positive, got " + std::to_string(size));
+  attr_float(c.node, "alpha", 1e-4f);
+  attr_float(c.node, "beta", 0.75f);
+  attr_float(c.node, "bias", 1.0f);
+  require_real(c, 0);
+  if (c.has(0) && c.value(0).is_tensor()) ncd_of(c, c.in(0), 2);
+}
+
+void lrn_run(KernelContext& c) {
+  lrn_validate(c);
+  const Tensor& x = c.in(0);
+  const NCD g = ncd_of(c, x, 2);
+  const int64_t size = attr_int(c.node, "size", 0);
+  const double alpha = attr_float(c.node, "alpha", 1e-4f), beta = attr_float(c.node, "beta", 0.75f),
+               bias = attr_float(c.node, "bias", 1.0f);
+  const int64_t lo = (size - 1) / 2, hi = size / 2;  // floor((size-1)/2), ceil((size-1)/2)
+  const auto xs = x.to_doubles();
+  std::vector<double> ys(xs.size());
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t ch = 0; ch < g.c; ++ch) {
+      const int64_t c0 = std::max<int64_t>(0, ch - lo), c1 = std::min<int64_t>(g.c - 1, ch + hi);
+      for (int64_t i = 0; i < g.d; ++i) {
+        double s = 0.0;
+        for (int64_t k = c0; k <= c1; ++k) {
+          const double v = xs[(n * g.c + k) * g.d + i];
+          s += v * v;
+        }
+        const int64_t e = (n * g.c + ch) * g.d + i;
+        ys[e] = xs[e] / std::pow(bias + alpha / static_cast<double>(size) * s, beta);
+      }
+    }
+  c.outputs[0] = real_tensor(x.dtype(), x.shape(), ys);
+}
+
+// ---- LpNormalization -------------------------------------------------------------------------
+
+void lp_norm_validate(KernelContext& c) {
+  const int64_t p = attr_int(c.node, "p", 2);
+  if (p != 1 && p != 2) c.fail("attribute 'p' must be 1 or 2, got " + std::to_string(p));
+  require_real(c, 0);
+  if (c.has(0) && c.value(0).is_tensor()) checked_axis(c, attr_int(c.node, "axis", -1), c.in(0).rank());
+}
+
+void lp_norm_run(KernelContext& c) {
+  lp_norm_validate(c);
+  const Tensor& x = c.in(0);
+  const int axis = checked_axis(c, attr_int(c.node, "axis", -1), x.rank());
+  const bool l1 = attr_int(c.node, "p", 2) == 1;
+  int64_t outer = 1, inner = 1;
+  const int64_t n = x.dim(axis);
+  for (int i = 0; i < axis; ++i) outer *= x.dim(i);
+  for (int i = axis + 1; i < x.rank(); ++i) inner *= x.dim(i);
+  const auto xs = x.to_doubles();
+  std::vector<double> ys(xs.size());
   for (int64_t a = 0; a < outer; ++a)
     for (int64_t b = 0; b < inner; ++b) {
       const int64_t base = a * n * inner + b;
-      float mx = -INFINITY;
-      for (int64_t i = 0; i < n; ++i) mx = std::max(mx, p[base + i * inner]);
-      double sum = 0;
-      for (int64_t i = 0; i < n; ++i) sum += std::exp(p[base + i * inner] - mx);
-      const float ls = static_cast<float>(std::log(sum));
+      double s = 0.0;
       for (int64_t i = 0; i < n; ++i) {
-        float v = p[base + i * inner] - mx;
-        o[base + i * inner] = log_out ? v - ls : static_cast<float>(std::exp(v) / sum);
+        const double v = xs[base + i * inner];
+        s += l1 ? std::fabs(v) : v * v;
       }
+      const double norm = l1 ? s : std::sqrt(s);
+      for (int64_t i = 0; i < n; ++i) ys[base + i * inner] = norm == 0.0 ? 0.0 : xs[base + i * inner] / norm;
     }
-  c.outputs[0] = std::move(y);
+  c.outputs[0] = real_tensor(x.dtype(), x.shape(), ys);
 }
 
-void softmax(KernelContext& c) { softmax_impl(c, false); }
-void log_softmax(KernelContext& c) { softmax_impl(c, true); }
+// ---- MeanVarianceNormalization ---------------------------------------------------------------
 
-void layer_norm(KernelContext& c) {
+std::vector<bool> mvn_mask(const KernelContext& c, int rank) {
+  return axes_mask(c, attr_ints(c.node, "axes", {0, 2, 3}), rank, "attribute 'axes'");
+}
+
+void mvn_validate(KernelContext& c) {
+  require_real(c, 0);
+  if (c.has(0) && c.value(0).is_tensor()) mvn_mask(c, c.in(0).rank());
+}
+
+void mvn_run(KernelContext& c) {
+  mvn_validate(c);
   const Tensor& x = c.in(0);
-  if (x.dtype() != DType::kFloat) c.fail("expects float32 input");
-  const int axis = normalize_axis(attr_int(c.node, "axis", -1), x.rank(), c.node);
-  const float eps = attr_float(c.node, "epsilon", 1e-5f);
-  int64_t outer = 1, n = 1;
-  for (int i = 0; i < axis; ++i) outer *= x.dim(i);
-  for (int i = axis; i < x.rank(); ++i) n *= x.dim(i);
-  auto scale = c.in(1).to_floats();
-  std::vector<float> bias = c.has(2) ? c.in(2).to_floats() : std::vector<float>(n, 0.f);
-  if (static_cast<int64_t>(scale.size()) != n || static_cast<int64_t>(bias.size()) != n)
-    c.fail("scale and bias must have " + std::to_string(n) + " values");
-  Tensor y = Tensor::uninitialized(DType::kFloat, x.shape());
-  const float* p = x.data<float>();
-  float* o = y.data<float>();
-  for (int64_t a = 0; a < outer; ++a) {
-    const float* q = p + a * n;
-    double mean = 0, var = 0;
-    for (int64_t i = 0; i < n; ++i) mean += q[i];
-    mean /= n;
-    for (int64_t i = 0; i < n; ++i) var += (q[i] - mean) * (q[i] - mean);
-    const double inv = 1.0 / std::sqrt(var / n + eps);
-    for (int64_t i = 0; i < n; ++i) o[a * n + i] = static_cast<float>((q[i] - mean) * inv) * scale[i] + bias[i];
+  const auto mask = mvn_mask(c, x.rank());
+  Shape stat_shape = x.shape(), reduced;
+  for (int i = 0; i < x.rank(); ++i)
+    if (mask[i]) {
+      reduced.push_back(x.dim(i));
+      stat_shape[i] = 1;
+    }
+  const int64_t count = shape_numel(reduced);
+  const int64_t ns = shape_numel(stat_shape);
+  const auto xs = x.to_doubles();
+  std::vector<double> mean(ns, 0.0), var(ns, 0.0), ys(xs.size());
+  {
+    BroadcastWalker w(stat_shape, x.shape());
+    for (double v : xs) mean[w.next()] += v;
   }
-  c.outputs[0] = std::move(y);
+  for (auto& m : mean) m = count ? m / static_cast<double>(count) : 0.0;
+  {
+    BroadcastWalker w(stat_shape, x.shape());
+    for (double v : xs) {
+      const int64_t k = w.next();
+      var[k] += (v - mean[k]) * (v - mean[k]);
+    }
+  }
+  std::vector<double> denom(ns);
+  for (int64_t k = 0; k < ns; ++k) denom[k] = std::sqrt(count ? var[k] / static_cast<double>(count) : 0.0) + 1e-9;
+  BroadcastWalker w(stat_shape, x.shape());
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const int64_t k = w.next();
+    ys[i] = (xs[i] - mean[k]) / denom[k];
+  }
+  c.outputs[0] = real_tensor(x.dtype(), x.shape(), ys);
 }
 
 }  // namespace
 
 void register_normalization_ops(OpRegistry& r) {
-  r.add("BatchNormalization", {7, 9, 14, 15}, batch_norm);
-  r.add("Softmax", {1, 11, 13}, softmax);
-  r.add("LogSoftmax", {1, 11, 13}, log_softmax);
-  r.add("LayerNormalization", {17}, layer_norm);
+  r.add("", "BatchNormalization", {7, 9, 14, 15}, OpDef{batch_norm_run, batch_norm_fast, batch_norm_validate});
+  r.add("", "InstanceNormalization", {6, 22}, OpDef{instance_norm_run, instance_norm_fast, instance_norm_validate});
+  r.add("", "GroupNormalization", {18, 21}, OpDef{group_norm_run, nullptr, group_norm_validate});
+  r.add("", "LRN", {1, 13}, OpDef{lrn_run, nullptr, lrn_validate});
+  r.add("", "LpNormalization", {1, 22}, OpDef{lp_norm_run, nullptr, lp_norm_validate});
+  r.add("", "MeanVarianceNormalization", {9, 13}, OpDef{mvn_run, nullptr, mvn_validate});
 }
 
 }  // namespace qtool

@@ -1,323 +1,186 @@
-// Data-movement ops, dtype-agnostic (they copy elements as bytes): Shape, Gather, Slice, Concat,
-// Reshape, Transpose, Unsqueeze, Squeeze, Flatten, Expand, ConstantOfShape, Constant.
-// Opset differences handled: Slice (attrs < 10, inputs >= 10), Unsqueeze/Squeeze (attrs < 13).
-#include <cstring>
+// SPDX-License-Identifier: Apache-2.0
+// Shape ops of the ONNX default domain (opsets 7..28): Shape, Size, Reshape, Flatten, Squeeze,
+// Unsqueeze. None of them copies data: the output shares the input's buffer with a new shape.
+//
+// Version semantics follow the operator specs (onnx/defs/tensor/defs.cpp, old.cpp): Shape's
+// start/end (15, clamped to [0, rank]); Reshape's 0 = "copy this extent" and -1 = "infer", with
+// allowzero (14) making 0 a literal extent; Squeeze/Unsqueeze axes as an attribute (1, 11) or an
+// input (13); Flatten's axis in [-rank, rank].
+#include <algorithm>
 
-#include "io/onnx_tensor.h"
+#include "runtime/kernels/data_movement.h"
 #include "runtime/op_registry.h"
 
 namespace qtool {
 
 namespace {
 
-std::vector<int64_t> strides_of(const Shape& s) {
-  std::vector<int64_t> st(s.size());
-  int64_t v = 1;
-  for (size_t i = s.size(); i-- > 0;) {
-    st[i] = v;
-    v *= s[i];
-  }
-  return st;
-}
+using namespace data_movement;
+
+// ---- Shape / Size -----------------------------------------------------------------------------
 
 void shape_op(KernelContext& c) {
   const Shape& s = c.in(0).shape();
-  int64_t r = static_cast<int64_t>(s.size());
-  int64_t start = attr_int(c.node, "start", 0), end = attr_int(c.node, "end", r);
+  const int64_t r = static_cast<int64_t>(s.size());
+  int64_t start = 0, end = r;
+  if (c.version >= 15) {
+    start = attr_int(c.node, "start", 0);
+    end = attr_int(c.node, "end", r);
+  }
   if (start < 0) start += r;
   if (end < 0) end += r;
   start = std::clamp<int64_t>(start, 0, r);
-  end = std::clamp<int64_t>(end, start, r);
+  end = std::clamp<int64_t>(end, 0, r);
+  if (end < start) end = start;
   c.outputs[0] = Tensor::from<int64_t>({end - start}, std::vector<int64_t>(s.begin() + start, s.begin() + end));
 }
 
-void gather(KernelContext& c) {
-  const Tensor& x = c.in(0);
-  const Tensor& idx_t = c.in(1);
-  const int axis = normalize_axis(attr_int(c.node, "axis", 0), x.rank(), c.node);
-  auto idx = idx_t.to_int64s();
-  Shape out_shape(x.shape().begin(), x.shape().begin() + axis);
-  out_shape.insert(out_shape.end(), idx_t.shape().begin(), idx_t.shape().end());
-  out_shape.insert(out_shape.end(), x.shape().begin() + axis + 1, x.shape().end());
-  int64_t outer = 1, inner = 1;
-  for (int i = 0; i < axis; ++i) outer *= x.dim(i);
-  for (int i = axis + 1; i < x.rank(); ++i) inner *= x.dim(i);
-  const int64_t n = x.dim(axis);
-  const size_t es = dtype_size(x.dtype()), chunk = inner * es;
-  Tensor y = Tensor::uninitialized(x.dtype(), out_shape);
-  auto* src = static_cast<const uint8_t*>(x.raw());
-  auto* dst = static_cast<uint8_t*>(y.raw());
-  for (int64_t o = 0; o < outer; ++o)
-    for (size_t j = 0; j < idx.size(); ++j) {
-      int64_t k = idx[j] < 0 ? idx[j] + n : idx[j];
-      if (k < 0 || k >= n) c.fail("index " + std::to_string(idx[j]) + " is out of range for extent " + std::to_string(n));
-      std::memcpy(dst + (o * idx.size() + j) * chunk, src + (o * n + k) * chunk, chunk);
-    }
-  c.outputs[0] = std::move(y);
-}
+void size_op(KernelContext& c) { c.outputs[0] = Tensor::from<int64_t>({}, {c.in(0).numel()}); }
 
-void slice(KernelContext& c) {
-  const Tensor& x = c.in(0);
-  const int r = x.rank();
-  std::vector<int64_t> starts, ends, axes, steps;
-  if (c.opset < 10) {
-    starts = attr_ints(c.node, "starts");
-    ends = attr_ints(c.node, "ends");
-    axes = attr_ints(c.node, "axes");
-  } else {
-    starts = c.in(1).to_int64s();
-    ends = c.in(2).to_int64s();
-    if (c.has(3)) axes = c.in(3).to_int64s();
-    if (c.has(4)) steps = c.in(4).to_int64s();
-  }
-  if (axes.empty())
-    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
-  if (steps.empty()) steps.assign(starts.size(), 1);
-  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
-    c.fail("starts, ends, axes and steps must have the same length");
-  std::vector<int64_t> st(r, 0), step(r, 1);
-  Shape out_shape = x.shape();
-  for (size_t i = 0; i < starts.size(); ++i) {
-    const int a = normalize_axis(axes[i], r, c.node);
-    const int64_t dim = x.dim(a), s = steps[i];
-    if (s == 0) c.fail("slice step must not be 0");
-    int64_t b = starts[i], e = ends[i];
-    if (b < 0) b += dim;
-    if (e < 0) e += dim;
-    if (s > 0) {
-      b = std::clamp<int64_t>(b, 0, dim);
-      e = std::clamp<int64_t>(e, 0, dim);
-      out_shape[a] = e > b ? (e - b + s - 1) / s : 0;
+// ---- Reshape ----------------------------------------------------------------------------------
+
+Shape reshape_target(const KernelContext& c, const Shape& in, const std::vector<int64_t>& target) {
+  const bool allowzero = c.version >= 14 && attr_int(c.node, "allowzero", 0) != 0;
+  Shape s(target.size());
+  int infer = -1;
+  bool has_zero = false;
+  for (size_t i = 0; i < target.size(); ++i) {
+    const int64_t t = target[i];
+    if (t == -1) {
+      if (infer >= 0) c.fail("input 'shape' " + shape_str(target) + " has more than one -1");
+      infer = static_cast<int>(i);
+      s[i] = 1;
+    } else if (t < -1) {
+      c.fail("input 'shape' " + shape_str(target) + " has an invalid extent " + std::to_string(t));
+    } else if (t == 0 && !allowzero) {
+      if (i >= in.size())
+        c.fail("input 'shape' " + shape_str(target) + ": 0 at position " + std::to_string(i) +
+               " copies an extent the input " + shape_str(in) + " does not have");
+      s[i] = in[i];
     } else {
-      b = std::clamp<int64_t>(b, 0, dim - 1);
-      e = std::clamp<int64_t>(e, -1, dim - 1);
-      out_shape[a] = b > e ? (b - e - s - 1) / (-s) : 0;
-    }
-    st[a] = b;
-    step[a] = s;
-  }
-  Tensor y = Tensor::uninitialized(x.dtype(), out_shape);
-  const size_t es = dtype_size(x.dtype());
-  auto xs = strides_of(x.shape());
-  auto* src = static_cast<const uint8_t*>(x.raw());
-  auto* dst = static_cast<uint8_t*>(y.raw());
-  const int64_t n = y.numel();
-  std::vector<int64_t> idx(r, 0);
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t off = 0;
-    for (int d = 0; d < r; ++d) off += (st[d] + idx[d] * step[d]) * xs[d];
-    std::memcpy(dst + i * es, src + off * es, es);
-    for (int d = r - 1; d >= 0; --d) {
-      if (++idx[d] < out_shape[d]) break;
-      idx[d] = 0;
+      has_zero |= t == 0;
+      s[i] = t;
     }
   }
-  c.outputs[0] = std::move(y);
+  if (allowzero && has_zero && infer >= 0)
+    c.fail("input 'shape' " + shape_str(target) + " has both 0 and -1, which allowzero = 1 forbids");
+  const int64_t n = checked_numel(c, in);
+  const int64_t known = checked_numel(c, s);
+  if (infer >= 0) {
+    if (known == 0) {
+      if (n != 0) c.fail("cannot reshape " + shape_str(in) + " to " + shape_str(target));
+      c.fail("cannot infer the -1 extent of " + shape_str(target) + " for the empty input " + shape_str(in));
+    }
+    if (n % known) c.fail("cannot reshape " + shape_str(in) + " to " + shape_str(target));
+    s[infer] = n / known;
+  } else if (known != n) {
+    c.fail("cannot reshape " + shape_str(in) + " (" + std::to_string(n) + " elements) to " + shape_str(target));
+  }
+  return s;
 }
 
-void concat(KernelContext& c) {
-  const Tensor& first = c.in(0);
-  const int axis = normalize_axis(attr_int(c.node, "axis", 0), first.rank(), c.node);
-  Shape out_shape = first.shape();
-  out_shape[axis] = 0;
-  for (int i = 0; i < c.num_inputs(); ++i) {
-    const Tensor& t = c.in(i);
-    if (t.dtype() != first.dtype() || t.rank() != first.rank()) c.fail("inputs differ in type or rank");
-    for (int d = 0; d < t.rank(); ++d)
-      if (d != axis && t.dim(d) != first.dim(d))
-        c.fail("input shapes " + shape_str(first.shape()) + " and " + shape_str(t.shape()) + " differ off the axis");
-    out_shape[axis] += t.dim(axis);
-  }
-  int64_t outer = 1;
-  for (int d = 0; d < axis; ++d) outer *= out_shape[d];
-  const size_t es = dtype_size(first.dtype());
-  Tensor y = Tensor::uninitialized(first.dtype(), out_shape);
-  auto* dst = static_cast<uint8_t*>(y.raw());
-  const size_t out_row = y.numel() / std::max<int64_t>(outer, 1) * es;
-  size_t col = 0;
-  for (int i = 0; i < c.num_inputs(); ++i) {
-    const Tensor& t = c.in(i);
-    const size_t row = outer ? t.numel() / outer * es : 0;
-    auto* src = static_cast<const uint8_t*>(t.raw());
-    for (int64_t o = 0; o < outer; ++o) std::memcpy(dst + o * out_row + col, src + o * row, row);
-    col += row;
-  }
-  c.outputs[0] = std::move(y);
+std::vector<int64_t> reshape_shape_input(const KernelContext& c) {
+  if (c.version < 5) return attr_ints(c.node, "shape");
+  if (c.in(1).rank() != 1) c.fail("input 'shape' must be 1-D, got shape " + shape_str(c.in(1).shape()));
+  return read_int_input(c, 1, "shape");
+}
+
+void reshape_validate(KernelContext& c) {
+  if (c.has(0) && c.has(1)) reshape_target(c, c.in(0).shape(), reshape_shape_input(c));
 }
 
 void reshape(KernelContext& c) {
   const Tensor& x = c.in(0);
-  auto target = c.opset < 5 ? attr_ints(c.node, "shape") : c.in(1).to_int64s();
-  const bool allowzero = attr_int(c.node, "allowzero", 0);
-  Shape s(target.size());
-  int infer = -1;
-  int64_t known = 1;
-  for (size_t i = 0; i < target.size(); ++i) {
-    if (target[i] == 0 && !allowzero) {
-      if (static_cast<int>(i) >= x.rank()) c.fail("shape value 0 at position " + std::to_string(i) + " has no input dim");
-      s[i] = x.dim(static_cast<int>(i));
-    } else if (target[i] == -1) {
-      if (infer >= 0) c.fail("more than one -1 in the target shape");
-      infer = static_cast<int>(i);
-      continue;
-    } else {
-      s[i] = target[i];
-    }
-    known *= s[i];
-  }
-  if (infer >= 0) {
-    if (known == 0 || x.numel() % known) c.fail("cannot reshape " + shape_str(x.shape()) + " to " + shape_str(target));
-    s[infer] = x.numel() / known;
-  }
-  if (shape_numel(s) != x.numel()) c.fail("cannot reshape " + shape_str(x.shape()) + " to " + shape_str(target));
-  c.outputs[0] = x.reshaped(s);
+  c.outputs[0] = x.reshaped(reshape_target(c, x.shape(), reshape_shape_input(c)));
 }
 
-void transpose(KernelContext& c) {
-  const Tensor& x = c.in(0);
-  const int r = x.rank();
-  std::vector<int64_t> perm = attr_ints(c.node, "perm");
-  if (perm.empty())
-    for (int i = r - 1; i >= 0; --i) perm.push_back(i);
-  if (static_cast<int>(perm.size()) != r) c.fail("perm has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(r));
-  Shape out_shape(r);
-  auto xs = strides_of(x.shape());
-  std::vector<int64_t> src_stride(r);
-  for (int i = 0; i < r; ++i) {
-    out_shape[i] = x.dim(static_cast<int>(perm[i]));
-    src_stride[i] = xs[perm[i]];
+// ---- Flatten ----------------------------------------------------------------------------------
+
+Shape flatten_shape(const KernelContext& c, const Shape& in) {
+  const int64_t r = static_cast<int64_t>(in.size());
+  const int64_t a = attr_int(c.node, "axis", 1);
+  const int64_t axis = a < 0 ? a + r : a;
+  if (axis < 0 || axis > r)
+    c.fail("attribute 'axis': " + std::to_string(a) + " is out of range for rank " + std::to_string(r));
+  const int64_t outer = checked_numel(c, Shape(in.begin(), in.begin() + axis));
+  const int64_t inner = checked_numel(c, Shape(in.begin() + axis, in.end()));
+  return {outer, inner};
+}
+
+void flatten_validate(KernelContext& c) {
+  if (c.has(0)) flatten_shape(c, c.in(0).shape());
+}
+void flatten(KernelContext& c) { c.outputs[0] = c.in(0).reshaped(flatten_shape(c, c.in(0).shape())); }
+
+// ---- Squeeze / Unsqueeze ----------------------------------------------------------------------
+
+// The axes list: the attribute before 13, the (optional for Squeeze) input from 13.
+bool axes_of(const KernelContext& c, std::vector<int64_t>* axes) {
+  if (c.version < 13) {
+    *axes = attr_ints(c.node, "axes");
+    return find_attr(c.node, "axes") != nullptr;
   }
-  Tensor y = Tensor::uninitialized(x.dtype(), out_shape);
-  const size_t es = dtype_size(x.dtype());
-  auto* src = static_cast<const uint8_t*>(x.raw());
-  auto* dst = static_cast<uint8_t*>(y.raw());
-  const int64_t n = y.numel();
-  std::vector<int64_t> idx(r, 0);
-  int64_t off = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    std::memcpy(dst + i * es, src + off * es, es);
-    for (int d = r - 1; d >= 0; --d) {
-      off += src_stride[d];
-      if (++idx[d] < out_shape[d]) break;
-      off -= src_stride[d] * out_shape[d];
-      idx[d] = 0;
+  if (!c.has(1)) return false;
+  if (c.in(1).rank() > 1) c.fail("input 'axes' must be 1-D, got shape " + shape_str(c.in(1).shape()));
+  *axes = read_int_input(c, 1, "axes");
+  return true;
+}
+
+Shape squeeze_shape(const KernelContext& c, const Shape& in) {
+  std::vector<int64_t> axes;
+  const bool given = axes_of(c, &axes);
+  const int r = static_cast<int>(in.size());
+  std::vector<bool> drop(r, false);
+  if (!given) {
+    for (int i = 0; i < r; ++i) drop[i] = in[i] == 1;
+  } else {
+    for (int i : normalize_axes(c, axes, r, "'axes'")) {
+      if (in[i] != 1)
+        c.fail("'axes': cannot squeeze axis " + std::to_string(i) + " of extent " + std::to_string(in[i]) + " in " +
+               shape_str(in));
+      drop[i] = true;
     }
   }
-  c.outputs[0] = std::move(y);
+  Shape s;
+  for (int i = 0; i < r; ++i)
+    if (!drop[i]) s.push_back(in[i]);
+  return s;
 }
 
-std::vector<int64_t> axes_of(KernelContext& c) {
-  if (c.opset < 13) return attr_ints(c.node, "axes");
-  return c.has(1) ? c.in(1).to_int64s() : std::vector<int64_t>{};
-}
-
-void unsqueeze(KernelContext& c) {
-  const Tensor& x = c.in(0);
-  auto axes = axes_of(c);
-  const int r = x.rank() + static_cast<int>(axes.size());
+Shape unsqueeze_shape(const KernelContext& c, const Shape& in) {
+  std::vector<int64_t> axes;
+  if (!axes_of(c, &axes)) c.fail(c.version < 13 ? "attribute 'axes' is required" : "input 'axes' is required");
+  const int64_t r64 = static_cast<int64_t>(in.size() + axes.size());
+  if (r64 > 1 << 20) c.fail("'axes' has too many values");
+  const int r = static_cast<int>(r64);
   std::vector<bool> is_new(r, false);
-  for (auto a : axes) is_new[normalize_axis(a, r, c.node)] = true;
+  for (int i : normalize_axes(c, axes, r, "'axes'")) is_new[i] = true;
   Shape s;
-  int k = 0;
-  for (int i = 0; i < r; ++i) s.push_back(is_new[i] ? 1 : x.dim(k++));
-  c.outputs[0] = x.reshaped(s);
+  size_t k = 0;
+  for (int i = 0; i < r; ++i) s.push_back(is_new[i] ? 1 : in[k++]);
+  return s;
 }
 
-void squeeze(KernelContext& c) {
-  const Tensor& x = c.in(0);
-  auto axes = axes_of(c);
-  std::vector<bool> drop(x.rank(), false);
-  if (axes.empty())
-    for (int i = 0; i < x.rank(); ++i) drop[i] = x.dim(i) == 1;
-  for (auto a : axes) {
-    int i = normalize_axis(a, x.rank(), c.node);
-    if (x.dim(i) != 1) c.fail("cannot squeeze axis " + std::to_string(a) + " of extent " + std::to_string(x.dim(i)));
-    drop[i] = true;
-  }
-  Shape s;
-  for (int i = 0; i < x.rank(); ++i)
-    if (!drop[i]) s.push_back(x.dim(i));
-  c.outputs[0] = x.reshaped(s);
+template <Shape (*kShape)(const KernelContext&, const Shape&)>
+void squeeze_like_validate(KernelContext& c) {
+  if (c.has(0) && !(c.version >= 13 && unknown_input(c, 1))) kShape(c, c.in(0).shape());
 }
-
-void flatten(KernelContext& c) {
-  const Tensor& x = c.in(0);
-  int64_t axis = attr_int(c.node, "axis", 1);
-  if (axis < 0) axis += x.rank();
-  if (axis < 0 || axis > x.rank()) c.fail("axis out of range");
-  int64_t outer = 1;
-  for (int i = 0; i < axis; ++i) outer *= x.dim(i);
-  c.outputs[0] = x.reshaped({outer, outer ? x.numel() / outer : 0});
-}
-
-void expand(KernelContext& c) {
-  const Tensor& x = c.in(0);
-  auto target = c.in(1).to_int64s();
-  const size_t r = std::max<size_t>(target.size(), x.rank());
-  Shape out_shape(r);
-  for (size_t i = 0; i < r; ++i) {
-    int64_t a = i < r - x.rank() ? 1 : x.dim(static_cast<int>(i - (r - x.rank())));
-    int64_t b = i < r - target.size() ? 1 : target[i - (r - target.size())];
-    if (a != b && a != 1 && b != 1) c.fail("cannot expand " + shape_str(x.shape()) + " to " + shape_str(target));
-    out_shape[i] = a == 1 ? b : a;
-  }
-  Tensor y = Tensor::uninitialized(x.dtype(), out_shape);
-  const size_t es = dtype_size(x.dtype());
-  Shape padded(r - x.rank(), 1);
-  padded.insert(padded.end(), x.shape().begin(), x.shape().end());
-  auto xs = strides_of(padded);
-  auto* src = static_cast<const uint8_t*>(x.raw());
-  auto* dst = static_cast<uint8_t*>(y.raw());
-  std::vector<int64_t> idx(r, 0);
-  for (int64_t i = 0; i < y.numel(); ++i) {
-    int64_t off = 0;
-    for (size_t d = 0; d < r; ++d) off += (padded[d] == 1 ? 0 : idx[d]) * xs[d];
-    std::memcpy(dst + i * es, src + off * es, es);
-    for (size_t d = r; d-- > 0;) {
-      if (++idx[d] < out_shape[d]) break;
-      idx[d] = 0;
-    }
-  }
-  c.outputs[0] = std::move(y);
-}
-
-void constant_of_shape(KernelContext& c) {
-  auto shape = c.in(0).to_int64s();
-  Tensor value = Tensor::from<float>({1}, {0.f});
-  if (auto* a = find_attr(c.node, "value")) value = tensor_from_proto(a->t());
-  Tensor y = Tensor::uninitialized(value.dtype(), shape);
-  const size_t es = dtype_size(value.dtype());
-  auto* dst = static_cast<uint8_t*>(y.raw());
-  for (int64_t i = 0; i < y.numel(); ++i) std::memcpy(dst + i * es, value.raw(), es);
-  c.outputs[0] = std::move(y);
-}
-
-void constant(KernelContext& c) {
-  if (auto* a = find_attr(c.node, "value")) c.outputs[0] = tensor_from_proto(a->t());
-  else if (auto* a = find_attr(c.node, "value_float")) c.outputs[0] = Tensor::from<float>({}, {a->f()});
-  else if (auto* a = find_attr(c.node, "value_floats"))
-    c.outputs[0] = Tensor::from<float>({a->floats_size()}, std::vector<float>(a->floats().begin(), a->floats().end()));
-  else if (auto* a = find_attr(c.node, "value_int")) c.outputs[0] = Tensor::from<int64_t>({}, {a->i()});
-  else if (auto* a = find_attr(c.node, "value_ints"))
-    c.outputs[0] = Tensor::from<int64_t>({a->ints_size()}, std::vector<int64_t>(a->ints().begin(), a->ints().end()));
-  else c.fail("has no supported value attribute");
+template <Shape (*kShape)(const KernelContext&, const Shape&)>
+void squeeze_like(KernelContext& c) {
+  c.outputs[0] = c.in(0).reshaped(kShape(c, c.in(0).shape()));
 }
 
 }  // namespace
 
 void register_shape_ops(OpRegistry& r) {
   r.add("Shape", {1, 13, 15, 19, 21, 23, 24, 25}, shape_op);
-  r.add("Gather", {1, 11, 13}, gather);
-  r.add("Slice", {1, 10, 11, 13}, slice);
-  r.add("Concat", {4, 11, 13}, concat);
-  r.add("Reshape", {5, 13, 14, 19, 21, 23, 24, 25}, reshape);
-  r.add("Transpose", {1, 13, 21, 23, 24, 25}, transpose);
-  r.add("Unsqueeze", {1, 11, 13, 21, 23, 24, 25}, unsqueeze);
-  r.add("Squeeze", {1, 11, 13, 21, 23, 24, 25}, squeeze);
-  r.add("Flatten", {1, 9, 11, 13, 21, 23, 24, 25}, flatten);
-  r.add("Expand", {8, 13}, expand);
-  r.add("ConstantOfShape", {9, 20, 21, 23, 24, 25}, constant_of_shape);
-  r.add("Constant", {1, 9, 11, 12, 13, 19, 21, 23, 24, 25}, constant);
+  r.add("Size", {1, 13, 19, 21, 23, 24, 25}, size_op);
+  r.add("", "Reshape", {5, 13, 14, 19, 21, 23, 24, 25}, OpDef{reshape, nullptr, reshape_validate});
+  r.add("", "Flatten", {1, 9, 11, 13, 21, 23, 24, 25}, OpDef{flatten, nullptr, flatten_validate});
+  r.add("", "Squeeze", {1, 11, 13, 21, 23, 24, 25},
+        OpDef{squeeze_like<squeeze_shape>, nullptr, squeeze_like_validate<squeeze_shape>});
+  r.add("", "Unsqueeze", {1, 11, 13, 21, 23, 24, 25},
+        OpDef{squeeze_like<unsqueeze_shape>, nullptr, squeeze_like_validate<unsqueeze_shape>});
 }
 
 }  // namespace qtool

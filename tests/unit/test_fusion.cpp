@@ -105,3 +105,60 @@ TEST(Fusion, BlockedTensorsNeverReachPlainKernels) {
   auto want = Executor(m, ExecutorOptions{false, false}).run({{"x", x}}).at("y");
   EXPECT_LT(max_abs_diff(got, want), 1e-4f);
 }
+
+// Residual blocks: Conv -> (BN) -> Add(other) -> Relu runs as one Conv step (oneDNN sum post-op)
+// when `other` exists before the Conv; results equal the unfused plain executor.
+TEST(Fusion, ResidualAddFusesIntoConv) {
+  Model m = test::parse_model(R"(<ir_version: 7, opset_import: ["" : 13]>
+    g (float[2,16,9,11] x, float[1,16,1,1] zb) => (float[2,16,9,11] y, float[2,16,9,11] u) {
+      a = Conv<pads = [1,1,1,1]>(x, w1, b1)
+      ar = Relu(a)
+      main = Conv<pads = [1,1,1,1]>(ar, w2)
+      short = Conv(ar, w3, b3)
+      s1 = Add(main, short)
+      r1 = Relu(s1)
+      c = Conv<pads = [1,1,1,1]>(r1, w4)
+      n = BatchNormalization(c, s, t, mu, var)
+      s2 = Add(r1, n)
+      y = Clip(s2, lo, hi)
+      d = Conv(y, w3)
+      s3 = Add(d, zb)
+      u = LeakyRelu<alpha = 0.1>(s3)
+    })");
+  m.set_initializer("w1", test::random_tensor({16, 16, 3, 3}, 31, -0.3f, 0.3f));
+  m.set_initializer("b1", test::random_tensor({16}, 32));
+  m.set_initializer("w2", test::random_tensor({16, 16, 3, 3}, 33, -0.3f, 0.3f));
+  m.set_initializer("w3", test::random_tensor({16, 16, 1, 1}, 34, -0.3f, 0.3f));
+  m.set_initializer("b3", test::random_tensor({16}, 35));
+  m.set_initializer("w4", test::random_tensor({16, 16, 3, 3}, 36, -0.3f, 0.3f));
+  m.set_initializer("s", test::random_tensor({16}, 37, 0.5f, 1.5f));
+  m.set_initializer("t", test::random_tensor({16}, 38));
+  m.set_initializer("mu", test::random_tensor({16}, 39));
+  m.set_initializer("var", test::random_tensor({16}, 40, 0.2f, 2.f));
+  m.set_initializer("lo", Tensor::from<float>({}, {0.f}));
+  m.set_initializer("hi", Tensor::from<float>({}, {2.f}));
+  const Tensor x = test::random_tensor({2, 16, 9, 11}, 41, -2.f, 2.f), zb = test::random_tensor({1, 16, 1, 1}, 42);
+  Executor plain(m, ExecutorOptions{false, false});
+  const auto want = plain.run({{"x", x}, {"zb", zb}});
+  Executor fast(m);
+  std::vector<std::string> seen;
+  fast.set_hook([&](const std::string& name, const Tensor& t) {
+    seen.push_back(name);
+    EXPECT_EQ(t.layout(), nullptr) << name;
+  });
+  for (int rep = 0; rep < 2; ++rep) {
+    seen.clear();
+    const auto got = fast.run({{"x", x}, {"zb", zb}});
+    EXPECT_LT(max_abs_diff(got.at("y"), want.at("y")), 1e-4f);
+    EXPECT_LT(max_abs_diff(got.at("u"), want.at("u")), 1e-4f);
+  }
+  // `short` is computed after `main`, so the shortcut Conv takes the Add; main, the BN'd c and d
+  // (broadcast summand) are fused away with their sums and activations
+  EXPECT_EQ(seen, (std::vector<std::string>{"ar", "main", "r1", "y", "u"}));
+  // the un-fused run really clips and leaks
+  plain.keep_values({"s2", "s3"});
+  const auto kept = plain.run({{"x", x}, {"zb", zb}});
+  auto s2 = kept.at("s2").to_floats(), s3 = kept.at("s3").to_floats();
+  EXPECT_GT(*std::max_element(s2.begin(), s2.end()), 2.f);
+  EXPECT_LT(*std::min_element(s3.begin(), s3.end()), 0.f);
+}

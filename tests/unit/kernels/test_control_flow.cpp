@@ -246,7 +246,7 @@ g (int64 m, float[1] x) => (float[1] y, float[N] s) {
     ao = Concat<axis = 0>(a)
     one = Constant<value = int64[1] {1}>()
     n = Add(i, one)
-    n1 = Unsqueeze(n, zero)
+    n1 = Identity(n)
     so = Expand(a, n1)
   }>
 })";
