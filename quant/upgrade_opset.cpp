@@ -12,6 +12,7 @@
 #include <set>
 
 #include "quant/pass.h"
+#include "runtime/op_registry.h"
 #include "runtime/value_shapes.h"
 #include "runtime/kernel.h"
 
@@ -149,6 +150,19 @@ void upgrade_opset(Model& model, PassContext& ctx) {
     return;
   }
 
+  // libonnx's shape inference and converter trust attributes (MaxPool strides = 0 is a SIGFPE in
+  // convPoolShapeInference): every node's attributes pass the op registry's validators first.
+  for (const auto& n : model.graph().node()) {
+    int domain_opset = model.opset();
+    if (!canonical_domain(n.domain()).empty())
+      for (const auto& o : model.proto.opset_import())
+        if (o.domain() == n.domain()) domain_opset = static_cast<int>(o.version());
+    try {
+      validate_node(n, domain_opset, std::vector<const Value*>(n.input_size(), nullptr));
+    } catch (const InputError& e) {
+      throw InputError(model.path.string() + ": " + e.what());
+    }
+  }
   // weights are stubs during the conversion (no copy of them, external data kept)
   std::set<std::string> stubbed;
   onnx::ModelProto work = copy_with_stub_initializers(model, 1024, &stubbed);

@@ -302,3 +302,16 @@ def test_opset_upgrade_keeps_external_weights(tmp_path, bits):
     a, b, c = run("old.onnx"), run("q.onnx"), run("q13.onnx")
     assert np.abs(b - c).max() < 1e-6, np.abs(b - c).max()
     assert np.abs(a - b).max() < 0.2, np.abs(a - b).max()
+
+
+@pytest.mark.parametrize("op,attrs,what", [("MaxPool", {"kernel_shape": [3, 3], "strides": [0, 3]}, "strides"),
+                                           ("Conv", {"strides": [0, 1]}, "strides")])
+def test_bad_attributes_before_the_opset_upgrade(tmp_path, op, attrs, what):
+    """Found by test_hostile_mutations (mnist-12, MaxPool strides [0, 3]): quantizing an opset-12
+    model ran libonnx's shape inference on the unvalidated attribute (SIGFPE)."""
+    inputs = ["x", "W"] if op == "Conv" else ["x"]
+    inits = [numpy_helper.from_array(np.ones((2, 2, 3, 3), np.float32), "W")] if op == "Conv" else []
+    m = h.model([helper.make_node(op, inputs, ["y"], name="n0", **attrs)], [vi("x", [1, 2, 8, 8])],
+                [vi("y", ["a", "b", "c", "d"])], inits, opset=12)
+    p = h.save(m, tmp_path / "old.onnx")
+    h.assert_bad_input(h.run("quantize", p, "-o", tmp_path / "q.onnx"), p, "n0", what)
