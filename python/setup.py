@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Builds libqtool.so with CMake from the repository this folder sits in and ships it inside the
 package (pip install ./python). Needs the build dependencies of qtool (bash .ci/setup installs them)."""
 import os

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Numpy-style (multidirectional) broadcasting helpers shared by elementwise kernels.
 #pragma once
 #include <algorithm>

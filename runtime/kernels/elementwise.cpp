@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Elementwise kernels: binary arithmetic with broadcasting, unary activations, Cast, Identity.
 #include <cmath>
 

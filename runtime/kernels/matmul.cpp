@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MatMul (numpy semantics, batched with broadcasting) and Gemm through oneDNN matmul.
 #include "runtime/broadcast.h"
 #include "runtime/dnnl_util.h"

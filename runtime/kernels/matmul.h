@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // numpy-style MatMul of float32 tensors through oneDNN (shared by MatMul and MatMulNBits).
 #pragma once
 #include "runtime/kernel.h"

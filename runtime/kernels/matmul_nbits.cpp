@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // com.microsoft MatMulNBits (onnxruntime contrib op, 4-bit): Y = A x dequant(B)^T (+ bias).
 //   A [..., K] float32; B uint8 [N, ceil(K / block_size), block_size * bits / 8], codes packed two
 //   per byte along K, element k in the low nibble when k is even; scales float32 [N * blocks];

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // QuantizeLinear / DequantizeLinear (ONNX opset 10 per-tensor, opset 13 per-axis).
 //   Q:  y = saturate(round_half_even(x / scale) + zero_point), uint8 (default) or int8
 //   DQ: y = (x - zero_point) * scale for x in uint8 / int8 / int32 / uint4 / int4
