@@ -3,7 +3,8 @@
 """Checks that every source file in the repository carries the licence's SPDX header
 (`SPDX-License-Identifier: Apache-2.0`, see LICENSE) in its first lines; `--fix` adds it.
 
-Sources are the files git tracks with these kinds: C/C++ (.c .cpp .h .hpp .in), CMake
+Sources are the files git tracks (every file under the repository outside build/output folders when
+git or .git is absent, e.g. in an unpacked source archive) with these kinds: C/C++ (.c .cpp .h .hpp .in), CMake
 (CMakeLists.txt, .cmake), Python (.py), shell (.sh and extension-less scripts with a shell
 shebang), TOML, YAML, Dockerfiles and pip requirements files. Data (models, arrays, JSON, Markdown,
 the version table .ci/debian-versions) and markers (py.typed) are not sources.
@@ -46,10 +47,28 @@ def header(style: str) -> str:
     return f"/* {TAG} */\n" if style == "/*" else f"{style} {TAG}\n"
 
 
+SKIP_DIRS = {".git", "out", "dist", "__pycache__"}
+
+
+def source_files():
+    try:
+        r = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
+        if r.returncode == 0:
+            return r.stdout.decode().split("\0")
+    except FileNotFoundError:
+        pass
+    files = []
+    for path in ROOT.rglob("*"):
+        parts = path.relative_to(ROOT).parts
+        if any(p in SKIP_DIRS or p.startswith((".venv", "build")) for p in parts[:-1]):
+            continue
+        files.append(str(path.relative_to(ROOT)))
+    return files
+
+
 def main() -> int:
     fix = "--fix" in sys.argv[1:]
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True,
-                           capture_output=True).stdout.decode().split("\0")
+    files = source_files()
     missing = []
     for rel in filter(None, files):
         path = ROOT / rel
