@@ -26,7 +26,7 @@ meta = importlib.metadata.version("qtool-onnx")
 cli = shutil.which("qtool")
 assert cli, "the console script qtool is not on the venv's PATH"
 cli_version = subprocess.run([cli, "--version"], check=True, capture_output=True, text=True).stdout.strip()
-print(f"qtool {qtool.version()} (libqtool.so {qtool.__file__}), wheel metadata {meta}, {cli}: {cli_version}")
+print(f"qtool {qtool.version()} (package {Path(qtool.__file__).parent}), wheel metadata {meta}, {cli}: {cli_version}")
 assert qtool.version() == meta and cli_version == f"qtool {meta}", "versions differ"
 if hasattr(qtool, "__version__"):
     assert qtool.__version__ == meta, f"qtool.__version__ {qtool.__version__} != {meta}"
