@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool C API: every entry point catches every exception and turns it into a status code and a
 // per-thread message (capi/qtool.h).
 #include "capi/qtool.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* qtool C API (C99). A thin, stable boundary over the qtool library for other languages (the
  * Python package in python/ loads it with ctypes).
  *

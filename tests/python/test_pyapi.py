@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The Python package over the C API (pip install ./python): every function, and bad arguments that
 must raise QtError instead of crashing. Runs without ../shared (scikit-learn's digits model)."""
 import subprocess
