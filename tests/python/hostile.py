@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Helpers for the hostile-input tests (issue 14): run qtool with a memory ceiling and a time limit
 and report its exit code, output and peak RSS; build small crafted models.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 14: hostile data files, tables, plans and option values; numbers that used to give silently
 wrong models; sizes of models with external data. Every bad input exits 2 with one line naming the
 file (or option) and bounded memory; each case crashed, allocated gigabytes, exited 1 with a raw

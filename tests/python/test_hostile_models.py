@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 14, crafted models: no crash, no out-of-bounds read, no file read outside the model's
 folder, memory bounded by the file; every bad model exits 2 with one line naming the file and the
 tensor or node. Each case was a crash, a hang, a memory bomb or a silent exit 0 before the fix."""

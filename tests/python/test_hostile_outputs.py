@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Outputs never clobber (issue 13.6, issue 14 "data loss"): no output may be an input of the same
 command (same inode: hard links and symlinks count), an existing default output needs --force,
 devices are written through, symlinks write their target, and read-only folders, folders, FIFOs
