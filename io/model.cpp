@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -91,7 +92,8 @@ std::string read_all(const fs::path& path) {
   return ss.str();
 }
 
-void resolve_external_data(onnx::TensorProto& t, const fs::path& base_dir, const std::string& label) {
+void resolve_external_data(onnx::TensorProto& t, const fs::path& base_dir, const std::string& label,
+                           std::vector<fs::path>& files) {
   if (t.data_location() != onnx::TensorProto::EXTERNAL) return;
   std::string location;
   int64_t offset = 0, length = -1;
@@ -103,6 +105,7 @@ void resolve_external_data(onnx::TensorProto& t, const fs::path& base_dir, const
   if (location.empty() || fs::path(location).is_absolute() || location.find("..") != std::string::npos)
     throw InputError(label + ": tensor '" + t.name() + "' has an invalid external data location '" + location + "'");
   fs::path file = base_dir / location;
+  if (std::find(files.begin(), files.end(), file) == files.end()) files.push_back(file);
   std::ifstream f(file, std::ios::binary);
   if (!f) throw InputError(label + ": tensor '" + t.name() + "' refers to external data file " + file.string() + ", which cannot be opened");
   int64_t expected = shape_numel(Shape(t.dims().begin(), t.dims().end())) *
@@ -211,7 +214,7 @@ Model load_model(const fs::path& path) {
   std::string bytes = read_all(path);
   Model m = load_model_from_bytes(bytes, path.string());
   m.path = path;
-  for (auto& t : *m.graph().mutable_initializer()) resolve_external_data(t, path.parent_path(), path.string());
+  for (auto& t : *m.graph().mutable_initializer()) resolve_external_data(t, path.parent_path(), path.string(), m.external_files);
   check_model(m, path.string());
   if (int n = weights_to_initializers(m)) spdlog::debug("{}: {} Constant/Identity/Cast weight nodes became initializers", path.string(), n);
   spdlog::debug("loaded {}: IR {}, opset {}, {} nodes, {} initializers", path.string(), m.proto.ir_version(),
@@ -241,13 +244,13 @@ void write_file_atomic(const fs::path& out, const std::string& bytes) {
   }
 }
 
-void save_model(const Model& model, const fs::path& out, const SaveOptions& opts) {
+std::vector<fs::path> save_model(const Model& model, const fs::path& out, const SaveOptions& opts) {
   std::error_code ec;
   if (!model.path.empty() && fs::exists(out, ec) && fs::equivalent(model.path, out, ec))
     throw InputError(out.string() + ": refusing to overwrite the input model; choose another output path with -o");
   if (model.proto.ByteSizeLong() <= opts.external_data_threshold) {
     write_file_atomic(out, model.proto.SerializeAsString());
-    return;
+    return {out};
   }
   // Large model: move every initializer over 1 KiB into "<out>.data".
   onnx::ModelProto copy = model.proto;
@@ -270,6 +273,7 @@ void save_model(const Model& model, const fs::path& out, const SaveOptions& opts
   }
   write_file_atomic(out.parent_path() / location, data);
   write_file_atomic(out, copy.SerializeAsString());
+  return {out, out.parent_path() / location};
 }
 
 }  // namespace qtool

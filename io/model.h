@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -19,6 +20,7 @@ constexpr int kMaxOpset = 28;
 struct Model {
   onnx::ModelProto proto;
   std::filesystem::path path;  // file it was loaded from (empty for in-memory models)
+  std::vector<std::filesystem::path> external_files;  // external data files load_model read, in order
 
   int opset() const;  // version of the ai.onnx domain
   void set_opset(int version);
@@ -51,8 +53,10 @@ struct SaveOptions {
   size_t external_data_threshold = (size_t{1} << 31) - (size_t{1} << 20);
 };
 // Writes atomically (temporary file in the same folder + rename). Refuses (InputError) to write
-// over the file the model was loaded from.
-void save_model(const Model& model, const std::filesystem::path& out, const SaveOptions& opts = {});
+// over the file the model was loaded from. Returns the files written: `out`, then "<out>.data"
+// when the tensors went to external data.
+std::vector<std::filesystem::path> save_model(const Model& model, const std::filesystem::path& out,
+                                              const SaveOptions& opts = {});
 // Atomic write of arbitrary bytes (used for JSON tables and reports too).
 void write_file_atomic(const std::filesystem::path& out, const std::string& bytes);
 

@@ -93,7 +93,7 @@ void run_prune(PruneArgs a) {
   PruneReport report = prune_model(pruned, opts);
   SparseStorageStats sparse = store_sparse_initializers(pruned);
   check_model(pruned, out.string() + " (pruned)");
-  save_model(pruned, out);
+  const auto written = save_model(pruned, out);
   if (!a.masks.empty()) save_masks(report, a.masks);
   const std::string after = file_bytes(pruned);
 
@@ -113,7 +113,7 @@ void run_prune(PruneArgs a) {
                 100.0 * (1.0 - static_cast<double>(report.dense_params_after) / std::max<int64_t>(1, report.dense_params_before)));
   s << buf;
   if (sparse.tensors) s << "  sparse storage:  " << sparse.tensors << " tensors as sparse_initializer\n";
-  s << size_lines(model, pruned);
+  s << size_lines(model, written, true);
   if (!a.masks.empty()) s << "  masks:           " << a.masks << " (" << report.masks.size() << " tensors, 1 = kept)\n";
   std::cout << s.str();
 }

@@ -1,6 +1,7 @@
 // qtool CLI: one file per subcommand; each registers itself on the root CLI11 app.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <filesystem>
 
 #include "calib/dataset.h"
 
@@ -36,8 +37,9 @@ void add_data_options(CLI::App* cmd, DataOptions& opts);
 std::unique_ptr<Dataset> open_data(const std::string& path, const std::vector<InputSpec>& inputs,
                                    const DataOptions& opts);
 std::string format_bytes(int64_t bytes);
-// "  file size: ... -> ... (x% of the input, N.NNx smaller)" and the zip-compressed line, for the
-// serialized input and output models.
-std::string size_lines(const Model& input, const Model& output);
+// "  file size: ... -> ... (x% of the input, N.NNx smaller)" for the files on disk (input model and
+// the external data it was loaded from; `written` as save_model returned it), and with `zip` the
+// zip-compressed line (DEFLATE of the same files, input and output compressed in parallel).
+std::string size_lines(const Model& input, const std::vector<std::filesystem::path>& written, bool zip);
 
 }  // namespace qtool::cli

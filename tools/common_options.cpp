@@ -1,5 +1,6 @@
 #include <cstdio>
 #include <regex>
+#include <thread>
 
 #include "core/error.h"
 #include "tools/commands.h"
@@ -60,18 +61,38 @@ std::string format_bytes(int64_t b) {
   return buf;
 }
 
-std::string size_lines(const Model& input, const Model& output) {
-  std::string in, out;
-  input.proto.SerializeToString(&in);
-  output.proto.SerializeToString(&out);
-  const auto fi = static_cast<long long>(in.size()), fo = static_cast<long long>(out.size());
-  const auto zi = static_cast<long long>(zip_bytes(in)), zo = static_cast<long long>(zip_bytes(out));
+std::string size_lines(const Model& input, const std::vector<std::filesystem::path>& written, bool zip) {
+  std::vector<std::filesystem::path> in_files;
+  std::string in_bytes;  // in-memory input (no file): its serialization
+  if (input.path.empty()) {
+    input.proto.SerializeToString(&in_bytes);
+  } else {
+    in_files.push_back(input.path);
+    in_files.insert(in_files.end(), input.external_files.begin(), input.external_files.end());
+  }
+  auto disk_bytes = [](const std::vector<std::filesystem::path>& files) {
+    long long n = 0;
+    for (const auto& f : files) n += static_cast<long long>(std::filesystem::file_size(f));
+    return n;
+  };
+  const long long fi = input.path.empty() ? static_cast<long long>(in_bytes.size()) : disk_bytes(in_files);
+  const long long fo = disk_bytes(written);
   char b[256];
-  std::snprintf(b, sizeof b,
-                "  file size:       %lld B -> %lld B (%.1f%% of the input, %.2fx smaller)\n"
-                "  zip-compressed:  %lld B -> %lld B (%.1f%% of the input's)\n",
-                fi, fo, 100.0 * fo / fi, static_cast<double>(fi) / fo, zi, zo, 100.0 * zo / zi);
-  return b;
+  std::snprintf(b, sizeof b, "  file size:       %lld B -> %lld B (%.1f%% of the input, %.2fx smaller)\n", fi, fo,
+                100.0 * fo / fi, static_cast<double>(fi) / fo);
+  std::string s = b;
+  if (!zip) return s;
+  long long zi = 0, zo = 0;
+  std::thread t([&] { zi = input.path.empty() ? zip_bytes(in_bytes) : zip_bytes_of_files(in_files); });
+  try {
+    zo = zip_bytes_of_files(written);
+  } catch (...) {
+    t.join();
+    throw;
+  }
+  t.join();
+  std::snprintf(b, sizeof b, "  zip-compressed:  %lld B -> %lld B (%.1f%% of the input's)\n", zi, zo, 100.0 * zo / zi);
+  return s + b;
 }
 
 }  // namespace qtool::cli
