@@ -92,25 +92,31 @@ def measure(cmd, env, cap_bytes=None, progress=None):
     return r
 
 
-def prepare(cache: Path, n, n_eval):
-    """(name, model, calib .npy, eval array or None) for every benchmark model."""
-    mm.materialize_light("resnet50", cache / "resnet50.onnx")
-    mm.materialize_light("densenet121", cache / "densenet121.onnx")
-    models = {
-        "resnet50": (cache / "resnet50.onnx", mm.cifar224(cache, n)),
-        "ultraface": (sd.SHARED / "ultraface/version-RFB-320.onnx", mm.ultraface(cache, n)),
-        "vit": (sd.SHARED / "cifar10-vit-vnncomp/pgd_2_3_16.onnx", mm.cifar32(cache, n, sd.VIT_STD, "vit")),
-        "resnet_4b": (sd.SHARED / "cifar10-resnet-vnncomp/resnet_4b.onnx", mm.cifar32(cache, n, sd.RESNET_STD, "resnet")),
-        "densenet121": (cache / "densenet121.onnx", mm.cifar224(cache, n)),
+def prepare(cache: Path, n, n_eval, names):
+    """name -> (model, calib .npy) and name -> eval array, built (and cached) only for `names`."""
+    make = {
+        "resnet50": lambda: (mm.materialize_light("resnet50", cache / "resnet50.onnx"), mm.cifar224(cache, n)),
+        "ultraface": lambda: (sd.SHARED / "ultraface/version-RFB-320.onnx", mm.ultraface(cache, n)),
+        "vit": lambda: (sd.SHARED / "cifar10-vit-vnncomp/pgd_2_3_16.onnx", mm.cifar32(cache, n, sd.VIT_STD, "vit")),
+        "resnet_4b": lambda: (sd.SHARED / "cifar10-resnet-vnncomp/resnet_4b.onnx",
+                              mm.cifar32(cache, n, sd.RESNET_STD, "resnet")),
+        "densenet121": lambda: (mm.materialize_light("densenet121", cache / "densenet121.onnx"), mm.cifar224(cache, n)),
     }
+    unknown = [m for m in names if m not in make]
+    if unknown:
+        raise SystemExit(f"unknown model(s) {unknown}; known: {sorted(make)}")
+    models = {m: make[m]() for m in names}
     evals = {}
     if n_eval:
         jpg_tail = lambda std: h.cifar_jpg_array(std)[-n_eval:]  # last JPEGs: not in a calibration set < 1,469
-        evals["vit"] = jpg_tail(sd.VIT_STD)
-        evals["resnet_4b"] = jpg_tail(sd.RESNET_STD)
-        evals["resnet50"] = mm.resize_bilinear_batch(jpg_tail(sd.RESNET_STD), 224, 224)
-        evals["densenet121"] = evals["resnet50"]
-        evals["ultraface"] = h.ultraface_array(cache)  # the 8 photos, uncropped
+        ev = {
+            "vit": lambda: jpg_tail(sd.VIT_STD),
+            "resnet_4b": lambda: jpg_tail(sd.RESNET_STD),
+            "resnet50": lambda: mm.resize_bilinear_batch(jpg_tail(sd.RESNET_STD), 224, 224),
+            "densenet121": lambda: mm.resize_bilinear_batch(jpg_tail(sd.RESNET_STD), 224, 224),
+            "ultraface": lambda: h.ultraface_array(cache),  # the 8 photos, uncropped
+        }
+        evals = {m: ev[m]() for m in names}
     return models, evals
 
 
@@ -148,7 +154,7 @@ def run_pair(name, model, calib, method, work, args, env, ev):
 def scaling(args, env, work):
     cache = args.cache
     rows = []
-    models, _ = prepare(cache, args.samples, 0)
+    models, _ = prepare(cache, args.samples, 0, ["resnet_4b", "ultraface", "resnet50", "densenet121", "vit"])
     mm.matmul_stack(cache / "matmul_100m.onnx", 2048, 24, external=False)
     mm.matmul_stack(cache / "matmul_2_5g.onnx", 4096, 38, external=True)
     sizes = [("resnet_4b", *models["resnet_4b"]), ("ultraface", *models["ultraface"]), ("resnet50", *models["resnet50"]),
@@ -204,7 +210,7 @@ def main():
     if args.scaling:
         scaling(args, env, work)
         return
-    models, evals = prepare(args.cache, args.samples, args.eval)
+    models, evals = prepare(args.cache, args.samples, args.eval, args.models.split(","))
     print(f"=== qtool quantize vs onnxruntime {__import__('onnxruntime').__version__} quantize_static: "
           f"{args.samples} calibration samples, {args.threads} threads, quantize_static fed in chunks of "
           f"{args.ort_chunk or 'all'} ===", flush=True)
