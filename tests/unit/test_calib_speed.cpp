@@ -5,6 +5,7 @@
 // Executor::observe_values shows a value to the hook without keeping it in run()'s result.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -189,5 +190,30 @@ TEST(Calibrate, PooledMatchesDirectObserversAndNamesBadTensor) {
     FAIL() << "expected InputError";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("'l'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Observers, EntropyThresholdIgnoresTheZeroSpike) {
+  // ReLU output: |N(0, 1)| plus many exact zeros. TensorRT-style entropy calibration (with
+  // pytorch-quantization's bins[0] = bins[1]) must pick the same threshold however many zeros
+  // there are, and keep the body of the half-normal (P(|x| > 2.5) is 1.2%).
+  std::mt19937 rng(17);
+  std::normal_distribution<float> d(0.f, 1.f);
+  std::vector<float> body(200000);
+  for (auto& x : body) x = std::fabs(d(rng));
+  float prev = -1.f;
+  for (size_t zeros : {size_t{0}, size_t{200000}, size_t{800000}}) {
+    std::vector<float> v(body);
+    v.insert(v.end(), zeros, 0.f);
+    std::shuffle(v.begin(), v.end(), rng);
+    auto obs = make_observer("entropy");
+    for (size_t i = 0; i < v.size(); i += 65536)
+      obs->observe(v.data() + i, static_cast<int64_t>(std::min<size_t>(65536, v.size() - i)));
+    const Range r = obs->range();
+    EXPECT_EQ(r.min, 0.f);
+    EXPECT_GT(r.max, 2.5f) << zeros << " zeros";
+    EXPECT_LT(r.max, *std::max_element(body.begin(), body.end())) << zeros << " zeros";
+    if (prev >= 0) EXPECT_FLOAT_EQ(r.max, prev) << zeros << " zeros";
+    prev = r.max;
   }
 }
