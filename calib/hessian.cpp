@@ -128,7 +128,7 @@ std::map<std::string, LayerHessian> collect_hessians(const Model& model, Dataset
   std::vector<std::string> watched;
   for (const auto& [name, idx] : by_input)
     if (exec.has_value(name)) watched.push_back(name);
-  exec.keep_values(watched);  // layer inputs must not be fused away
+  exec.observe_values(watched);  // layer inputs must not be fused away (and are not kept)
   bool probing = true;
   exec.set_hook([&](const std::string& name, const Tensor& t) {
     if (probing) return;

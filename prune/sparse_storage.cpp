@@ -3,6 +3,9 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <fstream>
+#include <memory>
 #include <set>
 
 #include "core/error.h"
@@ -45,13 +48,61 @@ SparseStorageStats store_sparse_initializers(Model& model, int64_t min_elements)
   return stats;
 }
 
+namespace {
+// Running DEFLATE that counts output bytes instead of keeping them.
+class DeflateCounter {
+ public:
+  DeflateCounter() {
+    if (deflateInit(&z_, Z_DEFAULT_COMPRESSION) != Z_OK) throw Error("zlib: deflateInit failed");
+  }
+  ~DeflateCounter() { deflateEnd(&z_); }
+  void add(const char* p, size_t n, bool last) {
+    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(p));
+    z_.avail_in = static_cast<uInt>(n);
+    int rc;
+    do {
+      z_.next_out = buf_;
+      z_.avail_out = sizeof buf_;
+      rc = deflate(&z_, last ? Z_FINISH : Z_NO_FLUSH);
+      if (rc == Z_STREAM_ERROR) throw Error("zlib: deflate failed");
+      out_ += static_cast<int64_t>(sizeof buf_ - z_.avail_out);
+    } while (z_.avail_out == 0 || (last && rc != Z_STREAM_END));
+  }
+  int64_t bytes() const { return out_; }
+
+ private:
+  z_stream z_{};
+  Bytef buf_[1 << 18];
+  int64_t out_ = 0;
+};
+}  // namespace
+
 int64_t zip_bytes(const std::string& bytes) {
-  uLongf out_len = compressBound(static_cast<uLong>(bytes.size()));
-  std::string out(out_len, '\0');
-  if (compress2(reinterpret_cast<Bytef*>(out.data()), &out_len, reinterpret_cast<const Bytef*>(bytes.data()),
-                static_cast<uLong>(bytes.size()), Z_DEFAULT_COMPRESSION) != Z_OK)
-    throw Error("zlib could not compress " + std::to_string(bytes.size()) + " bytes");
-  return static_cast<int64_t>(out_len);
+  auto z = std::make_unique<DeflateCounter>();
+  constexpr size_t kChunk = size_t{1} << 30;  // avail_in is 32-bit
+  size_t at = 0;
+  do {
+    const size_t n = std::min(kChunk, bytes.size() - at);
+    z->add(bytes.data() + at, n, at + n == bytes.size());
+    at += n;
+  } while (at < bytes.size());
+  return z->bytes();
+}
+
+int64_t zip_bytes_of_files(const std::vector<std::filesystem::path>& files) {
+  auto z = std::make_unique<DeflateCounter>();
+  std::vector<char> buf(size_t{4} << 20);
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::ifstream f(files[i], std::ios::binary);
+    if (!f) throw Error(files[i].string() + ": cannot read");
+    while (f) {
+      f.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      const auto n = static_cast<size_t>(f.gcount());
+      if (n) z->add(buf.data(), n, false);
+    }
+  }
+  z->add(nullptr, 0, true);
+  return z->bytes();
 }
 
 }  // namespace qtool

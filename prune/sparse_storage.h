@@ -6,7 +6,9 @@
 // (see zip_bytes).
 #pragma once
 #include <cstdint>
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "io/model.h"
 
@@ -22,6 +24,10 @@ struct SparseStorageStats {
 SparseStorageStats store_sparse_initializers(Model& model, int64_t min_elements = 64);
 
 // Size of `bytes` after DEFLATE (zlib, default level): what a zip / app bundle / HTTP download sees.
+// Streams through a 256 KiB buffer (no second copy of the input).
 int64_t zip_bytes(const std::string& bytes);
+// The same for the concatenation of files (a model and its external data), read 4 MiB at a time.
+// Throws Error when a file cannot be read.
+int64_t zip_bytes_of_files(const std::vector<std::filesystem::path>& files);
 
 }  // namespace qtool

@@ -261,6 +261,16 @@ void CompiledGraph::keep_values(const std::vector<std::string>& names) {
   finish();
 }
 
+void CompiledGraph::observe_values(const std::vector<std::string>& names) {
+  observed_.resize(slot_names_.size(), false);
+  for (const auto& n : names) {
+    auto it = slot_of_.find(n);
+    if (it == slot_of_.end()) throw InputError("value '" + n + "' does not exist in the model");
+    observed_[it->second] = true;
+  }
+  finish();
+}
+
 void CompiledGraph::finish() {
   steps_ = graph_steps_;
   if (env_->options.fuse && !env_->options.reference_only) {
@@ -269,6 +279,8 @@ void CompiledGraph::finish() {
     keep_.resize(slot_names_.size(), false);
     for (const auto& s : steps_)
       for (int id : s.implicit) keep_[id] = true;
+    for (size_t id = 0; id < observed_.size() && id < keep_.size(); ++id)
+      if (observed_[id]) keep_[id] = true;
     fuse();
     keep_ = std::move(kept);
   }

@@ -57,6 +57,7 @@ class CompiledGraph {
 
   // Top level only.
   void keep_values(const std::vector<std::string>& names);
+  void observe_values(const std::vector<std::string>& names);  // never fused away, not kept
   bool has_value(const std::string& name) const { return slot_of_.count(name) > 0; }
   int slot_of(const std::string& name) const;
   const std::string& slot_name(int id) const { return slot_names_[id]; }
@@ -102,6 +103,7 @@ class CompiledGraph {
   std::vector<Step> steps_;        // what execute() runs (after fusion)
   std::vector<int> last_use_;      // per slot: index of the last step reading it
   std::vector<bool> keep_;
+  std::vector<bool> observed_;     // protected from fusion only (observe_values)
   std::vector<std::unique_ptr<onnx::NodeProto>> owned_nodes_;  // nodes made by compilation
   bool subgraph_ = false;          // an If / Loop / Scan body (folding failures are deferred)
 };

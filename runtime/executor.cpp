@@ -99,6 +99,7 @@ Executor::Executor(Executor&&) noexcept = default;
 const std::vector<std::string>& Executor::output_names() const { return graph_->output_names(); }
 void Executor::set_hook(Hook hook) { hook_ = std::move(hook); }
 void Executor::keep_values(std::vector<std::string> names) { graph_->keep_values(names); }
+void Executor::observe_values(const std::vector<std::string>& names) { graph_->observe_values(names); }
 bool Executor::has_value(const std::string& name) const { return graph_->has_value(name); }
 const Tensor* Executor::constant(const std::string& name) const { return graph_->constant(name); }
 

@@ -73,6 +73,10 @@ class Executor {
   // Also keep these intermediate values (beyond graph outputs) in run()'s result. Throws
   // InputError for a name the model does not have.
   void keep_values(std::vector<std::string> names);
+  // Make sure the hook sees these values (fusion never removes them) without keeping them in
+  // run()'s result: each is released after its last reader as usual, so streaming observers hold
+  // one batch's activations at a time. Throws InputError for a name the model does not have.
+  void observe_values(const std::vector<std::string>& names);
   bool has_value(const std::string& name) const;
   // A value known at compile time (initializer, or folded from constants, e.g. a dequantized
   // weight); nullptr otherwise.

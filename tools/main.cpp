@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/version.h"
 #include "tools/commands.h"
+#include "tools/omp_wait_policy.h"
 
 namespace {
 // Messages are one line (library texts may hold newlines).
@@ -20,6 +21,7 @@ std::string one_line(std::string s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  qtool::cli::default_passive_omp_wait(argv);
   // Activation buffers of a few MB are freed and re-allocated on every batch. glibc serves them
   // with mmap by default, so every run page-faults its memory in again (a third of the executor's
   // time on UltraFace). Keep them on the heap and let freed memory be reused instead.

@@ -2,6 +2,10 @@
 // Entropy (KL-divergence) calibration, TensorRT 8 / Migacz 2017: for each candidate threshold
 // T = i * bin_width, P is the |x| histogram clipped at T (outliers folded into the last bin) and Q
 // is P quantized to `levels` buckets and expanded back; choose the T minimising KL(P || Q).
+// As in NVIDIA's pytorch-quantization (HistogramCalibrator, _compute_amax_entropy: bins[0] = bins[1])
+// the first |x| bin is replaced by its neighbour before the search: after a ReLU it holds every exact
+// zero (often half the mass or more), and that spike, which every candidate represents exactly,
+// would otherwise dominate P and push the search to clip the informative tail.
 #include <algorithm>
 #include <cmath>
 
@@ -22,6 +26,7 @@ class EntropyObserver : public HistogramObserver {
     for (int i = 0; i < half; ++i) absh[i] = hist_.counts()[half + i] + hist_.counts()[half - 1 - i];
     int nbins = half;
     while (nbins > 1 && absh[nbins - 1] == 0) --nbins;
+    if (nbins > 1) absh[0] = absh[1];  // drop the zero spike (see the file comment)
     const double width = hist_.bin_width();
     const double amax = std::max(std::fabs(hist_.min()), std::fabs(hist_.max()));
     if (nbins <= levels) return nonneg ? Range{0, hist_.max()} : Range{static_cast<float>(-amax), static_cast<float>(amax)};

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "calib/observer_pool.h"
+
+#include <algorithm>
+
+namespace qtool {
+
+ObserverPool::ObserverPool(std::vector<Observer*> observers, int workers, size_t max_pending_bytes)
+    : observers_(std::move(observers)), max_pending_bytes_(max_pending_bytes) {
+  if (workers <= 0) workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  workers = static_cast<int>(std::min<size_t>(static_cast<size_t>(workers), std::max<size_t>(1, observers_.size())));
+  workers_ = std::vector<Worker>(static_cast<size_t>(workers));
+  for (size_t w = 0; w < workers_.size(); ++w) workers_[w].thread = std::thread([this, w] { work(w); });
+}
+
+ObserverPool::~ObserverPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  has_work_.notify_all();
+  for (auto& w : workers_) w.thread.join();
+}
+
+void ObserverPool::submit(size_t index, Tensor t) {
+  const size_t bytes = t.nbytes();
+  std::unique_lock<std::mutex> lock(mu_);
+  if (error_) std::rethrow_exception(error_);
+  // One tensor larger than the limit still goes through (alone), so nothing can deadlock.
+  has_room_.wait(lock, [&] { return pending_bytes_ == 0 || pending_bytes_ + bytes <= max_pending_bytes_; });
+  pending_bytes_ += bytes;
+  ++pending_items_;
+  workers_[index % workers_.size()].queue.push_back({index, std::move(t)});
+  lock.unlock();
+  has_work_.notify_all();
+}
+
+void ObserverPool::work(size_t w) {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    has_work_.wait(lock, [&] { return stop_ || !workers_[w].queue.empty(); });
+    if (workers_[w].queue.empty()) return;  // stop_ and nothing left
+    Item item = std::move(workers_[w].queue.front());
+    workers_[w].queue.pop_front();
+    const bool skip = error_ != nullptr;  // after a failure the rest is only drained
+    lock.unlock();
+    const size_t bytes = item.t.nbytes();
+    std::exception_ptr failed;
+    try {
+      if (!skip) observers_[item.index]->observe(item.t.data<float>(), item.t.numel());
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    item.t = Tensor();  // release the activation before taking the lock
+    lock.lock();
+    if (failed && !error_) {
+      error_ = failed;
+      failed_index_ = item.index;
+    }
+    pending_bytes_ -= bytes;
+    --pending_items_;
+    has_room_.notify_all();
+    if (pending_items_ == 0) idle_.notify_all();
+  }
+}
+
+bool ObserverPool::failed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return error_ != nullptr;
+}
+
+void ObserverPool::drain() {
+  std::unique_lock<std::mutex> lock(mu_);
+  idle_.wait(lock, [&] { return pending_items_ == 0; });
+  if (error_) std::rethrow_exception(error_);
+}
+
+}  // namespace qtool
