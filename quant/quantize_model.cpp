@@ -3,7 +3,7 @@
 namespace qtool {
 
 const std::vector<std::string> kPreparePasses = {"remove_initializer_inputs", "fold_constants", "fold_batchnorm",
-                                                   "upgrade_opset"};
+                                                   "fold_bias_add", "upgrade_opset"};
 const std::vector<std::string> kQuantizePasses = {"insert_qdq"};
 
 Model prepare_for_quantization(const Model& model, PassContext& ctx) {

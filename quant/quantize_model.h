@@ -1,5 +1,5 @@
 // The int8 pipeline as a list of pass ids:
-//   prepare:  remove_initializer_inputs, fold_constants, fold_batchnorm, upgrade_opset   (before calibration, so
+//   prepare:  remove_initializer_inputs, fold_constants, fold_batchnorm, fold_bias_add, upgrade_opset   (before calibration, so
 //             calibration table names match the graph that gets quantized)
 //   quantize: insert_qdq
 #pragma once
