@@ -7,7 +7,10 @@
 // value); tensors of one scale group share their scale and zero point initializers.
 // Needs opset >= 13 (run upgrade_opset first). Activations need a calibration table; without
 // one, only weights are quantized.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -21,6 +24,8 @@
 namespace qtool {
 
 namespace {
+
+constexpr double kBiasCodeLimit = 1 << 30;  // |int32 bias code| bound, with headroom for the accumulator
 
 bool is_float_init(const Model& m, const std::string& name) {
   auto* t = m.find_initializer(name);
@@ -171,6 +176,14 @@ void insert_qdq(Model& model, PassContext& ctx) {
       if (!act_qp.count(node.input(i))) acts_quantized = false;
       else if (i == 0) input_scale = act_qp[node.input(i)].scale;
     }
+    // An int32 bias has scale input_scale x weight_scale[c]; with a tiny input scale (activations
+    // that all but vanish, e.g. randomly initialised deep networks) the bias would saturate int32
+    // and the layer would lose it. Weight scales are raised so that |b[c]| / scale <= 2^30.
+    std::vector<float> min_w_scale;
+    if (r.bias >= 0 && acts_quantized && input_scale > 0 && is_float_init(model, node.input(r.bias))) {
+      const auto b = model.initializer(node.input(r.bias)).to_floats();
+      for (float v : b) min_w_scale.push_back(std::fabs(v) / (input_scale * kBiasCodeLimit));
+    }
     // Weights: the node's WeightSpec (int8 per channel by default); see quant/weight_storage.h.
     std::vector<float> w_scales;
     if (r.weight >= 0 && is_float_init(model, node.input(r.weight))) {
@@ -253,6 +266,14 @@ void insert_qdq(Model& model, PassContext& ctx) {
             const bool pre = ctx.quantized && ctx.quantized->count(label);
             QuantizedWeight qw = pre ? ctx.quantized->at(label) : quantize_rtn(wt, r.axis, fmt, spec.group_size);
             if (pre) ctx.stats.gptq_layers++;
+            if (!qw.group_size && static_cast<int64_t>(min_w_scale.size()) == qw.layout.rows) {
+              const int64_t raised = raise_row_scales(qw, wt, min_w_scale);
+              if (raised) {
+                ctx.stats.bias_limited_channels += raised;
+                spdlog::debug("{}: {} weight scales raised so the int32 bias fits (input scale {:g})", label, raised,
+                              input_scale);
+              }
+            }
             em = emit_quantized_weight(model, qw, base);
             if (!qw.group_size && fmt->signed_codes() && (spec.format == "int8" || spec.format == "int4"))
               scales = qw.scale.to_floats();

@@ -63,6 +63,7 @@ struct PassStats {
   int biases_quantized = 0;
   int batchnorms_folded = 0;
   int bias_adds_folded = 0;                        // Add / Mul constants folded into layers
+  int64_t bias_limited_channels = 0;               // weight scales raised so an int32 bias fits
   int gptq_layers = 0;                             // weights rounded with GPTQ instead of nearest
   std::map<std::string, int64_t> weight_params;    // parameters per weight format
   int opset_before = 0, opset_after = 0;

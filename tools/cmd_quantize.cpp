@@ -138,6 +138,9 @@ void run_quantize(const QuantizeArgs& a) {
   for (const auto& k : st.kept_float) s << "\n                   - " << k;
   s << "\n  tensors:         " << st.weights_quantized << " weights, " << st.biases_quantized
     << " biases (int32), " << st.activations_quantized << " activations\n";
+  if (st.bias_limited_channels)
+    s << "                   " << st.bias_limited_channels
+      << " weight channels use a larger scale so their int32 bias fits (the input's range is tiny)\n";
   s << "  batchnorm folded: " << st.batchnorms_folded << "; bias/scale nodes folded: " << st.bias_adds_folded
     << "; opset " << st.opset_before << " -> " << q.opset() << "\n";
   if (prune) {

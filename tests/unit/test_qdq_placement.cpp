@@ -176,3 +176,27 @@ TEST(QdqPlacement, IntegerOpsOnDemandAndExcludeKeepsFloat) {
   o.exclude = {"last"};
   EXPECT_EQ(place_qdq(m, o).tensors, (std::vector<std::string>{"x", "c1"}));
 }
+
+TEST(InsertQdq, TinyInputScaleKeepsTheBias) {
+  // Activations of ~1e-9 (as deep inside randomly initialised networks) and a bias of ~0.05: with
+  // bias scale = input scale x weight scale the int32 bias would saturate at ~1e-6 and the output
+  // (which is all bias) would vanish; the weight scales are raised instead.
+  Model m = test::parse_model(R"(<ir_version: 7, opset_import: ["" : 13]>
+    g (float[1,8,4,4] x) => (float[1,3,4,4] y) {
+      y = Conv(x, w, b)
+    })");
+  m.set_initializer("w", test::random_tensor({3, 8, 1, 1}, 40, -0.3f, 0.3f));
+  m.set_initializer("b", Tensor::from<float>({3}, {0.05f, -0.04f, 0.f}));
+  PassContext ctx;
+  Model prepared = prepare_for_quantization(m, ctx);
+  CalibrationTable table;
+  table.ranges["x"] = {0.f, 1e-9f};
+  ctx.table = &table;
+  Model q = quantize_prepared(prepared, ctx);
+  EXPECT_EQ(ctx.stats.bias_limited_channels, 2);  // the zero bias needs nothing
+  Tensor x = test::random_tensor({1, 8, 4, 4}, 41, 0.f, 1e-9f);
+  const Tensor ref = Executor(m).run({{"x", x}}).at("y"), out = Executor(q).run({{"x", x}}).at("y");
+  EXPECT_GT(sqnr_db(ref.data<float>(), out.data<float>(), ref.numel()), 40.0);
+  const Tensor qb = q.initializer("y_bias_quantized");
+  for (int64_t c = 0; c < qb.numel(); ++c) EXPECT_LE(std::abs(qb.data<int32_t>()[c]), 1 << 30);
+}
