@@ -110,6 +110,7 @@ void insert_qdq(Model& model, PassContext& ctx) {
     for (const auto& n : g.node())
       if (!opts.exclude.count(label_of(n)))
         for (const auto& i : n.input()) read.insert(i);
+    for (const auto& o : g.output()) read.insert(o.name());
     for (const auto& t : placement.tensors) {
       auto git = group_range.find(placement.share.at(t));
       if (!read.count(t)) continue;
@@ -118,6 +119,11 @@ void insert_qdq(Model& model, PassContext& ctx) {
       act_group[t] = git->first;
     }
   }
+  // A quantized graph output keeps its name on the DequantizeLinear; its producer writes t + "_float".
+  std::set<std::string> graph_outputs;
+  for (const auto& o : g.output()) graph_outputs.insert(o.name());
+  auto quantized_output = [&](const std::string& t) { return act_qp.count(t) && graph_outputs.count(t); };
+  auto float_name = [&](const std::string& t) { return quantized_output(t) ? t + "_float" : t; };
   std::set<std::string> group_inits_done;
   auto emit_qdq = [&](const std::string& t) {
     const QParams& qp = act_qp.at(t);
@@ -128,12 +134,15 @@ void insert_qdq(Model& model, PassContext& ctx) {
       if (qp.is_unsigned) add_init(z_name, Tensor::from<uint8_t>({}, {static_cast<uint8_t>(qp.zero_point)}));
       else add_init(z_name, Tensor::from<int8_t>({}, {static_cast<int8_t>(qp.zero_point)}));
     }
-    out_nodes.push_back(make_node("QuantizeLinear", t + "_QuantizeLinear", {t, s_name, z_name}, t + "_quantized"));
+    out_nodes.push_back(
+        make_node("QuantizeLinear", t + "_QuantizeLinear", {float_name(t), s_name, z_name}, t + "_quantized"));
     out_nodes.push_back(make_node("DequantizeLinear", t + "_DequantizeLinear", {t + "_quantized", s_name, z_name},
-                                  t + "_dequantized"));
+                                  graph_outputs.count(t) ? t : t + "_dequantized"));
     ctx.stats.activations_quantized++;
   };
-  auto dq_name = [&](const std::string& t) { return act_qp.count(t) ? t + "_dequantized" : t; };
+  auto dq_name = [&](const std::string& t) {
+    return act_qp.count(t) && !graph_outputs.count(t) ? t + "_dequantized" : t;
+  };
 
   const onnx::GraphProto original = g;
   for (const auto& in : original.input())
@@ -145,6 +154,7 @@ void insert_qdq(Model& model, PassContext& ctx) {
     if (!excluded)
       for (int i = 0; i < q.input_size(); ++i)
         if (!q.input(i).empty()) q.set_input(i, dq_name(q.input(i)));
+    for (int i = 0; i < q.output_size(); ++i) q.set_output(i, float_name(q.output(i)));
     auto emit_outputs = [&] {
       for (const auto& o : node.output())
         if (act_qp.count(o)) emit_qdq(o);
@@ -162,7 +172,9 @@ void insert_qdq(Model& model, PassContext& ctx) {
     }
     if (excluded) {
       ctx.stats.kept_float.push_back(label + " (excluded)");
-      finish(node);
+      onnx::NodeProto e = node;  // reads the float values; its outputs keep their Q/DQ
+      for (int i = 0; i < e.output_size(); ++i) e.set_output(i, float_name(e.output(i)));
+      finish(e);
       continue;
     }
     const LayerRoles r = layer_roles(model, node);

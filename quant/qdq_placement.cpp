@@ -149,7 +149,9 @@ QdqPlacement place_qdq(const Model& model, const QuantOptions& opts) {
     if (c != consumers.end() && c->second.size() == 1 && !graph_outputs.count(y) &&
         foldable_activation(g.node(c->second[0])))
       y = g.node(c->second[0]).output(0);
-    if (!graph_outputs.count(y)) add(y, "output of " + n.op_type() + " " + label(n));
+    // a Conv writing a graph output is still quantized (its DequantizeLinear writes the output):
+    // QLinearConv needs the quantizer and there is no integer Conv with a float output
+    if (!graph_outputs.count(y) || n.op_type() == "Conv") add(y, "output of " + n.op_type() + " " + label(n));
   }
 
   while (!work.empty()) {

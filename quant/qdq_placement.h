@@ -19,14 +19,15 @@
 // qdq_selector_action_transformer.cc: Conv -> QLinearConv only with Q on the output, MatMul ->
 // QLinearMatMul with it, MatMulIntegerToFloat without):
 //   - the output of each quantized Conv / MatMul is quantized, after its Relu / Clip when that is
-//     the only consumer (ReluQuantFusion / ClipQuantFusion drop them), unless it is a graph output;
+//     the only consumer (ReluQuantFusion / ClipQuantFusion drop them), unless it is a graph output
+//     (a Conv's graph output is quantized too: the DequantizeLinear then writes it);
 //   - quantization is carried forward through lossless data movement (all of the above except
 //     Resize other than nearest and Pad other than zero constant) with a shared scale, so those ops
 //     run on uint8 instead of behind a DequantizeLinear.
 // OpenVINO (low-precision transformations): quantizers on layer inputs only (it propagates
 // dequantization through the graph itself); outputs are not requantized.
-// Graph outputs are never given a Q/DQ of their own (their consumers inside the graph may read a
-// quantized copy).
+// Other graph outputs are never given a Q/DQ of their own (their consumers inside the graph may
+// read a quantized copy).
 #pragma once
 #include <map>
 #include <set>
