@@ -63,6 +63,7 @@ CompressResult compress(const Model& model, const CompressOptions& a, Dataset* d
                          : act_type == "symmetric" ? ActType::kSymmetric
                                                    : ActType::kUInt8;
   ctx.options.exclude.insert(a.exclude.begin(), a.exclude.end());
+  ctx.options.quantize_constants = !a.keep_float_constants;
   ctx.options.op_types = std::set<std::string>(a.op_types.begin(), a.op_types.end());
   ctx.options.input_shapes = a.input_shapes;
   for (const auto& name : a.exclude) {

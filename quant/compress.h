@@ -36,6 +36,7 @@ struct CompressOptions {
   std::vector<std::string> op_types = default_op_type_list();
   PruneOptions prune = no_pruning();  // used when prune_enabled (sparsity > 0 or a pattern)
   bool prune_enabled = false;
+  bool keep_float_constants = false;  // --keep-float-constants: no quantize_constants
   const CalibrationTable* table = nullptr;  // reuse instead of calibrating on the data
   std::map<std::string, std::vector<int64_t>> input_shapes;  // --input-shape (see runtime/value_shapes.h)
 };

@@ -51,6 +51,7 @@ struct QuantOptions {
   std::set<std::string> exclude;                    // node names kept float
   std::set<std::string> op_types = default_op_types();  // ops that may be quantized
   QdqTarget target = QdqTarget::kOnnxRuntime;       // --target
+  bool quantize_constants = true;                   // large non-weight constants as 8-bit (quantize_constants)
   int target_opset = 13;                            // QDQ with per-channel axis needs >= 13
   std::map<std::string, std::vector<int64_t>> input_shapes;  // --input-shape: concrete input extents
 };
@@ -62,6 +63,7 @@ struct PassStats {
   int activations_quantized = 0;
   int biases_quantized = 0;
   int batchnorms_folded = 0;
+  int constants_quantized = 0;                     // priors, embeddings, RNN weights stored as 8-bit
   int bias_adds_folded = 0;                        // Add / Mul constants folded into layers
   int64_t bias_limited_channels = 0;               // weight scales raised so an int32 bias fits
   int gptq_layers = 0;                             // weights rounded with GPTQ instead of nearest
@@ -95,6 +97,7 @@ void fold_batchnorm(Model& model, PassContext& ctx);
 void fold_bias_add(Model& model, PassContext& ctx);
 void upgrade_opset(Model& model, PassContext& ctx);
 void insert_qdq(Model& model, PassContext& ctx);
+void quantize_constants(Model& model, PassContext& ctx);
 
 // Names of the activation tensors insert_qdq quantizes (ignoring --exclude), for calibration.
 std::vector<std::string> qdq_activation_tensors(const Model& model, const QuantOptions& opts);

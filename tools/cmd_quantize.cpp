@@ -29,7 +29,7 @@ namespace {
 struct QuantizeArgs {
   std::string model, out, calib, calib_table, save_table, method = "mse", act_type, target = "onnxruntime";
   int bits = 8, act_bits = 0;  // act_bits 0: 8 for 8-bit weights, float otherwise
-  bool ternary = false, symmetric = false, asymmetric = false;
+  bool ternary = false, symmetric = false, asymmetric = false, keep_float_constants = false;
   std::string dtype, rounding = "gptq", format = "qdq";
   int64_t group_size = 0;
   int keep_first_last = 0;
@@ -68,6 +68,7 @@ void run_quantize(const QuantizeArgs& a) {
   o.act_bits = a.act_bits;
   o.act_type = a.act_type;
   o.target = a.target;
+  o.keep_float_constants = a.keep_float_constants;
   o.method = a.method;
   o.percentile = a.percentile;
   o.rounding = a.rounding;
@@ -138,6 +139,9 @@ void run_quantize(const QuantizeArgs& a) {
   for (const auto& k : st.kept_float) s << "\n                   - " << k;
   s << "\n  tensors:         " << st.weights_quantized << " weights, " << st.biases_quantized
     << " biases (int32), " << st.activations_quantized << " activations\n";
+  if (st.constants_quantized)
+    s << "                   " << st.constants_quantized
+      << " other constants (priors, embeddings, recurrent weights) stored as 8-bit\n";
   if (st.bias_limited_channels)
     s << "                   " << st.bias_limited_channels
       << " weight channels use a larger scale so their int32 bias fits (the input's range is tiny)\n";
@@ -199,6 +203,9 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--act-type", args->act_type,
                   "activation type: uint8 (asymmetric; default for onnxruntime), int8 (symmetric) or symmetric "
                   "(zero point 0: uint8 for non-negative tensors, int8 otherwise; default for openvino)");
+  cmd->add_flag("--keep-float-constants", args->keep_float_constants,
+                "int8 runs store large non-weight constants (detector priors, embedding tables, LSTM/GRU weights) as "
+                "8-bit behind DequantizeLinear when that keeps them within 40 dB SQNR; this flag keeps them float32");
   cmd->add_option("--target", args->target,
                   "runtime whose fusion rules place the Q/DQ nodes: onnxruntime (default) or openvino; the file is "
                   "plain QDQ either way and loads in both");

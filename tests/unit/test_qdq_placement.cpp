@@ -201,3 +201,55 @@ TEST(InsertQdq, TinyInputScaleKeepsTheBias) {
   const Tensor qb = q.initializer("y_bias_quantized");
   for (int64_t c = 0; c < qb.numel(); ++c) EXPECT_LE(std::abs(qb.data<int32_t>()[c]), 1 << 30);
 }
+
+TEST(QuantizeConstants, PriorsAndEmbeddingsBecomeInt8OutliersStayFloat) {
+  // priors [1,1024,4] read by Mul (per tensor uint8), an embedding table [256,8] read by Gather (int8 per
+  // row), a constant with one outlier (int8 would zero the rest: kept float), a small one (< 1024: left)
+  Model m = test::parse_model(R"(<ir_version: 7, opset_import: ["" : 13]>
+    g (float[1,1024,4] x, int64[3] ids) => (float[1,1024,4] y, float[3,8] e, float[1,1024] z, float[4] s) {
+      y = Mul(x, priors)
+      e = Gather(table, ids)
+      z = Add(x0, spiky)
+      s = Add(small, small)
+    })");
+  m.graph().mutable_input()->Add()->CopyFrom(m.graph().input(0));
+  m.graph().mutable_input(2)->set_name("x0");
+  m.graph().mutable_input(2)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim()->RemoveLast();
+  m.set_initializer("priors", test::random_tensor({1, 1024, 4}, 50, 0.f, 1.f));
+  m.set_initializer("table", test::random_tensor({256, 8}, 51));
+  Tensor spiky = test::random_tensor({1, 1024}, 52);
+  spiky.data<float>()[7] = 1000.f;
+  m.set_initializer("spiky", spiky);
+  m.set_initializer("small", test::random_tensor({4}, 53));
+  const Tensor x = test::random_tensor({1, 1024, 4}, 54), x0 = test::random_tensor({1, 1024}, 55);
+  const Tensor ids = Tensor::from<int64_t>({3}, {0, 17, 255});
+  const std::map<std::string, Tensor> feeds = {{"x", x}, {"ids", ids}, {"x0", x0}};
+  const auto before = Executor(m).run(feeds);
+  PassContext ctx;
+  run_pass("quantize_constants", m, ctx);
+  EXPECT_EQ(ctx.stats.constants_quantized, 2);
+  ASSERT_EQ(ctx.stats.kept_float.size(), 1u);
+  EXPECT_NE(ctx.stats.kept_float[0].find("spiky"), std::string::npos);
+  EXPECT_EQ(m.initializer("priors_quantized").dtype(), DType::kUInt8);
+  EXPECT_EQ(m.initializer("table_quantized").dtype(), DType::kInt8);
+  EXPECT_EQ(m.initializer("table_scale").numel(), 256);
+  EXPECT_EQ(m.find_initializer("priors"), nullptr);
+  EXPECT_NE(m.find_initializer("spiky"), nullptr);
+  EXPECT_NE(m.find_initializer("small"), nullptr);
+  const auto after = Executor(m).run(feeds);
+  for (const char* out : {"y", "e"}) {
+    const Tensor &a = before.at(out), &b = after.at(out);
+    EXPECT_GT(sqnr_db(a.data<float>(), b.data<float>(), a.numel()), 40.0) << out;
+  }
+  expect_close(after.at("z"), before.at("z"));
+
+  // --keep-float-constants
+  Model m2 = test::parse_model(R"(<ir_version: 7, opset_import: ["" : 13]>
+    g (float[1,1024,4] x) => (float[1,1024,4] y) { y = Mul(x, priors) })");
+  m2.set_initializer("priors", test::random_tensor({1, 1024, 4}, 50, 0.f, 1.f));
+  PassContext ctx2;
+  ctx2.options.quantize_constants = false;
+  run_pass("quantize_constants", m2, ctx2);
+  EXPECT_EQ(ctx2.stats.constants_quantized, 0);
+  EXPECT_EQ(m2.graph().node_size(), 1);
+}
