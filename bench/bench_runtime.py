@@ -11,7 +11,12 @@ For each shared model (../shared/data) in one run:
 The peer is onnxruntime.quantization.quantize_static (QDQ, MinMax, per channel, u8 activations, s8 weights,
 opset 13) on the same calibration array; qtool runs with its defaults (mse, --target onnxruntime).
 
-usage: <venv>/bin/python bench/bench_runtime.py [--runs 50] [--models mnist-12,resnet_4b,...]
+With --zoo it adds real-size Conv-heavy architectures without trained weights (kernels, SQNR of int8 vs fp32
+and latency only; calibration on the few random / exported samples): onnx's Model Zoo "light" ResNet-50 and
+DenseNet-121 (onnx/backend/test/data/light) and the PyTorch exports of tests/models/export_torch.py found in
+--torch-models (MobileNetV3, EfficientNet-B0, DeepLabV3, SSDlite).
+
+usage: <venv>/bin/python bench/bench_runtime.py [--runs 50] [--models mnist-12,resnet_4b,...] [--zoo]
   (needs onnxruntime; OpenVINO columns when the openvino package is installed)
 """
 import argparse
@@ -37,6 +42,37 @@ MODELS = [
     ("pgd_2_3_16", "cifar10-vit-vnncomp/pgd_2_3_16.onnx", False),
     ("ultraface", "ultraface/version-RFB-320.onnx", True),
 ]
+ZOO = [("light_resnet50", True), ("light_densenet121", True)]
+TORCH = [("mobilenet_v3_small", True), ("efficientnet_b0", True), ("deeplabv3_mobilenet_v3_large", False),
+         ("ssdlite320_mobilenet_v3_large", False)]
+
+
+def zoo_models(torch_dir):
+    """(name, model path, heavy) of the --zoo models present here."""
+    import onnx
+    light = Path(onnx.__file__).parent / "backend/test/data/light"
+    out = [(n, light / f"{n}.onnx", heavy) for n, heavy in ZOO if (light / f"{n}.onnx").exists()]
+    out += [(n, torch_dir / f"{n}-opset17.onnx", heavy) for n, heavy in TORCH
+            if (torch_dir / f"{n}-opset17.onnx").exists()]
+    return out
+
+
+def zoo_data(model, work):
+    """Random (light models) or exported (PyTorch) samples: (qtool args, peer calibration .npy, eval x)."""
+    import onnx
+    npz = model.with_suffix(".npz")
+    if npz.exists():
+        with np.load(npz) as z:
+            x = z[z.files[0]].astype(np.float32)
+    else:
+        m = onnx.load(str(model))
+        inits = {t.name for t in m.graph.initializer}
+        inp = [i for i in m.graph.input if i.name not in inits][0]
+        shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
+        x = np.random.RandomState(0).rand(4, *shape[1:]).astype(np.float32)
+    calib = work / f"{model.stem}.calib.npy"
+    np.save(calib, x)
+    return ["--calib", calib], calib, x, None
 
 
 def data(name, cache, work):
@@ -57,6 +93,8 @@ def data(name, cache, work):
 def score(outs, ref, labels):
     if labels is not None:
         return f"{100 * h.top1(outs[0], labels):6.2f}%"
+    if len(ref) != 2 or ref[0].ndim != 3:  # not UltraFace: SQNR of every output vs fp32
+        return "/".join(f"{h.sqnr_db(r, o):.1f}" for r, o in zip(ref, outs) if r.dtype.kind == "f") + " dB"
     faces = sum(h.count_faces(outs[0][i], outs[1][i]) == h.count_faces(ref[0][i], ref[1][i]) for i in range(len(ref[0])))
     return f"{h.sqnr_db(ref[0], outs[0]):.1f}/{h.sqnr_db(ref[1], outs[1]):.1f} dB, faces {faces}/{len(ref[0])}"
 
@@ -78,6 +116,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--models", default=",".join(m[0] for m in MODELS))
+    ap.add_argument("--zoo", action="store_true", help="also the real-size architectures without trained weights")
+    ap.add_argument("--torch-models", type=Path, default=Path(__file__).resolve().parents[1] / "build/torch-models")
     args = ap.parse_args()
     if not sd.available():
         raise SystemExit("../shared/data is absent (set QTOOL_SHARED); the benchmark needs the real models")
@@ -91,9 +131,12 @@ def main():
           f"{__import__('openvino').__version__ + ' (default precision ' + rt.ov_default_precision() + ')' if ov else 'absent'}"
           f"; batch 1, {rt.THREADS} threads, median of {args.runs} runs")
     summary = []
-    for name, rel, heavy in [m for m in MODELS if m[0] in wanted]:
-        model = sd.SHARED / rel
-        qargs, calib, x, labels = data(name, cache, work)
+    todo = [(n, sd.SHARED / rel, heavy) for n, rel, heavy in MODELS if n in wanted]
+    if args.zoo:
+        todo += zoo_models(args.torch_models)
+    for name, model, heavy in todo:
+        qargs, calib, x, labels = (data(name, cache, work) if model.is_relative_to(sd.SHARED)
+                                   else zoo_data(model, work))
         ours, peer = work / f"{name}.qtool.int8.onnx", work / f"{name}.ort.int8.onnx"
         h.qtool("-q", "quantize", model, "-o", ours, *qargs)
         rt.quantize_static(model, calib, peer)
