@@ -7,7 +7,9 @@ onnxruntime
                           before the NCHWc layout rewrite); returns {kernel op: count} and the layer count
   quantize_static(...)    the peer: onnxruntime.quantization.quantize_static, QDQ, MinMax, per channel,
                           uint8 activations / int8 weights, on the model converted to opset 13
-  ort_latency_ms(...)     batch 1, median of `runs` runs after 10 warm-up runs, 2 threads
+  ort_latency_ms(...)     batch 1, median of `runs` runs after 10 warm-up runs, 2 threads; several files are
+                          timed interleaved (one run of each in turn), so load from other processes on a shared
+                          machine falls on all of them alike
 OpenVINO (PyPI openvino, CPU plugin; optional: ov_available() is False without it)
   ov_compile(path, precision)   precision "f32" (INFERENCE_PRECISION_HINT f32) or None (the plugin's
                                 default: bf16 on CPUs with AMX/AVX512-BF16)
@@ -63,7 +65,17 @@ def quantize_static(src, calib, out, opset=13):
     for i in [i for i in m.graph.input if i.name in inits]:
         m.graph.input.remove(i)
     if m.opset_import[0].version < opset:
-        m = version_converter.convert_version(m, opset)
+        try:
+            m = version_converter.convert_version(m, opset)
+        except Exception:  # noqa: BLE001 - e.g. weights computed by ConstantOfShape: fold them with
+            # onnxruntime's basic optimizer first (what onnxruntime's quant_pre_process does too)
+            import onnxruntime as ort
+            with tempfile.TemporaryDirectory() as d:
+                so = ort.SessionOptions()
+                so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+                so.optimized_model_filepath = str(Path(d) / "folded.onnx")
+                ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+                m = version_converter.convert_version(onnx.load(so.optimized_model_filepath), opset)
     x = np.load(calib, mmap_mode="r")
     name = [i.name for i in m.graph.input][0]
 
@@ -86,22 +98,32 @@ def quantize_static(src, calib, out, opset=13):
     return out
 
 
-def _median_ms(run, x, runs):
-    for i in range(10):
-        run(x[i % len(x): i % len(x) + 1])
-    t = []
+def _median_ms(fns, x, runs):
+    """fns: one callable per file; returns the median latency of each (ms), timed interleaved."""
+    for f in fns:
+        for i in range(10):
+            f(x[i % len(x): i % len(x) + 1])
+    t = [[] for _ in fns]
     for i in range(runs):
         xi = x[i % len(x): i % len(x) + 1]
-        t0 = time.perf_counter()
-        run(xi)
-        t.append(time.perf_counter() - t0)
-    return 1000 * float(np.median(t))
+        for k, f in enumerate(fns):
+            t0 = time.perf_counter()
+            f(xi)
+            t[k].append(time.perf_counter() - t0)
+    return [1000 * float(np.median(v)) for v in t]
 
 
-def ort_latency_ms(path, x, runs=50):
+def _ort_fn(path):
     s = h.session(path, THREADS)
     name = s.get_inputs()[0].name
-    return _median_ms(lambda xi: s.run(None, {name: xi}), x, runs)
+    return lambda xi: s.run(None, {name: xi})
+
+
+def ort_latency_ms(paths, x, runs=50):
+    """Median latency (ms) of each file in paths (a list), or of one file."""
+    if not isinstance(paths, (list, tuple)):
+        return _median_ms([_ort_fn(paths)], x, runs)[0]
+    return _median_ms([_ort_fn(p) for p in paths], x, runs)
 
 
 # ---- OpenVINO ----
@@ -138,7 +160,23 @@ def ov_run_all(path, x, precision="f32"):
     return [np.concatenate(o) for o in outs]
 
 
-def ov_latency_ms(path, x, precision=None, runs=50):
-    c = ov_compile(path, precision)
-    req = c.create_infer_request()
-    return _median_ms(lambda xi: req.infer({0: xi}), x, runs)
+def _ov_fn(path, precision):
+    req = ov_compile(path, precision).create_infer_request()
+    return lambda xi: req.infer({0: xi})
+
+
+def ov_latency_ms(runs_of, x, runs=50):
+    """runs_of: [(path, precision)]; median latency (ms) of each, interleaved; NaN for a file OpenVINO cannot
+    compile (with the reason in `ov_latency_ms.errors`)."""
+    fns, idx, out = [], [], [float("nan")] * len(runs_of)
+    ov_latency_ms.errors = {}
+    for k, (p, prec) in enumerate(runs_of):
+        try:
+            fns.append(_ov_fn(p, prec))
+            idx.append(k)
+        except Exception as e:  # noqa: BLE001 - a runtime that cannot compile a file is reported, not fatal
+            lines = str(e).strip().splitlines()
+            ov_latency_ms.errors[k] = f"{type(e).__name__}: {lines[-1][:160] if lines else ''}"
+    for k, v in zip(idx, _median_ms(fns, x, runs)):
+        out[k] = v
+    return out

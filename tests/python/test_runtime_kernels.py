@@ -91,3 +91,17 @@ def test_openvino_scores_what_onnxruntime_scores(name, shared, cache, int8_files
     a_ort, a_ov = h.top1(h.ort_run_all(f, x)[0], y), h.top1(rt.ov_run_all(f, x)[0], y)
     print(f"{name}: top-1 onnxruntime {a_ort:.4f}, OpenVINO {a_ov:.4f}")
     assert abs(a_ort - a_ov) <= 0.002
+
+
+@pytest.mark.skipif(not rt.ov_available(), reason="openvino is not installed")
+def test_openvino_target_vit(shared, cache, tmp_path):
+    """--target openvino on the ViT: plain QDQ that both runtimes load, scoring alike (the onnxruntime-target
+    file of this model differs by ~0.5 points between the two runtimes) and above issue 2's bar."""
+    out = tmp_path / "pgd.ov.int8.onnx"
+    h.qtool("quantize", shared / MODELS["pgd_2_3_16"][0], "--target", "openvino", "-o", out,
+            *calib_args("pgd_2_3_16", shared, cache))
+    x, y = h.cifar_jpg_array(sd.VIT_STD), np.load(sd.cifar_jpg_labels(cache))
+    a_ort, a_ov = h.top1(h.ort_run_all(out, x)[0], y), h.top1(rt.ov_run_all(out, x)[0], y)
+    print(f"pgd_2_3_16 --target openvino: top-1 onnxruntime {a_ort:.4f}, OpenVINO {a_ov:.4f}")
+    assert abs(a_ort - a_ov) <= 0.002
+    assert min(a_ort, a_ov) >= 0.5960
