@@ -7,7 +7,8 @@ For each shared model (../shared/data) in one run:
   accuracy  top-1 (or SQNR vs fp32 and face counts for UltraFace) in onnxruntime, and of qtool's file in OpenVINO
   size      int8 file / fp32 file
   latency   batch 1, 2 threads, median of --runs runs (ms): onnxruntime fp32, qtool int8, quantize_static int8;
-            OpenVINO fp32 (INFERENCE_PRECISION_HINT f32), fp32 at the plugin's default precision, qtool int8
+            OpenVINO fp32 (INFERENCE_PRECISION_HINT f32), fp32 at the plugin's default precision, qtool int8 (the
+            default --target onnxruntime file and the --target openvino file), quantize_static int8
 The peer is onnxruntime.quantization.quantize_static (QDQ, MinMax, per channel, u8 activations, s8 weights,
 opset 13) on the same calibration array; qtool runs with its defaults (mse, --target onnxruntime).
 
@@ -134,6 +135,9 @@ def main():
                                    else zoo_data(model, work))
         ours, peer = work / f"{name}.qtool.int8.onnx", work / f"{name}.ort.int8.onnx"
         h.qtool("-q", "quantize", model, "-o", ours, *qargs)
+        ours_ov = work / f"{name}.qtool.openvino.int8.onnx"  # --target openvino: timed in OpenVINO
+        if ov:
+            h.qtool("-q", "quantize", model, "-o", ours_ov, "--target", "openvino", *qargs)
         try:
             rt.quantize_static(model, calib, peer)
         except Exception as e:  # noqa: BLE001 - the peer failing on a model is a result, reported
@@ -151,7 +155,8 @@ def main():
                for k, p in [("fp32", model), ("qtool", ours), ("peer", peer)]}
         line = f"accuracy onnxruntime: fp32 {acc['fp32']} | qtool int8 {acc['qtool']} | quantize_static int8 {acc['peer']}"
         if ov:
-            line += f" | OpenVINO qtool int8 {score(rt.ov_run_all(ours, x), ref, labels)}"
+            line += (f" | OpenVINO: qtool int8 {score(rt.ov_run_all(ours, x), ref, labels)}, qtool --target openvino "
+                     f"{score(rt.ov_run_all(ours_ov, x), ref, labels)}")
         print(line)
         size = {k: p.stat().st_size / model.stat().st_size if p else float("nan")
                 for k, p in [("qtool", ours), ("peer", peer)]}
@@ -165,23 +170,25 @@ def main():
               f"{lat['peer'] / lat['qtool']:.2f}x")
         row = [name, lat["fp32"] / lat["qtool"], lat["peer"] / lat["qtool"], heavy]
         if ov:
-            f32, dflt, q8, q8d, pq = rt.ov_latency_ms([(model, "f32"), (model, None), (ours, "f32"), (ours, None),
-                                                       (peer or ours, "f32")], x, runs)
+            f32, dflt, q8, q8d, pq, o8, o8d = rt.ov_latency_ms(
+                [(model, "f32"), (model, None), (ours, "f32"), (ours, None), (peer or ours, "f32"), (ours_ov, "f32"),
+                 (ours_ov, None)], x, runs)
             pq = pq if peer else float("nan")
             for k, e in rt.ov_latency_ms.errors.items():
-                print(f"    OpenVINO cannot compile {['fp32', 'fp32', 'qtool', 'qtool', 'quantize_static'][k]}'s file: {e}")
+                print(f"    OpenVINO cannot compile {['fp32', 'fp32', 'qtool', 'qtool', 'quantize_static', 'qtool openvino', 'qtool openvino'][k]}'s file: {e}")
             print(f"latency OpenVINO: fp32 (f32) {f32:.3f} ms | fp32 (default) {dflt:.3f} ms | qtool int8 {q8:.3f} ms "
-                  f"(default precision {q8d:.3f} ms) | quantize_static int8 {pq:.3f} ms | qtool int8 vs f32 "
-                  f"{f32 / q8:.2f}x, vs default {dflt / q8d:.2f}x")
-            row += [f32 / q8]
+                  f"(default precision {q8d:.3f} ms) | qtool --target openvino int8 {o8:.3f} ms (default {o8d:.3f} ms) | "
+                  f"quantize_static int8 {pq:.3f} ms | qtool --target openvino vs f32 {f32 / o8:.2f}x, vs default "
+                  f"{dflt / o8d:.2f}x")
+            row += [f32 / o8]
         summary.append(row)
     print("\n=== summary: latency ratios (higher is better for qtool) ===")
-    print(f"{'model':18s} {'ORT fp32/qtool':>15s} {'ORT peer/qtool':>15s} {'OV f32/qtool':>13s}  bar")
+    print(f"{'model':30s} {'ORT fp32/qtool':>15s} {'ORT peer/qtool':>15s} {'OV f32/qtool-ov':>16s}  bar")
     for r in summary:
         bar = ">= 1.5x fp32 (ORT, OV) and >= 1.0x peer" if r[3] else ">= 1.0x peer"
         ok = not r[2] < 1.0 and (not r[3] or (r[1] >= 1.5 and (len(r) < 5 or r[4] >= 1.5)))
-        ov_ratio = f"{r[4]:13.2f}" if len(r) > 4 else f"{'-':>13s}"
-        print(f"{r[0]:18s} {r[1]:15.2f} {r[2]:15.2f} {ov_ratio}  {bar}: {'met' if ok else 'NOT met'}")
+        ov_ratio = f"{r[4]:16.2f}" if len(r) > 4 else f"{'-':>16s}"
+        print(f"{r[0]:30s} {r[1]:15.2f} {r[2]:15.2f} {ov_ratio}  {bar}: {'met' if ok else 'NOT met'}")
 
 
 if __name__ == "__main__":
