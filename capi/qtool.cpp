@@ -152,7 +152,7 @@ qtool::CompressOptions compress_options(const nlohmann::json& j) {
   static const std::set<std::string> known = {"bits", "ternary", "dtype", "group_size", "symmetric", "act_bits",
                                               "act_type", "method", "percentile", "rounding", "format", "exclude",
                                               "op_types", "keep_first_last", "layer_bits", "sparsity", "pattern", "scope",
-                                              "skip_nonfinite"};
+                                              "skip_nonfinite", "target", "keep_float_constants"};
   for (auto it = j.begin(); it != j.end(); ++it)
     if (!known.count(it.key())) throw ArgumentError("unknown option '" + it.key() + "'");
   get("bits", o.plan.bits);
@@ -170,6 +170,8 @@ qtool::CompressOptions compress_options(const nlohmann::json& j) {
   get("format", o.format);
   get("exclude", o.exclude);
   get("op_types", o.op_types);
+  get("target", o.target);
+  get("keep_float_constants", o.keep_float_constants);
   get("sparsity", o.prune.sparsity);
   get("pattern", o.prune.pattern);
   get("scope", o.prune.scope);

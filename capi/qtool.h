@@ -110,7 +110,7 @@ QT_API void qt_quantize_options_init(qt_quantize_options* options);
 /* Quantizes `model` into a new model. calib may be NULL (weights only, round to nearest). */
 QT_API qt_status qt_quantize(const qt_model* model, const qt_quantize_options* options, qt_data* calib, qt_model** out);
 /* Same with every CLI option reachable as JSON keys: bits, ternary, dtype, group_size, symmetric,
- * act_bits, act_type, method, percentile, rounding, format, exclude [..], op_types [..],
+ * act_bits, act_type, target, keep_float_constants, method, percentile, rounding, format, exclude [..], op_types [..],
  * keep_first_last, layer_bits {name: bits}, sparsity, pattern, scope. NULL/"" = defaults. */
 QT_API qt_status qt_quantize_json(const qt_model* model, const char* options_json, qt_data* calib, qt_model** out);
 /* Prunes into a new model (masks available with qt_model_get_mask). options_json keys: sparsity,

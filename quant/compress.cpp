@@ -9,8 +9,10 @@
 namespace qtool {
 
 void validate(const CompressOptions& a) {
-  if (a.act_type != "uint8" && a.act_type != "int8")
-    throw InputError("--act-type must be uint8 or int8, got '" + a.act_type + "'");
+  if (!a.act_type.empty() && a.act_type != "uint8" && a.act_type != "int8" && a.act_type != "symmetric")
+    throw InputError("--act-type must be uint8, int8 or symmetric, got '" + a.act_type + "'");
+  if (a.target != "onnxruntime" && a.target != "openvino")
+    throw InputError("--target must be onnxruntime or openvino, got '" + a.target + "'");
   if (a.act_bits != 0 && a.act_bits != 8 && a.act_bits != 32)
     throw InputError("--act-bits must be 8 (int8 activations) or 32 (float), got " + std::to_string(a.act_bits));
   if (a.rounding != "gptq" && a.rounding != "nearest")
@@ -19,9 +21,13 @@ void validate(const CompressOptions& a) {
     throw InputError("--format must be qdq or matmulnbits, got '" + a.format + "'");
   if (a.format == "matmulnbits" && (a.plan.bits != 4 || a.plan.ternary || !a.plan.dtype.empty()))
     throw InputError("--format matmulnbits needs --bits 4");
+  const auto known_ops = default_op_types();
   for (const auto& op : a.op_types)
-    if (op != "Conv" && op != "Gemm" && op != "MatMul" && op != "Add")
-      throw InputError("--op-types: cannot quantize '" + op + "' (supported: Conv, Gemm, MatMul, Add)");
+    if (!known_ops.count(op)) {
+      std::string list;
+      for (const auto& k : known_ops) list += (list.empty() ? "" : ", ") + k;
+      throw InputError("--op-types: cannot quantize '" + op + "' (supported: " + list + ")");
+    }
   make_observer(a.method);
   if (!(a.percentile > 0 && a.percentile <= 100))
     throw InputError("--percentile must be in (0, 100], got " + std::to_string(a.percentile));
@@ -61,8 +67,13 @@ CompressResult compress(const Model& model, const CompressOptions& a, Dataset* r
     if (spec.format == "int4" || spec.group_size) ctx.options.target_opset = 21;
   }
   ctx.options.quantize_activations = a.act_bits ? a.act_bits == 8 : ctx.options.weights.format == "int8";
-  ctx.options.act_type = a.act_type == "int8" ? ActType::kInt8 : ActType::kUInt8;
+  ctx.options.target = a.target == "openvino" ? QdqTarget::kOpenVino : QdqTarget::kOnnxRuntime;
+  const std::string act_type = a.act_type.empty() ? default_act_type(a.target) : a.act_type;
+  ctx.options.act_type = act_type == "int8"        ? ActType::kInt8
+                         : act_type == "symmetric" ? ActType::kSymmetric
+                                                   : ActType::kUInt8;
   ctx.options.exclude.insert(a.exclude.begin(), a.exclude.end());
+  ctx.options.quantize_constants = !a.keep_float_constants;
   ctx.options.op_types = std::set<std::string>(a.op_types.begin(), a.op_types.end());
   ctx.options.input_shapes = a.input_shapes;
   for (const auto& name : a.exclude) {
@@ -132,6 +143,8 @@ CompressResult compress(const Model& model, const CompressOptions& a, Dataset* r
   res.activations = ctx.table && ctx.options.quantize_activations && ctx.stats.activations_quantized > 0;
   return res;
 }
+
+std::string default_act_type(const std::string& target) { return target == "openvino" ? "symmetric" : "uint8"; }
 
 std::string describe_weights(const WeightSpec& s) {
   if (s.format == "fp16" || s.format == "bf16" || s.format == "float") return s.format;

@@ -1,17 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 // insert_qdq: per-channel int8 weights (DequantizeLinear with axis), int32 bias, and
-// QuantizeLinear -> DequantizeLinear pairs on the activation inputs of Conv / Gemm / MatMul / Add
-// (Add only when both inputs are activations),
-// in the QDQ format that onnxruntime fuses into integer kernels (QLinearConv, QGemm, ...).
+// QuantizeLinear -> DequantizeLinear pairs on the activation tensors that quant/qdq_placement.h
+// chooses for the target runtime, in the QDQ format that runtimes fuse into integer kernels
+// (QLinearConv, QLinearMatMul, QGemm, QLinearAdd, ...). One Q/DQ pair per tensor, placed right
+// after its producer and read by every consumer (except --exclude'd nodes, which keep the float
+// value); tensors of one scale group share their scale and zero point initializers.
 // Needs opset >= 13 (run upgrade_opset first). Activations need a calibration table; without
 // one, only weights are quantized.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
 #include "core/error.h"
 #include "io/onnx_tensor.h"
 #include "quant/pass.h"
+#include "quant/qdq_placement.h"
 #include "quant/weight_storage.h"
 #include "runtime/kernel.h"
 
@@ -19,42 +25,7 @@ namespace qtool {
 
 namespace {
 
-struct Roles {
-  std::vector<int> acts;  // input indices quantized per tensor with calibration ranges
-  int weight = -1;        // input index quantized per channel
-  int axis = 0;           // channel axis of the weight
-  int bias = -1;          // input index of a 1-D bias
-};
-
-Roles roles_of(const Model& m, const onnx::NodeProto& n) {
-  Roles r;
-  auto is_init = [&](int i) { return i < n.input_size() && !n.input(i).empty() && m.find_initializer(n.input(i)); };
-  if (n.op_type() == "Conv") {
-    r.acts = {0};
-    if (is_init(1)) r.weight = 1, r.axis = 0;
-    if (is_init(2)) r.bias = 2;
-  } else if (n.op_type() == "Gemm") {
-    r.acts = {0};
-    if (is_init(1)) r.weight = 1, r.axis = attr_int(n, "transB", 0) ? 0 : 1;
-    else r.acts.push_back(1);
-    if (is_init(2) && attr_float(n, "alpha", 1.f) == 1.f && attr_float(n, "beta", 1.f) == 1.f &&
-        m.find_initializer(n.input(2))->dims_size() == 1)
-      r.bias = 2;
-  } else if (n.op_type() == "MatMul") {
-    r.acts = {0};
-    if (is_init(1) && m.find_initializer(n.input(1))->dims_size() >= 2)
-      r.weight = 1, r.axis = m.find_initializer(n.input(1))->dims_size() - 1;
-    else r.acts.push_back(1);
-  } else if (n.op_type() == "Add") {
-    // Residual adds: with both inputs quantized, runtimes run the add in int8 (QLinearAdd) and
-    // the convolutions feeding it get a quantized output (QLinearConv) instead of staying float.
-    const bool binary = n.input_size() == 2 && !n.input(0).empty() && !n.input(1).empty();
-    if (binary && !is_init(0) && !is_init(1)) r.acts = {0, 1};
-    return r;
-  }
-  if (r.acts.size() == 2 && is_init(0)) r.acts = {1};
-  return r;
-}
+constexpr double kBiasCodeLimit = 1 << 30;  // |int32 bias code| bound, with headroom for the accumulator
 
 bool is_float_init(const Model& m, const std::string& name) {
   auto* t = m.find_initializer(name);
@@ -101,15 +72,7 @@ bool weight_quantized(const onnx::NodeProto& q, const onnx::NodeProto& original)
 }  // namespace
 
 std::vector<std::string> qdq_activation_tensors(const Model& model, const QuantOptions& opts) {
-  std::set<std::string> seen;
-  std::vector<std::string> out;
-  for (const auto& n : model.graph().node()) {
-    if (!opts.op_types.count(n.op_type())) continue;
-    for (int i : roles_of(model, n).acts)
-      if (i < n.input_size() && !n.input(i).empty() && !model.find_initializer(n.input(i)) && seen.insert(n.input(i)).second)
-        out.push_back(n.input(i));
-  }
-  return out;
+  return place_qdq(model, opts).tensors;
 }
 
 void insert_qdq(Model& model, PassContext& ctx) {
@@ -119,61 +82,122 @@ void insert_qdq(Model& model, PassContext& ctx) {
   const ActType act_type = opts.act_type;
   auto& g = model.graph();
   std::vector<onnx::NodeProto> out_nodes;
-  std::map<std::string, std::string> act_dq;           // tensor -> its DequantizeLinear output
-  std::map<std::string, QParams> act_qp;
   std::map<std::string, std::pair<std::string, std::vector<float>>> weight_dq;  // init -> (dq out, scales)
   std::set<std::string> replaced_inits;
 
   auto add_init = [&](const std::string& name, const Tensor& t) { *g.add_initializer() = tensor_to_proto(t, name); };
+  auto label_of = [](const onnx::NodeProto& n) { return n.name().empty() ? n.output(0) : n.name(); };
+
+  // Activations: the placement's tensors with calibrated ranges; a scale group quantizes with the
+  // union of its members' ranges (equal scale and zero point, shared initializers).
+  const CalibrationTable* table = opts.quantize_activations ? ctx.table : nullptr;
+  std::map<std::string, QParams> act_qp;          // tensor -> its parameters
+  std::map<std::string, std::string> act_group;   // tensor -> group representative
+  if (table) {
+    const QdqPlacement placement = place_qdq(model, opts);
+    std::map<std::string, Range> group_range;
+    for (const auto& t : placement.tensors) {
+      auto rit = table->ranges.find(t);
+      if (rit == table->ranges.end()) continue;
+      const std::string& rep = placement.share.at(t);
+      auto [git, fresh] = group_range.emplace(rep, rit->second);
+      if (!fresh) {
+        git->second.min = std::min(git->second.min, rit->second.min);
+        git->second.max = std::max(git->second.max, rit->second.max);
+      }
+    }
+    std::set<std::string> read;  // a Q/DQ that only --exclude'd nodes would read is not written
+    for (const auto& n : g.node())
+      if (!opts.exclude.count(label_of(n)))
+        for (const auto& i : n.input()) read.insert(i);
+    for (const auto& o : g.output()) read.insert(o.name());
+    for (const auto& t : placement.tensors) {
+      auto git = group_range.find(placement.share.at(t));
+      if (!read.count(t)) continue;
+      if (git == group_range.end()) continue;
+      act_qp[t] = activation_qparams(git->second, act_type);
+      check_scale(act_qp[t].scale, (model.path.empty() ? "" : model.path.string() + ": ") + "calibration range [" +
+                                       std::to_string(git->second.min) + ", " + std::to_string(git->second.max) +
+                                       "] of tensor '" + t + "'");
+      act_group[t] = git->first;
+    }
+  }
+  // A quantized graph output keeps its name on the DequantizeLinear; its producer writes t + "_float".
+  std::set<std::string> graph_outputs;
+  for (const auto& o : g.output()) graph_outputs.insert(o.name());
+  auto quantized_output = [&](const std::string& t) { return act_qp.count(t) && graph_outputs.count(t); };
+  auto float_name = [&](const std::string& t) { return quantized_output(t) ? t + "_float" : t; };
+  std::set<std::string> group_inits_done;
+  auto emit_qdq = [&](const std::string& t) {
+    const QParams& qp = act_qp.at(t);
+    const std::string& rep = act_group.at(t);
+    const std::string s_name = rep + "_scale", z_name = rep + "_zero_point";
+    if (group_inits_done.insert(rep).second) {
+      add_init(s_name, Tensor::from<float>({}, {qp.scale}));
+      if (qp.is_unsigned) add_init(z_name, Tensor::from<uint8_t>({}, {static_cast<uint8_t>(qp.zero_point)}));
+      else add_init(z_name, Tensor::from<int8_t>({}, {static_cast<int8_t>(qp.zero_point)}));
+    }
+    out_nodes.push_back(
+        make_node("QuantizeLinear", t + "_QuantizeLinear", {float_name(t), s_name, z_name}, t + "_quantized"));
+    out_nodes.push_back(make_node("DequantizeLinear", t + "_DequantizeLinear", {t + "_quantized", s_name, z_name},
+                                  graph_outputs.count(t) ? t : t + "_dequantized"));
+    ctx.stats.activations_quantized++;
+  };
+  auto dq_name = [&](const std::string& t) {
+    return act_qp.count(t) && !graph_outputs.count(t) ? t + "_dequantized" : t;
+  };
 
   const onnx::GraphProto original = g;
+  for (const auto& in : original.input())
+    if (act_qp.count(in.name())) emit_qdq(in.name());
   for (const auto& node : original.node()) {
-    if (!opts.op_types.count(node.op_type())) {
-      out_nodes.push_back(node);
-      continue;
-    }
-    const std::string label = node.name().empty() ? node.output(0) : node.name();
-    if (opts.exclude.count(label)) {
-      ctx.stats.kept_float.push_back(label + " (excluded)");
-      out_nodes.push_back(node);
-      continue;
-    }
-    Roles r = roles_of(model, node);
-    const bool acts_possible = opts.quantize_activations && ctx.table;
-    if (r.weight < 0 && (r.acts.empty() || !acts_possible)) {  // e.g. Add of a constant, or weight-only runs
-      out_nodes.push_back(node);
-      continue;
-    }
+    const std::string label = label_of(node);
+    const bool excluded = opts.exclude.count(label) > 0;
     onnx::NodeProto q = node;
-    // Activations: one Q/DQ pair per tensor, shared by all consumers.
-    const CalibrationTable* table = opts.quantize_activations ? ctx.table : nullptr;
+    if (!excluded)
+      for (int i = 0; i < q.input_size(); ++i)
+        if (!q.input(i).empty()) q.set_input(i, dq_name(q.input(i)));
+    for (int i = 0; i < q.output_size(); ++i) q.set_output(i, float_name(q.output(i)));
+    auto emit_outputs = [&] {
+      for (const auto& o : node.output())
+        if (act_qp.count(o)) emit_qdq(o);
+    };
+    auto finish = [&](const onnx::NodeProto& emitted) {
+      out_nodes.push_back(emitted);
+      emit_outputs();
+    };
+    const bool layer = node.domain().empty() &&
+                       (node.op_type() == "Conv" || node.op_type() == "ConvTranspose" || node.op_type() == "Gemm" ||
+                        node.op_type() == "MatMul");
+    if (!layer || !opts.op_types.count(node.op_type())) {
+      finish(q);
+      continue;
+    }
+    if (excluded) {
+      ctx.stats.kept_float.push_back(label + " (excluded)");
+      onnx::NodeProto e = node;  // reads the float values; its outputs keep their Q/DQ
+      for (int i = 0; i < e.output_size(); ++i) e.set_output(i, float_name(e.output(i)));
+      finish(e);
+      continue;
+    }
+    const LayerRoles r = layer_roles(model, node);
+    if (r.weight < 0 && (r.acts.empty() || !table)) {  // e.g. weight-only runs of an activation x activation MatMul
+      finish(q);
+      continue;
+    }
     bool acts_quantized = table != nullptr;
     float input_scale = 0.f;
     for (int i : r.acts) {
-      const std::string t = node.input(i);
-      if (!table) break;
-      auto rit = table->ranges.find(t);
-      if (rit == table->ranges.end()) {
-        acts_quantized = false;
-        continue;
-      }
-      if (!act_dq.count(t)) {
-        QParams qp = activation_qparams(rit->second, act_type);
-        check_scale(qp.scale, (model.path.empty() ? "" : model.path.string() + ": ") + "calibration range [" + std::to_string(rit->second.min) + ", " +
-                                  std::to_string(rit->second.max) + "] of tensor '" + t + "'");
-        const std::string s_name = t + "_scale", z_name = t + "_zero_point";
-        add_init(s_name, Tensor::from<float>({}, {qp.scale}));
-        if (act_type == ActType::kUInt8) add_init(z_name, Tensor::from<uint8_t>({}, {static_cast<uint8_t>(qp.zero_point)}));
-        else add_init(z_name, Tensor::from<int8_t>({}, {static_cast<int8_t>(qp.zero_point)}));
-        out_nodes.push_back(make_node("QuantizeLinear", t + "_QuantizeLinear", {t, s_name, z_name}, t + "_quantized"));
-        out_nodes.push_back(make_node("DequantizeLinear", t + "_DequantizeLinear", {t + "_quantized", s_name, z_name},
-                                      t + "_dequantized"));
-        act_dq[t] = t + "_dequantized";
-        act_qp[t] = qp;
-        ctx.stats.activations_quantized++;
-      }
-      q.set_input(i, act_dq[t]);
-      if (i == 0) input_scale = act_qp[t].scale;
+      if (!act_qp.count(node.input(i))) acts_quantized = false;
+      else if (i == 0) input_scale = act_qp[node.input(i)].scale;
+    }
+    // An int32 bias has scale input_scale x weight_scale[c]; with a tiny input scale (activations
+    // that all but vanish, e.g. randomly initialised deep networks) the bias would saturate int32
+    // and the layer would lose it. Weight scales are raised so that |b[c]| / scale <= 2^30.
+    std::vector<float> min_w_scale;
+    if (r.bias >= 0 && acts_quantized && input_scale > 0 && is_float_init(model, node.input(r.bias))) {
+      const auto b = model.initializer(node.input(r.bias)).to_floats();
+      for (float v : b) min_w_scale.push_back(std::fabs(v) / (input_scale * kBiasCodeLimit));
     }
     // Weights: the node's WeightSpec (int8 per channel by default); see quant/weight_storage.h.
     std::vector<float> w_scales;
@@ -217,6 +241,7 @@ void insert_qdq(Model& model, PassContext& ctx) {
         ctx.stats.weights_quantized++;
         ctx.stats.weight_params["int4"] += wt.numel();
         ctx.stats.nodes_quantized++;
+        emit_outputs();
         continue;
       }
       if (!weight_dq.count(key) && spec.format != "float") {
@@ -241,7 +266,7 @@ void insert_qdq(Model& model, PassContext& ctx) {
           if (!layout_ok && spec.format != "int8") {
             ctx.stats.kept_float.push_back(label + " (weight " + shape_str(wt.shape()) + " has no " + spec.format +
                                            " layout)");
-            out_nodes.push_back(node);
+            finish(q);
             continue;
           }
           if (!layout_ok) {  // e.g. batched MatMul weights: the classic per-channel int8 path
@@ -258,6 +283,14 @@ void insert_qdq(Model& model, PassContext& ctx) {
             const bool pre = ctx.quantized && ctx.quantized->count(label);
             QuantizedWeight qw = pre ? ctx.quantized->at(label) : quantize_rtn(wt, r.axis, fmt, spec.group_size);
             if (pre) ctx.stats.gptq_layers++;
+            if (!qw.group_size && static_cast<int64_t>(min_w_scale.size()) == qw.layout.rows) {
+              const int64_t raised = raise_row_scales(qw, wt, min_w_scale);
+              if (raised) {
+                ctx.stats.bias_limited_channels += raised;
+                spdlog::debug("{}: {} weight scales raised so the int32 bias fits (input scale {:g})", label, raised,
+                              input_scale);
+              }
+            }
             em = emit_quantized_weight(model, qw, base);
             if (!qw.group_size && fmt->signed_codes() && (spec.format == "int8" || spec.format == "int4"))
               scales = qw.scale.to_floats();
@@ -296,7 +329,7 @@ void insert_qdq(Model& model, PassContext& ctx) {
     if (w_scales.empty() && !acts_quantized && !weight_quantized(q, node))
       ctx.stats.kept_float.push_back(label + " (nothing to quantize)");
     else ctx.stats.nodes_quantized++;
-    out_nodes.push_back(q);
+    finish(q);
   }
   g.clear_node();
   for (auto& n : out_nodes) *g.add_node() = std::move(n);

@@ -26,6 +26,22 @@ struct WeightSpec {
   }
 };
 
+// The runtime whose fusion rules decide where Q/DQ goes (quant/qdq_placement.h) and the default
+// activation grid: onnxruntime -> uint8 asymmetric; openvino -> symmetric (uint8 with zero point 0
+// for non-negative tensors, int8 otherwise, as NNCF's performance preset).
+enum class QdqTarget { kOnnxRuntime, kOpenVino };
+
+// Default --op-types: layers plus the ops runtimes have integer kernels for.
+inline std::set<std::string> default_op_types() {
+  return {"Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Mul", "Concat", "AveragePool", "GlobalAveragePool",
+          "Sigmoid", "Softmax", "LeakyRelu"};
+}
+
+inline std::vector<std::string> default_op_type_list() {
+  const auto s = default_op_types();
+  return {s.begin(), s.end()};
+}
+
 struct QuantOptions {
   int bits = 8;                                     // default weight bits (informational)
   WeightSpec weights;                               // default for every weighted node
@@ -34,7 +50,9 @@ struct QuantOptions {
   bool matmulnbits = false;                         // int4 MatMul/Gemm as com.microsoft MatMulNBits
   ActType act_type = ActType::kUInt8;               // --act-type uint8|int8
   std::set<std::string> exclude;                    // node names kept float
-  std::set<std::string> op_types{"Conv", "Gemm", "MatMul", "Add"};  // ops whose inputs get QDQ
+  std::set<std::string> op_types = default_op_types();  // ops that may be quantized
+  QdqTarget target = QdqTarget::kOnnxRuntime;       // --target
+  bool quantize_constants = true;                   // large non-weight constants as 8-bit (quantize_constants)
   int target_opset = 13;                            // QDQ with per-channel axis needs >= 13
   std::map<std::string, std::vector<int64_t>> input_shapes;  // --input-shape: concrete input extents
 };
@@ -46,6 +64,9 @@ struct PassStats {
   int activations_quantized = 0;
   int biases_quantized = 0;
   int batchnorms_folded = 0;
+  int constants_quantized = 0;                     // priors, embeddings, RNN weights stored as 8-bit
+  int bias_adds_folded = 0;                        // Add / Mul constants folded into layers
+  int64_t bias_limited_channels = 0;               // weight scales raised so an int32 bias fits
   int gptq_layers = 0;                             // weights rounded with GPTQ instead of nearest
   std::map<std::string, int64_t> weight_params;    // parameters per weight format
   int opset_before = 0, opset_after = 0;
@@ -74,8 +95,10 @@ void run_pass(const std::string& id, Model& model, PassContext& ctx);
 void remove_initializer_inputs(Model& model, PassContext& ctx);
 void fold_constants(Model& model, PassContext& ctx);
 void fold_batchnorm(Model& model, PassContext& ctx);
+void fold_bias_add(Model& model, PassContext& ctx);
 void upgrade_opset(Model& model, PassContext& ctx);
 void insert_qdq(Model& model, PassContext& ctx);
+void quantize_constants(Model& model, PassContext& ctx);
 
 // Names of the activation tensors insert_qdq quantizes (ignoring --exclude), for calibration.
 std::vector<std::string> qdq_activation_tensors(const Model& model, const QuantOptions& opts);

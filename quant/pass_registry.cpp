@@ -9,8 +9,12 @@ const std::vector<PassInfo>& pass_registry() {
       {"remove_initializer_inputs", "drop initializers from graph.input (IR 3 style models)", remove_initializer_inputs},
       {"fold_constants", "evaluate nodes whose inputs are all constant into initializers", fold_constants},
       {"fold_batchnorm", "fold BatchNormalization into the preceding Conv", fold_batchnorm},
+      {"fold_bias_add", "fold a bias Add / scale Mul after Conv or MatMul into the layer (MatMul + Add -> Gemm)",
+       fold_bias_add},
       {"upgrade_opset", "convert to the target ai.onnx opset with onnx's version converter", upgrade_opset},
-      {"insert_qdq", "per-channel int8 weights, int32 bias, QuantizeLinear/DequantizeLinear on activations", insert_qdq},
+      {"insert_qdq", "per-channel int8 weights, int32 bias, Q/DQ on the activations the target runtime fuses (qdq_placement)", insert_qdq},
+      {"quantize_constants", "large float constants that are not weights (priors, embeddings, RNN weights) as 8-bit",
+       quantize_constants},
   };
   return passes;
 }

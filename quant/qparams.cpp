@@ -11,7 +11,13 @@ namespace qtool {
 
 QParams activation_qparams(Range r, ActType type) {
   QParams q;
-  if (type == ActType::kInt8) {
+  if (type == ActType::kSymmetric && r.min >= 0) {  // unsigned, zero point 0
+    q.scale = r.max > 0 ? r.max / 255.f : 1.f;
+    q.zero_point = 0;
+    return q;
+  }
+  if (type == ActType::kInt8 || type == ActType::kSymmetric) {
+    q.is_unsigned = false;
     const float amax = std::max(std::fabs(r.min), std::fabs(r.max));
     q.scale = amax > 0 ? amax / 127.f : 1.f;
     q.zero_point = 0;

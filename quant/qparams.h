@@ -4,7 +4,8 @@
 //   weights:     symmetric int8 per output channel, q in [-127, 127], zero_point 0
 //                (the [-127,127] range keeps int8 x int8 products free of the -128 corner case).
 //   activations: uint8 asymmetric per tensor (range widened to include 0 so that 0 is exact), or
-//                int8 symmetric per tensor with zero_point 0.
+//                int8 symmetric per tensor with zero_point 0, or (kSymmetric) uint8 with zero
+//                point 0 for non-negative ranges and int8 symmetric otherwise.
 //   bias:        int32, scale = input scale x weight scale (per channel), zero_point 0.
 #pragma once
 #include <cstdint>
@@ -19,9 +20,11 @@ namespace qtool {
 struct QParams {
   float scale = 1.f;
   int32_t zero_point = 0;
+  bool is_unsigned = true;  // uint8 codes (else int8)
 };
 
-enum class ActType { kUInt8, kInt8 };
+// kSymmetric: zero point 0; uint8 when the range is non-negative, else int8.
+enum class ActType { kUInt8, kInt8, kSymmetric };
 
 QParams activation_qparams(Range r, ActType type);
 

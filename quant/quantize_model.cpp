@@ -4,8 +4,8 @@
 namespace qtool {
 
 const std::vector<std::string> kPreparePasses = {"remove_initializer_inputs", "fold_constants", "fold_batchnorm",
-                                                   "upgrade_opset"};
-const std::vector<std::string> kQuantizePasses = {"insert_qdq"};
+                                                   "fold_bias_add", "upgrade_opset"};
+const std::vector<std::string> kQuantizePasses = {"insert_qdq", "quantize_constants"};
 
 Model prepare_for_quantization(const Model& model, PassContext& ctx) {
   Model m = model;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The int8 pipeline as a list of pass ids:
-//   prepare:  remove_initializer_inputs, fold_constants, fold_batchnorm, upgrade_opset   (before calibration, so
+//   prepare:  remove_initializer_inputs, fold_constants, fold_batchnorm, fold_bias_add, upgrade_opset   (before calibration, so
 //             calibration table names match the graph that gets quantized)
-//   quantize: insert_qdq
+//   quantize: insert_qdq, quantize_constants
 #pragma once
 #include "quant/pass.h"
 

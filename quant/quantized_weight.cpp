@@ -97,4 +97,26 @@ QuantizedWeight quantize_rtn(const Tensor& w, int out_axis, std::shared_ptr<cons
   return q;
 }
 
+int64_t raise_row_scales(QuantizedWeight& q, const Tensor& w, const std::vector<float>& min_scale) {
+  if (q.group_size) throw Error("raise_row_scales: per-channel weights only");
+  const auto& l = q.layout;
+  if (static_cast<int64_t>(min_scale.size()) != l.rows) throw Error("raise_row_scales: one minimum per row expected");
+  const float* src = w.data<float>();
+  int32_t* codes = q.codes.data<int32_t>();
+  float* scale = q.scale.data<float>();
+  const float* zero = q.zero.data<float>();
+  int64_t raised = 0;
+  for (int64_t r = 0; r < l.rows; ++r) {
+    if (!(scale[r] < min_scale[r])) continue;
+    scale[r] = min_scale[r];
+    GroupParams gp;
+    gp.scale = scale[r];
+    gp.zero = zero[r];
+    for (int64_t i = 0; i < l.in; ++i)
+      for (int64_t p = 0; p < l.positions; ++p) codes[l.flat(r, i, p)] = q.format->encode(src[l.flat(r, i, p)], gp);
+    ++raised;
+  }
+  return raised;
+}
+
 }  // namespace qtool

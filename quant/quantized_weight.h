@@ -46,6 +46,11 @@ struct QuantizedWeight {
 // Round-to-nearest with per-group parameters from format->fit.
 QuantizedWeight quantize_rtn(const Tensor& w, int out_axis, std::shared_ptr<const WeightFormat> format,
                              int64_t group_size);
+// Per-channel weights only (group_size 0): rows whose scale is below min_scale[row] get that scale
+// and are re-encoded from `w` (round to nearest). Used so that an int32 bias quantized with scale
+// input_scale x weight_scale stays inside its range when the input scale is tiny (the layer's
+// output is then dominated by the bias). Returns the number of rows raised.
+int64_t raise_row_scales(QuantizedWeight& q, const Tensor& w, const std::vector<float>& min_scale);
 // Empty codes/scale/zero with the right shapes, for algorithms that fill them (GPTQ).
 QuantizedWeight make_quantized_weight(const Tensor& w, int out_axis, std::shared_ptr<const WeightFormat> format,
                                       int64_t group_size);

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "calib/calibrate.h"
+#include "quant/compress.h"
 #include "quant/quantize_model.h"
 #include "tools/commands.h"
 
@@ -10,7 +11,7 @@ namespace qtool::cli {
 
 namespace {
 struct CalibrateArgs {
-  std::string model, calib, out, method = "mse", act_type = "uint8";
+  std::string model, calib, out, method = "mse", act_type, target = "onnxruntime";
   double percentile = 99.999;
   bool force = false;
   DataOptions data;
@@ -18,7 +19,11 @@ struct CalibrateArgs {
 
 void run_calibrate(const CalibrateArgs& a) {
   make_observer(a.method);
-  if (a.act_type != "uint8" && a.act_type != "int8") throw InputError("--act-type must be uint8 or int8");
+  CompressOptions co;
+  co.act_type = a.act_type;
+  co.target = a.target;
+  validate(co);
+  const std::string act_type = a.act_type.empty() ? default_act_type(a.target) : a.act_type;
   if (!(a.percentile > 0 && a.percentile <= 100))
     throw InputError("--percentile must be in (0, 100], got " + std::to_string(a.percentile));
   Model model = load_model(a.model);
@@ -29,11 +34,12 @@ void run_calibrate(const CalibrateArgs& a) {
   require_supported(model);
   auto data = open_data(a.calib, model_input_specs(model), a.data);
   PassContext ctx;
+  ctx.options.target = a.target == "openvino" ? QdqTarget::kOpenVino : QdqTarget::kOnnxRuntime;
   Model prepared = prepare_for_quantization(model, ctx);
   CalibrateOptions copts;
   copts.method = a.method;
   copts.observer.percentile = a.percentile;
-  copts.observer.unsigned_levels = a.act_type == "uint8";
+  copts.observer.unsigned_levels = act_type == "uint8";
   copts.skip_nonfinite = a.data.skip_nonfinite;
   CalibrationTable table = calibrate(prepared, *data, qdq_activation_tensors(prepared, ctx.options), copts);
   table.save(a.out);
@@ -49,7 +55,9 @@ void add_calibrate_command(CLI::App& app) {
   cmd->add_option("--calib", args->calib, "calibration data: .npy, .npz, folder of .npy or folder of images")->required();
   cmd->add_option("--method", args->method, "observer: mse (default), minmax, percentile, entropy");
   cmd->add_option("--percentile", args->percentile, "percentile for --method percentile (default 99.999)");
-  cmd->add_option("--act-type", args->act_type, "activation type the ranges are for: uint8 (default) or int8");
+  cmd->add_option("--act-type", args->act_type,
+                  "activation type the ranges are for: uint8, int8 or symmetric (default: the target's)");
+  cmd->add_option("--target", args->target, "runtime whose Q/DQ placement decides the tensors: onnxruntime (default) or openvino");
   cmd->add_option("-o,--output", args->out, "calibration table to write (.json)")->required();
   add_data_options(cmd, args->data);
   add_force_option(cmd, args->force);

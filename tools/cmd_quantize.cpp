@@ -28,9 +28,9 @@ namespace qtool::cli {
 namespace {
 
 struct QuantizeArgs {
-  std::string model, out, calib, calib_table, save_table, method = "mse", act_type = "uint8";
+  std::string model, out, calib, calib_table, save_table, method = "mse", act_type, target = "onnxruntime";
   int bits = 8, act_bits = 0;  // act_bits 0: 8 for 8-bit weights, float otherwise
-  bool ternary = false, symmetric = false, asymmetric = false;
+  bool ternary = false, symmetric = false, asymmetric = false, keep_float_constants = false;
   std::string dtype, rounding = "gptq", format = "qdq";
   int64_t group_size = 0;
   int keep_first_last = 0;
@@ -39,7 +39,7 @@ struct QuantizeArgs {
   std::string pattern = "unstructured", scope = "layer", masks, plan;
   double percentile = 99.999;
   std::vector<std::string> exclude;
-  std::vector<std::string> op_types{"Conv", "Gemm", "MatMul", "Add"};
+  std::vector<std::string> op_types = default_op_type_list();
   std::vector<std::string> input_shapes;
   bool force = false;
   DataOptions data;
@@ -69,6 +69,8 @@ void run_quantize(const QuantizeArgs& a) {
   }
   o.act_bits = a.act_bits;
   o.act_type = a.act_type;
+  o.target = a.target;
+  o.keep_float_constants = a.keep_float_constants;
   o.method = a.method;
   o.percentile = a.percentile;
   o.rounding = a.rounding;
@@ -136,7 +138,9 @@ void run_quantize(const QuantizeArgs& a) {
   if (!r.gptq_nodes.empty()) s << "; rounding " << (st.gptq_layers ? r.rounding_note : "nearest");
   s << "\n";
   for (const auto& [name, spec] : qo.layer_weights) s << "                   - " << name << ": " << describe_weights(spec) << "\n";
-  s << "  activations:     " << (acts ? a.act_type + " per tensor (QDQ)" : "float") << "; opset " << q.opset() << "\n";
+  const std::string act_type = a.act_type.empty() ? default_act_type(a.target) : a.act_type;
+  s << "  activations:     " << (acts ? act_type + " per tensor (QDQ, placed for " + a.target + ")" : "float") << "; opset "
+    << q.opset() << "\n";
   s << "  calibration:     " << calib_note << "\n";
   const double bpw = code_bits_per_weight(st);
   if (bpw > 0) {
@@ -148,8 +152,14 @@ void run_quantize(const QuantizeArgs& a) {
   for (const auto& k : st.kept_float) s << "\n                   - " << k;
   s << "\n  tensors:         " << st.weights_quantized << " weights, " << st.biases_quantized
     << " biases (int32), " << st.activations_quantized << " activations\n";
-  s << "  batchnorm folded: " << st.batchnorms_folded << "; opset " << st.opset_before << " -> "
-    << q.opset() << "\n";
+  if (st.constants_quantized)
+    s << "                   " << st.constants_quantized
+      << " other constants (priors, embeddings, recurrent weights) stored as 8-bit\n";
+  if (st.bias_limited_channels)
+    s << "                   " << st.bias_limited_channels
+      << " weight channels use a larger scale so their int32 bias fits (the input's range is tiny)\n";
+  s << "  batchnorm folded: " << st.batchnorms_folded << "; bias/scale nodes folded: " << st.bias_adds_folded
+    << "; opset " << st.opset_before << " -> " << q.opset() << "\n";
   if (prune) {
     int64_t zeros = 0, total = 0;
     for (const auto& l : pruning.layers) {
@@ -203,11 +213,20 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--save-calib-table", args->save_table, "also write the calibration table computed from --calib");
   cmd->add_option("--method", args->method, "observer: mse (default), minmax, percentile, entropy");
   cmd->add_option("--percentile", args->percentile, "percentile for --method percentile (default 99.999)");
-  cmd->add_option("--act-type", args->act_type, "activation type: uint8 (asymmetric, default) or int8 (symmetric)");
+  cmd->add_option("--act-type", args->act_type,
+                  "activation type: uint8 (asymmetric; default for onnxruntime), int8 (symmetric) or symmetric "
+                  "(zero point 0: uint8 for non-negative tensors, int8 otherwise; default for openvino)");
+  cmd->add_flag("--keep-float-constants", args->keep_float_constants,
+                "int8 runs store large non-weight constants (detector priors, embedding tables, LSTM/GRU weights) as "
+                "8-bit behind DequantizeLinear when that keeps them within 40 dB SQNR; this flag keeps them float32");
+  cmd->add_option("--target", args->target,
+                  "runtime whose fusion rules place the Q/DQ nodes: onnxruntime (default) or openvino; the file is "
+                  "plain QDQ either way and loads in both");
   cmd->add_option("--exclude", args->exclude, "node names to keep float, comma separated")->delimiter(',');
   cmd->add_option("--op-types", args->op_types,
-                  "ops whose activation inputs get QDQ, comma separated (default Conv,Gemm,MatMul,Add; Add only "
-                  "when both inputs are activations: runtimes then run residual blocks fully in int8)")
+                  "ops that may be quantized, comma separated (default: Conv, ConvTranspose, Gemm, MatMul and the ops "
+                  "runtimes have integer kernels for: Add, Mul (both inputs activations), Concat, AveragePool, "
+                  "GlobalAveragePool, Sigmoid, Softmax, LeakyRelu)")
       ->delimiter(',');
   cmd->add_option("-o,--output", args->out,
                   "output path (default: <model stem>.int8.onnx, .int4.onnx, .binary.onnx, ... beside the input; an "

@@ -213,23 +213,28 @@ TEST(InsertQdq, WithoutTableQuantizesWeightsOnly) {
   EXPECT_EQ(ctx.stats.biases_quantized, 0);  // needs an input scale
 }
 
-TEST(InsertQdq, ResidualAddGetsBothInputsQuantizedConstantAddDoesNot) {
+TEST(InsertQdq, ResidualAddFeedingALayerGetsBothInputsQuantized) {
   Model m = test::parse_model(R"(<ir_version: 7, opset_import: ["" : 13]>
-    g (float[1,4] x) => (float[1,4] y) {
+    g (float[1,4] x) => (float[1,4] y, float[1,4] z) {
       h = Gemm<transB = 1>(x, w, b)
       r = Add(h, x)
-      y = Add(r, c)
+      y = Gemm<transB = 1>(r, w2, b2)
+      z = Add(r, c)
     })");
   m.set_initializer("w", test::random_tensor({4, 4}, 33));
   m.set_initializer("b", test::random_tensor({4}, 34));
+  m.set_initializer("w2", test::random_tensor({4, 4}, 36));
+  m.set_initializer("b2", test::random_tensor({4}, 37));
   m.set_initializer("c", test::random_tensor({4}, 35));
   PassContext ctx;
   Model prepared = prepare_for_quantization(m, ctx);
   const auto acts = qdq_activation_tensors(prepared, ctx.options);
-  EXPECT_EQ(acts, (std::vector<std::string>{"x", "h"}));  // x shared by Gemm and the residual Add
+  // r feeds a layer, so the Add runs as QLinearAdd: both its inputs are quantized
+  EXPECT_EQ(acts, (std::vector<std::string>{"x", "h", "r"}));
   CalibrationTable table;
   table.ranges["x"] = {-1.f, 1.f};
   table.ranges["h"] = {-3.f, 3.f};
+  table.ranges["r"] = {-4.f, 4.f};
   ctx.table = &table;
   Model q = quantize_prepared(prepared, ctx);
   for (const auto& n : q.graph().node()) {
@@ -238,14 +243,23 @@ TEST(InsertQdq, ResidualAddGetsBothInputsQuantizedConstantAddDoesNot) {
       EXPECT_EQ(n.input(0), "h_dequantized");
       EXPECT_EQ(n.input(1), "x_dequantized");
     } else {
-      EXPECT_EQ(n.input(0), "r");  // Add of a constant stays as it was and is not "kept float"
-      EXPECT_EQ(n.input(1), "c");
+      EXPECT_EQ(n.input(0), "r_dequantized");  // every reader of r reads its one Q/DQ pair
+      EXPECT_EQ(n.input(1), "c");              // the constant stays float
     }
   }
   EXPECT_EQ(ctx.stats.nodes_quantized, 2);
   EXPECT_TRUE(ctx.stats.kept_float.empty());
-  // --op-types without Add: only the Gemm input
+  // --op-types without Add: only the layers' inputs
   PassContext gemm_only;
   gemm_only.options.op_types = {"Gemm"};
-  EXPECT_EQ(qdq_activation_tensors(prepared, gemm_only.options), (std::vector<std::string>{"x"}));
+  EXPECT_EQ(qdq_activation_tensors(prepared, gemm_only.options), (std::vector<std::string>{"x", "r"}));
+  // an Add whose result only reaches float ops or graph outputs is not quantized
+  Model m2 = test::parse_model(R"(<ir_version: 7, opset_import: ["" : 13]>
+    g (float[1,4] x) => (float[1,4] y) {
+      h = Gemm<transB = 1>(x, w, b)
+      y = Add(h, x)
+    })");
+  m2.set_initializer("w", test::random_tensor({4, 4}, 33));
+  m2.set_initializer("b", test::random_tensor({4}, 34));
+  EXPECT_EQ(qdq_activation_tensors(prepare_for_quantization(m2, ctx), ctx.options), (std::vector<std::string>{"x"}));
 }
