@@ -68,10 +68,16 @@ def test_unsupported_ops_are_all_listed(tmp_path):
     p = tmp_path / "trig.onnx"
     onnx.save(m, p)
     out = tmp_path / "trig.int8.onnx"
-    r = qtool("quantize", p, check=False)
+    calib = tmp_path / "x.npy"
+    np.save(calib, np.ones((2, 4), np.float32))
+    # calibration runs the model, so it needs every op (weight-only quantization does not)
+    r = qtool("quantize", p, "--calib", calib, check=False)
     assert_input_error(r, str(p), "qtool.test.Sin (node 's1')", "qtool.test.Cos (node 'c1')")
     assert "s2" not in r.stderr
     assert not out.exists()
+    r = qtool("run", p, "--data", calib, "-o", tmp_path / "y.npz", check=False)
+    assert_input_error(r, str(p), "qtool.test.Sin (node 's1')", "qtool.test.Cos (node 'c1')")
+    qtool("quantize", p)  # weights only: works whatever ops the model has
 
 
 def test_data_shape_mismatch(tmp_path):
