@@ -4,22 +4,34 @@
 //
 // Decoders: JPEG with libjpeg-turbo (the spec's "fancy" chroma upsampling, the accurate integer
 // IDCT: what PIL, and so the ONNX reference, produce); baseline TIFF (8-bit, uncompressed or
-// PackBits, chunky, gray or RGB) with a small reader in this file; PNG, BMP, PNM, GIF, TGA, PSD,
-// HDR, PIC and CMYK JPEGs with stb_image. JPEG 2000 and WebP have no decoder here.
+// PackBits, chunky, gray or RGB) with a small reader in this file; WebP (lossy and lossless, still
+// images; an animation's is not decoded) with libwebp (WebPDecodeRGB: the "fancy" chroma upsampling
+// libwebp and so PIL use by default); JPEG 2000 (JP2 file or raw J2K codestream) with OpenJPEG
+// (libopenjp2: components of any precision scaled to 8 bits as PIL does, x >> (prec - 8) or
+// x << (8 - prec), signed ones offset by 2^(prec-1); subsampled components repeated; sYCC converted
+// with the JFIF equations; CMYK / e-YCC and more than 4 components are not decoded); PNG, BMP, PNM,
+// GIF, TGA, PSD, HDR, PIC and CMYK JPEGs with stb_image.
 // Grayscale is PIL's convert("L") of the RGB image: L = (19595 R + 38470 G + 7471 B + 2^15) >> 16.
 // An alpha channel is dropped.
 //
 // Hostile input: the header is read first (stbi_info_from_memory, jpeg_read_header, the TIFF
-// directory) and an image of more than 2^28 bytes (W * H * 3) is refused with an error before
-// anything is decoded. Per the spec, a stream that cannot be decoded (corrupt, or a format
+// directory, WebPGetInfo, opj_read_header) and an image of more than 2^28 bytes (W * H * 3; for
+// JPEG 2000 also W * H * components, which OpenJPEG holds as int32 while decoding) is refused with
+// an error before anything is decoded. Per the spec, a stream that cannot be decoded (corrupt, or a format
 // without a decoder) gives an empty image (0, 0, C) and a warning.
 #include <cstddef>
 #include <cstdio>
 // clang-format off
 #include <jpeglib.h>
 // clang-format on
+#include <openjpeg.h>
 #include <spdlog/spdlog.h>
 #include <stb/stb_image.h>
+#include <webp/decode.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
 
 #include <csetjmp>
 #include <cstring>
@@ -229,6 +241,154 @@ class TiffReader {
   bool le_ = true;
 };
 
+// ---- WebP (libwebp) ----
+
+void decode_webp(const KernelContext& c, const uint8_t* data, size_t size, Decoded& d) {
+  int w = 0, h = 0;
+  if (!WebPGetInfo(data, size, &w, &h)) {
+    d.error = "WebP: corrupt or unsupported header";
+    return;
+  }
+  if (w <= 0 || h <= 0) {
+    d.error = "WebP: no image size";
+    return;
+  }
+  if (too_large(static_cast<uint64_t>(w), static_cast<uint64_t>(h))) refuse_size(c, w, h);
+  WebPBitstreamFeatures features;
+  if (WebPGetFeatures(data, size, &features) != VP8_STATUS_OK) {
+    d.error = "WebP: corrupt or unsupported header";
+    return;
+  }
+  if (features.has_animation) {
+    d.error = "WebP: animations are not decoded";
+    return;
+  }
+  const size_t row = static_cast<size_t>(w) * 3;
+  d.rgb.resize(row * h);
+  if (!WebPDecodeRGBInto(data, size, d.rgb.data(), d.rgb.size(), static_cast<int>(row))) {
+    d.rgb.clear();
+    d.error = "WebP: corrupt image data";
+    return;
+  }
+  d.width = w;
+  d.height = h;
+}
+
+// ---- JPEG 2000 (OpenJPEG) ----
+
+struct OpjMemory {  // the encoded stream, read through opj_stream callbacks
+  const uint8_t* data;
+  size_t size;
+  size_t pos = 0;
+};
+
+OPJ_SIZE_T opj_mem_read(void* buf, OPJ_SIZE_T n, void* user) {
+  auto* m = static_cast<OpjMemory*>(user);
+  if (m->pos >= m->size) return static_cast<OPJ_SIZE_T>(-1);  // end of stream
+  const size_t k = std::min<size_t>(n, m->size - m->pos);
+  std::memcpy(buf, m->data + m->pos, k);
+  m->pos += k;
+  return k;
+}
+OPJ_OFF_T opj_mem_skip(OPJ_OFF_T n, void* user) {  // forward only, to the end at most; -1 past it
+  auto* m = static_cast<OpjMemory*>(user);
+  if (n < 0 || m->pos >= m->size) return -1;
+  const size_t k = std::min<uint64_t>(static_cast<uint64_t>(n), m->size - m->pos);
+  m->pos += k;
+  return static_cast<OPJ_OFF_T>(k);
+}
+OPJ_BOOL opj_mem_seek(OPJ_OFF_T n, void* user) {
+  auto* m = static_cast<OpjMemory*>(user);
+  if (n < 0 || static_cast<uint64_t>(n) > m->size) return OPJ_FALSE;
+  m->pos = static_cast<size_t>(n);
+  return OPJ_TRUE;
+}
+void opj_keep_error(const char* msg, void* user) {
+  auto* e = static_cast<std::string*>(user);
+  if (e->empty()) {
+    *e = msg;
+    while (!e->empty() && (e->back() == '\n' || e->back() == ' ')) e->pop_back();
+  }
+}
+void opj_quiet(const char*, void*) {}  // warnings and info are not printed
+
+void decode_jpeg2000(const KernelContext& c, const uint8_t* data, size_t size, bool jp2, Decoded& d) {
+  OpjMemory mem{data, size};
+  std::string opj_error;
+  std::unique_ptr<opj_stream_t, void (*)(opj_stream_t*)> stream(opj_stream_create(OPJ_J2K_STREAM_CHUNK_SIZE, OPJ_TRUE),
+                                                                opj_stream_destroy);
+  std::unique_ptr<opj_codec_t, void (*)(opj_codec_t*)> codec(opj_create_decompress(jp2 ? OPJ_CODEC_JP2 : OPJ_CODEC_J2K),
+                                                             opj_destroy_codec);
+  if (!stream || !codec) {
+    d.error = "JPEG 2000: cannot create the OpenJPEG decoder";
+    return;
+  }
+  opj_stream_set_user_data(stream.get(), &mem, nullptr);
+  opj_stream_set_user_data_length(stream.get(), size);
+  opj_stream_set_read_function(stream.get(), opj_mem_read);
+  opj_stream_set_skip_function(stream.get(), opj_mem_skip);
+  opj_stream_set_seek_function(stream.get(), opj_mem_seek);
+  opj_set_error_handler(codec.get(), opj_keep_error, &opj_error);
+  opj_set_warning_handler(codec.get(), opj_quiet, nullptr);
+  opj_set_info_handler(codec.get(), opj_quiet, nullptr);
+  opj_dparameters_t params;
+  opj_set_default_decoder_parameters(&params);
+  auto fail = [&](const char* what) { d.error = std::string("JPEG 2000: ") + (opj_error.empty() ? what : opj_error); };
+  if (!opj_setup_decoder(codec.get(), &params)) return fail("cannot set up the decoder");
+  opj_image_t* raw = nullptr;
+  const bool header = opj_read_header(stream.get(), codec.get(), &raw);
+  std::unique_ptr<opj_image_t, void (*)(opj_image_t*)> image(raw, opj_image_destroy);
+  if (!header || !image) return fail("corrupt header");
+  if (image->x1 <= image->x0 || image->y1 <= image->y0 || image->numcomps == 0) return fail("no image size");
+  const uint64_t w = image->x1 - image->x0, h = image->y1 - image->y0, nc = image->numcomps;
+  if (too_large(w, h)) refuse_size(c, w, h);
+  if (w * h * nc > kMaxImageBytes)
+    c.fail("the image is " + std::to_string(w) + " x " + std::to_string(h) + " pixels of " + std::to_string(nc) +
+           " components, more than the " + std::to_string(kMaxImageBytes >> 20) + " MiB the decoder accepts");
+  if (nc > 4) return fail("more than 4 components");
+  if (image->color_space == OPJ_CLRSPC_CMYK || image->color_space == OPJ_CLRSPC_EYCC)
+    return fail("CMYK and e-YCC images are not decoded");
+  if (!opj_decode(codec.get(), stream.get(), image.get()) || !opj_end_decompress(codec.get(), stream.get()))
+    return fail("corrupt image data");
+  // Components -> 8-bit planes on the image grid (subsampled components repeated).
+  const bool color = nc >= 3;
+  const int planes = color ? 3 : 1;
+  std::vector<std::vector<uint8_t>> plane(planes, std::vector<uint8_t>(w * h));
+  for (int k = 0; k < planes; ++k) {
+    const opj_image_comp_t& comp = image->comps[k];
+    if (!comp.data || comp.w == 0 || comp.h == 0 || comp.dx == 0 || comp.dy == 0 || comp.prec == 0 || comp.prec > 31)
+      return fail("a component without data");
+    const int64_t offset = comp.sgnd ? int64_t{1} << (comp.prec - 1) : 0;
+    const int shift = static_cast<int>(comp.prec) - 8;
+    const uint64_t cx0 = (image->x0 + comp.dx - 1) / comp.dx, cy0 = (image->y0 + comp.dy - 1) / comp.dy;
+    for (uint64_t y = 0; y < h; ++y) {
+      const uint64_t cy = std::min<uint64_t>((image->y0 + y) / comp.dy - std::min<uint64_t>(cy0, (image->y0 + y) / comp.dy), comp.h - 1);
+      for (uint64_t x = 0; x < w; ++x) {
+        const uint64_t cx = std::min<uint64_t>((image->x0 + x) / comp.dx - std::min<uint64_t>(cx0, (image->x0 + x) / comp.dx), comp.w - 1);
+        int64_t v = comp.data[cy * comp.w + cx] + offset;
+        v = shift >= 0 ? v >> shift : v << -shift;
+        plane[k][y * w + x] = static_cast<uint8_t>(std::clamp<int64_t>(v, 0, 255));
+      }
+    }
+  }
+  d.width = static_cast<int>(w);
+  d.height = static_cast<int>(h);
+  d.rgb.resize(w * h * 3);
+  const bool sycc = color && image->color_space == OPJ_CLRSPC_SYCC;
+  for (uint64_t i = 0; i < w * h; ++i) {
+    uint8_t* o = d.rgb.data() + 3 * i;
+    if (!color) {
+      o[0] = o[1] = o[2] = plane[0][i];
+    } else if (sycc) {  // JFIF: full-range Y, Cb, Cr centered at 128
+      const double Y = plane[0][i], cb = plane[1][i] - 128.0, cr = plane[2][i] - 128.0;
+      const double rgb[3] = {Y + 1.402 * cr, Y - 0.344136 * cb - 0.714136 * cr, Y + 1.772 * cb};
+      for (int k = 0; k < 3; ++k) o[k] = static_cast<uint8_t>(std::clamp(std::lround(rgb[k]), 0L, 255L));
+    } else {
+      o[0] = plane[0][i], o[1] = plane[1][i], o[2] = plane[2][i];
+    }
+  }
+}
+
 // ---- stb_image ----
 
 void decode_stb(const KernelContext& c, const uint8_t* data, size_t size, Decoded& d) {
@@ -273,7 +433,15 @@ void image_decoder(KernelContext& c) {
   const bool jpeg = size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF;
   const bool tiff = size >= 4 && ((data[0] == 'I' && data[1] == 'I' && data[2] == 42 && data[3] == 0) ||
                                   (data[0] == 'M' && data[1] == 'M' && data[2] == 0 && data[3] == 42));
-  if (jpeg) {
+  static constexpr uint8_t kJp2Signature[12] = {0, 0, 0, 12, 'j', 'P', ' ', ' ', 0x0D, 0x0A, 0x87, 0x0A};
+  const bool webp = size >= 12 && std::memcmp(data, "RIFF", 4) == 0 && std::memcmp(data + 8, "WEBP", 4) == 0;
+  const bool jp2 = size >= 12 && std::memcmp(data, kJp2Signature, 12) == 0;
+  const bool j2k = size >= 4 && data[0] == 0xFF && data[1] == 0x4F && data[2] == 0xFF && data[3] == 0x51;
+  if (webp) {
+    decode_webp(c, data, size, d);
+  } else if (jp2 || j2k) {
+    decode_jpeg2000(c, data, size, jp2, d);
+  } else if (jpeg) {
     if (!decode_jpeg(c, data, size, d) && d.error == "JPEG: CMYK") {
       d.error.clear();
       decode_stb(c, data, size, d);
