@@ -23,6 +23,9 @@ AutoResult auto_precision(const Model& model, Dataset& calib, Dataset& eval, con
   for (const auto& l : weighted_nodes(model))
     if (!user_excluded.count(l)) layers.push_back(l);
   const Measured fp32 = measure(model, model, eval, labels);
+  if (labels.empty() && !fp32.classifier)
+    throw InputError("auto without labels budgets top-1 disagreement with fp32, which needs a classifier output "
+                     "[N, classes]; give --labels");
   auto drop_of = [&](const Measured& m) {
     return labels.empty() ? 100.0 * (1.0 - m.agreement) : 100.0 * (fp32.value - m.value);
   };

@@ -15,8 +15,9 @@ Measured measure(const Model& model, const Model& ref, Dataset& eval, const std:
   eo.labels = labels;
   EvalResult r = evaluate(model, eval, eo, &ref);
   Measured m;
-  m.sqnr_db = r.outputs.empty() ? INFINITY : r.outputs[0].sqnr_db;
+  m.sqnr_db = r.min_sqnr_db();
   m.agreement = r.agreement.value_or(1.0);
+  m.classifier = r.classifier;
   m.value = labels.empty() ? m.sqnr_db : r.top1.value_or(0.0);
   return m;
 }
@@ -95,7 +96,7 @@ std::string LayerSensitivityReport::to_text() const {
   std::ostringstream o;
   const bool top1 = metric == "top1";
   o << "per-layer sensitivity (only that layer changed; " << (top1 ? "top-1 delta in points" : "no labels: deltas n/a")
-    << ", SQNR of output 0 vs fp32 in dB; most sensitive first)\n";
+    << ", smallest SQNR over the outputs vs fp32 in dB; most sensitive first)\n";
   o << "  node                          params    int8 d  int8 dB    int4 d  int4 dB   prune d prune dB\n";
   for (const auto& s : layers) {
     char b[256];

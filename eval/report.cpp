@@ -185,7 +185,7 @@ std::string Report::to_svg() const {
   o << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 18
     << "\" text-anchor=\"middle\">file size (log scale; kB = 1000 bytes)</text>\n";
   o << "<text x=\"18\" y=\"" << (T + H - B) / 2 << "\" text-anchor=\"middle\" transform=\"rotate(-90 18 "
-    << (T + H - B) / 2 << ")\">" << (top1 ? "top-1 (%)" : "SQNR of output 0 vs fp32 (dB)") << "</text>\n";
+    << (T + H - B) / 2 << ")\">" << (top1 ? "top-1 (%)" : "smallest SQNR over outputs vs fp32 (dB)") << "</text>\n";
   // Pareto front
   auto front = pareto();
   o << "<polyline fill=\"none\" stroke=\"#d62728\" stroke-width=\"2\" points=\"";
@@ -220,7 +220,7 @@ std::string Report::to_html() const {
        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f4f4f4}td:first-child{text-align:left}"
        "tr.front td{font-weight:bold}</style></head><body>\n";
   o << "<h1>qtool accuracy / size report</h1>\n<p>Model: <code>" << esc(model) << "</code>. Metric: "
-    << (top1 ? "top-1 accuracy" : "SQNR of output 0 against the fp32 model") << ". Bold rows are on the Pareto front.</p>\n";
+    << (top1 ? "top-1 accuracy" : "smallest SQNR over all outputs against the fp32 model") << ". Bold rows are on the Pareto front.</p>\n";
   o << to_svg();
   o << "<table><tr><th>config</th><th>weights</th><th>sparsity</th><th>activations</th><th>bits/weight</th>"
        "<th>file bytes</th><th>zip bytes</th><th>size ratio</th><th>"

@@ -10,7 +10,7 @@
 //   bits_per_weight average code bits of the quantized weights (32 for fp32)
 //   file_bytes      size of the written .onnx; zip_bytes: after DEFLATE (zlib default level)
 //   size_ratio      file_bytes / fp32 file_bytes
-//   metric          "top1" (fraction 0..1, with labels) or "sqnr_db" (output 0 vs fp32)
+//   metric          "top1" (fraction 0..1, with labels) or "sqnr_db" (smallest over outputs vs fp32)
 //   value           the metric's value; delta: top-1 minus fp32's, in points (SQNR: same as value)
 //   agreement       fraction of samples whose argmax equals fp32's
 //   seconds         wall time of compressing and evaluating this configuration

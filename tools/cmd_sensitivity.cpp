@@ -19,7 +19,7 @@ void add_sensitivity_command(CLI::App& app) {
   cmd->add_option("model", a->model, "input .onnx model")->required();
   cmd->add_option("--calib", a->calib, "calibration data (activation ranges, GPTQ)")->required();
   cmd->add_option("--data", a->data, "evaluation data")->required();
-  cmd->add_option("--labels", a->labels, "labels .npy for top-1 (without: SQNR of output 0 vs fp32)");
+  cmd->add_option("--labels", a->labels, "labels .npy for top-1 (without: smallest SQNR over the outputs vs fp32)");
   cmd->add_option("--method", a->method, "observer for the int8 activations (default mse)");
   cmd->add_flag("--no-prune", a->no_prune, "skip the pruning column");
   cmd->add_flag("--json", a->json, "print JSON");

@@ -174,7 +174,7 @@ void run_sweep(const SweepArgs& a) {
   write_file_atomic(dir / "report.svg", report.to_svg());
   write_file_atomic(dir / "report.html", report.to_html());
   std::cout << "qtool sweep: " << a.model << " (" << configs.size() << " configurations, "
-            << (labels.empty() ? "SQNR of output 0 vs fp32" : "top-1") << " on " << eval->describe() << ")\n"
+            << (labels.empty() ? "smallest SQNR over the outputs vs fp32" : "top-1") << " on " << eval->describe() << ")\n"
             << report.to_text() << "  written: " << (dir / "report.{json,csv,svg,html}").string() << "\n";
 }
 
@@ -187,7 +187,7 @@ void add_sweep_command(CLI::App& app) {
   cmd->add_option("model", a->model, "input .onnx model")->required();
   cmd->add_option("--calib", a->calib, "calibration data")->required();
   cmd->add_option("--data", a->data, "evaluation data")->required();
-  cmd->add_option("--labels", a->labels, "labels .npy for top-1 (without: SQNR of output 0 vs fp32)");
+  cmd->add_option("--labels", a->labels, "labels .npy for top-1 (without: smallest SQNR over the outputs vs fp32)");
   cmd->add_option("--bits", a->bits, "weight bits to sweep (default 8,4; 8 = W8A8, below 8 weight-only)")->delimiter(',');
   cmd->add_option("--sparsity", a->sparsity, "unstructured sparsities to sweep (default 0)")->delimiter(',');
   cmd->add_option("--method", a->method, "observer for int8 activations (default mse)");
