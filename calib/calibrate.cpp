@@ -33,7 +33,7 @@ CalibrationTable calibrate(const Model& model, Dataset& data, const std::vector<
   const int64_t batch = probe_batch_size(exec, data, opts.max_batch);
   // The probe ran batch 0..1 through the hook already: start fresh observers.
   for (auto& [name, obs] : observers) obs = make_observer(opts.method, opts.observer);
-  spdlog::info("calibrating on {} with '{}' (batch {})", data.describe(), opts.method, batch);
+  spdlog::debug("calibrating on {} with '{}' (batch {})", data.describe(), opts.method, batch);
   run_batches(exec, data, batch, "calibrate", [&](int64_t, int64_t, const TensorMap& feeds, const TensorMap&) {
     // Graph inputs are not node outputs, so the hook does not see them: observe them here.
     for (const auto& name : input_names) {

@@ -136,8 +136,9 @@ def _on_log(user, level, message):  # any thread; only queues (no Python logging
     _records.append((level, message.decode("utf-8", "replace")))
 
 
+# debug and above reach Python; the "qtool" logger's level and handlers decide what is shown
 _log_level = {"trace": 0, "debug": 1, "info": 2, "warn": 3, "warning": 3, "error": 4}.get(
-    os.environ.get("QTOOL_LOG", "info").lower(), 2)
+    os.environ.get("QTOOL_LOG", "debug").lower(), 1)
 set_log_callback(_on_log, None, _log_level)
 _PKG_DIR = str(Path(__file__).resolve().parent)
 
