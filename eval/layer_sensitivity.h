@@ -28,7 +28,8 @@ struct LayerSensitivityReport {
   std::vector<std::string> suggested_exclude;
   std::string to_text() const;
   std::string to_json() const;
-  std::string to_html() const;
+  std::string to_html() const;       // the table and, beside it, bar_chart_svg()
+  std::string bar_chart_svg() const;  // per-layer bars: int8 / int4 / pruned damage
 };
 
 // `base`: calibration/observer settings shared with the real run (method, act_type, rounding).

@@ -26,7 +26,7 @@ namespace qtool::cli {
 namespace {
 
 struct SweepArgs {
-  std::string model, calib, data, labels, method = "mse", out_dir;
+  std::string model, calib, data, labels, method = "mse", out_dir, size_axis = "file";
   std::vector<int> bits{8, 4};
   std::vector<double> sparsity{0};
   bool resume = false, sensitivity = false, no_sensitivity = false;
@@ -74,6 +74,8 @@ void run_sweep(const SweepArgs& a) {
   fs::create_directories(dir);
   std::vector<int64_t> labels;
   if (!a.labels.empty()) labels = read_labels(a.labels);
+  if (a.size_axis != "file" && a.size_axis != "zip")
+    throw InputError("--size-axis must be file or zip, got '" + a.size_axis + "'");
   // both data sets are opened (and their shapes checked) before any work
   open_data(a.calib, specs, a.data_opts);
   auto eval = open_data(a.data, specs, a.data_opts);
@@ -81,6 +83,11 @@ void run_sweep(const SweepArgs& a) {
   Report report;
   report.model = fs::path(a.model).filename().string();
   report.metric = labels.empty() ? "sqnr_db" : "top1";
+  report.size_axis = a.size_axis;
+  {
+    auto calib_desc = open_data(a.calib, specs, a.data_opts);
+    report.provenance = make_provenance(a.model, calib_desc.get(), eval.get(), a.method);
+  }
   std::map<std::string, ReportRow> done;
   if (a.resume && fs::exists(dir / "report.json")) {
     Report old = Report::from_json(read_text(dir / "report.json"));
@@ -207,6 +214,9 @@ void add_sweep_command(CLI::App& app) {
   cmd->add_option("--sparsity", a->sparsity, "unstructured sparsities to sweep (default 0)")->delimiter(',');
   cmd->add_option("--method", a->method, "observer for int8 activations (default mse)");
   cmd->add_option("--out-dir", a->out_dir, "output folder (default <model stem>.sweep beside the model)");
+  cmd->add_option("--size-axis", a->size_axis,
+                  "x axis of the plot: file (default) or zip (the zip-compressed, download size: pruned models at "
+                  "their real size)");
   cmd->add_flag("--resume", a->resume, "keep the configurations an earlier, interrupted run finished");
   auto* sens = cmd->add_flag("--sensitivity", a->sensitivity,
                              "after the table, measure per-layer sensitivity (three runs per layer) into report.html");

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include "calib/dataset.h"
+#include "eval/report.h"
 
 namespace qtool::cli {
 
@@ -39,5 +40,13 @@ std::string format_bytes(int64_t bytes);
 // "  file size: ... -> ... (x% of the input, N.NNx smaller)" and the zip-compressed line, for the
 // serialized input and output models.
 std::string size_lines(const Model& input, const Model& output);
+
+// tools/provenance.cpp: the command line as typed (set once by main), the SHA-256 of a file, and
+// the provenance block of a report.
+void set_command_line(int argc, char** argv);
+const std::string& command_line();
+std::string sha256_file(const std::filesystem::path& path);
+Provenance make_provenance(const std::filesystem::path& model, const Dataset* calib, const Dataset* eval,
+                           const std::string& observer);
 
 }  // namespace qtool::cli

@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   // time on UltraFace). Keep them on the heap and let freed memory be reused instead.
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  qtool::cli::set_command_line(argc, argv);
   CLI::App app{"qtool: make trained ONNX models small and fast (calibrate, quantize, evaluate, inspect)"};
   app.require_subcommand(1);
   app.fallthrough();  // -v / -q also after the command name (qtool sweep ... -v)
