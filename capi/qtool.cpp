@@ -382,22 +382,41 @@ qt_status qt_data_open(const char* path, const qt_model* model, const char* opti
     need(out, "out");
     auto j = parse_options(options_json, "data options");
     qtool::ImageOptions io;
-    try {
-      if (j.contains("size")) {
-        const std::string s = j["size"];
-        auto x = s.find('x');
-        if (x == std::string::npos) throw ArgumentError("size must be WxH, got '" + s + "'");
-        io.width = std::stoi(s.substr(0, x));
-        io.height = std::stoi(s.substr(x + 1));
+    qtool::capi::check_keys(j, {"size", "mean", "std", "scale", "layout", "bgr", "resize_shorter", "center_crop",
+                                "letterbox", "pad_value", "jpeg_fancy_upsampling"},
+                            "data options");
+    auto wh = [&](const char* k, int& w, int& h) {
+      if (!j.contains(k)) return;
+      if (!j[k].is_string()) throw ArgumentError(std::string(k) + " must be a \"WxH\" string");
+      const std::string s = j[k];
+      const auto x = s.find_first_of("xX");
+      try {
+        if (x == std::string::npos) throw std::invalid_argument(s);
+        w = std::stoi(s.substr(0, x));
+        h = std::stoi(s.substr(x + 1));
+      } catch (const std::exception&) {
+        throw ArgumentError(std::string(k) + " must be WxH, got '" + s + "'");
       }
+      if (w <= 0 || h <= 0) throw ArgumentError(std::string(k) + " must be WxH with positive sizes, got '" + s + "'");
+    };
+    try {
+      wh("size", io.width, io.height);
+      wh("center_crop", io.crop_width, io.crop_height);
+      wh("letterbox", io.letterbox_width, io.letterbox_height);
+      if (j.contains("resize_shorter")) io.resize_shorter = j["resize_shorter"];
+      if (j.contains("pad_value")) io.pad_value = j["pad_value"];
       if (j.contains("mean")) io.mean = j["mean"].get<std::vector<float>>();
       if (j.contains("std")) io.std = j["std"].get<std::vector<float>>();
       if (j.contains("scale")) io.scale = j["scale"];
       if (j.contains("layout")) io.nchw = j["layout"].get<std::string>() != "nhwc";
       if (j.contains("bgr")) io.rgb = !j["bgr"].get<bool>();
+      if (j.contains("jpeg_fancy_upsampling")) io.jpeg_fancy_upsampling = j["jpeg_fancy_upsampling"];
     } catch (const nlohmann::json::exception& e) {
       throw ArgumentError(std::string("data options: ") + e.what());
     }
+    if (io.letterbox_width && (io.width || io.resize_shorter || io.crop_width))
+      throw ArgumentError("give 'letterbox' or 'size' / 'resize_shorter' / 'center_crop', not both");
+    if (io.resize_shorter && io.width) throw ArgumentError("give 'resize_shorter' or 'size', not both");
     auto d = std::make_unique<qt_data>();
     d->file = qtool::open_dataset(path, qtool::model_input_specs(model->model), io);
     *out = d.release();

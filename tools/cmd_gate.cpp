@@ -78,7 +78,7 @@ int run_gate(const GateArgs& a) {
     require_supported(model);
     auto data = open_data(a.data, model_input_specs(model), a.data_opts);
     EvalOptions eo;
-    if (!a.labels.empty()) eo.labels = read_labels(a.labels);
+    eo.labels = open_labels(a.labels, a.data, model_input_specs(model), a.data_opts);
     std::optional<Model> ref;
     if (!a.ref.empty()) ref = load_model(a.ref);
     EvalResult r = evaluate(model, *data, eo, ref ? &*ref : nullptr);
@@ -142,7 +142,7 @@ void add_gate_command(CLI::App& app) {
   cmd->add_option("--max-drop", a->max_drop, "largest allowed top-1 drop vs --ref in points (needs --ref, --data)");
   cmd->add_option("--ref", a->ref, "reference model for --max-drop (e.g. the fp32 original)");
   cmd->add_option("--data", a->data, "evaluation data");
-  cmd->add_option("--labels", a->labels, "labels .npy");
+  cmd->add_option("--labels", a->labels, "labels .npy, or 'folders' (class subfolders of an image folder)");
   cmd->add_flag("--json", a->json, "print the verdict as JSON");
   add_data_options(cmd, a->data_opts);
   cmd->callback([a] {

@@ -72,8 +72,7 @@ void run_sweep(const SweepArgs& a) {
   const fs::path dir = a.out_dir.empty() ? fs::path(a.model).parent_path() / (fs::path(a.model).stem().string() + ".sweep")
                                          : fs::path(a.out_dir);
   fs::create_directories(dir);
-  std::vector<int64_t> labels;
-  if (!a.labels.empty()) labels = read_labels(a.labels);
+  const std::vector<int64_t> labels = open_labels(a.labels, a.data, specs, a.data_opts);
   if (a.size_axis != "file" && a.size_axis != "zip")
     throw InputError("--size-axis must be file or zip, got '" + a.size_axis + "'");
   // both data sets are opened (and their shapes checked) before any work
@@ -209,7 +208,7 @@ void add_sweep_command(CLI::App& app) {
   cmd->add_option("model", a->model, "input .onnx model")->required();
   cmd->add_option("--calib", a->calib, "calibration data")->required();
   cmd->add_option("--data", a->data, "evaluation data")->required();
-  cmd->add_option("--labels", a->labels, "labels .npy for top-1 (without: smallest SQNR over the outputs vs fp32)");
+  cmd->add_option("--labels", a->labels, "labels .npy or 'folders' (class subfolders) for top-1 (without: smallest SQNR over the outputs vs fp32)");
   cmd->add_option("--bits", a->bits, "weight bits to sweep (default 8,4; 8 = W8A8, below 8 weight-only)")->delimiter(',');
   cmd->add_option("--sparsity", a->sparsity, "unstructured sparsities to sweep (default 0)")->delimiter(',');
   cmd->add_option("--method", a->method, "observer for int8 activations (default mse)");

@@ -25,6 +25,11 @@ void add_ops_command(CLI::App& app);
 // Options shared by every command that reads a data set (tools/common_options.cpp).
 struct DataOptions {
   std::string size;                     // "WxH"
+  int resize_shorter = 0;               // --resize-shorter N
+  std::string center_crop, letterbox;   // "WxH"
+  float pad_value = 114.f;
+  std::string sample = "first";         // --sample first|every-k|random (with --limit)
+  uint64_t seed = 0;
   std::vector<float> mean{0.f}, std{1.f};
   float scale = 1.f / 255.f;
   std::string layout = "nchw";
@@ -32,10 +37,17 @@ struct DataOptions {
   int64_t offset = 0, limit = -1;
   bool whole = false;                   // feed every array whole (no sample axis)
   ImageOptions image() const;           // throws InputError on a bad --size / --layout
+  // The samples of a data set of n that --offset / --limit / --sample select, in order.
+  std::vector<int64_t> select(int64_t n) const;
 };
 void add_data_options(CLI::App* cmd, DataOptions& opts);
 std::unique_ptr<Dataset> open_data(const std::string& path, const std::vector<InputSpec>& inputs,
                                    const DataOptions& opts);
+// Labels for the samples open_data selects: `labels` is a .npy of class ids (for the whole data
+// set, or already for the selection) or "folders" (class folders of an image folder, ImageFolder
+// order). InputError when the counts do not fit.
+std::vector<int64_t> open_labels(const std::string& labels, const std::string& data_path,
+                                 const std::vector<InputSpec>& inputs, const DataOptions& opts);
 std::string format_bytes(int64_t bytes);
 // "  file size: ... -> ... (x% of the input, N.NNx smaller)" and the zip-compressed line, for the
 // serialized input and output models.
