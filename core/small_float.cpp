@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "core/error.h"
@@ -78,25 +79,15 @@ const Table& table_of(DType t) {
   return tables[static_cast<int>(t)];
 }
 
-uint8_t nan_code(const Format& f) {
+// The NaN code ml_dtypes (onnx's reference) produces, `sign` = the sign bit of the code.
+uint8_t nan_code(const Format& f, uint8_t sign) {
   switch (f.nan) {
-    case Format::kAllOnes: return 0x7F;
-    case Format::kIeee: return 0x7F;
+    case Format::kAllOnes: return static_cast<uint8_t>(sign | 0x7F);
+    case Format::kIeee: return static_cast<uint8_t>(sign | 0x7E);  // quiet NaN
     case Format::kNegZero: return 0x80;
     case Format::kNone: break;
   }
   return 0;
-}
-
-uint8_t encode_e8m0(double x) {
-  if (!(x > 0) || std::isnan(x)) return 0xFF;
-  if (std::isinf(x)) return 0xFE;
-  int e = 0;
-  const double m = std::frexp(x, &e);  // x = m * 2^e, m in [0.5, 1)
-  // nearest power of two, ties (m == 0.75 in log terms is not a tie; compare linearly) upward
-  int p = m >= 0.75 ? e : e - 1;
-  p = std::clamp(p, -127, 127);
-  return static_cast<uint8_t>(p + 127);
 }
 
 }  // namespace
@@ -127,18 +118,39 @@ double small_float_max(DType t) {
   return tb.positive[tb.max_code];
 }
 
+uint8_t float8e8m0_encode(float x, bool saturate, E8M0Rounding mode) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  uint32_t e = (bits >> 23) & 0xFF;  // the sign is ignored
+  if (e == 0xFF) return 0xFF;        // NaN and +/-inf
+  const uint32_t man = bits & 0x7FFFFF;
+  bool up = false;
+  if (mode == E8M0Rounding::kUp) {
+    up = man != 0;
+  } else if (mode == E8M0Rounding::kNearest) {
+    const bool g = bits & 0x400000, r = bits & 0x200000, st = (bits & 0x1FFFFF) != 0, lsb = e > 0;
+    up = g && (r || st || lsb);
+  }
+  if (up && saturate && e == 0xFE) up = false;
+  return static_cast<uint8_t>(e + (up ? 1 : 0));  // 0xFE + 1 = 0xFF: NaN without saturation
+}
+
 uint8_t small_float_encode(DType t, double x, bool saturate) {
-  if (t == DType::kFloat8E8M0) return encode_e8m0(x);
+  if (t == DType::kFloat8E8M0) return float8e8m0_encode(static_cast<float>(x), saturate, E8M0Rounding::kUp);
   const Format& f = format_of(t);
   const Table& tb = table_of(t);
   const uint8_t sign = std::signbit(x) ? static_cast<uint8_t>(1u << (f.width - 1)) : 0;
-  if (std::isnan(x)) return f.nan == Format::kNone ? static_cast<uint8_t>(tb.max_code) : nan_code(f);
+  if (std::isnan(x)) {
+    // Formats without NaN: ml_dtypes gives the zero of the opposite sign.
+    if (f.nan == Format::kNone) return static_cast<uint8_t>(sign ^ (1u << (f.width - 1)));
+    return nan_code(f, sign);
+  }
   const double a = std::fabs(x);
   const unsigned max_code = tb.max_code;
   auto overflow = [&]() -> uint8_t {
     if (saturate || f.nan == Format::kNone) return static_cast<uint8_t>(sign | max_code);
     if (f.has_inf) return static_cast<uint8_t>(sign | (max_code + 1));  // +/-inf follows the largest finite code
-    return nan_code(f);
+    return nan_code(f, sign);
   };
   if (std::isinf(a)) return overflow();
   // The next value above max (one more mantissa step) decides whether rounding overflows.

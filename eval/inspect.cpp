@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "eval/inspect.h"
 
 #include <filesystem>
@@ -105,15 +106,28 @@ ModelSummary summarize(const Model& model) {
   if (!model.path.empty()) s.file_bytes = static_cast<int64_t>(std::filesystem::file_size(model.path, ec));
   s.ir_version = model.proto.ir_version();
   s.opset = model.opset();
-  s.nodes = model.graph().node_size();
-  for (const auto& n : model.graph().node()) s.op_histogram[n.op_type()]++;
-  for (const auto& t : model.graph().initializer()) {
-    int64_t n = 1;
-    for (auto d : t.dims()) n *= d;
-    const auto type = static_cast<DType>(t.data_type());
-    s.parameters += n;
-    s.params_by_dtype[dtype_name(type)] += n;
-    s.bytes_by_dtype[dtype_name(type)] += stored_bytes(t);
+  // every graph: the main one and the bodies of If/Loop/Scan (recursively)
+  std::vector<std::pair<const onnx::GraphProto*, bool>> graphs{{&model.graph(), false}};
+  while (!graphs.empty()) {
+    const auto [g, nested] = graphs.back();
+    graphs.pop_back();
+    s.nodes += g->node_size();
+    if (nested) s.subgraph_nodes += g->node_size();
+    for (const auto& n : g->node()) {
+      s.op_histogram[(n.domain().empty() || n.domain() == "ai.onnx" ? "" : n.domain() + ".") + n.op_type()]++;
+      for (const auto& a : n.attribute()) {
+        if (a.has_g()) graphs.emplace_back(&a.g(), true);
+        for (const auto& sub : a.graphs()) graphs.emplace_back(&sub, true);
+      }
+    }
+    for (const auto& t : g->initializer()) {
+      int64_t n = 1;
+      for (auto d : t.dims()) n *= d;
+      const auto type = static_cast<DType>(t.data_type());
+      s.parameters += n;
+      s.params_by_dtype[dtype_name(type)] += n;
+      s.bytes_by_dtype[dtype_name(type)] += stored_bytes(t);
+    }
   }
   s.weights = weight_infos(model);
   return s;
@@ -122,7 +136,9 @@ ModelSummary summarize(const Model& model) {
 std::string ModelSummary::to_text() const {
   std::ostringstream o;
   o << "file size:   " << file_bytes << " bytes\n";
-  o << "IR version:  " << ir_version << ", opset " << opset << ", " << nodes << " nodes\n";
+  o << "IR version:  " << ir_version << ", opset " << opset << ", " << nodes << " nodes";
+  if (subgraph_nodes) o << " (" << subgraph_nodes << " inside If/Loop/Scan bodies)";
+  o << "\n";
   o << "parameters:  " << parameters << "\n";
   o << "ops:\n";
   for (const auto& [op, n] : op_histogram) o << "  " << op << std::string(op.size() < 22 ? 22 - op.size() : 1, ' ') << n << "\n";
@@ -154,6 +170,7 @@ std::string ModelSummary::to_json() const {
   j["ir_version"] = ir_version;
   j["opset"] = opset;
   j["nodes"] = nodes;
+  j["subgraph_nodes"] = subgraph_nodes;
   j["ops"] = op_histogram;
   j["parameters"] = parameters;
   j["bytes_by_dtype"] = bytes_by_dtype;

@@ -23,9 +23,10 @@ struct ModelSummary {
   int64_t file_bytes = 0;
   int64_t ir_version = 0;
   int opset = 0;
-  int64_t nodes = 0;
-  std::map<std::string, int64_t> op_histogram;
-  int64_t parameters = 0;                      // elements in initializers
+  int64_t nodes = 0;                           // every node, subgraph bodies included
+  int64_t subgraph_nodes = 0;                  // of which inside If/Loop/Scan bodies
+  std::map<std::string, int64_t> op_histogram; // "Conv", "com.microsoft.FusedConv", ... (subgraphs too)
+  int64_t parameters = 0;                      // elements in initializers (subgraphs too)
   std::map<std::string, int64_t> bytes_by_dtype;
   std::map<std::string, int64_t> params_by_dtype;
   std::vector<WeightInfo> weights;

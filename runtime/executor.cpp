@@ -175,17 +175,4 @@ std::vector<Value> run_node(const onnx::NodeProto& node, int domain_opset, const
   return std::move(ctx.outputs);
 }
 
-std::map<std::string, std::pair<DType, Shape>> value_shapes_on_zeros(const Model& model, ExecutorOptions options) {
-  Executor exec(model, options);
-  exec.record_shapes(true);
-  TensorMap feeds;
-  for (const auto& in : exec.inputs()) {
-    Shape s = in.shape;
-    for (auto& d : s) d = d < 0 ? 1 : d;
-    feeds[in.name] = Tensor(in.dtype, s);
-  }
-  exec.run(feeds);
-  return exec.last_value_shapes();
-}
-
 }  // namespace qtool

@@ -107,9 +107,4 @@ std::vector<Value> run_node(const onnx::NodeProto& node, int domain_opset, const
 // subgraphs.
 bool node_is_foldable(const onnx::NodeProto& node, int domain_opset);
 
-// dtype and shape of every value in one run of `model` on zero inputs (symbolic extents taken as
-// 1), for passes that need shapes the file does not state (opset upgrade, channel surgery).
-std::map<std::string, std::pair<DType, Shape>> value_shapes_on_zeros(const Model& model,
-                                                                     ExecutorOptions options = {});
-
 }  // namespace qtool

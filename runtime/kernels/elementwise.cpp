@@ -1,181 +1,275 @@
-// Elementwise kernels: binary arithmetic with broadcasting, unary activations, Cast, Identity.
+// SPDX-License-Identifier: Apache-2.0
+// Binary and variadic arithmetic of ai.onnx with numpy broadcasting: Add, Sub, Mul, Div, Mod,
+// Pow, Sum, Mean, Max, Min (the ONNX operator specs; results match onnx's reference, which is
+// numpy). Integers wrap on overflow like numpy; integer Div truncates toward zero and gives 0 for
+// a zero divisor (numpy's result); Mod follows Python (fmod = 0, sign of the divisor) or C
+// (fmod = 1, sign of the dividend), for floats too (Mod-28 spells the float rules out); integer
+// Pow is exact (repeated squaring, wrapping); Max / Min propagate NaN.
+//
+// Fast kernels: float32 Add/Sub/Mul/Div/Max/Min/Sum/Mean over the broadcast plan (same shape,
+// scalar, per-channel [1,C,1,1], trailing axis all become vectorizable rows), split across the
+// OpenMP threads for large outputs.
 #include <cmath>
-
 #include <type_traits>
 
-#include "runtime/broadcast.h"
-#include "runtime/op_registry.h"
+#include "runtime/kernels/elementwise_common.h"
 
 namespace qtool {
 
-Shape broadcast_shape(const Shape& a, const Shape& b) {
-  const size_t r = std::max(a.size(), b.size());
-  Shape out(r);
-  for (size_t i = 0; i < r; ++i) {
-    int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
-    int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
-    if (da != db && da != 1 && db != 1)
-      throw Error("shapes " + shape_str(a) + " and " + shape_str(b) + " cannot be broadcast");
-    out[i] = da == 1 ? db : da;
-  }
-  return out;
-}
-
-std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out_shape) {
-  const size_t r = out_shape.size(), off = r - in.size();
-  std::vector<int64_t> st(r, 0);
-  int64_t s = 1;
-  for (size_t i = in.size(); i-- > 0;) {
-    st[i + off] = in[i] == 1 ? 0 : s;
-    s *= in[i];
-  }
-  return st;
-}
-
 namespace {
 
-template <typename F>
-void binary_op(KernelContext& ctx, F f) {
-  const Tensor& a = ctx.in(0);
-  const Tensor& b = ctx.in(1);
-  if (a.dtype() != b.dtype())
-    ctx.fail("input types differ: " + dtype_name(a.dtype()) + " vs " + dtype_name(b.dtype()));
-  Shape so = broadcast_shape(a.shape(), b.shape());
-  Tensor out = Tensor::uninitialized(a.dtype(), so);
-  switch (a.dtype()) {
-    case DType::kFloat:
-      broadcast_binary(a.data<float>(), a.shape(), b.data<float>(), b.shape(), out.data<float>(), so,
-                       [&](float x, float y) { return f(x, y); });
-      break;
-    case DType::kInt64:
-      broadcast_binary(a.data<int64_t>(), a.shape(), b.data<int64_t>(), b.shape(), out.data<int64_t>(), so,
-                       [&](int64_t x, int64_t y) { return static_cast<int64_t>(f(x, y)); });
-      break;
-    case DType::kInt32:
-      broadcast_binary(a.data<int32_t>(), a.shape(), b.data<int32_t>(), b.shape(), out.data<int32_t>(), so,
-                       [&](int32_t x, int32_t y) { return static_cast<int32_t>(f(x, y)); });
-      break;
-    default: ctx.fail("unsupported type " + dtype_name(a.dtype()));
+using namespace ew;
+
+// ---- Add, Sub, Mul, Div ----------------------------------------------------------------------
+
+void add(KernelContext& c) { binary_kernel<Numbers, false>(c, [](auto x, auto y) { return wrap_add(x, y); }); }
+void sub(KernelContext& c) { binary_kernel<Numbers, false>(c, [](auto x, auto y) { return wrap_sub(x, y); }); }
+void mul(KernelContext& c) { binary_kernel<Numbers, false>(c, [](auto x, auto y) { return wrap_mul(x, y); }); }
+
+template <typename C>
+C divide(C x, C y) {
+  if constexpr (std::is_floating_point_v<C>) {
+    return x / y;
+  } else {
+    if (y == 0) return 0;  // numpy's result; C++ would trap
+    if constexpr (std::is_signed_v<C>)
+      if (y == -1) return wrap_neg(x);  // INT_MIN / -1 wraps to INT_MIN
+    return x / y;                       // truncates toward zero
   }
-  ctx.outputs[0] = std::move(out);
+}
+void div_(KernelContext& c) { binary_kernel<Numbers, false>(c, [](auto x, auto y) { return divide(x, y); }); }
+
+// ---- Mod -------------------------------------------------------------------------------------
+
+// Python-style (numpy.mod): the result has the sign of the divisor.
+template <typename C>
+C mod_floor(C x, C y) {
+  if constexpr (std::is_floating_point_v<C>) {
+    C r = std::fmod(x, y);
+    if (std::isnan(r)) return r;  // x infinite, y zero, or a NaN
+    if (r != 0) {
+      if ((y < 0) != (r < 0)) r += y;
+    } else {
+      r = std::copysign(C(0), y);
+    }
+    return r;
+  } else {
+    if (y == 0) return 0;
+    if constexpr (std::is_signed_v<C>) {
+      if (y == -1) return 0;
+      C r = static_cast<C>(x % y);
+      if (r != 0 && ((r < 0) != (y < 0))) r = static_cast<C>(r + y);
+      return r;
+    } else {
+      return static_cast<C>(x % y);
+    }
+  }
+}
+// C-style (fmod): the result has the sign of the dividend.
+template <typename C>
+C mod_trunc(C x, C y) {
+  if constexpr (std::is_floating_point_v<C>) {
+    return std::fmod(x, y);
+  } else {
+    if (y == 0) return 0;
+    if constexpr (std::is_signed_v<C>)
+      if (y == -1) return 0;
+    return static_cast<C>(x % y);
+  }
+}
+void validate_mod(KernelContext& c) {
+  const int64_t f = attr_int(c.node, "fmod", 0);
+  if (f != 0 && f != 1) c.fail("attribute 'fmod': must be 0 or 1, got " + std::to_string(f));
+  validate_broadcast_same_type(c);
+}
+void mod_(KernelContext& c) {
+  if (attr_int(c.node, "fmod", 0) == 1)
+    binary_kernel<Numbers, false>(c, [](auto x, auto y) { return mod_trunc(x, y); });
+  else
+    binary_kernel<Numbers, false>(c, [](auto x, auto y) { return mod_floor(x, y); });
 }
 
-void add(KernelContext& c) { binary_op(c, [](auto x, auto y) { return x + y; }); }
-void sub(KernelContext& c) { binary_op(c, [](auto x, auto y) { return x - y; }); }
-void mul(KernelContext& c) { binary_op(c, [](auto x, auto y) { return x * y; }); }
-void div_(KernelContext& c) {
-  if (c.in(0).dtype() == DType::kFloat) return binary_op(c, [](auto x, auto y) { return x / y; });
-  binary_op(c, [](auto x, auto y) { return y == 0 ? decltype(x)(0) : x / y; });
-}
-// Mod-10: integers follow the divisor's sign (Python %) unless fmod = 1 (C fmod, required for floats).
-void mod_(KernelContext& c) {
-  const bool fmod = attr_int(c.node, "fmod", 0) != 0;
-  if (c.in(0).dtype() == DType::kFloat) {
-    if (!fmod) c.fail("float inputs need fmod = 1");
-    return binary_op(c, [](auto x, auto y) { return std::fmod(x, y); });
+// ---- Pow -------------------------------------------------------------------------------------
+
+// x^e for integers, exact modulo 2^bits (numpy's integer power); negative exponents give the
+// truncated 1 / x^|e| (0 unless |x| = 1; 0 for x = 0 instead of numpy's error).
+template <typename T>
+T int_pow(T x, int64_t e) {
+  if (e < 0) {
+    if (x == 1) return 1;
+    if constexpr (std::is_signed_v<T>)
+      if (x == -1) return (e % 2 == 0) ? T(1) : T(-1);
+    return 0;
   }
-  binary_op(c, [fmod](auto x, auto y) -> decltype(x) {
-    if (y == 0) return 0;
-    decltype(x) r;
-    if constexpr (std::is_integral_v<decltype(x)>) r = x % y;
-    else r = std::fmod(x, y);
-    if (!fmod && r != 0 && ((r < 0) != (y < 0))) r += y;
-    return r;
+  using W = WrapType<T>;
+  W base = static_cast<W>(x), r = 1;
+  for (uint64_t k = static_cast<uint64_t>(e); k; k >>= 1) {
+    if (k & 1) r = static_cast<W>(r * base);
+    base = static_cast<W>(base * base);
+  }
+  return static_cast<T>(r);
+}
+
+template <typename T, typename E>
+T pow_value(T x, E e) {
+  if constexpr (is_int_v<T> && is_int_v<E>) {
+    int64_t k;
+    if constexpr (std::is_unsigned_v<E> && sizeof(E) == 8) k = e > static_cast<E>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(e);
+    else k = static_cast<int64_t>(e);
+    return int_pow<T>(x, k);
+  }
+  const double r = std::pow(static_cast<double>(to_compute(x)), static_cast<double>(to_compute(e)));
+  if constexpr (is_int_v<T>) return float_to_int<T>(r);
+  return from_compute<T>(static_cast<Compute<T>>(r));
+}
+
+void validate_pow(KernelContext& c) {
+  if (c.version < 12) require_same_dtype(c, 0, 1);
+  if (c.has(0) && c.has(1)) broadcast_inputs(c, {0, 1});
+}
+
+void pow_(KernelContext& c) {
+  const Tensor& a = c.in(0);
+  const Tensor& b = c.in(1);
+  const Shape so = broadcast_inputs(c, {0, 1});
+  c.dispatch_or_fail<Numbers>(0, a.dtype(), [&](auto tx) {
+    using T = typename decltype(tx)::type;
+    c.dispatch_or_fail<Numbers>(1, b.dtype(), [&](auto te) {
+      using E = typename decltype(te)::type;
+      Tensor out = Tensor::uninitialized(dtype_of<T>(), so);
+      broadcast_binary(a.data<T>(), a.shape(), b.data<E>(), b.shape(), out.data<T>(), so,
+                       [](T x, E e) { return pow_value<T, E>(x, e); });
+      c.outputs[0] = std::move(out);
+    });
   });
 }
-void pow_(KernelContext& c) {
-  Value e = c.in(1).dtype() == c.in(0).dtype() ? c.in(1) : c.in(1).cast(c.in(0).dtype());
-  const Value* saved = c.inputs[1];
-  c.inputs[1] = &e;
-  binary_op(c, [](auto x, auto y) { return std::pow(x, y); });
-  c.inputs[1] = saved;
+
+// ---- Sum, Mean, Max, Min (variadic) ----------------------------------------------------------
+
+void validate_variadic(KernelContext& c) {
+  if (c.num_inputs() < 1) c.fail("needs at least one input");
+  validate_broadcast_same_type(c);
 }
 
-template <typename F>
-void unary_float(KernelContext& ctx, F f) {
-  const Tensor& x = ctx.in(0);
-  if (x.dtype() != DType::kFloat) ctx.fail("expects float32 input, got " + dtype_name(x.dtype()));
-  Tensor out = Tensor::uninitialized(DType::kFloat, x.shape());
-  const float* p = x.data<float>();
+// Folds the inputs left to right into an output of the broadcast shape, rounding to T after
+// every step as numpy does; `finish` maps the folded value (Mean divides).
+template <typename List, typename F, typename G>
+void variadic_kernel(KernelContext& c, F f, G finish) {
+  std::vector<int> all;
+  for (int i = 0; i < c.num_inputs(); ++i) {
+    if (!c.has(i)) c.fail("input #" + std::to_string(i) + " is missing");
+    all.push_back(i);
+  }
+  if (all.empty()) c.fail("needs at least one input");
+  for (size_t k = 1; k < all.size(); ++k) require_same_dtype(c, 0, all[k]);
+  const Shape so = broadcast_inputs(c, all);
+  c.dispatch_or_fail<List>(0, c.in(0).dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    Tensor out = Tensor::uninitialized(dtype_of<T>(), so);
+    T* o = out.data<T>();
+    const Tensor& a = c.in(0);
+    broadcast_binary(a.data<T>(), a.shape(), o, Shape{}, o, so, [](T x, T) { return x; });
+    for (size_t k = 1; k < all.size(); ++k) {
+      const Tensor& b = c.in(all[k]);
+      broadcast_binary(o, so, b.data<T>(), b.shape(), o, so,
+                       [&](T x, T y) { return from_compute<T>(f(to_compute(x), to_compute(y))); });
+    }
+    const int64_t n = out.numel();
+    for (int64_t i = 0; i < n; ++i) o[i] = from_compute<T>(finish(to_compute(o[i]), static_cast<int64_t>(all.size())));
+    c.outputs[0] = std::move(out);
+  });
+}
+
+auto keep = [](auto v, int64_t) { return v; };
+
+void sum(KernelContext& c) { variadic_kernel<Numbers>(c, [](auto x, auto y) { return wrap_add(x, y); }, keep); }
+void mean(KernelContext& c) {
+  variadic_kernel<Floats>(c, [](auto x, auto y) { return x + y; },
+                          [](auto v, int64_t n) { return v / static_cast<decltype(v)>(n); });
+}
+void max_(KernelContext& c) { variadic_kernel<Numbers>(c, [](auto x, auto y) { return max_nan(x, y); }, keep); }
+void min_(KernelContext& c) { variadic_kernel<Numbers>(c, [](auto x, auto y) { return min_nan(x, y); }, keep); }
+
+// ---- float32 fast kernels ----------------------------------------------------------------------
+
+enum class BinOp { kAdd, kSub, kMul, kDiv, kMax, kMin };
+
+template <BinOp Op>
+inline QTOOL_EW_INLINE float apply(float x, float y) {
+  if constexpr (Op == BinOp::kAdd) return x + y;
+  else if constexpr (Op == BinOp::kSub) return x - y;
+  else if constexpr (Op == BinOp::kMul) return x * y;
+  else if constexpr (Op == BinOp::kDiv) return x / y;
+  else if constexpr (Op == BinOp::kMax) return max_nan(x, y);
+  else return min_nan(x, y);
+}
+
+// out = a (op) b for float32 a, b of broadcastable shapes `sa`, `sb` into `out` of shape so.
+template <BinOp Op>
+void binary_f32(const float* a, const Shape& sa, const float* b, const Shape& sb, float* out, const Shape& so) {
+  broadcast_f32(a, sa, b, sb, out, so, [](float x, float y) QTOOL_EW_INLINE { return apply<Op>(x, y); });
+}
+
+template <BinOp Op>
+bool binary_fast(KernelContext& c) {
+  if (!c.has(0) || !c.has(1)) return false;
+  const Tensor& a = c.in(0);
+  const Tensor& b = c.in(1);
+  if (a.dtype() != DType::kFloat || b.dtype() != DType::kFloat) return false;
+  const Shape so = broadcast_inputs(c, {0, 1});
+  Tensor out = Tensor::uninitialized(DType::kFloat, so);
+  binary_f32<Op>(a.data<float>(), a.shape(), b.data<float>(), b.shape(), out.data<float>(), so);
+  c.outputs[0] = std::move(out);
+  return true;
+}
+
+// Sum / Max / Min / Mean of float32 inputs: pairwise into the output.
+template <BinOp Op, bool kMean = false>
+bool variadic_fast(KernelContext& c) {
+  const int n = c.num_inputs();
+  if (n < 1) return false;
+  std::vector<int> all;
+  for (int i = 0; i < n; ++i) {
+    if (!c.has(i) || !c.value(i).is_tensor() || c.in(i).dtype() != DType::kFloat) return false;
+    all.push_back(i);
+  }
+  const Shape so = broadcast_inputs(c, all);
+  if (n == 1 && !kMean) {
+    c.outputs[0] = c.in(0);
+    return true;
+  }
+  Tensor out = Tensor::uninitialized(DType::kFloat, so);
   float* o = out.data<float>();
-  const int64_t n = x.numel();
-  for (int64_t i = 0; i < n; ++i) o[i] = f(p[i]);
-  ctx.outputs[0] = std::move(out);
-}
-
-void relu(KernelContext& c) { unary_float(c, [](float v) { return v > 0.f ? v : 0.f; }); }
-void leaky_relu(KernelContext& c) {
-  float a = attr_float(c.node, "alpha", 0.01f);
-  unary_float(c, [a](float v) { return v >= 0.f ? v : a * v; });
-}
-void sigmoid(KernelContext& c) { unary_float(c, [](float v) { return 1.f / (1.f + std::exp(-v)); }); }
-void tanh_(KernelContext& c) { unary_float(c, [](float v) { return std::tanh(v); }); }
-void exp_(KernelContext& c) { unary_float(c, [](float v) { return std::exp(v); }); }
-void log_(KernelContext& c) { unary_float(c, [](float v) { return std::log(v); }); }
-void sqrt_(KernelContext& c) { unary_float(c, [](float v) { return std::sqrt(v); }); }
-void abs_(KernelContext& c) { unary_float(c, [](float v) { return std::fabs(v); }); }
-void neg(KernelContext& c) { unary_float(c, [](float v) { return -v; }); }
-void erf_(KernelContext& c) { unary_float(c, [](float v) { return std::erf(v); }); }
-void reciprocal(KernelContext& c) { unary_float(c, [](float v) { return 1.f / v; }); }
-void hard_sigmoid(KernelContext& c) {
-  float a = attr_float(c.node, "alpha", 0.2f), b = attr_float(c.node, "beta", 0.5f);
-  unary_float(c, [a, b](float v) { return std::max(0.f, std::min(1.f, a * v + b)); });
-}
-void hard_swish(KernelContext& c) {
-  unary_float(c, [](float v) { return v * std::max(0.f, std::min(1.f, v / 6.f + 0.5f)); });
-}
-void clip(KernelContext& c) {
-  float lo = -INFINITY, hi = INFINITY;
-  if (c.opset < 11) {
-    lo = attr_float(c.node, "min", lo);
-    hi = attr_float(c.node, "max", hi);
+  if (n == 1) {
+    const float* p = c.in(0).data<float>();
+    std::copy(p, p + out.numel(), o);
   } else {
-    if (c.has(1)) lo = c.in(1).to_floats().at(0);
-    if (c.has(2)) hi = c.in(2).to_floats().at(0);
+    binary_f32<Op>(c.in(0).data<float>(), c.in(0).shape(), c.in(1).data<float>(), c.in(1).shape(), o, so);
+    for (int i = 2; i < n; ++i) binary_f32<Op>(o, so, c.in(i).data<float>(), c.in(i).shape(), o, so);
   }
-  unary_float(c, [lo, hi](float v) { return std::min(hi, std::max(lo, v)); });
-}
-
-void identity(KernelContext& c) {
-  c.outputs[0] = c.in(0);
-  if (c.outputs.size() > 1) {  // Dropout's optional mask output: all true in inference
-    Tensor mask(DType::kBool, c.in(0).shape());
-    std::fill_n(mask.data<bool>(), mask.numel(), true);
-    c.outputs[1] = mask;
+  if (kMean) {
+    const float inv_n = static_cast<float>(n);
+    parallel_chunks(out.numel(), kParallelGrain, [&](int64_t lo, int64_t hi) {
+      map_f32(o + lo, o + lo, hi - lo, [inv_n](float v) QTOOL_EW_INLINE { return v / inv_n; });
+    });
   }
-}
-
-void cast(KernelContext& c) {
-  auto to = static_cast<DType>(attr_int(c.node, "to", 1));
-  c.outputs[0] = c.in(0).dtype() == to ? c.in(0) : c.in(0).cast(to);
+  c.outputs[0] = std::move(out);
+  return true;
 }
 
 }  // namespace
 
 void register_elementwise_ops(OpRegistry& r) {
-  r.add("Add", {7, 13, 14}, add);
-  r.add("Sub", {7, 13, 14}, sub);
-  r.add("Mul", {7, 13, 14}, mul);
-  r.add("Div", {7, 13, 14}, div_);
-  r.add("Pow", {7, 12, 13, 15}, pow_);
-  r.add("Mod", {10, 13, 28}, mod_);
-  r.add("Relu", {6, 13, 14}, relu);
-  r.add("LeakyRelu", {6, 16}, leaky_relu);
-  r.add("Sigmoid", {6, 13}, sigmoid);
-  r.add("Tanh", {6, 13}, tanh_);
-  r.add("Exp", {6, 13}, exp_);
-  r.add("Log", {6, 13}, log_);
-  r.add("Sqrt", {6, 13}, sqrt_);
-  r.add("Abs", {6, 13}, abs_);
-  r.add("Neg", {6, 13}, neg);
-  r.add("Erf", {9, 13}, erf_);
-  r.add("Reciprocal", {6, 13}, reciprocal);
-  r.add("HardSigmoid", {6, 22}, hard_sigmoid);
-  r.add("HardSwish", {14, 22}, hard_swish);
-  r.add("Clip", {6, 11, 12, 13}, clip);
-  r.add("Identity", {1, 13, 14, 16, 19, 21, 23, 24, 25}, identity);
-  r.add("Dropout", {7, 10, 12, 13, 22}, identity);
-  r.add("Cast", {6, 9, 13, 19, 21, 23, 24, 25, 28}, cast);
+  r.add("", "Add", {7, 13, 14}, OpDef{add, binary_fast<BinOp::kAdd>, validate_broadcast_same_type});
+  r.add("", "Sub", {7, 13, 14}, OpDef{sub, binary_fast<BinOp::kSub>, validate_broadcast_same_type});
+  r.add("", "Mul", {7, 13, 14}, OpDef{mul, binary_fast<BinOp::kMul>, validate_broadcast_same_type});
+  r.add("", "Div", {7, 13, 14}, OpDef{div_, binary_fast<BinOp::kDiv>, validate_broadcast_same_type});
+  r.add("", "Mod", {10, 13, 28}, OpDef{mod_, nullptr, validate_mod});
+  r.add("", "Pow", {7, 12, 13, 15}, OpDef{pow_, nullptr, validate_pow});
+  r.add("", "Sum", {6, 8, 13}, OpDef{sum, variadic_fast<BinOp::kAdd>, validate_variadic});
+  r.add("", "Mean", {6, 8, 13}, OpDef{mean, variadic_fast<BinOp::kAdd, true>, validate_variadic});
+  r.add("", "Max", {6, 8, 12, 13}, OpDef{max_, variadic_fast<BinOp::kMax>, validate_variadic});
+  r.add("", "Min", {6, 8, 12, 13}, OpDef{min_, variadic_fast<BinOp::kMin>, validate_variadic});
 }
 
 }  // namespace qtool

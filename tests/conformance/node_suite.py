@@ -201,7 +201,8 @@ def run_ort(case: Path):
 
 def reason_key(status, reason):
     """Groups failures: op names and numbers stripped from messages."""
-    r = re.sub(r"node '[^']*'", "node", reason)
+    r = re.sub(r"(/[^\s:]+)+\.onnx", "MODEL", reason)
+    r = re.sub(r"node '[^']*'", "node", r)
     r = re.sub(r"'[^']*'", "'…'", r)
     r = re.sub(r"\d+(\.\d+)?(e[-+]?\d+)?", "N", r)
     return f"{status}: {r[:160]}"
