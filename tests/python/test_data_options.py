@@ -9,6 +9,7 @@ import struct
 import zlib
 
 import numpy as np
+import pytest
 import onnx
 from onnx import TensorProto, helper
 
@@ -247,3 +248,43 @@ def test_eval_scores_every_output_and_no_agreement_for_a_detector(tmp_path):
     assert r["min_sqnr_db"] == min(by.values())
     text = qtool("eval", tmp_path / "cand.onnx", "--data", tmp_path / "x.npy", "--ref", tmp_path / "ref.onnx").stdout
     assert "top-1 agreement:" not in text and "smallest SQNR" in text and "not [N, classes]" in text, text
+
+
+def two_head_model(path):
+    """x [N,16] -> a box head [N,4,2] (not classifier-shaped) and a class head [N,5], both MatMuls;
+    the class head's weights have an outlier per column, so int4 hurts it far more than the box head."""
+    rng = np.random.default_rng(3)
+    w1 = rng.normal(0, 1, (16, 8)).astype(np.float32)
+    w2 = rng.normal(0, 1, (16, 5)).astype(np.float32)
+    w2[0] *= 40  # one large row: per-column int4 scales grow, the other rows lose precision
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 16])
+    boxes = helper.make_tensor_value_info("boxes", TensorProto.FLOAT, ["N", 4, 2])
+    logits = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 5])
+    inits = [helper.make_tensor("w1", TensorProto.FLOAT, w1.shape, w1.ravel()),
+             helper.make_tensor("w2", TensorProto.FLOAT, w2.shape, w2.ravel()),
+             helper.make_tensor("shape", TensorProto.INT64, [3], [-1, 4, 2])]
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["b"], name="box_head"),
+             helper.make_node("Reshape", ["b", "shape"], ["boxes"], name="r"),
+             helper.make_node("MatMul", ["x", "w2"], ["logits"], name="class_head")]
+    g = helper.make_graph(nodes, "g", [x], [boxes, logits], initializer=inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+def test_sweep_without_labels_scores_the_worst_output(tmp_path):
+    import onnxruntime as ort
+    from harness import sqnr_db
+    two_head_model(tmp_path / "m.onnx")
+    x = np.random.default_rng(4).normal(0, 1, (64, 16)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    qtool("sweep", tmp_path / "m.onnx", "--calib", tmp_path / "x.npy", "--data", tmp_path / "x.npy", "--bits", "8,4",
+          "--out-dir", tmp_path / "s")
+    rep = json.loads((tmp_path / "s" / "report.json").read_text())
+    ref = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    assert rep["rows"][0]["config"] == "fp32"
+    for row in rep["rows"][1:]:
+        assert row["metric"] == "sqnr_db" if "metric" in row else rep["metric"] == "sqnr_db"
+        got = ort.InferenceSession(str(tmp_path / "s" / row["path"]), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+        per = [sqnr_db(r, g) for r, g in zip(ref, got)]
+        # the score is the worst output (here the class head, output 1), not output 0
+        assert per[1] < per[0] - 3, (row["config"], per)
+        assert row["value"] == pytest.approx(min(per), abs=0.3), (row["config"], row["value"], per)

@@ -95,3 +95,14 @@ def test_no_bar_without_a_terminal(digits_model, tmp_path):
     r = qtool("sweep", d / "digits_mlp.onnx", "--calib", d / "calib.npy", "--data", d / "test.npy", "--bits", "8",
               "--out-dir", tmp_path / "p")
     assert "\r" not in r.stderr and "[=" not in r.stderr and "\x1b[K" not in r.stderr
+
+
+def test_auto_shows_an_overall_bar(digits_model, tmp_path):
+    d = digits_model
+    rc, raw = run_in_pty(["auto", d / "digits_mlp.onnx", "--calib", d / "calib.npy", "--data", d / "test.npy",
+                          "--labels", d / "test_labels.npy", "-o", tmp_path / "a.onnx"])
+    assert rc == 0, raw
+    bars = set(re.findall(r"\r(\w+) \[", raw))
+    assert bars == {"auto"}, bars  # one owner bar; sensitivity/calibration/evaluation in its postfix
+    assert re.search(r"\rauto \[[^\r]*\] \d+/\d+ \[\d\d:\d\d<\d\d:\d\d\]", raw), raw[-2000:]  # step count and ETA
+    assert screen_lines(raw) <= 20, raw
