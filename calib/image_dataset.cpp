@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Folder of images -> float tensors: decode (JPEG: libjpeg-turbo; PNG/BMP: stb_image), geometry,
 // channel order RGB or BGR, x = (pixel * scale - mean[c]) / std[c], laid out NCHW or NHWC to match
 // the model input. Files are sorted by relative path (ImageFolder order) and decoded when a batch
