@@ -50,7 +50,7 @@ def _find_library() -> str:
     for candidate in [here / "libqtool.so", here.parents[1] / "build" / "libqtool.so"]:
         if candidate.exists():
             return str(candidate)
-    raise OSError("libqtool.so not found: install the package (pip install ./python) or set QTOOL_LIBRARY")
+    raise OSError("libqtool.so not found: install the package (pip install qtool-onnx, or pip install . in a checkout) or set QTOOL_LIBRARY")
 
 
 lib = ctypes.CDLL(_find_library())
