@@ -104,5 +104,5 @@ def test_auto_shows_an_overall_bar(digits_model, tmp_path):
     assert rc == 0, raw
     bars = set(re.findall(r"\r(\w+) \[", raw))
     assert bars == {"auto"}, bars  # one owner bar; sensitivity/calibration/evaluation in its postfix
-    assert re.search(r"\rauto \[[^\r]*\] \d+/\d+ \[\d\d:\d\d<\d\d:\d\d\]", raw), raw[-2000:]  # step count and ETA
+    assert re.search(r"\rauto \[[^\r]*\] \[\d\d:\d\d<\d\d:\d\d\] \d+/\d+", raw), raw[-2000:]  # ETA, step count
     assert screen_lines(raw) <= 20, raw
