@@ -79,7 +79,7 @@ CalibrationTable calibrate(const Model& model, Dataset& raw_data, const std::vec
                      " is not finite (an overflow in the model); calibration needs finite activations");
   };
   exec.set_hook(submit);
-  spdlog::info("calibrating on {} with '{}' (batch {})", data.describe(), opts.method, batch);
+  spdlog::debug("calibrating on {} with '{}' (batch {})", data.describe(), opts.method, batch);
   try {
     run_batches(exec, data, batch, "calibrate", [&](int64_t begin, int64_t, const TensorMap& feeds, const TensorMap&) {
       report_bad(begin);

@@ -28,6 +28,11 @@ namespace qtool {
 
 struct ImageOptions {
   int width = 0, height = 0;          // --size WxH; 0 = take it from the model input
+  // Geometry instead of a plain resize (calib/image_dataset.cpp):
+  int resize_shorter = 0;             // --resize-shorter N: shorter side to N, aspect kept (then a center crop)
+  int crop_width = 0, crop_height = 0;        // --center-crop WxH (default with --resize-shorter: the model's size)
+  int letterbox_width = 0, letterbox_height = 0;  // --letterbox WxH: fit inside, aspect kept, pad the rest
+  float pad_value = 114.f;            // --pad-value: letterbox padding, in pixel units 0..255 (YOLO: 114)
   std::vector<float> mean{0.f};       // per channel (or one value), applied after scale
   std::vector<float> std{1.f};
   float scale = 1.f / 255.f;          // pixel (0..255) * scale, then (x - mean) / std
@@ -77,6 +82,10 @@ std::unique_ptr<Dataset> slice_dataset(std::unique_ptr<Dataset> inner, int64_t o
 // Image folder reader (calib/image_dataset.cpp).
 std::unique_ptr<Dataset> open_image_dir(const std::filesystem::path& dir, const InputSpec& input,
                                         const ImageOptions& opts);
+// Labels from class folders (torchvision ImageFolder): the class of an image is the index of its
+// first folder under `dir` among the sorted folder names; images in the order open_image_dir serves
+// them. `classes` (optional) receives the folder names. InputError when an image sits in `dir` itself.
+std::vector<int64_t> image_folder_labels(const std::filesystem::path& dir, std::vector<std::string>* classes = nullptr);
 // Labels for top-1: a 1-D integer .npy (or [N,1]); returns int64 class ids.
 std::vector<int64_t> read_labels(const std::filesystem::path& path);
 // Stacks single-sample tensors [d1..dk] (or [1,d1..dk]) into [n, d1..dk].

@@ -1,9 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-// Folder of images -> float tensors: decode (JPEG: libjpeg-turbo; PNG/BMP: stb_image), resize to
-// WxH with bilinear interpolation (OpenCV INTER_LINEAR semantics: half-pixel centres, no
-// antialiasing, as in cv2.resize), channel order RGB or BGR, x = (pixel * scale - mean[c]) / std[c],
-// laid out NCHW or NHWC to match the model input. Files are sorted by relative path and decoded
-// when a batch is requested.
+// Folder of images -> float tensors: decode (JPEG: libjpeg-turbo; PNG/BMP: stb_image), geometry,
+// channel order RGB or BGR, x = (pixel * scale - mean[c]) / std[c], laid out NCHW or NHWC to match
+// the model input. Files are sorted by relative path (ImageFolder order) and decoded when a batch
+// is requested. Geometry, one of:
+//   resize      to WxH (--size, default the model input's), aspect not kept;
+//   shorter + center crop (ImageNet evaluation, torchvision Resize(N) + CenterCrop): the shorter
+//               side to N, the longer int(N * long / short), then the centre WxH (offsets
+//               round((in - out) / 2), half to even as Python's round); a crop alone cuts the
+//               original image and resizes the crop when it is not the target size;
+//   letterbox   (YOLO): scale r = min(W / w, H / h), resize to round(w r) x round(h r), centre it on
+//               a WxH canvas of pad_value (left/top = round(pad / 2 - 0.1) as ultralytics).
+// Every resize is bilinear with OpenCV INTER_LINEAR semantics (half-pixel centres, no antialiasing,
+// as cv2.resize).
 //
 // JPEG chroma upsampling: by default libjpeg's plain (replicating) upsampling, which matches the
 // pure-JS decoders (jpeg-js / pdf.js) the shared data's reference accuracies were measured with;
@@ -139,7 +147,7 @@ Tap bilinear_tap(int dst, int n_in, double ratio) {
   return t;
 }
 
-std::vector<float> resize_bilinear(const std::vector<uint8_t>& src, int w, int h, int c, int ow, int oh) {
+std::vector<float> resize_bilinear(const std::vector<float>& src, int w, int h, int c, int ow, int oh) {
   std::vector<float> out(static_cast<size_t>(ow) * oh * c);
   auto at = [&](int yy, int xx, int k) { return static_cast<double>(src[(static_cast<size_t>(yy) * w + xx) * c + k]); };
   for (int y = 0; y < oh; ++y) {
@@ -154,6 +162,66 @@ std::vector<float> resize_bilinear(const std::vector<uint8_t>& src, int w, int h
     }
   }
   return out;
+}
+
+// Python's round(): half to even (std::nearbyint in the default rounding mode).
+int round_half_even(double v) { return static_cast<int>(std::nearbyint(v)); }
+
+// The window [x0, x0 + cw) x [y0, y0 + ch) of an image (clamped to it; outside: zero).
+std::vector<float> crop(const std::vector<float>& px, int w, int h, int c, int x0, int y0, int cw, int ch) {
+  std::vector<float> out(static_cast<size_t>(cw) * ch * c, 0.f);
+  for (int y = 0; y < ch; ++y)
+    for (int x = 0; x < cw; ++x) {
+      const int sx = x0 + x, sy = y0 + y;
+      if (sx < 0 || sy < 0 || sx >= w || sy >= h) continue;
+      for (int k = 0; k < c; ++k)
+        out[(static_cast<size_t>(y) * cw + x) * c + k] = px[(static_cast<size_t>(sy) * w + sx) * c + k];
+    }
+  return out;
+}
+
+// Decoded pixels (0..255) -> `out_w` x `out_h` by the geometry in `o` (see the file comment).
+std::vector<float> apply_geometry(std::vector<float> px, int w, int h, int c, const ImageOptions& o, int out_w,
+                                  int out_h) {
+  if (o.letterbox_width) {
+    const double r = std::min(static_cast<double>(out_w) / w, static_cast<double>(out_h) / h);
+    const int nw = std::max(1, static_cast<int>(std::lround(w * r))), nh = std::max(1, static_cast<int>(std::lround(h * r)));
+    if (nw != w || nh != h) px = resize_bilinear(px, w, h, c, nw, nh);
+    const double dw = (out_w - nw) / 2.0, dh = (out_h - nh) / 2.0;
+    const int left = static_cast<int>(std::lround(dw - 0.1)), top = static_cast<int>(std::lround(dh - 0.1));
+    std::vector<float> canvas(static_cast<size_t>(out_w) * out_h * c, o.pad_value);
+    for (int y = 0; y < nh; ++y)
+      for (int x = 0; x < nw; ++x)
+        for (int k = 0; k < c; ++k)
+          canvas[(static_cast<size_t>(y + top) * out_w + x + left) * c + k] = px[(static_cast<size_t>(y) * nw + x) * c + k];
+    return canvas;
+  }
+  if (o.resize_shorter) {
+    const int n = o.resize_shorter;
+    const int nw = w <= h ? n : static_cast<int>(static_cast<int64_t>(n) * w / h);
+    const int nh = w <= h ? static_cast<int>(static_cast<int64_t>(n) * h / w) : n;
+    if (nw != w || nh != h) px = resize_bilinear(px, w, h, c, nw, nh);
+    w = nw;
+    h = nh;
+  }
+  if (o.resize_shorter || o.crop_width) {
+    const int cw = o.crop_width ? o.crop_width : out_w, ch = o.crop_height ? o.crop_height : out_h;
+    px = crop(px, w, h, c, round_half_even((w - cw) / 2.0), round_half_even((h - ch) / 2.0), cw, ch);
+    w = cw;
+    h = ch;
+  }
+  if (w != out_w || h != out_h) px = resize_bilinear(px, w, h, c, out_w, out_h);
+  return px;
+}
+
+std::string join_floats(const std::vector<float>& v) {
+  std::string o = "[";
+  for (size_t i = 0; i < v.size(); ++i) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%s%g", i ? "," : "", v[i]);
+    o += b;
+  }
+  return o + "]";
 }
 
 class ImageDirDataset : public Dataset {
@@ -175,6 +243,13 @@ class ImageDirDataset : public Dataset {
     channels_ = static_cast<int>(spec.shape[c_axis]);
     height_ = opts.height ? opts.height : static_cast<int>(spec.shape[h_axis]);
     width_ = opts.width ? opts.width : static_cast<int>(spec.shape[w_axis]);
+    if (opts.letterbox_width) {  // the canvas is the tensor
+      width_ = opts.letterbox_width;
+      height_ = opts.letterbox_height;
+    } else if (opts.crop_width && !opts.width) {  // the crop is the tensor unless --size resizes it
+      width_ = opts.crop_width;
+      height_ = opts.crop_height;
+    }
     if (channels_ != 1 && channels_ != 3)
       throw InputError(dir.string() + ": model input '" + spec.name + "' " + shape_str(spec.shape) + " has " +
                        std::to_string(channels_) + " channels on the " + (opts.nchw ? "NCHW" : "NHWC") +
@@ -186,8 +261,10 @@ class ImageDirDataset : public Dataset {
       throw InputError(dir.string() + ": images of " + std::to_string(width_) + "x" + std::to_string(height_) +
                        " pixels are larger than qtool decodes (" + std::to_string(kMaxImageBytes) + " bytes)");
     if ((spec.shape[h_axis] > 0 && spec.shape[h_axis] != height_) || (spec.shape[w_axis] > 0 && spec.shape[w_axis] != width_))
-      throw InputError(dir.string() + ": --size " + std::to_string(width_) + "x" + std::to_string(height_) +
-                       " does not match model input '" + spec.name + "' " + shape_str(spec.shape));
+      throw InputError(dir.string() + ": images of " + std::to_string(width_) + "x" + std::to_string(height_) + " (" +
+                       (opts.letterbox_width ? "--letterbox" : opts.crop_width ? "--center-crop" : "--size") +
+                       ") do not match model input '" + spec.name + "' " + shape_str(spec.shape));
+    if (opts.resize_shorter < 0) throw InputError("--resize-shorter must be positive");
     auto per_channel = [&](const std::vector<float>& v, const char* what) {
       if (v.size() != 1 && static_cast<int>(v.size()) != channels_)
         throw InputError(std::string("--") + what + " needs 1 or " + std::to_string(channels_) + " values");
@@ -197,9 +274,27 @@ class ImageDirDataset : public Dataset {
     std_ = per_channel(opts.std, "std");
   }
   int64_t size() const override { return static_cast<int64_t>(files_.size()); }
+  // path, count, geometry and normalisation, so summaries echo the preprocessing used
   std::string describe() const override {
-    return dir_.string() + " (" + std::to_string(size()) + " images, " + std::to_string(width_) + "x" +
-           std::to_string(height_) + ")";
+    const auto wh = [](int w, int h) { return std::to_string(w) + "x" + std::to_string(h); };
+    std::string geo;
+    if (opts_.letterbox_width) {
+      geo = "letterbox " + wh(width_, height_) + " (pad " + join_floats({opts_.pad_value}).substr(1);
+      geo.back() = ')';
+    } else if (opts_.resize_shorter) {
+      geo = "shorter side " + std::to_string(opts_.resize_shorter) + ", center crop " +
+            wh(opts_.crop_width ? opts_.crop_width : width_, opts_.crop_height ? opts_.crop_height : height_);
+    } else if (opts_.crop_width) {
+      geo = "center crop " + wh(opts_.crop_width, opts_.crop_height);
+      if (opts_.width) geo += ", resized to " + wh(width_, height_);
+    } else {
+      geo = "resized to " + wh(width_, height_);
+    }
+    char scale[32];
+    std::snprintf(scale, sizeof scale, "%g", opts_.scale);
+    return dir_.string() + " (" + std::to_string(size()) + " images; " + geo + "; (pixel * " + scale + " - mean " +
+           join_floats(mean_) + ") / std " + join_floats(std_) + "; " + (opts_.nchw ? "NCHW" : "NHWC") + " " +
+           (channels_ == 1 ? "gray" : opts_.rgb ? "RGB" : "BGR") + ")";
   }
   TensorMap batch(int64_t begin, int64_t count) override {
     Shape s = opts_.nchw ? Shape{count, channels_, height_, width_} : Shape{count, height_, width_, channels_};
@@ -210,8 +305,8 @@ class ImageDirDataset : public Dataset {
       const fs::path& f = files_[begin + i];
       int w, h;
       std::vector<uint8_t> img = decode_image(f, channels_, opts_.jpeg_fancy_upsampling, &w, &h);
-      std::vector<float> px = (w != width_ || h != height_) ? resize_bilinear(img, w, h, channels_, width_, height_)
-                                                           : std::vector<float>(img.begin(), img.end());
+      std::vector<float> px = apply_geometry(std::vector<float>(img.begin(), img.end()), w, h, channels_, opts_,
+                                             width_, height_);
       float* o = out + i * per;
       for (int64_t p = 0; p < plane; ++p)
         for (int c = 0; c < channels_; ++c) {
@@ -233,6 +328,33 @@ class ImageDirDataset : public Dataset {
 };
 
 }  // namespace
+
+std::vector<int64_t> image_folder_labels(const fs::path& dir, std::vector<std::string>* classes_out) {
+  std::vector<fs::path> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    std::string ext = e.path().extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    if (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());  // the order ImageDirDataset serves them in
+  std::vector<std::string> first;
+  for (const auto& f : files) {
+    const fs::path rel = f.lexically_relative(dir);
+    if (std::distance(rel.begin(), rel.end()) < 2)
+      throw InputError(f.string() + ": --labels folders needs every image inside a class folder (" + dir.string() +
+                       "/<class>/...), as torchvision's ImageFolder");
+    first.push_back(rel.begin()->string());
+  }
+  std::vector<std::string> classes = first;
+  std::sort(classes.begin(), classes.end());
+  classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
+  std::vector<int64_t> labels;
+  for (const auto& c : first)
+    labels.push_back(std::lower_bound(classes.begin(), classes.end(), c) - classes.begin());
+  if (classes_out) *classes_out = classes;
+  return labels;
+}
 
 std::unique_ptr<Dataset> open_image_dir(const fs::path& dir, const InputSpec& input, const ImageOptions& opts) {
   return std::make_unique<ImageDirDataset>(dir, input, opts);

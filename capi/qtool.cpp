@@ -5,12 +5,18 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <filesystem>
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <nlohmann/json.hpp>
 
 #include "calib/dataset.h"
+#include "capi/capi_internal.h"
+#include "capi/stream_dataset.h"
+#include "core/suggest.h"
 #include "core/version.h"
 #include "eval/evaluate.h"
 #include "eval/inspect.h"
@@ -18,69 +24,23 @@
 #include "prune/prune.h"
 #include "prune/sparse_storage.h"
 #include "quant/compress.h"
+#include "quant/plan.h"
 #include "runtime/executor.h"
 
-struct qt_model {
-  qtool::Model model;
-  std::map<std::string, qtool::Tensor> masks;
-  std::string mask_names;
-};
+using qtool::capi::ArgumentError;
+using qtool::capi::dataset_for;
+using qtool::capi::guarded;
+using qtool::capi::need;
+using qtool::capi::NotFound;
+using qtool::capi::parse_options;
 
-struct qt_data {
-  // in memory: per input, the batches in order; or a file data set
-  std::map<std::string, std::vector<qtool::Tensor>> batches;
-  std::unique_ptr<qtool::Dataset> file;
-  std::unique_ptr<qtool::Dataset> merged;  // memory batches stacked, rebuilt when batches change
-  bool dirty = true;
-};
+qt_data::~qt_data() = default;
 
-namespace {
+namespace qtool::capi {
 
-thread_local std::string g_error;
-
-// A library should not chat on its host's stderr: warnings and errors only, unless QTOOL_LOG=info|debug.
-const bool g_quiet = [] {
-  const char* env = std::getenv("QTOOL_LOG");
-  spdlog::set_level(env ? spdlog::level::from_str(env) : spdlog::level::warn);
-  return true;
-}();
-
-struct ArgumentError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-struct NotFound : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-template <typename F>
-qt_status guarded(F&& f) {
-  g_error.clear();
-  try {
-    f();
-    return QT_STATUS_OK;
-  } catch (const ArgumentError& e) {
-    g_error = e.what();
-    return QT_STATUS_INVALID_ARGUMENT;
-  } catch (const NotFound& e) {
-    g_error = e.what();
-    return QT_STATUS_NOT_FOUND;
-  } catch (const qtool::InputError& e) {
-    g_error = e.what();
-    return QT_STATUS_BAD_INPUT;
-  } catch (const std::bad_alloc&) {
-    g_error = "out of memory";
-    return QT_STATUS_OUT_OF_MEMORY;
-  } catch (const std::exception& e) {
-    g_error = e.what();
-    return QT_STATUS_FAILURE;
-  } catch (...) {
-    g_error = "unknown failure";
-    return QT_STATUS_FAILURE;
-  }
-}
-
-void need(const void* p, const char* what) {
-  if (!p) throw ArgumentError(std::string(what) + " must not be NULL");
+std::string& last_error() {
+  thread_local std::string message;
+  return message;
 }
 
 nlohmann::json parse_options(const char* json, const char* what) {
@@ -94,8 +54,19 @@ nlohmann::json parse_options(const char* json, const char* what) {
   }
 }
 
+void check_keys(const nlohmann::json& j, const std::vector<std::string>& known, const char* what) {
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (std::find(known.begin(), known.end(), it.key()) == known.end())
+      throw ArgumentError(std::string(what) + ": unknown option '" + it.key() + "'" +
+                          qtool::did_you_mean(it.key(), known));
+}
+
 qtool::Dataset& dataset_for(qt_data* d, const qtool::Model& model) {
   if (d->file) return *d->file;
+  if (d->stream) {
+    d->stream->bind(qtool::model_input_specs(model));
+    return *d->stream;
+  }
   if (d->batches.empty()) throw ArgumentError("data set is empty: add batches with qt_data_add_batch");
   if (d->dirty || !d->merged) {
     qtool::TensorMap arrays;
@@ -104,7 +75,7 @@ qtool::Dataset& dataset_for(qt_data* d, const qtool::Model& model) {
       int64_t n = 0;
       for (const auto& t : list) n += t.dim(0);
       s[0] = n;
-      qtool::Tensor all(qtool::DType::kFloat, s);
+      qtool::Tensor all(list[0].dtype(), s);
       size_t off = 0;
       for (const auto& t : list) {
         std::memcpy(static_cast<uint8_t*>(all.raw()) + off, t.raw(), t.nbytes());
@@ -117,6 +88,49 @@ qtool::Dataset& dataset_for(qt_data* d, const qtool::Model& model) {
   }
   return *d->merged;
 }
+
+char* give_string(const std::string& s) {
+  char* p = static_cast<char*>(std::malloc(s.size() + 1));
+  if (!p) throw std::bad_alloc();
+  std::memcpy(p, s.c_str(), s.size() + 1);
+  return p;
+}
+
+std::vector<int64_t> take_labels(const int64_t* labels, size_t n, int64_t samples) {
+  if (n && !labels) throw ArgumentError("labels must not be NULL when n_labels > 0");
+  if (n && static_cast<int64_t>(n) != samples)
+    throw ArgumentError(std::to_string(n) + " labels for " + std::to_string(samples) + " samples");
+  return std::vector<int64_t>(labels, labels + n);
+}
+
+qtool::Tensor tensor_from_array(const qt_array& a, const char* what) {
+  static const std::vector<int> plain = {1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13};
+  const std::string name = a.name ? a.name : "";
+  if (std::find(plain.begin(), plain.end(), a.dtype) == plain.end())
+    throw ArgumentError(std::string(what) + " '" + name + "': unsupported dtype " + std::to_string(a.dtype) +
+                        " (QT_DTYPE_FLOAT32, INT64, ...)");
+  if (a.rank && !a.shape) throw ArgumentError(std::string(what) + " '" + name + "': shape must not be NULL");
+  qtool::Shape s(a.shape, a.shape + a.rank);
+  for (auto d : s)
+    if (d < 0) throw ArgumentError(std::string(what) + " '" + name + "': negative extent in " + qtool::shape_str(s));
+  qtool::Tensor t(static_cast<qtool::DType>(a.dtype), s);
+  if (t.nbytes()) {
+    need(a.values, "values");
+    std::memcpy(t.raw(), a.values, t.nbytes());
+  }
+  return t;
+}
+
+}  // namespace qtool::capi
+
+namespace {
+
+// A library should not chat on its host's stderr: warnings and errors only, unless QTOOL_LOG=info|debug.
+const bool g_quiet = [] {
+  const char* env = std::getenv("QTOOL_LOG");
+  spdlog::set_level(env ? spdlog::level::from_str(env) : spdlog::level::warn);
+  return true;
+}();
 
 const onnx::TensorProto& find_tensor(const qt_model* m, const char* name) {
   need(name, "name");
@@ -138,7 +152,8 @@ qtool::Tensor read_weight(const qt_model* m, const char* name) {
   throw NotFound(std::string("model has no tensor named '") + name + "' (neither an initializer nor computed from initializers)");
 }
 
-qtool::CompressOptions compress_options(const nlohmann::json& j) {
+// Options of qt_quantize_json. `table` receives a calibration table named by "calib_table".
+qtool::CompressOptions compress_options(const nlohmann::json& j, qtool::CalibrationTable& table) {
   qtool::CompressOptions o;
   auto get = [&](const char* k, auto& v) {
     if (j.contains(k)) {
@@ -149,17 +164,26 @@ qtool::CompressOptions compress_options(const nlohmann::json& j) {
       }
     }
   };
-  static const std::set<std::string> known = {"bits", "ternary", "dtype", "group_size", "symmetric", "act_bits",
-                                              "act_type", "method", "percentile", "rounding", "format", "exclude",
-                                              "op_types", "keep_first_last", "layer_bits", "sparsity", "pattern", "scope",
-                                              "skip_nonfinite", "target", "keep_float_constants"};
-  for (auto it = j.begin(); it != j.end(); ++it)
-    if (!known.count(it.key())) throw ArgumentError("unknown option '" + it.key() + "'");
+  qtool::capi::check_keys(j,
+                          {"bits", "ternary", "dtype", "group_size", "symmetric", "act_bits", "act_type", "method",
+                           "percentile", "rounding", "format", "exclude", "op_types", "keep_first_last", "layer_bits",
+                           "sparsity", "pattern", "scope", "plan", "calib_table", "input_shapes", "skip_nonfinite",
+                           "target", "keep_float_constants"},
+                          "quantize options");
+  // options that contradict each other are errors, as on the command line
+  auto given = [&](const char* k) { return j.contains(k) && !j[k].is_null() && j[k] != false; };
+  const std::vector<std::pair<const char*, const char*>> conflicts = {
+      {"bits", "dtype"}, {"bits", "ternary"}, {"dtype", "ternary"}, {"group_size", "dtype"}, {"group_size", "ternary"},
+      {"plan", "bits"}, {"plan", "dtype"}, {"plan", "ternary"}, {"plan", "layer_bits"}, {"plan", "keep_first_last"},
+      {"plan", "group_size"}};
+  for (const auto& [x, y] : conflicts)
+    if (given(x) && given(y)) throw ArgumentError(std::string("give '") + x + "' or '" + y + "', not both");
   get("bits", o.plan.bits);
   get("ternary", o.plan.ternary);
   get("dtype", o.plan.dtype);
   get("group_size", o.plan.group_size);
-  get("symmetric", o.plan.symmetric);
+  if (j.contains("symmetric") && j["symmetric"].is_boolean()) o.plan.symmetric = j["symmetric"].get<bool>() ? 1 : 0;
+  else get("symmetric", o.plan.symmetric);
   get("keep_first_last", o.plan.keep_first_last_bits);
   get("layer_bits", o.plan.layer_bits);
   get("act_bits", o.act_bits);
@@ -176,13 +200,25 @@ qtool::CompressOptions compress_options(const nlohmann::json& j) {
   get("pattern", o.prune.pattern);
   get("scope", o.prune.scope);
   get("skip_nonfinite", o.skip_nonfinite);
+  get("input_shapes", o.input_shapes);
+  o.prune.input_shapes = o.input_shapes;
   o.prune_enabled = o.prune.sparsity > 0 || o.prune.pattern != "unstructured";
+  if (given("bits") && o.plan.bits == 1 && o.prune.sparsity > 0)
+    throw ArgumentError("give 'bits': 1 or 'sparsity', not both: binary weights have no zero level");
+  std::string plan, table_path;
+  get("plan", plan);
+  get("calib_table", table_path);
+  if (!plan.empty()) qtool::read_plan(plan, o);
+  if (!table_path.empty()) {
+    table = qtool::CalibrationTable::load(table_path);
+    o.table = &table;
+  }
   return o;
 }
 
 qt_status run_quantize(const qt_model* model, const qtool::CompressOptions& o, qt_data* calib, qt_model** out) {
   auto r = qtool::compress(model->model, o, calib ? &dataset_for(calib, model->model) : nullptr);
-  auto* m = new qt_model{std::move(r.model), std::move(r.pruning.masks), {}};
+  auto* m = new qt_model{std::move(r.model), std::move(r.pruning.masks), {}, nullptr};
   *out = m;
   return QT_STATUS_OK;
 }
@@ -199,11 +235,12 @@ const char* qt_status_string(qt_status s) {
     case QT_STATUS_NOT_FOUND: return "not found";
     case QT_STATUS_FAILURE: return "failure";
     case QT_STATUS_OUT_OF_MEMORY: return "out of memory";
+    case QT_STATUS_CALLBACK_FAILED: return "callback failed";
   }
   return "unknown status";
 }
 
-const char* qt_last_error(void) { return g_error.c_str(); }
+const char* qt_last_error(void) { return qtool::capi::last_error().c_str(); }
 
 const char* qt_version(void) { return QTOOL_VERSION; }
 
@@ -291,6 +328,7 @@ qt_status qt_model_set_tensor(qt_model* model, const char* name, const float* va
                           std::to_string(count));
     std::memcpy(t.raw(), values, count * sizeof(float));
     model->model.set_initializer(name, t);
+    model->exec.reset();  // the executor holds the old weights
   });
 }
 
@@ -332,7 +370,7 @@ qt_status qt_data_add_batch(qt_data* data, const char* input, const float* value
     need(input, "input");
     need(values, "values");
     need(shape, "shape");
-    if (data->file) throw ArgumentError("this data set reads files; batches cannot be added");
+    if (data->file || data->stream) throw ArgumentError("this data set reads files or a source; batches cannot be added");
     if (rank < 1) throw ArgumentError("a batch needs a sample axis (rank >= 1)");
     qtool::Shape s(shape, shape + rank);
     for (auto d : s)
@@ -358,26 +396,41 @@ qt_status qt_data_open(const char* path, const qt_model* model, const char* opti
     need(out, "out");
     auto j = parse_options(options_json, "data options");
     qtool::ImageOptions io;
+    qtool::capi::check_keys(j, {"size", "mean", "std", "scale", "layout", "bgr", "resize_shorter", "center_crop",
+                                "letterbox", "pad_value", "jpeg_fancy_upsampling"},
+                            "data options");
+    auto wh = [&](const char* k, int& w, int& h) {
+      if (!j.contains(k)) return;
+      if (!j[k].is_string()) throw ArgumentError(std::string(k) + " must be a \"WxH\" string");
+      const std::string s = j[k];
+      const auto x = s.find_first_of("xX");
+      const std::string ws = x == std::string::npos ? "" : s.substr(0, x), hs = x == std::string::npos ? "" : s.substr(x + 1);
+      auto digits = [](const std::string& d) {
+        return !d.empty() && d.size() <= 6 && d.find_first_not_of("0123456789") == std::string::npos;
+      };
+      if (!digits(ws) || !digits(hs)) throw ArgumentError(std::string(k) + " must be WxH (e.g. 320x240), got '" + s + "'");
+      w = std::stoi(ws);
+      h = std::stoi(hs);
+      if (w <= 0 || h <= 0) throw ArgumentError(std::string(k) + " must be WxH with positive sizes, got '" + s + "'");
+    };
     try {
-      if (j.contains("size")) {
-        const std::string s = j["size"];
-        const auto x = s.find('x');
-        const std::string w = x == std::string::npos ? "" : s.substr(0, x), h = x == std::string::npos ? "" : s.substr(x + 1);
-        auto digits = [](const std::string& d) {
-          return !d.empty() && d.size() <= 6 && d.find_first_not_of("0123456789") == std::string::npos;
-        };
-        if (!digits(w) || !digits(h)) throw ArgumentError("size must be WxH (e.g. 320x240), got '" + s + "'");
-        io.width = std::stoi(w);
-        io.height = std::stoi(h);
-      }
+      wh("size", io.width, io.height);
+      wh("center_crop", io.crop_width, io.crop_height);
+      wh("letterbox", io.letterbox_width, io.letterbox_height);
+      if (j.contains("resize_shorter")) io.resize_shorter = j["resize_shorter"];
+      if (j.contains("pad_value")) io.pad_value = j["pad_value"];
       if (j.contains("mean")) io.mean = j["mean"].get<std::vector<float>>();
       if (j.contains("std")) io.std = j["std"].get<std::vector<float>>();
       if (j.contains("scale")) io.scale = j["scale"];
       if (j.contains("layout")) io.nchw = j["layout"].get<std::string>() != "nhwc";
       if (j.contains("bgr")) io.rgb = !j["bgr"].get<bool>();
+      if (j.contains("jpeg_fancy_upsampling")) io.jpeg_fancy_upsampling = j["jpeg_fancy_upsampling"];
     } catch (const nlohmann::json::exception& e) {
       throw ArgumentError(std::string("data options: ") + e.what());
     }
+    if (io.letterbox_width && (io.width || io.resize_shorter || io.crop_width))
+      throw ArgumentError("give 'letterbox' or 'size' / 'resize_shorter' / 'center_crop', not both");
+    if (io.resize_shorter && io.width) throw ArgumentError("give 'resize_shorter' or 'size', not both");
     auto d = std::make_unique<qt_data>();
     d->file = qtool::open_dataset(path, qtool::model_input_specs(model->model), io);
     *out = d.release();
@@ -390,6 +443,10 @@ qt_status qt_data_size(const qt_data* data, int64_t* samples) {
     need(samples, "samples");
     if (data->file) {
       *samples = data->file->size();
+      return;
+    }
+    if (data->stream) {
+      *samples = data->stream->size();
       return;
     }
     int64_t n = 0;
@@ -439,7 +496,8 @@ qt_status qt_quantize_json(const qt_model* model, const char* options_json, qt_d
     need(model, "model");
     need(out, "out");
     *out = nullptr;
-    auto o = compress_options(parse_options(options_json, "quantize options"));
+    qtool::CalibrationTable table;
+    auto o = compress_options(parse_options(options_json, "quantize options"), table);
     try {
       qtool::validate(o);
     } catch (const qtool::InputError& e) {
@@ -457,9 +515,7 @@ qt_status qt_prune(const qt_model* model, const char* options_json, qt_model** o
     auto j = parse_options(options_json, "prune options");
     qtool::PruneOptions o;
     try {
-      static const std::set<std::string> known = {"sparsity", "pattern", "scope", "exclude", "sparsity_map"};
-      for (auto it = j.begin(); it != j.end(); ++it)
-        if (!known.count(it.key())) throw ArgumentError("unknown prune option '" + it.key() + "'");
+      qtool::capi::check_keys(j, {"sparsity", "pattern", "scope", "exclude", "sparsity_map"}, "prune options");
       if (j.contains("sparsity")) o.sparsity = j["sparsity"];
       if (j.contains("pattern")) o.pattern = j["pattern"];
       if (j.contains("scope")) o.scope = j["scope"];

@@ -38,7 +38,8 @@ typedef enum {
   QT_STATUS_BAD_INPUT = 2,        /* unreadable or invalid file / model / data (the CLI's exit code 2) */
   QT_STATUS_NOT_FOUND = 3,        /* no tensor / mask / input with that name */
   QT_STATUS_FAILURE = 4,          /* anything else (internal error) */
-  QT_STATUS_OUT_OF_MEMORY = 5
+  QT_STATUS_OUT_OF_MEMORY = 5,
+  QT_STATUS_CALLBACK_FAILED = 6   /* a caller's callback (data source) returned an error */
 } qt_status;
 
 /* "ok", "invalid argument", ...; never NULL. */
@@ -75,6 +76,30 @@ QT_API qt_status qt_model_get_mask(const qt_model* model, const char* weight, ui
  * next call on this model. */
 QT_API qt_status qt_model_mask_names(const qt_model* model, const char** names);
 
+/* ---- arrays (inputs of qt_data_source and qt_model_run, outputs of qt_model_run) ---- */
+/* Element types: ONNX TensorProto.DataType values. */
+#define QT_DTYPE_FLOAT32 1
+#define QT_DTYPE_UINT8 2
+#define QT_DTYPE_INT8 3
+#define QT_DTYPE_UINT16 4
+#define QT_DTYPE_INT16 5
+#define QT_DTYPE_INT32 6
+#define QT_DTYPE_INT64 7
+#define QT_DTYPE_BOOL 9
+#define QT_DTYPE_FLOAT16 10
+#define QT_DTYPE_FLOAT64 11
+#define QT_DTYPE_UINT32 12
+#define QT_DTYPE_UINT64 13
+
+/* A named C-contiguous array. Who owns name/values/shape is stated by each function using it. */
+typedef struct {
+  const char* name;      /* model input (or output) name */
+  int32_t dtype;         /* QT_DTYPE_* */
+  const void* values;    /* C-contiguous elements; may be NULL when the array has no element */
+  const int64_t* shape;  /* rank extents */
+  size_t rank;
+} qt_array;
+
 /* ---- data (calibration / evaluation) ---- */
 typedef struct qt_data qt_data;
 
@@ -88,6 +113,33 @@ QT_API qt_status qt_data_add_batch(qt_data* data, const char* input, const float
  * "scale": 1, "layout": "nchw", "bgr": false}; NULL or "" for defaults. */
 QT_API qt_status qt_data_open(const char* path, const qt_model* model, const char* options_json, qt_data** out);
 QT_API qt_status qt_data_size(const qt_data* data, int64_t* samples);
+
+/* A streaming data source: qtool pulls batches from the caller when it needs them, instead of
+ * the caller copying a whole data set in up front (a PyTorch DataLoader, a generator of batches).
+ *
+ * Contract:
+ *  - qtool reads the source in passes (calibration, GPTQ and evaluation each make one or more):
+ *    before every pass it calls reset(user), then next(user, ...) until next returns 0.
+ *    A pass must yield the same number of samples every time (the order may differ, but
+ *    evaluation with labels needs the same order).
+ *  - next fills *arrays with *count arrays, one per model input (name set), all with the
+ *    sample axis first and the same number of samples (shape[0] >= 1), dtype and sample shape
+ *    matching the model input (checked: QT_STATUS_BAD_INPUT naming the input). The memory stays
+ *    owned by the source and must stay valid until the next call of reset/next; qtool copies it.
+ *  - next returns 1 when it delivered a batch, 0 at the end of the pass, a negative value on
+ *    failure; reset returns 0, or a negative value on failure. A failure ends the qtool call
+ *    with QT_STATUS_CALLBACK_FAILED.
+ *  - Callbacks run on the thread that made the qtool call, one at a time.
+ *  - free_user (may be NULL) is called once with `user` when the qt_data is freed (also when
+ *    qt_data_from_source itself fails).
+ * samples: total samples per pass when known, else -1 and qtool counts them with one pass
+ * before returning. Only what a consumer currently reads is held in memory (a source batch and
+ * one qtool batch). */
+typedef int (*qt_source_reset_fn)(void* user);
+typedef int (*qt_source_next_fn)(void* user, const qt_array** arrays, size_t* count);
+typedef void (*qt_source_free_fn)(void* user);
+QT_API qt_status qt_data_from_source(qt_source_reset_fn reset, qt_source_next_fn next, qt_source_free_fn free_user,
+                                     void* user, int64_t samples, qt_data** out);
 QT_API void qt_data_free(qt_data* data);
 
 /* ---- compression ---- */
@@ -110,8 +162,11 @@ QT_API void qt_quantize_options_init(qt_quantize_options* options);
 /* Quantizes `model` into a new model. calib may be NULL (weights only, round to nearest). */
 QT_API qt_status qt_quantize(const qt_model* model, const qt_quantize_options* options, qt_data* calib, qt_model** out);
 /* Same with every CLI option reachable as JSON keys: bits, ternary, dtype, group_size, symmetric,
- * act_bits, act_type, target, keep_float_constants, method, percentile, rounding, format, exclude [..], op_types [..],
- * keep_first_last, layer_bits {name: bits}, sparsity, pattern, scope. NULL/"" = defaults. */
+ * act_bits, act_type, target, keep_float_constants, skip_nonfinite, method, percentile, rounding, format, exclude [..], op_types [..],
+ * keep_first_last, layer_bits {name: bits}, sparsity, pattern, scope, plan (path of a plan written
+ * by `qtool auto` / qt_auto), calib_table (path of a calibration table), input_shapes
+ * {input: [d0, ...]}. NULL/"" = defaults. Conflicting options (bits with dtype, ternary with
+ * bits != 8, ...) are QT_STATUS_INVALID_ARGUMENT. */
 QT_API qt_status qt_quantize_json(const qt_model* model, const char* options_json, qt_data* calib, qt_model** out);
 /* Prunes into a new model (masks available with qt_model_get_mask). options_json keys: sparsity,
  * pattern, scope, exclude [..], sparsity_map {name: s}. */
@@ -139,6 +194,51 @@ typedef struct {
 } qt_size_report;
 
 QT_API qt_status qt_size(const qt_model* model, qt_size_report* report);
+
+/* ---- running, analysis and logging ----
+ * Functions that return text give a malloc'd, NUL-terminated UTF-8 string the caller releases
+ * with qt_buffer_free; the JSON formats are those of the CLI's --json output. */
+
+/* Inputs and outputs as JSON: {"inputs": [{"name", "dtype" (QT_DTYPE_*), "shape" (-1 =
+ * symbolic)}], "outputs": [...], "opset", "nodes", "path"}. */
+QT_API qt_status qt_model_info(const qt_model* model, char** json);
+
+/* Runs the model once on `inputs` (one per model input, copied) in qtool's executor. */
+typedef struct qt_values qt_values;
+QT_API qt_status qt_model_run(qt_model* model, const qt_array* inputs, size_t n_inputs, qt_values** out);
+QT_API qt_status qt_values_count(const qt_values* values, size_t* count);
+/* The i-th output in graph order; name/values/shape are owned by `values`. */
+QT_API qt_status qt_values_get(const qt_values* values, size_t index, qt_array* out);
+QT_API void qt_values_free(qt_values* values);
+
+/* Evaluation with every output: the JSON of `qtool eval --json` (samples, top1, ref_top1,
+ * agreement, classifier (whether output 0 is classifier-shaped), outputs [{name, sqnr_db,
+ * cosine}], min_sqnr_db, seconds). */
+QT_API qt_status qt_evaluate_json(const qt_model* model, qt_data* data, const int64_t* labels, size_t n_labels,
+                                  const qt_model* ref, char** json);
+/* Activation ranges (the table `qtool calibrate` writes). options_json: method, percentile,
+ * act_type. */
+QT_API qt_status qt_calibrate(const qt_model* model, qt_data* calib, const char* options_json, char** table_json);
+/* Per-layer sensitivity (`qtool sensitivity --json`). options_json: method, with_pruning. */
+QT_API qt_status qt_sensitivity(const qt_model* model, qt_data* calib, qt_data* eval, const int64_t* labels,
+                                size_t n_labels, const char* options_json, char** json);
+/* Mixed precision (`qtool auto`): the best model and {"plan": <plan JSON>, "drop", "value",
+ * "bytes", "within_budget", "log": [..]}. options_json: max_drop, target_size, exclude, method. */
+QT_API qt_status qt_auto(const qt_model* model, qt_data* calib, qt_data* eval, const int64_t* labels, size_t n_labels,
+                         const char* options_json, qt_model** out, char** json);
+/* `qtool inspect --json`. */
+QT_API qt_status qt_inspect(const qt_model* model, char** json);
+/* Renders a sweep report (the report.json format of `qtool sweep`) as "text", "csv", "svg",
+ * "html" or "json". */
+QT_API qt_status qt_report_render(const char* report_json, const char* format, char** out);
+
+/* Log messages (warnings, progress notes) go to stderr by default, warnings and errors only
+ * (QTOOL_LOG=info|debug for more). With a callback, every message at `level` and above goes to
+ * it instead: level 0 trace, 1 debug, 2 info, 3 warning, 4 error. The callback may be called
+ * from any thread qtool uses, one call at a time; `message` is valid during the call only.
+ * NULL restores stderr. */
+typedef void (*qt_log_fn)(void* user, int level, const char* message);
+QT_API void qt_set_log_callback(qt_log_fn callback, void* user, int level);
 
 #ifdef __cplusplus
 }

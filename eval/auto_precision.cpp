@@ -7,6 +7,8 @@
 #include <cmath>
 #include <set>
 
+#include "core/progress.h"
+
 namespace qtool {
 
 namespace {
@@ -23,14 +25,24 @@ AutoResult auto_precision(const Model& model, Dataset& calib, Dataset& eval, con
   std::vector<std::string> layers;
   for (const auto& l : weighted_nodes(model))
     if (!user_excluded.count(l)) layers.push_back(l);
+  // overall steps: fp32, one per layer's sensitivity, all-int8, then one trial per layer (float or
+  // int4); the search may stop early (--target-size met)
+  Progress overall("auto", 2 * static_cast<int64_t>(layers.size()) + 2);
+  overall.set_note("fp32");
   const Measured fp32 = measure(model, model, eval, labels);
+  overall.advance(1);
+  if (labels.empty() && !fp32.classifier)
+    throw InputError("auto without labels budgets top-1 disagreement with fp32, which needs a classifier output "
+                     "[N, classes]; give --labels");
   auto drop_of = [&](const Measured& m) {
     return labels.empty() ? 100.0 * (1.0 - m.agreement) : 100.0 * (fp32.value - m.value);
   };
   spdlog::info("auto: measuring per-layer sensitivity of {} layers", layers.size());
   CompressOptions sbase = opts.base;
   sbase.exclude.clear();
+  overall.set_note("per-layer sensitivity");
   const auto sens = layer_sensitivity(model, calib, eval, labels, sbase, false);
+  overall.advance(static_cast<int64_t>(layers.size()));
   std::map<std::string, LayerSensitivity> by_node;
   for (const auto& s : sens.layers) by_node[s.node] = s;
   auto damage8 = [&](const std::string& l) {
@@ -66,6 +78,7 @@ AutoResult auto_precision(const Model& model, Dataset& calib, Dataset& eval, con
     out = std::move(res.model);
   };
   auto note = [&](const std::string& step, const AutoResult& r, bool kept) {
+    overall.advance(1);
     char b[256];
     std::snprintf(b, sizeof b, "%-40s drop %6.2f points, %9lld bytes  %s", step.c_str(), r.drop,
                   static_cast<long long>(r.bytes), kept ? "kept" : "reverted");
@@ -75,6 +88,7 @@ AutoResult auto_precision(const Model& model, Dataset& calib, Dataset& eval, con
   auto fits = [&](const AutoResult& r) { return r.drop <= opts.max_drop + 1e-9; };
   AutoResult cur;
   Model cur_model;
+  overall.set_note("search");
   evaluate_choice(choice, cur, cur_model);
   note("all int8", cur, true);
   // 1. back to float, most int8-sensitive first, until the budget holds

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "eval/evaluate.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "calib/batch_runner.h"
@@ -9,15 +11,30 @@
 
 namespace qtool {
 
+bool classifier_shaped(const Shape& shape) {
+  if (shape.size() < 2) return false;
+  int above_one = 0;
+  for (size_t i = 1; i < shape.size(); ++i) above_one += shape[i] > 1;
+  return above_one == 1;
+}
+
+double EvalResult::min_sqnr_db() const {
+  double m = INFINITY;
+  for (const auto& o : outputs) m = std::min(m, o.sqnr_db);
+  return m;
+}
+
 std::string EvalResult::to_json() const {
   nlohmann::ordered_json j;
   j["samples"] = samples;
   if (top1) j["top1"] = *top1;
   if (ref_top1) j["ref_top1"] = *ref_top1;
   if (agreement) j["agreement"] = *agreement;
+  j["classifier"] = classifier;
   j["outputs"] = nlohmann::ordered_json::array();
   for (const auto& o : outputs)
     j["outputs"].push_back({{"name", o.name}, {"sqnr_db", std::isinf(o.sqnr_db) ? 999.0 : o.sqnr_db}, {"cosine", o.cosine}});
+  if (!outputs.empty()) j["min_sqnr_db"] = std::isinf(min_sqnr_db()) ? 999.0 : min_sqnr_db();
   j["seconds"] = seconds;
   return j.dump(2);
 }
@@ -35,9 +52,15 @@ EvalResult evaluate(const Model& model, Dataset& data, const EvalOptions& opts, 
   const auto& names = exec.output_names();
   std::vector<ErrorAccumulator> acc(names.size());
   int64_t correct = 0, ref_correct = 0, agree = 0;
+  bool classifier = true;
   run_batches(exec, data, batch, "evaluate", [&](int64_t b, int64_t n, const TensorMap& in, const TensorMap& out) {
     const Tensor& first = out.at(names[0]);
-    auto pred = argmax_per_sample(first);
+    classifier = classifier && classifier_shaped(first.shape()) && first.dim(0) == n;
+    if (!opts.labels.empty() && !classifier)
+      throw InputError("labels give top-1, which needs a classifier output [N, classes]; output '" + names[0] + "' is " +
+                       shape_str(first.shape()) + " (evaluate it against a reference model for SQNR instead)");
+    std::vector<int64_t> pred;
+    if (classifier) pred = argmax_per_sample(first);
     if (!opts.labels.empty())
       for (int64_t i = 0; i < n; ++i) correct += pred[i] == opts.labels[b + i];
     if (!ref_exec) return;
@@ -51,6 +74,7 @@ EvalResult evaluate(const Model& model, Dataset& data, const EvalOptions& opts, 
                          shape_str(it->second.shape()));
       acc[k].add(it->second.data<float>(), o.data<float>(), o.numel());
     }
+    if (!classifier) return;
     auto rpred = argmax_per_sample(r.at(names[0]));
     for (int64_t i = 0; i < n; ++i) {
       agree += pred[i] == rpred[i];
@@ -61,8 +85,9 @@ EvalResult evaluate(const Model& model, Dataset& data, const EvalOptions& opts, 
   res.samples = data.size();
   const double n = static_cast<double>(std::max<int64_t>(1, data.size()));
   if (!opts.labels.empty()) res.top1 = correct / n;
+  res.classifier = classifier;
   if (ref_exec) {
-    res.agreement = agree / n;
+    if (classifier) res.agreement = agree / n;
     if (!opts.labels.empty()) res.ref_top1 = ref_correct / n;
     for (size_t k = 0; k < names.size(); ++k) res.outputs.push_back({names[k], acc[k].sqnr_db(), acc[k].cosine()});
   }

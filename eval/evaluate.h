@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // evaluate: runs a model over a dataset in qtool's executor and reports top-1 (with labels),
 // top-1 agreement and per-output SQNR / cosine against a reference model (e.g. the fp32 original).
+// Top-1 and agreement are argmax measures and are only computed for a classifier-shaped output 0
+// ([N, C], or [N, C] with extra extents of 1, C >= 2; classifier_shaped()); labels for any other
+// output (a detector's boxes, a segmentation map) are an InputError. SQNR / cosine cover every
+// output; min_sqnr_db() is the worst one (the metric sweep/sensitivity use without labels).
 #pragma once
 #include <map>
 #include <optional>
@@ -22,7 +26,10 @@ struct EvalResult {
   std::optional<double> top1;           // fraction 0..1, when labels are given
   std::optional<double> ref_top1;       // reference model's top-1 on the same data
   std::optional<double> agreement;      // fraction of samples whose argmax equals the reference's
+                                        // (classifier-shaped output 0 and a reference only)
+  bool classifier = false;              // output 0 is classifier-shaped
   std::vector<OutputError> outputs;     // per output, when a reference is given
+  double min_sqnr_db() const;           // smallest SQNR over outputs (+inf when none / identical)
   double seconds = 0;                   // wall time of the run
   std::string to_json() const;
 };
@@ -31,6 +38,9 @@ struct EvalOptions {
   std::vector<int64_t> labels;          // empty: no top-1
   int64_t max_batch = 32;
 };
+
+// [N, C] (or [N, C, 1, ...], [N, 1, C]) with C >= 2: exactly one extent after the batch axis above 1.
+bool classifier_shaped(const Shape& shape);
 
 EvalResult evaluate(const Model& model, Dataset& data, const EvalOptions& opts, const Model* ref = nullptr);
 

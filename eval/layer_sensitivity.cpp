@@ -16,8 +16,9 @@ Measured measure(const Model& model, const Model& ref, Dataset& eval, const std:
   eo.labels = labels;
   EvalResult r = evaluate(model, eval, eo, &ref);
   Measured m;
-  m.sqnr_db = r.outputs.empty() ? INFINITY : r.outputs[0].sqnr_db;
+  m.sqnr_db = r.min_sqnr_db();
   m.agreement = r.agreement.value_or(1.0);
+  m.classifier = r.classifier;
   m.value = labels.empty() ? m.sqnr_db : r.top1.value_or(0.0);
   return m;
 }
@@ -96,7 +97,7 @@ std::string LayerSensitivityReport::to_text() const {
   std::ostringstream o;
   const bool top1 = metric == "top1";
   o << "per-layer sensitivity (only that layer changed; " << (top1 ? "top-1 delta in points" : "no labels: deltas n/a")
-    << ", SQNR of output 0 vs fp32 in dB; most sensitive first)\n";
+    << ", smallest SQNR over the outputs vs fp32 in dB; most sensitive first)\n";
   o << "  node                          params    int8 d  int8 dB    int4 d  int4 dB   prune d prune dB\n";
   for (const auto& s : layers) {
     char b[256];
@@ -127,19 +128,77 @@ std::string LayerSensitivityReport::to_json() const {
   return j.dump(2) + "\n";
 }
 
+namespace {
+std::string html_esc(const std::string& s) {
+  std::string o;
+  for (char c : s) o += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : c == '"' ? "&quot;" : std::string(1, c);
+  return o;
+}
+}  // namespace
+
+// Horizontal bars per layer (table order): with labels the top-1 loss in points of int8 / int4 /
+// pruned-50% alone; without, the SQNR in dB (shorter = more damage). Each bar has a <title>.
+std::string LayerSensitivityReport::bar_chart_svg() const {
+  const bool top1 = metric == "top1";
+  struct Series {
+    const char* name;
+    const char* colour;
+    double LayerSensitivity::*delta;
+    double LayerSensitivity::*sqnr;
+  };
+  const Series series[] = {{"int8", "#1f77b4", &LayerSensitivity::int8_delta, &LayerSensitivity::int8_sqnr},
+                           {"int4", "#ff7f0e", &LayerSensitivity::int4_delta, &LayerSensitivity::int4_sqnr},
+                           {"pruned 50%", "#2ca02c", &LayerSensitivity::prune_delta, &LayerSensitivity::prune_sqnr}};
+  auto value = [&](const LayerSensitivity& l, const Series& s) {
+    const double v = top1 ? -(l.*s.delta) : l.*s.sqnr;  // loss in points, or dB
+    return std::isfinite(v) ? std::max(0.0, v) : 0.0;
+  };
+  double vmax = 0;
+  for (const auto& l : layers)
+    for (const auto& s : series) vmax = std::max(vmax, value(l, s));
+  if (vmax <= 0) vmax = 1;
+  const double label_w = 170, plot_w = 300, bar_h = 7, group_h = 3 * bar_h + 8, top = 30;
+  const double H = top + group_h * static_cast<double>(layers.size()) + 30, W = label_w + plot_w + 70;
+  std::ostringstream o;
+  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
+    << "\" font-family=\"sans-serif\" font-size=\"11\">\n<text x=\"" << label_w << "\" y=\"14\">"
+    << (top1 ? "top-1 loss in points when only this layer changes" : "SQNR (dB) when only this layer changes")
+    << "</text>\n";
+  double y = top;
+  for (const auto& l : layers) {
+    o << "<text x=\"" << label_w - 6 << "\" y=\"" << y + 1.5 * bar_h + 4 << "\" text-anchor=\"end\">" << html_esc(l.node)
+      << "</text>\n";
+    for (size_t k = 0; k < 3; ++k) {
+      const Series& s = series[k];
+      const double v = value(l, s), w = v / vmax * plot_w;
+      o << "<rect x=\"" << label_w << "\" y=\"" << y + k * bar_h << "\" width=\"" << std::max(0.5, w) << "\" height=\""
+        << bar_h - 1 << "\" fill=\"" << s.colour << "\"><title>" << html_esc(l.node) << ", " << s.name << " alone: "
+        << (top1 ? num(l.*s.delta, "%+.2f") + " points" : num(l.*s.sqnr, "%.1f") + " dB") << "</title></rect>\n";
+    }
+    y += group_h;
+  }
+  for (size_t k = 0; k < 3; ++k)
+    o << "<rect x=\"" << label_w + 110 * k << "\" y=\"" << H - 18 << "\" width=\"10\" height=\"10\" fill=\""
+      << series[k].colour << "\"/><text x=\"" << label_w + 110 * k + 14 << "\" y=\"" << H - 9 << "\">" << series[k].name
+      << "</text>\n";
+  o << "</svg>\n";
+  return o.str();
+}
+
 std::string LayerSensitivityReport::to_html() const {
   std::ostringstream o;
   const bool top1 = metric == "top1";
+  o << "<div style=\"display:flex;flex-wrap:wrap;gap:2em;align-items:flex-start\"><div>\n";
   o << "<table><tr><th>node</th><th>params</th><th>int8 delta</th><th>int8 SQNR dB</th><th>int4 delta</th>"
        "<th>int4 SQNR dB</th><th>pruned 50% delta</th><th>pruned 50% SQNR dB</th></tr>\n";
   for (const auto& s : layers)
-    o << "<tr><td>" << s.node << "</td><td>" << s.params << "</td><td>" << (top1 ? num(s.int8_delta, "%+.2f") : "-")
+    o << "<tr><td>" << html_esc(s.node) << "</td><td>" << s.params << "</td><td>" << (top1 ? num(s.int8_delta, "%+.2f") : "-")
       << "</td><td>" << num(s.int8_sqnr, "%.1f") << "</td><td>" << (top1 ? num(s.int4_delta, "%+.2f") : "-") << "</td><td>"
       << num(s.int4_sqnr, "%.1f") << "</td><td>" << (top1 ? num(s.prune_delta, "%+.2f") : "-") << "</td><td>"
       << num(s.prune_sqnr, "%.1f") << "</td></tr>\n";
   o << "</table>\n<p>Suggested <code>--exclude</code>: ";
-  for (size_t i = 0; i < suggested_exclude.size(); ++i) o << (i ? ", " : "") << suggested_exclude[i];
-  o << (suggested_exclude.empty() ? "none" : "") << "</p>\n";
+  for (size_t i = 0; i < suggested_exclude.size(); ++i) o << (i ? ", " : "") << html_esc(suggested_exclude[i]);
+  o << (suggested_exclude.empty() ? "none" : "") << "</p>\n</div>\n" << bar_chart_svg() << "</div>\n";
   return o.str();
 }
 

@@ -4,7 +4,7 @@
 //   int8   weights int8 per channel and its activation inputs int8 (W8A8), the rest float;
 //   int4   weights int4 (GPTQ with calibration data), weight-only, the rest float;
 //   pruned 50% of its weights removed (unstructured magnitude), the rest untouched.
-// Delta is in top-1 points (with labels) or SQNR dB of output 0 vs fp32 (without). Layers are
+// Delta is in top-1 points (with labels); SQNR is the smallest over all outputs vs fp32. Layers are
 // ranked by their int8 damage, then int4; the suggested --exclude list holds the layers whose
 // int8-alone delta is below -0.3 points (top-1) or whose int8-alone SQNR is under 30 dB.
 #pragma once
@@ -29,7 +29,8 @@ struct LayerSensitivityReport {
   std::vector<std::string> suggested_exclude;
   std::string to_text() const;
   std::string to_json() const;
-  std::string to_html() const;
+  std::string to_html() const;       // the table and, beside it, bar_chart_svg()
+  std::string bar_chart_svg() const;  // per-layer bars: int8 / int4 / pruned damage
 };
 
 // `base`: calibration/observer settings shared with the real run (method, act_type, rounding).
@@ -37,10 +38,12 @@ LayerSensitivityReport layer_sensitivity(const Model& model, Dataset& calib, Dat
                                          const std::vector<int64_t>& labels, const CompressOptions& base = {},
                                          bool with_pruning = true);
 
-// Metric of `model` on `eval` against the fp32 `ref` (top-1 with labels, else SQNR of output 0),
-// with top-1 agreement; shared by sensitivity, auto and sweep.
+// Metric of `model` on `eval` against the fp32 `ref` (top-1 with labels, else the smallest SQNR
+// over all outputs), with top-1 agreement (1 when output 0 is not classifier-shaped; see
+// `classifier`); shared by sensitivity, auto and sweep.
 struct Measured {
   double value = 0, sqnr_db = 0, agreement = 0;
+  bool classifier = false;
 };
 Measured measure(const Model& model, const Model& ref, Dataset& eval, const std::vector<int64_t>& labels);
 

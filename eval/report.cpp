@@ -44,14 +44,28 @@ std::string esc(const std::string& s) {
   return o;
 }
 
+// RFC 4180: quote a field that holds a comma, a double quote or a line break; double the quotes.
+std::string csv_field(const std::string& v) {
+  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+  std::string o = "\"";
+  for (char c : v) o += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return o + "\"";
+}
+
+std::string csv_num(double v) { return fmt("%.10g", v); }
+
+double size_of(const ReportRow& r, const std::string& axis) {
+  return static_cast<double>(axis == "zip" ? r.zip_bytes : r.file_bytes);
+}
+
 }  // namespace
 
 std::vector<size_t> Report::pareto() const {
   std::vector<size_t> idx(rows.size());
   for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
   std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
-    return rows[a].file_bytes < rows[b].file_bytes ||
-           (rows[a].file_bytes == rows[b].file_bytes && rows[a].value > rows[b].value);
+    const double sa = size_of(rows[a], size_axis), sb = size_of(rows[b], size_axis);
+    return sa < sb || (sa == sb && rows[a].value > rows[b].value);
   });
   std::vector<size_t> front;
   double best = -INFINITY;
@@ -83,11 +97,13 @@ std::string Report::to_text() const {
 std::string Report::to_csv() const {
   std::ostringstream o;
   o << "config,weights,sparsity,pattern,activations,bits_per_weight,file_bytes,zip_bytes,size_ratio,metric,value,delta,"
-       "agreement,seconds,path\n";
+       "agreement,seconds,path\r\n";
   for (const auto& r : rows)
-    o << r.config << "," << r.weights << "," << r.sparsity << "," << r.pattern << "," << r.activations << ","
-      << r.bits_per_weight << "," << r.file_bytes << "," << r.zip_bytes << "," << r.size_ratio << "," << metric << ","
-      << r.value << "," << r.delta << "," << r.agreement << "," << r.seconds << "," << r.path << "\n";
+    o << csv_field(r.config) << "," << csv_field(r.weights) << "," << csv_num(r.sparsity) << "," << csv_field(r.pattern)
+      << "," << csv_field(r.activations) << "," << csv_num(r.bits_per_weight) << "," << r.file_bytes << ","
+      << r.zip_bytes << "," << csv_num(r.size_ratio) << "," << csv_field(metric) << "," << csv_num(r.value) << ","
+      << csv_num(r.delta) << "," << csv_num(r.agreement) << "," << csv_num(r.seconds) << "," << csv_field(r.path)
+      << "\r\n";
   return o.str();
 }
 
@@ -106,6 +122,14 @@ std::string Report::to_json() const {
   auto front = pareto();
   j["pareto"] = nlohmann::ordered_json::array();
   for (size_t i : front) j["pareto"].push_back(rows[i].config);
+  j["size_axis"] = size_axis;
+  if (!provenance.empty()) {
+    const Provenance& p = provenance;
+    j["provenance"] = {{"qtool_version", p.qtool_version}, {"command_line", p.command_line}, {"date", p.date},
+                       {"model_sha256", p.model_sha256}, {"calib_data", p.calib_data},
+                       {"calib_samples", p.calib_samples}, {"eval_data", p.eval_data},
+                       {"eval_samples", p.eval_samples}, {"observer", p.observer}};
+  }
   return j.dump(2) + "\n";
 }
 
@@ -133,6 +157,19 @@ Report Report::from_json(const std::string& text) {
       w.path = x.at("path");
       r.rows.push_back(w);
     }
+    r.size_axis = j.value("size_axis", "file");
+    if (j.contains("provenance")) {
+      const auto& p = j["provenance"];
+      r.provenance.qtool_version = p.value("qtool_version", "");
+      r.provenance.command_line = p.value("command_line", "");
+      r.provenance.date = p.value("date", "");
+      r.provenance.model_sha256 = p.value("model_sha256", "");
+      r.provenance.calib_data = p.value("calib_data", "");
+      r.provenance.calib_samples = p.value("calib_samples", int64_t{0});
+      r.provenance.eval_data = p.value("eval_data", "");
+      r.provenance.eval_samples = p.value("eval_samples", int64_t{0});
+      r.provenance.observer = p.value("observer", "");
+    }
   } catch (const std::exception& e) {
     throw InputError(std::string("report.json is malformed: ") + e.what());
   }
@@ -144,9 +181,10 @@ std::string Report::to_svg() const {
   const bool top1 = metric == "top1";
   auto yval = [&](const ReportRow& r) { return top1 ? 100 * r.value : r.value; };
   double xmin = INFINITY, xmax = 0, ymin = INFINITY, ymax = -INFINITY;
+  const bool zip = size_axis == "zip";
   for (const auto& r : rows) {
-    xmin = std::min(xmin, static_cast<double>(r.file_bytes));
-    xmax = std::max(xmax, static_cast<double>(r.file_bytes));
+    xmin = std::min(xmin, size_of(r, size_axis));
+    xmax = std::max(xmax, size_of(r, size_axis));
     if (std::isfinite(yval(r))) {
       ymin = std::min(ymin, yval(r));
       ymax = std::max(ymax, yval(r));
@@ -164,7 +202,8 @@ std::string Report::to_svg() const {
     << H << "\" font-family=\"sans-serif\" font-size=\"12\">\n";
   o << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   o << "<text x=\"" << W / 2 << "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">"
-    << esc(model) << ": " << (top1 ? "top-1 accuracy" : "SQNR vs fp32") << " against file size</text>\n";
+    << esc(model) << ": " << (top1 ? "top-1 accuracy" : "SQNR vs fp32") << " against "
+    << (zip ? "zip-compressed (download) size" : "file size") << "</text>\n";
   // axes, ticks and grid
   o << "<g stroke=\"#999\">\n";
   o << "<line x1=\"" << L << "\" y1=\"" << H - B << "\" x2=\"" << W - R << "\" y2=\"" << H - B << "\"/>\n";
@@ -184,23 +223,33 @@ std::string Report::to_svg() const {
       << "\" stroke=\"#eee\"/><text x=\"" << L - 6 << "\" y=\"" << Y(v) + 4 << "\" text-anchor=\"end\">"
       << fmt(nice < 1 ? "%.1f" : "%.0f", v) << "</text>\n";
   o << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 18
-    << "\" text-anchor=\"middle\">file size (log scale; kB = 1000 bytes)</text>\n";
+    << "\" text-anchor=\"middle\">" << (zip ? "zip-compressed size" : "file size")
+    << " (log scale; kB = 1000 bytes)</text>\n";
   o << "<text x=\"18\" y=\"" << (T + H - B) / 2 << "\" text-anchor=\"middle\" transform=\"rotate(-90 18 "
-    << (T + H - B) / 2 << ")\">" << (top1 ? "top-1 (%)" : "SQNR of output 0 vs fp32 (dB)") << "</text>\n";
+    << (T + H - B) / 2 << ")\">" << (top1 ? "top-1 (%)" : "smallest SQNR over outputs vs fp32 (dB)") << "</text>\n";
   // Pareto front
   auto front = pareto();
   o << "<polyline fill=\"none\" stroke=\"#d62728\" stroke-width=\"2\" points=\"";
-  for (size_t i : front) o << X(static_cast<double>(rows[i].file_bytes)) << "," << Y(yval(rows[i])) << " ";
+  for (size_t i : front) o << X(size_of(rows[i], size_axis)) << "," << Y(yval(rows[i])) << " ";
   o << "\"/>\n";
   // points and labels
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
     const bool on_front = std::find(front.begin(), front.end(), i) != front.end();
-    const double x = X(static_cast<double>(r.file_bytes)), y = Y(yval(r));
+    const double x = X(size_of(r, size_axis)), y = Y(yval(r));
+    // hover text: the row's numbers
+    const std::string tip = "<title>" + esc(r.config) + ": " + human_bytes(static_cast<double>(r.file_bytes)) + " file, " +
+                            human_bytes(static_cast<double>(r.zip_bytes)) + " zip, " +
+                            fmt("%.2f", r.bits_per_weight) + " bits/weight, " +
+                            (top1 ? fmt("top-1 %.2f%%", 100 * r.value) + (r.config == "fp32" ? "" : fmt(" (%+.2f)", r.delta))
+                                  : std::isfinite(r.value) ? fmt("SQNR %.1f dB", r.value) : std::string("SQNR inf")) +
+                            (r.sparsity > 0 ? fmt(", %.0f%% sparse", 100 * r.sparsity) : "") + "</title>";
     if (r.config == "fp32")
-      o << "<rect x=\"" << x - 6 << "\" y=\"" << y - 6 << "\" width=\"12\" height=\"12\" fill=\"#222\"/>\n";
+      o << "<rect x=\"" << x - 6 << "\" y=\"" << y - 6 << "\" width=\"12\" height=\"12\" fill=\"#222\">" << tip
+        << "</rect>\n";
     else
-      o << "<circle cx=\"" << x << "\" cy=\"" << y << "\" r=\"5\" fill=\"" << (on_front ? "#d62728" : "#1f77b4") << "\"/>\n";
+      o << "<circle cx=\"" << x << "\" cy=\"" << y << "\" r=\"5\" fill=\"" << (on_front ? "#d62728" : "#1f77b4") << "\">"
+        << tip << "</circle>\n";
     o << "<text x=\"" << x + 8 << "\" y=\"" << y - 8 << "\"" << (on_front ? " font-weight=\"bold\"" : "") << ">"
       << esc(r.config) << "</text>\n";
   }
@@ -219,9 +268,25 @@ std::string Report::to_html() const {
   o << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>qtool report: " << esc(model) << "</title>\n"
     << "<style>body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}"
        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f4f4f4}td:first-child{text-align:left}"
-       "tr.front td{font-weight:bold}</style></head><body>\n";
+       "tr.front td{font-weight:bold}table.provenance td,table.provenance th{text-align:left;font-size:90%}"
+       "code{word-break:break-all}</style></head><body>\n";
   o << "<h1>qtool accuracy / size report</h1>\n<p>Model: <code>" << esc(model) << "</code>. Metric: "
-    << (top1 ? "top-1 accuracy" : "SQNR of output 0 against the fp32 model") << ". Bold rows are on the Pareto front.</p>\n";
+    << (top1 ? "top-1 accuracy" : "smallest SQNR over all outputs against the fp32 model") << ". Bold rows are on the Pareto front.</p>\n";
+  if (!provenance.empty()) {
+    const Provenance& p = provenance;
+    auto row = [&](const char* k, const std::string& v) {
+      if (!v.empty()) o << "<tr><th>" << k << "</th><td>" << esc(v) << "</td></tr>";
+    };
+    o << "<table class=\"provenance\">";
+    row("qtool", p.qtool_version);
+    row("command", p.command_line);
+    row("date", p.date);
+    row("model sha256", p.model_sha256);
+    row("calibration data", p.calib_data + (p.calib_samples ? " (" + std::to_string(p.calib_samples) + " samples)" : ""));
+    row("evaluation data", p.eval_data + (p.eval_samples ? " (" + std::to_string(p.eval_samples) + " samples)" : ""));
+    row("observer", p.observer);
+    o << "</table>\n";
+  }
   o << to_svg();
   o << "<table><tr><th>config</th><th>weights</th><th>sparsity</th><th>activations</th><th>bits/weight</th>"
        "<th>file bytes</th><th>zip bytes</th><th>size ratio</th><th>"

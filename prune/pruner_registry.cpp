@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <algorithm>
 
+#include "core/suggest.h"
+
 #include "core/error.h"
 #include "io/npy.h"
 #include "prune/prune.h"
@@ -67,9 +69,11 @@ PruneReport prune_model(Model& model, const PruneOptions& opts) {
   for (const auto& n : model.graph().node()) labels.push_back(n.name().empty() ? n.output(0) : n.name());
   auto known = [&](const std::string& l) { return std::find(labels.begin(), labels.end(), l) != labels.end(); };
   for (const auto& e : opts.exclude)
-    if (!known(e)) throw InputError("--exclude: no node named '" + e + "' in " + model.path.string());
+    if (!known(e))
+      throw InputError("--exclude: no node named '" + e + "' in " + model.path.string() + valid_names_hint(e, labels));
   for (const auto& [l, s] : opts.sparsity_map) {
-    if (!known(l)) throw InputError("sparsity map: no node named '" + l + "' in " + model.path.string());
+    if (!known(l))
+      throw InputError("sparsity map: no node named '" + l + "' in " + model.path.string() + valid_names_hint(l, labels));
     if (!(s >= 0 && s < 1)) throw InputError("sparsity map: '" + l + "' has sparsity " + std::to_string(s) + " outside [0, 1)");
   }
   PruneReport report;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "quant/compress.h"
 
+#include "core/suggest.h"
+
 #include <spdlog/spdlog.h>
 
 #include "quant/gptq_sequential.h"
@@ -62,7 +64,8 @@ CompressResult compress(const Model& model, const CompressOptions& a, Dataset* r
   const auto nodes = weighted_nodes(model);
   for (const auto& [name, spec] : a.layer_specs) {
     if (std::find(nodes.begin(), nodes.end(), name) == nodes.end())
-      throw InputError("plan: no Conv/Gemm/MatMul node with an initializer weight named '" + name + "'");
+      throw InputError("plan: no Conv/Gemm/MatMul node with an initializer weight named '" + name + "'" +
+                       valid_names_hint(name, nodes));
     ctx.options.layer_weights[name] = spec;
     if (spec.format == "int4" || spec.group_size) ctx.options.target_opset = 21;
   }
@@ -78,8 +81,13 @@ CompressResult compress(const Model& model, const CompressOptions& a, Dataset* r
   ctx.options.input_shapes = a.input_shapes;
   for (const auto& name : a.exclude) {
     bool found = false;
-    for (const auto& n : model.graph().node()) found |= n.name() == name || (n.name().empty() && n.output(0) == name);
-    if (!found) throw InputError("--exclude: no node named '" + name + "' in " + model.path.string());
+    std::vector<std::string> labels;
+    for (const auto& n : model.graph().node()) {
+      labels.push_back(n.name().empty() ? n.output(0) : n.name());
+      found |= labels.back() == name;
+    }
+    if (!found)
+      throw InputError("--exclude: no node named '" + name + "' in " + model.path.string() + valid_names_hint(name, labels));
   }
 
   Model prepared = prepare_for_quantization(model, ctx);

@@ -147,7 +147,7 @@ void upgrade_opset(Model& model, PassContext& ctx) {
   if (model.opset() >= target) {
     upgrade_13_to(model, final_target);
     ctx.stats.opset_after = model.opset();
-    spdlog::info("upgraded opset {} -> {}", ctx.stats.opset_before, ctx.stats.opset_after);
+    spdlog::debug("upgraded opset {} -> {}", ctx.stats.opset_before, ctx.stats.opset_after);
     return;
   }
 
@@ -217,7 +217,7 @@ void upgrade_opset(Model& model, PassContext& ctx) {
   model.proto = std::move(converted);
   if (final_target > 13) upgrade_13_to(model, final_target);
   ctx.stats.opset_after = model.opset();
-  spdlog::info("upgraded opset {} -> {}", ctx.stats.opset_before, ctx.stats.opset_after);
+  spdlog::debug("upgraded opset {} -> {}", ctx.stats.opset_before, ctx.stats.opset_after);
 }
 
 }  // namespace qtool

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "quant/weight_plan.h"
 
+#include "core/suggest.h"
+
 #include <algorithm>
 
 #include "core/error.h"
@@ -68,7 +70,8 @@ void apply_weight_plan(const Model& model, const WeightPlanOptions& plan, QuantO
   }
   for (const auto& [name, bits] : plan.layer_bits) {
     if (std::find(nodes.begin(), nodes.end(), name) == nodes.end())
-      throw InputError("--layer-bits: no Conv/Gemm/MatMul node with an initializer weight named '" + name + "'");
+      throw InputError("--layer-bits: no Conv/Gemm/MatMul node with an initializer weight named '" + name + "'" +
+                       valid_names_hint(name, nodes));
     try {
       opts.layer_weights[name] = weight_spec_for_bits(bits, plan.symmetric, bits >= 4 && bits <= 8 ? plan.group_size : 0);
     } catch (const InputError& e) {

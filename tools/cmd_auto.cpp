@@ -27,7 +27,7 @@ void add_auto_command(CLI::App& app) {
   cmd->add_option("model", a->model, "input .onnx model")->required();
   cmd->add_option("--calib", a->calib, "calibration data")->required();
   cmd->add_option("--data", a->data, "evaluation data")->required();
-  cmd->add_option("--labels", a->labels, "labels .npy (top-1; without: top-1 agreement with fp32)");
+  cmd->add_option("--labels", a->labels, "labels .npy or 'folders' (class subfolders) for top-1; without: top-1 agreement with fp32");
   cmd->add_option("--max-drop", a->max_drop, "largest allowed drop in top-1 points vs fp32 (default 1.0)");
   cmd->add_option("--target-size", a->target_size, "instead: convert layers until the file is at most this many bytes");
   cmd->add_option("--exclude", a->exclude, "nodes that stay float, comma separated")->delimiter(',');
@@ -51,8 +51,7 @@ void add_auto_command(CLI::App& app) {
     guard.output(plan, !a->plan.empty() || !a->out.empty(), "--plan");
     auto calib = open_data(a->calib, model_input_specs(model), a->data_opts);
     auto eval = open_data(a->data, model_input_specs(model), a->data_opts);
-    std::vector<int64_t> labels;
-    if (!a->labels.empty()) labels = read_labels(a->labels);
+    const auto labels = open_labels(a->labels, a->data, model_input_specs(model), a->data_opts);
     AutoOptions o;
     o.max_drop = a->max_drop;
     o.target_size = a->target_size;

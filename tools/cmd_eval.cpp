@@ -29,13 +29,7 @@ void run_eval(const EvalArgs& a) {
   auto data = open_data(a.data_path, model_input_specs(model), a.data);
   EvalOptions opts;
   opts.max_batch = a.batch;
-  if (!a.labels.empty()) {
-    auto labels = read_labels(a.labels);
-    const int64_t off = std::min<int64_t>(a.data.offset, labels.size());
-    labels.erase(labels.begin(), labels.begin() + off);
-    if (static_cast<int64_t>(labels.size()) > data->size()) labels.resize(data->size());
-    opts.labels = labels;
-  }
+  opts.labels = open_labels(a.labels, a.data_path, model_input_specs(model), a.data);
   EvalResult r = evaluate(model, *data, opts, ref ? &*ref : nullptr);
   if (a.json) {
     std::cout << r.to_json() << "\n";
@@ -48,6 +42,13 @@ void run_eval(const EvalArgs& a) {
   for (const auto& o : r.outputs)
     std::printf("  output %-12s SQNR %s dB, cosine %.6f\n", o.name.c_str(),
                 std::isinf(o.sqnr_db) ? "inf" : std::to_string(o.sqnr_db).substr(0, 6).c_str(), o.cosine);
+  if (r.outputs.size() > 1)
+    std::printf("  smallest SQNR:    %s dB over %zu outputs\n",
+                std::isinf(r.min_sqnr_db()) ? "inf" : std::to_string(r.min_sqnr_db()).substr(0, 6).c_str(),
+                r.outputs.size());
+  if (ref && !r.classifier)
+    std::printf("  (output %s is not [N, classes]: no top-1 agreement; the SQNR above scores every output)\n",
+                model.graph().output(0).name().c_str());
   std::printf("  time:             %.2f s (%.1f samples/s)\n", r.seconds, r.samples / std::max(r.seconds, 1e-9));
 }
 }  // namespace
@@ -57,7 +58,9 @@ void add_eval_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("eval", "run a model on data: top-1, agreement, SQNR and cosine vs a reference");
   cmd->add_option("model", args->model, "model to evaluate (.onnx, fp32 or QDQ)")->required();
   cmd->add_option("--data", args->data_path, "evaluation data: .npy, .npz, folder of .npy or images")->required();
-  cmd->add_option("--labels", args->labels, "integer class labels (.npy, one per sample) for top-1");
+  cmd->add_option("--labels", args->labels,
+                  "class labels for top-1: a .npy of integer ids, or 'folders' (an image folder's class subfolders, "
+                  "torchvision ImageFolder order)");
   cmd->add_option("--ref", args->ref, "reference model (e.g. the fp32 original) for agreement/SQNR/cosine");
   cmd->add_option("--batch", args->batch, "largest batch to run (default 32; 1 if the model needs it)");
   cmd->add_flag("--json", args->json, "print the result as JSON");

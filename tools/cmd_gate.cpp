@@ -47,8 +47,11 @@ int64_t parse_size(const std::string& s) {
   return static_cast<int64_t>(std::llround(bytes));
 }
 
+// limit/measured as numbers (for --json) in `unit`, and as text for the verdict lines
 struct Rule {
-  std::string name, limit, measured;
+  std::string name, unit;
+  double limit, measured;
+  std::string limit_text, measured_text;
   bool ok;
 };
 
@@ -66,8 +69,8 @@ int run_gate(const GateArgs& a) {
   if (!a.max_size.empty()) {
     // the bytes on disk: the model file and its external data files
     const int64_t limit = parse_size(a.max_size), size = static_cast<int64_t>(model.bytes_on_disk());
-    rules.push_back({"max-size", std::to_string(limit) + " B",
-                     std::to_string(size) + " B" + (model.external_files.empty() ? "" : " (with external data)"),
+    rules.push_back({"max-size", "bytes", static_cast<double>(limit), static_cast<double>(size),
+                     std::to_string(limit) + " B", std::to_string(size) + " B" + (model.external_files.empty() ? "" : " (with external data)"),
                      size <= limit});
   }
   if (a.max_params >= 0) {
@@ -76,29 +79,35 @@ int run_gate(const GateArgs& a) {
       const int64_t e = shape_numel(Shape(t.dims().begin(), t.dims().end()));
       params = e > std::numeric_limits<int64_t>::max() - params ? std::numeric_limits<int64_t>::max() : params + e;
     }
-    rules.push_back({"max-params", std::to_string(a.max_params), std::to_string(params), params <= a.max_params});
+    rules.push_back({"max-params", "parameters", static_cast<double>(a.max_params), static_cast<double>(params),
+                     std::to_string(a.max_params), std::to_string(params), params <= a.max_params});
   }
   if (a.min_top1 >= 0 || a.max_drop >= 0) {
     require_supported(model);
     auto data = open_data(a.data, model_input_specs(model), a.data_opts);
     EvalOptions eo;
-    if (!a.labels.empty()) eo.labels = read_labels(a.labels);
+    eo.labels = open_labels(a.labels, a.data, model_input_specs(model), a.data_opts);
     std::optional<Model> ref;
     if (!a.ref.empty()) ref = load_model(a.ref);
     EvalResult r = evaluate(model, *data, eo, ref ? &*ref : nullptr);
     if (a.min_top1 >= 0) {
       const double top1 = 100.0 * r.top1.value_or(0);
       std::snprintf(b, sizeof b, "%.2f%%", top1);
-      rules.push_back({"min-top1", std::to_string(a.min_top1).substr(0, 6) + "%", b, top1 >= a.min_top1});
+      char lim[64];
+      std::snprintf(lim, sizeof lim, "%.2f%%", a.min_top1);
+      rules.push_back({"min-top1", "percent", a.min_top1, top1, lim, b, top1 >= a.min_top1});
     }
     if (a.max_drop >= 0) {
       // with labels: top-1 points lost against REF; without: points of top-1 disagreement with REF
+      if (eo.labels.empty() && !r.agreement)
+        throw InputError("--max-drop without --labels measures top-1 disagreement with --ref, which needs a classifier "
+                         "output [N, classes]; give --labels");
       const double drop = !eo.labels.empty() ? 100.0 * (r.ref_top1.value_or(0) - r.top1.value_or(0))
                                              : 100.0 * (1.0 - r.agreement.value_or(0));
       std::snprintf(b, sizeof b, "%.2f points%s", drop, eo.labels.empty() ? " (disagreement)" : "");
       char lim[64];
       std::snprintf(lim, sizeof lim, "%.2f points", a.max_drop);
-      rules.push_back({"max-drop", lim, b, drop <= a.max_drop + 1e-12});
+      rules.push_back({"max-drop", "points", a.max_drop, drop, lim, b, drop <= a.max_drop + 1e-12});
     }
   }
   bool pass = true;
@@ -108,14 +117,20 @@ int run_gate(const GateArgs& a) {
     j["model"] = a.model;
     j["pass"] = pass;
     j["rules"] = nlohmann::ordered_json::array();
-    for (const auto& r : rules) j["rules"].push_back({{"rule", r.name}, {"limit", r.limit}, {"measured", r.measured}, {"ok", r.ok}});
+    auto number = [](const Rule& r, double v) {  // counts stay integers
+      return r.unit == "bytes" || r.unit == "parameters" ? nlohmann::ordered_json(static_cast<int64_t>(v))
+                                                         : nlohmann::ordered_json(v);
+    };
+    for (const auto& r : rules)
+      j["rules"].push_back({{"rule", r.name}, {"limit", number(r, r.limit)}, {"measured", number(r, r.measured)},
+                            {"unit", r.unit}, {"ok", r.ok}});
     std::cout << j.dump(2) << "\n";
   } else {
     for (const auto& r : rules)
-      if (!r.ok) std::cout << "FAIL " << r.name << ": limit " << r.limit << ", measured " << r.measured << "\n";
+      if (!r.ok) std::cout << "FAIL " << r.name << ": limit " << r.limit_text << ", measured " << r.measured_text << "\n";
     if (pass) {
       std::cout << "PASS " << a.model << ":";
-      for (const auto& r : rules) std::cout << " " << r.name << " " << r.measured << " (limit " << r.limit << ");";
+      for (const auto& r : rules) std::cout << " " << r.name << " " << r.measured_text << " (limit " << r.limit_text << ");";
       std::cout << "\n";
     }
   }
@@ -135,7 +150,7 @@ void add_gate_command(CLI::App& app) {
   cmd->add_option("--max-drop", a->max_drop, "largest allowed top-1 drop vs --ref in points (needs --ref, --data)");
   cmd->add_option("--ref", a->ref, "reference model for --max-drop (e.g. the fp32 original)");
   cmd->add_option("--data", a->data, "evaluation data");
-  cmd->add_option("--labels", a->labels, "labels .npy");
+  cmd->add_option("--labels", a->labels, "labels .npy, or 'folders' (class subfolders of an image folder)");
   cmd->add_flag("--json", a->json, "print the verdict as JSON");
   add_data_options(cmd, a->data_opts);
   cmd->callback([a] {

@@ -70,8 +70,7 @@ void run_prune(PruneArgs a) {
   if (a.allocate && !a.map.empty()) throw InputError("give --allocate or --sparsity-map, not both");
   if (a.sensitivity || a.allocate) {
     auto data = open_data(a.data, model_input_specs(model), a.data_opts);
-    std::vector<int64_t> labels;
-    if (!a.labels.empty()) labels = read_labels(a.labels);
+    const auto labels = open_labels(a.labels, a.data, model_input_specs(model), a.data_opts);
     SensitivityTable table = measure_sensitivity(model, *data, labels, a.levels, opts);
     std::cout << table.to_text();
     if (!a.allocate) return;
@@ -140,7 +139,7 @@ void add_prune_command(CLI::App& app) {
                 "turn --sparsity (overall) into per-layer sparsities from the sensitivity table, write the map "
                 "(--write-map) and prune with it");
   cmd->add_option("--data", args->data, "data for --sensitivity / --allocate (.npy, .npz, folder)");
-  cmd->add_option("--labels", args->labels, "labels .npy for top-1 (without: SQNR vs the unpruned model)");
+  cmd->add_option("--labels", args->labels, "labels .npy or 'folders' (class subfolders) for top-1 (without: SQNR vs the unpruned model)");
   cmd->add_option("--levels", args->levels, "sparsities measured per layer (default 0.3,0.5,0.7,0.8,0.9,0.95)")
       ->delimiter(',');
   cmd->add_option("--write-map", args->write_map, "where --allocate writes its map (default <output>.sparsity.json)");

@@ -47,8 +47,6 @@ struct QuantizeArgs {
 
 void run_quantize(const QuantizeArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
-  if (a.symmetric && a.asymmetric) throw InputError("give --symmetric or --asymmetric, not both");
-  if (!a.calib.empty() && !a.calib_table.empty()) throw InputError("give either --calib or --calib-table, not both");
   CompressOptions o;
   o.plan.bits = a.bits;
   o.plan.ternary = a.ternary;
@@ -186,13 +184,13 @@ void add_quantize_command(CLI::App& app) {
   auto args = std::make_shared<QuantizeArgs>();
   auto* cmd = app.add_subcommand("quantize", "quantize weights (int8/int4/int2/binary/ternary/fp16/bf16) and activations (int8 QDQ)");
   cmd->add_option("model", args->model, "input .onnx model")->required();
-  cmd->add_option("--bits", args->bits, "weight bits: 8 (default), 4, 2, 1 (binary, XNOR-Net)");
-  cmd->add_flag("--ternary", args->ternary, "ternary weights {-a, 0, +a} (TWN), 2 bits each");
-  cmd->add_option("--dtype", args->dtype, "fp16 or bf16: half-precision weights instead of integer codes");
-  cmd->add_option("--group-size", args->group_size,
+  auto* bits = cmd->add_option("--bits", args->bits, "weight bits: 8 (default), 4, 2, 1 (binary, XNOR-Net)");
+  auto* ternary = cmd->add_flag("--ternary", args->ternary, "ternary weights {-a, 0, +a} (TWN), 2 bits each");
+  auto* dtype = cmd->add_option("--dtype", args->dtype, "fp16 or bf16: half-precision weights instead of integer codes");
+  auto* group = cmd->add_option("--group-size", args->group_size,
                   "int8/int4: one scale per block of G input channels (16, 32, 64, 128) instead of per channel");
-  cmd->add_flag("--symmetric", args->symmetric, "symmetric grid, zero point 0 (default for 8 bits)");
-  cmd->add_flag("--asymmetric", args->asymmetric, "asymmetric grid with a zero point (default below 8 bits)");
+  auto* sym = cmd->add_flag("--symmetric", args->symmetric, "symmetric grid, zero point 0 (default for 8 bits)");
+  auto* asym = cmd->add_flag("--asymmetric", args->asymmetric, "asymmetric grid with a zero point (default below 8 bits)");
   cmd->add_option("--act-bits", args->act_bits,
                   "activations: 8 = int8 QDQ (default with 8-bit weights), 32 = float (default below 8 bits)");
   cmd->add_option("--rounding", args->rounding,
@@ -203,16 +201,16 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--sparsity", args->sparsity, "prune this fraction of weights before quantizing (qtool prune)");
   cmd->add_option("--pattern", args->pattern, "pruning pattern: unstructured (default), N:M such as 2:4, channel");
   cmd->add_option("--scope", args->scope, "unstructured pruning: layer (default) or global");
-  cmd->add_option("--save-masks", args->masks, "write the pruning masks (uint8, 1 = kept) to this .npz");
-  cmd->add_option("--plan", args->plan, "replay a per-layer plan written by 'qtool auto' (JSON)");
-  cmd->add_option("--keep-first-last", args->keep_first_last, "bits for the first and last weighted layers (e.g. 8)");
-  cmd->add_option("--layer-bits", args->layer_bits, "per-layer bits NAME=BITS, comma separated (16 = fp16, 32 = float)")
+  auto* save_masks = cmd->add_option("--save-masks", args->masks, "write the pruning masks (uint8, 1 = kept) to this .npz");
+  auto* plan = cmd->add_option("--plan", args->plan, "replay a per-layer plan written by 'qtool auto' (JSON)");
+  auto* first_last = cmd->add_option("--keep-first-last", args->keep_first_last, "bits for the first and last weighted layers (e.g. 8)");
+  auto* layer_bits = cmd->add_option("--layer-bits", args->layer_bits, "per-layer bits NAME=BITS, comma separated (16 = fp16, 32 = float)")
       ->delimiter(',');
-  cmd->add_option("--calib", args->calib, "calibration data: .npy, .npz, folder of .npy or folder of images");
-  cmd->add_option("--calib-table", args->calib_table, "reuse a calibration table written by 'qtool calibrate'");
-  cmd->add_option("--save-calib-table", args->save_table, "also write the calibration table computed from --calib");
+  auto* calib = cmd->add_option("--calib", args->calib, "calibration data: .npy, .npz, folder of .npy or folder of images");
+  auto* table = cmd->add_option("--calib-table", args->calib_table, "reuse a calibration table written by 'qtool calibrate'");
+  auto* save_table = cmd->add_option("--save-calib-table", args->save_table, "also write the calibration table computed from --calib");
   cmd->add_option("--method", args->method, "observer: mse (default), minmax, percentile, entropy");
-  cmd->add_option("--percentile", args->percentile, "percentile for --method percentile (default 99.999)");
+  auto* percentile = cmd->add_option("--percentile", args->percentile, "percentile for --method percentile (default 99.999)");
   cmd->add_option("--act-type", args->act_type,
                   "activation type: uint8 (asymmetric; default for onnxruntime), int8 (symmetric) or symmetric "
                   "(zero point 0: uint8 for non-negative tensors, int8 otherwise; default for openvino)");
@@ -237,7 +235,25 @@ void add_quantize_command(CLI::App& app) {
       ->delimiter(';');
   add_data_options(cmd, args->data);
   add_force_option(cmd, args->force);
-  cmd->callback([args] { run_quantize(*args); });
+  // flags that contradict each other are errors, not a silent choice
+  bits->excludes(dtype)->excludes(ternary);
+  dtype->excludes(ternary)->excludes(group);
+  ternary->excludes(group);
+  sym->excludes(asym);
+  plan->excludes(bits)->excludes(dtype)->excludes(ternary)->excludes(group)->excludes(layer_bits)->excludes(first_last);
+  calib->excludes(table);
+  save_table->excludes(table);
+  cmd->callback([args, cmd, percentile, save_masks, save_table, calib] {
+    if (args->bits == 1 && args->sparsity > 0)
+      throw InputError("give --bits 1 or --sparsity, not both: binary weights have no zero level to keep pruned weights at");
+    if (percentile->count() && args->method != "percentile")
+      throw InputError("--percentile needs --method percentile (the observer is '" + args->method + "')");
+    if (save_masks->count() && !(args->sparsity > 0 || args->pattern != "unstructured"))
+      throw InputError("--save-masks needs pruning (--sparsity or --pattern)");
+    if (save_table->count() && !calib->count()) throw InputError("--save-calib-table needs --calib");
+    (void)cmd;
+    run_quantize(*args);
+  });
 }
 
 }  // namespace qtool::cli

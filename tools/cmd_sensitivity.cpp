@@ -20,7 +20,7 @@ void add_sensitivity_command(CLI::App& app) {
   cmd->add_option("model", a->model, "input .onnx model")->required();
   cmd->add_option("--calib", a->calib, "calibration data (activation ranges, GPTQ)")->required();
   cmd->add_option("--data", a->data, "evaluation data")->required();
-  cmd->add_option("--labels", a->labels, "labels .npy for top-1 (without: SQNR of output 0 vs fp32)");
+  cmd->add_option("--labels", a->labels, "labels .npy or 'folders' (class subfolders) for top-1 (without: smallest SQNR over the outputs vs fp32)");
   cmd->add_option("--method", a->method, "observer for the int8 activations (default mse)");
   cmd->add_flag("--no-prune", a->no_prune, "skip the pruning column");
   cmd->add_flag("--json", a->json, "print JSON");
@@ -30,8 +30,7 @@ void add_sensitivity_command(CLI::App& app) {
     require_supported(model);
     auto calib = open_data(a->calib, model_input_specs(model), a->data_opts);
     auto eval = open_data(a->data, model_input_specs(model), a->data_opts);
-    std::vector<int64_t> labels;
-    if (!a->labels.empty()) labels = read_labels(a->labels);
+    const auto labels = open_labels(a->labels, a->data, model_input_specs(model), a->data_opts);
     CompressOptions base;
     base.method = a->method;
     auto rep = layer_sensitivity(model, *calib, *eval, labels, base, !a->no_prune);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // qtool sweep MODEL --calib DATA --data EVAL [--labels L] [--bits 8,4,2,1] [--sparsity 0,0.5,0.75]
-//   [--method M] [--out-dir DIR] [--resume] [--no-sensitivity]
+//   [--method M] [--out-dir DIR] [--resume] [--sensitivity]
 // Compresses the model in every configuration (bits x sparsity) on all cores, evaluates each in
 // qtool's executor, and writes report.json / report.csv / report.svg / report.html (eval/report.h).
 #include <spdlog/spdlog.h>
@@ -27,10 +27,10 @@ namespace qtool::cli {
 namespace {
 
 struct SweepArgs {
-  std::string model, calib, data, labels, method = "mse", out_dir;
+  std::string model, calib, data, labels, method = "mse", out_dir, size_axis = "file";
   std::vector<int> bits{8, 4};
   std::vector<double> sparsity{0};
-  bool resume = false, no_sensitivity = false, force = false;
+  bool resume = false, sensitivity = false, no_sensitivity = false, force = false;
   DataOptions data_opts;
 };
 
@@ -86,8 +86,9 @@ void run_sweep(const SweepArgs& a) {
   guard.output(dir / "report.json", !a.out_dir.empty() || a.resume, "--out-dir");
   for (const char* f : {"report.csv", "report.svg", "report.html"}) guard.output(dir / f, true, "--out-dir");
   for (const auto& c : configs) guard.output(dir / (c.id + ".onnx"), true, "--out-dir");
-  std::vector<int64_t> labels;
-  if (!a.labels.empty()) labels = read_labels(a.labels);
+  const std::vector<int64_t> labels = open_labels(a.labels, a.data, specs, a.data_opts);
+  if (a.size_axis != "file" && a.size_axis != "zip")
+    throw InputError("--size-axis must be file or zip, got '" + a.size_axis + "'");
   // both data sets are opened (and their shapes checked) before any work
   open_data(a.calib, specs, a.data_opts);
   auto eval = open_data(a.data, specs, a.data_opts);
@@ -95,6 +96,11 @@ void run_sweep(const SweepArgs& a) {
   Report report;
   report.model = fs::path(a.model).filename().string();
   report.metric = labels.empty() ? "sqnr_db" : "top1";
+  report.size_axis = a.size_axis;
+  {
+    auto calib_desc = open_data(a.calib, specs, a.data_opts);
+    report.provenance = make_provenance(a.model, calib_desc.get(), eval.get(), a.method);
+  }
   std::map<std::string, ReportRow> done;
   if (a.resume && fs::exists(dir / "report.json")) {
     Report old;
@@ -110,10 +116,15 @@ void run_sweep(const SweepArgs& a) {
                  configs.size());
   }
   constexpr uint64_t kZipLimit = uint64_t{256} << 20;  // zip sizes need the model in memory
+  // one bar for the whole sweep: fp32 and every configuration still to do (nested loops show in its postfix)
+  int64_t steps = done.count("fp32") ? 0 : 1;
+  for (const auto& c : configs) steps += done.count(c.id) ? 0 : 1;
+  Progress progress("sweep", steps);
   ReportRow fp32;
   if (done.count("fp32")) {
     fp32 = done["fp32"];
   } else {
+    progress.set_note("fp32");
     const auto t0 = std::chrono::steady_clock::now();
     Measured m = measure(model, model, *eval, labels);
     fp32.config = "fp32";
@@ -124,6 +135,7 @@ void run_sweep(const SweepArgs& a) {
     fp32.delta = labels.empty() ? INFINITY : 0.0;
     fp32.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     done["fp32"] = fp32;
+    progress.advance(1);
   }
   std::mutex mu;
   auto save_state = [&]() {  // called with mu held: report.json after every configuration (resume)
@@ -141,9 +153,9 @@ void run_sweep(const SweepArgs& a) {
   std::vector<Config> todo;
   for (const auto& c : configs)
     if (!done.count(c.id)) todo.push_back(c);
-  Progress progress("sweep", static_cast<int64_t>(todo.size()));
   parallel_for(static_cast<int64_t>(todo.size()), [&](int64_t k) {
     const Config& c = todo[k];
+    progress.set_note(c.id);
     const auto t0 = std::chrono::steady_clock::now();
     auto calib = open_data(a.calib, specs, a.data_opts);  // one reader per thread
     auto ev = open_data(a.data, specs, a.data_opts);
@@ -178,21 +190,30 @@ void run_sweep(const SweepArgs& a) {
     save_state();
     progress.advance(1);
   });
+  progress.finish();
   report.rows.push_back(done["fp32"]);
   for (const auto& c : configs) report.rows.push_back(done[c.id]);
-  if (!a.no_sensitivity) {
+  auto write_reports = [&] {
+    write_file_atomic(dir / "report.json", report.to_json());
+    write_file_atomic(dir / "report.csv", report.to_csv());
+    write_file_atomic(dir / "report.svg", report.to_svg());
+    write_file_atomic(dir / "report.html", report.to_html());
+  };
+  write_reports();
+  // the table first; the optional per-layer sensitivity (slow: three runs per layer) after it
+  std::cout << "qtool sweep: " << a.model << " (" << configs.size() << " configurations, "
+            << (labels.empty() ? "smallest SQNR over the outputs vs fp32" : "top-1") << " on " << eval->describe() << ")\n"
+            << report.to_text() << "  written: " << (dir / "report.{json,csv,svg,html}").string() << "\n"
+            << std::flush;
+  if (a.sensitivity) {
     auto calib = open_data(a.calib, specs, a.data_opts);
     CompressOptions base;
     base.method = a.method;
+    spdlog::info("per-layer sensitivity for report.html (int8, int4 and 50% pruned per layer)");
     report.sensitivity_html = layer_sensitivity(model, *calib, *eval, labels, base).to_html();
+    write_reports();
+    std::cout << "  per-layer sensitivity: " << (dir / "report.html").string() << "\n";
   }
-  write_file_atomic(dir / "report.json", report.to_json());
-  write_file_atomic(dir / "report.csv", report.to_csv());
-  write_file_atomic(dir / "report.svg", report.to_svg());
-  write_file_atomic(dir / "report.html", report.to_html());
-  std::cout << "qtool sweep: " << a.model << " (" << configs.size() << " configurations, "
-            << (labels.empty() ? "SQNR of output 0 vs fp32" : "top-1") << " on " << eval->describe() << ")\n"
-            << report.to_text() << "  written: " << (dir / "report.{json,csv,svg,html}").string() << "\n";
 }
 
 }  // namespace
@@ -204,13 +225,19 @@ void add_sweep_command(CLI::App& app) {
   cmd->add_option("model", a->model, "input .onnx model")->required();
   cmd->add_option("--calib", a->calib, "calibration data")->required();
   cmd->add_option("--data", a->data, "evaluation data")->required();
-  cmd->add_option("--labels", a->labels, "labels .npy for top-1 (without: SQNR of output 0 vs fp32)");
+  cmd->add_option("--labels", a->labels, "labels .npy or 'folders' (class subfolders) for top-1 (without: smallest SQNR over the outputs vs fp32)");
   cmd->add_option("--bits", a->bits, "weight bits to sweep (default 8,4; 8 = W8A8, below 8 weight-only)")->delimiter(',');
   cmd->add_option("--sparsity", a->sparsity, "unstructured sparsities to sweep (default 0)")->delimiter(',');
   cmd->add_option("--method", a->method, "observer for int8 activations (default mse)");
   cmd->add_option("--out-dir", a->out_dir, "output folder (default <model stem>.sweep beside the model)");
+  cmd->add_option("--size-axis", a->size_axis,
+                  "x axis of the plot: file (default) or zip (the zip-compressed, download size: pruned models at "
+                  "their real size)");
   cmd->add_flag("--resume", a->resume, "keep the configurations an earlier, interrupted run finished");
-  cmd->add_flag("--no-sensitivity", a->no_sensitivity, "leave the per-layer sensitivity table out of report.html");
+  auto* sens = cmd->add_flag("--sensitivity", a->sensitivity,
+                             "after the table, measure per-layer sensitivity (three runs per layer) into report.html");
+  // the default since 0.2: kept so that scripts written for the old default still run
+  cmd->add_flag("--no-sensitivity", a->no_sensitivity, "no per-layer sensitivity (the default)")->excludes(sens);
   add_data_options(cmd, a->data_opts);
   add_force_option(cmd, a->force);
   cmd->callback([a] { run_sweep(*a); });

@@ -9,6 +9,7 @@
 
 #include "calib/dataset.h"
 #include "io/model.h"
+#include "eval/report.h"
 
 namespace qtool::cli {
 
@@ -63,6 +64,11 @@ void add_force_option(CLI::App* cmd, bool& force);
 // Options shared by every command that reads a data set (tools/common_options.cpp).
 struct DataOptions {
   std::string size;                     // "WxH"
+  int resize_shorter = 0;               // --resize-shorter N
+  std::string center_crop, letterbox;   // "WxH"
+  float pad_value = 114.f;
+  std::string sample = "first";         // --sample first|every-k|random (with --limit)
+  uint64_t seed = 0;
   std::vector<float> mean{0.f}, std{1.f};
   float scale = 1.f / 255.f;
   std::string layout = "nchw";
@@ -71,14 +77,29 @@ struct DataOptions {
   bool whole = false;                   // feed every array whole (no sample axis)
   bool skip_nonfinite = false;          // calibration: drop samples with non-finite values
   ImageOptions image() const;           // throws InputError on a bad --size / --layout
+  // The samples of a data set of n that --offset / --limit / --sample select, in order.
+  std::vector<int64_t> select(int64_t n) const;
 };
 void add_data_options(CLI::App* cmd, DataOptions& opts);
 std::unique_ptr<Dataset> open_data(const std::string& path, const std::vector<InputSpec>& inputs,
                                    const DataOptions& opts);
+// Labels for the samples open_data selects: `labels` is a .npy of class ids (for the whole data
+// set, or already for the selection) or "folders" (class folders of an image folder, ImageFolder
+// order). InputError when the counts do not fit.
+std::vector<int64_t> open_labels(const std::string& labels, const std::string& data_path,
+                                 const std::vector<InputSpec>& inputs, const DataOptions& opts);
 std::string format_bytes(int64_t bytes);
 // "  file size: ... -> ... (x% of the input, N.NNx smaller)" from the bytes on disk (model file
 // plus external data) of the input and of the saved output, and the zip-compressed line for models
 // small enough to compress in memory.
 std::string size_lines(const Model& input, const Model& output, const SaveResult& saved);
+
+// tools/provenance.cpp: the command line as typed (set once by main), the SHA-256 of a file, and
+// the provenance block of a report.
+void set_command_line(int argc, char** argv);
+const std::string& command_line();
+std::string sha256_file(const std::filesystem::path& path);
+Provenance make_provenance(const std::filesystem::path& model, const Dataset* calib, const Dataset* eval,
+                           const std::string& observer);
 
 }  // namespace qtool::cli

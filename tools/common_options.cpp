@@ -1,28 +1,117 @@
 // SPDX-License-Identifier: Apache-2.0
+// Options shared by the commands that read data: image geometry and normalisation, sample
+// selection (--offset/--limit/--sample), labels (.npy or class folders); size formatting.
+#include <spdlog/spdlog.h>
+
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <numeric>
+#include <random>
 #include <regex>
+#include <set>
 
 #include "core/error.h"
-#include "tools/commands.h"
-
 #include "prune/sparse_storage.h"
+#include "tools/commands.h"
 
 namespace qtool::cli {
 
+namespace {
+
+// "WxH" -> (W, H); InputError naming the flag.
+std::pair<int, int> parse_wh(const std::string& v, const char* flag) {
+  std::smatch m;
+  if (!std::regex_match(v, m, std::regex("(\\d{1,9})[xX](\\d{1,9})")))
+    throw InputError(std::string(flag) + " '" + v + "' is not WxH (e.g. 320x240)");
+  const long w = std::stol(m[1]), h = std::stol(m[2]);
+  if (w < 1 || h < 1 || w > kMaxImageSide || h > kMaxImageSide)
+    throw InputError(std::string(flag) + " '" + v + "': width and height must be 1.." + std::to_string(kMaxImageSide));
+  return {static_cast<int>(w), static_cast<int>(h)};
+}
+
+// Serves the samples `indices` of `inner` (in that order); runs of consecutive indices are read
+// with one inner batch and the runs concatenated along axis 0. Inputs in `split` are the ones with
+// a sample axis; the others are fed whole (every batch gets the same array) and are not stacked.
+class IndexDataset : public Dataset {
+ public:
+  IndexDataset(std::unique_ptr<Dataset> inner, std::vector<int64_t> indices, std::set<std::string> split,
+               std::string how)
+      : inner_(std::move(inner)), idx_(std::move(indices)), split_(std::move(split)), how_(std::move(how)) {}
+  int64_t size() const override { return static_cast<int64_t>(idx_.size()); }
+  std::string describe() const override {
+    return inner_->describe() + ", " + std::to_string(idx_.size()) + " samples " + how_;
+  }
+  TensorMap batch(int64_t begin, int64_t count) override {
+    std::vector<TensorMap> parts;
+    for (int64_t i = begin; i < begin + count;) {
+      int64_t j = i + 1;
+      while (j < begin + count && idx_[j] == idx_[j - 1] + 1) ++j;
+      parts.push_back(inner_->batch(idx_[i], j - i));
+      i = j;
+    }
+    if (parts.size() == 1) return parts[0];
+    TensorMap out;
+    for (const auto& [name, first] : parts[0]) {
+      if (!split_.count(name)) {  // fed whole
+        out[name] = first;
+        continue;
+      }
+      Shape s = first.shape();
+      s[0] = count;
+      Tensor t(first.dtype(), s);
+      size_t off = 0;
+      for (const auto& p : parts) {
+        const Tensor& x = p.at(name);
+        std::memcpy(static_cast<uint8_t*>(t.raw()) + off, x.raw(), x.nbytes());
+        off += x.nbytes();
+      }
+      out[name] = std::move(t);
+    }
+    return out;
+  }
+
+ private:
+  std::unique_ptr<Dataset> inner_;
+  std::vector<int64_t> idx_;
+  std::set<std::string> split_;
+  std::string how_;
+};
+
+}  // namespace
+
+std::vector<int64_t> DataOptions::select(int64_t n) const {
+  if (sample != "first" && sample != "every-k" && sample != "random")
+    throw InputError("--sample must be first, every-k or random, got '" + sample + "'");
+  const int64_t off = std::min(std::max<int64_t>(offset, 0), n), avail = n - off;
+  const int64_t k = limit < 0 ? avail : std::min(limit, avail);
+  std::vector<int64_t> out;
+  if (sample == "first" || k == avail) {
+    for (int64_t i = 0; i < k; ++i) out.push_back(off + i);
+  } else if (sample == "every-k") {  // evenly spread: floor(i * avail / k)
+    for (int64_t i = 0; i < k; ++i) out.push_back(off + i * avail / k);
+  } else {  // a seeded sample without replacement, served in file order
+    std::vector<int64_t> all(static_cast<size_t>(avail));
+    std::iota(all.begin(), all.end(), off);
+    std::mt19937_64 rng(seed);
+    std::shuffle(all.begin(), all.end(), rng);
+    out.assign(all.begin(), all.begin() + k);
+    std::sort(out.begin(), out.end());
+  }
+  return out;
+}
+
 ImageOptions DataOptions::image() const {
   ImageOptions o;
-  if (!size.empty()) {
-    std::smatch m;
-    if (!std::regex_match(size, m, std::regex("(\\d{1,9})[xX](\\d{1,9})")))
-      throw InputError("--size '" + size + "' is not WxH (e.g. 320x240)");
-    const long w = std::stol(m[1]), h = std::stol(m[2]);
-    if (w < 1 || h < 1 || w > kMaxImageSide || h > kMaxImageSide)
-      throw InputError("--size '" + size + "': width and height must be 1.." + std::to_string(kMaxImageSide));
-    o.width = static_cast<int>(w);
-    o.height = static_cast<int>(h);
-  }
+  if (!size.empty()) std::tie(o.width, o.height) = parse_wh(size, "--size");
+  if (!center_crop.empty()) std::tie(o.crop_width, o.crop_height) = parse_wh(center_crop, "--center-crop");
+  if (!letterbox.empty()) std::tie(o.letterbox_width, o.letterbox_height) = parse_wh(letterbox, "--letterbox");
+  if (resize_shorter < 0) throw InputError("--resize-shorter must be positive, got " + std::to_string(resize_shorter));
+  o.resize_shorter = resize_shorter;
+  o.pad_value = pad_value;
   o.mean = mean;
   o.std = std;
   o.scale = scale;
@@ -35,7 +124,18 @@ ImageOptions DataOptions::image() const {
 }
 
 void add_data_options(CLI::App* cmd, DataOptions& o) {
-  cmd->add_option("--size", o.size, "images: resize to WxH (default: the model input's size)");
+  auto* size = cmd->add_option("--size", o.size, "images: resize to WxH (default: the model input's size)");
+  auto* shorter = cmd->add_option("--resize-shorter", o.resize_shorter,
+                                  "images: resize the shorter side to N, aspect kept, then --center-crop (ImageNet: "
+                                  "--resize-shorter 256 --center-crop 224x224)");
+  auto* crop = cmd->add_option("--center-crop", o.center_crop,
+                               "images: keep the centre WxH (default with --resize-shorter: the model input's size)");
+  auto* letterbox = cmd->add_option("--letterbox", o.letterbox,
+                                    "images: fit inside WxH with the aspect kept and pad the rest (YOLO)");
+  auto* pad = cmd->add_option("--pad-value", o.pad_value, "images: --letterbox padding in pixel units 0..255 (default 114)");
+  letterbox->excludes(size)->excludes(shorter)->excludes(crop);
+  shorter->excludes(size);
+  pad->needs(letterbox);
   cmd->add_option("--mean", o.mean, "images: per-channel mean subtracted after --scale")->delimiter(',');
   cmd->add_option("--std", o.std, "images: per-channel std divided after the mean")->delimiter(',');
   cmd->add_option("--scale", o.scale, "images: pixel multiplier applied first (default 1/255)");
@@ -44,7 +144,12 @@ void add_data_options(CLI::App* cmd, DataOptions& o) {
   cmd->add_flag("--jpeg-fancy-upsampling", o.jpeg_fancy,
                 "images: libjpeg's smooth chroma upsampling (as PIL/OpenCV) instead of plain replication");
   cmd->add_option("--offset", o.offset, "skip the first N samples of the data");
-  cmd->add_option("--limit", o.limit, "use at most N samples of the data");
+  auto* limit = cmd->add_option("--limit", o.limit, "use at most N samples of the data");
+  cmd->add_option("--sample", o.sample,
+                  "with --limit: first (default; on a sorted folder: the first classes only), every-k (evenly "
+                  "spread) or random (--seed)")
+      ->needs(limit);
+  cmd->add_option("--seed", o.seed, "seed of --sample random (default 0)");
   cmd->add_flag("--skip-nonfinite", o.skip_nonfinite,
                 "calibration: drop samples holding NaN, inf or values beyond 1e30 (default: such a sample is an error)");
   cmd->add_flag("--whole", o.whole,
@@ -57,9 +162,52 @@ std::unique_ptr<Dataset> open_data(const std::string& path, const std::vector<In
   if (o.limit < -1) throw InputError("--limit must be >= 0, got " + std::to_string(o.limit));
   if (path.empty()) throw InputError("the data path is empty");
   auto ds = open_dataset(path, inputs, o.image(), o.whole);
-  if (o.offset > 0 || o.limit >= 0) ds = slice_dataset(std::move(ds), o.offset, o.limit);
+  const int64_t n = ds->size();
+  if (o.sample == "first" && o.limit >= 0 && o.limit < n - o.offset && std::filesystem::is_directory(path)) {
+    int folders = 0;
+    for (const auto& e : std::filesystem::directory_iterator(path)) folders += e.is_directory();
+    if (folders > 1)
+      spdlog::warn("{}: --limit {} takes the first {} of {} samples in name order, so only the first class folders; "
+                   "--sample every-k (or random) spreads them over all",
+                   path, o.limit, o.limit, n);
+  }
+  if (o.sample == "first") {
+    if (o.offset > 0 || o.limit >= 0) ds = slice_dataset(std::move(ds), o.offset, o.limit);
+  } else {
+    auto idx = o.select(n);
+    const std::string how = o.sample == "random" ? "sampled at random (seed " + std::to_string(o.seed) + ")"
+                                                 : "spread evenly (--sample every-k)";
+    std::set<std::string> split;
+    for (const auto& spec : inputs)
+      if (!o.whole && has_sample_axis(spec)) split.insert(spec.name);
+    ds = std::make_unique<IndexDataset>(std::move(ds), std::move(idx), std::move(split), how);
+  }
   if (ds->size() == 0) throw InputError(path + ": no samples selected");
   return ds;
+}
+
+std::vector<int64_t> open_labels(const std::string& labels, const std::string& data_path,
+                                 const std::vector<InputSpec>& inputs, const DataOptions& o) {
+  if (labels.empty()) return {};
+  std::vector<int64_t> all;
+  if (labels == "folders") {
+    if (!std::filesystem::is_directory(data_path))
+      throw InputError("--labels folders needs an image folder with one subfolder per class; " + data_path +
+                       " is not a folder");
+    all = image_folder_labels(data_path);
+  } else {
+    all = read_labels(labels);
+  }
+  const int64_t n = open_dataset(data_path, inputs, o.image(), o.whole)->size();
+  const auto idx = o.select(n);
+  if (static_cast<int64_t>(all.size()) == n) {
+    std::vector<int64_t> out;
+    for (int64_t i : idx) out.push_back(all[i]);
+    return out;
+  }
+  if (all.size() == idx.size()) return all;  // labels given for the selection itself
+  throw InputError(labels + ": " + std::to_string(all.size()) + " labels, but " + data_path + " has " +
+                   std::to_string(n) + " samples (" + std::to_string(idx.size()) + " selected)");
 }
 
 std::string format_bytes(int64_t b) {

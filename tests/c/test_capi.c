@@ -18,6 +18,52 @@ static int failures = 0;
   } while (0)
 #define OK(call) CHECK((call) == QT_STATUS_OK)
 
+/* a streaming source over an in-memory [n, 16] array, in batches of 5 (qtool asks other sizes) */
+typedef struct {
+  const float* x;
+  int64_t n, pos, resets;
+  int fail_at;
+  int64_t shape[2];
+  qt_array array;
+} source;
+
+static int source_reset(void* user) {
+  source* s = (source*)user;
+  s->pos = 0;
+  s->resets++;
+  return 0;
+}
+
+static int source_next(void* user, const qt_array** arrays, size_t* count) {
+  source* s = (source*)user;
+  if (s->fail_at && s->resets == s->fail_at) return -1;
+  if (s->pos >= s->n) return 0;
+  int64_t take = s->n - s->pos < 5 ? s->n - s->pos : 5;
+  s->shape[0] = take;
+  s->shape[1] = 16;
+  s->array.name = "x";
+  s->array.dtype = QT_DTYPE_FLOAT32;
+  s->array.values = s->x + s->pos * 16;
+  s->array.shape = s->shape;
+  s->array.rank = 2;
+  s->pos += take;
+  *arrays = &s->array;
+  *count = 1;
+  return 1;
+}
+
+static int freed = 0;
+static void source_free(void* user) {
+  (void)user;
+  freed++;
+}
+
+static int log_calls = 0;
+static void on_log(void* user, int level, const char* message) {
+  (void)user;
+  if (level >= 2 && message && *message) log_calls++;
+}
+
 static float frand(unsigned* s) {
   *s = *s * 1103515245u + 12345u;
   return ((*s >> 8) & 0xFFFF) / 65535.0f;
@@ -33,7 +79,7 @@ int main(int argc, char** argv) {
   qt_data *d = NULL, *bad = NULL;
 
   /* version, status strings, NULL-tolerant frees */
-  CHECK(strcmp(qt_version(), "0.2.0") == 0);
+  CHECK(strncmp(qt_version(), "0.", 2) == 0);
   CHECK(strcmp(qt_status_string(QT_STATUS_OK), "ok") == 0);
   CHECK(strcmp(qt_status_string(QT_STATUS_BAD_INPUT), "bad input") == 0);
   CHECK(QT_STATUS_OK == 0 && QT_STATUS_INVALID_ARGUMENT == 1 && QT_STATUS_BAD_INPUT == 2 && QT_STATUS_NOT_FOUND == 3 &&
@@ -133,6 +179,77 @@ int main(int argc, char** argv) {
   CHECK(kept == 256);
   CHECK(qt_model_get_mask(p, "b1", mask, 32) == QT_STATUS_NOT_FOUND);
   CHECK(qt_prune(m, "{\"sparsity\": 1.5}", &m2) == QT_STATUS_INVALID_ARGUMENT);
+
+  /* a streaming source gives the same model as the same samples copied in */
+  {
+    float all[32 * 16];
+    unsigned sd = 7;
+    for (int i = 0; i < 32 * 16; ++i) all[i] = frand(&sd) * 2.0f - 1.0f; /* the batches added to d above */
+    source src = {all, 32, 0, 0, 0, {0, 0}, {0}};
+    qt_data* sdata = NULL;
+    OK(qt_data_from_source(source_reset, source_next, source_free, &src, -1, &sdata)); /* counts with one pass */
+    int64_t sn = 0;
+    OK(qt_data_size(sdata, &sn));
+    CHECK(sn == 32 && src.resets == 1);
+    qt_model *qs = NULL;
+    void *b1 = NULL, *b2 = NULL;
+    size_t n1 = 0, n2 = 0;
+    qt_quantize_options_init(&o);
+    OK(qt_quantize(m, &o, sdata, &qs));
+    CHECK(src.resets >= 2);
+    OK(qt_model_serialize(qs, &b1, &n1));
+    OK(qt_model_serialize(q, &b2, &n2));
+    CHECK(n1 == n2 && memcmp(b1, b2, n1) == 0);
+    qt_buffer_free(b1);
+    qt_buffer_free(b2);
+    qt_model_free(qs);
+    src.fail_at = (int)src.resets + 1; /* the next pass fails */
+    CHECK(qt_quantize(m, &o, sdata, &qs) == QT_STATUS_CALLBACK_FAILED);
+    CHECK(strcmp(qt_status_string(QT_STATUS_CALLBACK_FAILED), "callback failed") == 0);
+    qt_data_free(sdata);
+    CHECK(freed == 1);
+    CHECK(qt_data_from_source(NULL, source_next, source_free, &src, 4, &sdata) == QT_STATUS_INVALID_ARGUMENT);
+    CHECK(freed == 2 && sdata == NULL); /* freed on failure too */
+
+    /* run: one batch through the executor */
+    int64_t xs[2] = {2, 16};
+    qt_array in = {"x", QT_DTYPE_FLOAT32, all, xs, 2};
+    qt_values* vals = NULL;
+    OK(qt_model_run(m, &in, 1, &vals));
+    size_t nv = 0;
+    OK(qt_values_count(vals, &nv));
+    qt_array y;
+    OK(qt_values_get(vals, 0, &y));
+    CHECK(nv == 1 && strcmp(y.name, "y") == 0 && y.dtype == QT_DTYPE_FLOAT32 && y.rank == 2 && y.shape[0] == 2 &&
+          y.shape[1] == 4);
+    CHECK(qt_values_get(vals, 1, &y) == QT_STATUS_INVALID_ARGUMENT);
+    qt_values_free(vals);
+    in.name = "z";
+    CHECK(qt_model_run(m, &in, 1, &vals) == QT_STATUS_INVALID_ARGUMENT);
+
+    /* analysis entry points return JSON */
+    char* js = NULL;
+    OK(qt_evaluate_json(q, d, NULL, 0, m, &js));
+    CHECK(strstr(js, "\"min_sqnr_db\"") != NULL);
+    qt_buffer_free(js);
+    OK(qt_model_info(m, &js));
+    CHECK(strstr(js, "\"inputs\"") != NULL);
+    qt_buffer_free(js);
+    OK(qt_inspect(m, &js));
+    qt_buffer_free(js);
+    OK(qt_calibrate(m, d, "{\"method\": \"minmax\"}", &js));
+    CHECK(strstr(js, "qtool-calibration-table") != NULL);
+    qt_buffer_free(js);
+    CHECK(qt_calibrate(m, d, "{\"methd\": \"minmax\"}", &js) == QT_STATUS_INVALID_ARGUMENT);
+    CHECK(strstr(qt_last_error(), "did you mean 'method'") != NULL);
+
+    /* log messages go to the callback */
+    qt_set_log_callback(on_log, NULL, 2);
+    OK(qt_quantize(m, &o, d, &qs));
+    qt_model_free(qs);
+    CHECK(log_calls > 0);
+    qt_set_log_callback(NULL, NULL, 3);
+  }
 
   /* size report */
   qt_size_report s8, s32;

@@ -9,6 +9,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+import harness
 import qtool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +30,9 @@ def arrays(digits):
 
 
 def test_version_and_package_library():
-    assert qtool.version() == "0.2.0"
+    assert qtool.version() == qtool.__version__
+    cli = subprocess.run([str(harness.QTOOL), "--version"], capture_output=True, text=True).stdout.split()[-1]
+    assert qtool.__version__ == cli  # one version: the library's and the CLI's
     assert Path(qtool._find_library()).exists()
 
 
@@ -91,9 +94,11 @@ def test_bad_arguments_raise(model, digits):
     cases = [
         (lambda: qtool.Model.load(digits / "missing.onnx"), 2),
         (lambda: qtool.Model.from_bytes(b"not onnx"), 2),
-        (lambda: qtool.Data.from_arrays({name: np.zeros((4, 64), np.float64)}), 1),  # wrong dtype
+        (lambda: qtool.Data.from_arrays({name: np.zeros((4, 64), np.complex64)}), 1),  # not real numbers
         (lambda: model.quantize(bits=3), 1),
-        (lambda: model.quantize(colour="blue"), 1),
+        (lambda: qtool.quantize(model, bits=8, dtype="fp16"), 1),  # conflicting options
+        (lambda: qtool.quantize(model, bits=1, ternary=True), 1),
+        (lambda: qtool.quantize(model, plan="x.json", bits=4), 1),
         (lambda: model.prune(sparsity=1.5), 1),
         (lambda: model.tensor("nope"), 3),
         (lambda: model.mask("fc0.weight"), 3),

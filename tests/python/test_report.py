@@ -23,7 +23,7 @@ def cifar_eval_args(cache):
 def sweep(shared, cache, tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep")
     r = h.qtool("sweep", shared / RESNET, "--calib", sd.cifar_csv(cache, sd.RESNET_STD), *cifar_eval_args(cache),
-                "--bits", "8,4", "--sparsity", "0,0.5", "--out-dir", out)
+                "--bits", "8,4", "--sparsity", "0,0.5", "--out-dir", out, "--sensitivity")
     print(r.stdout)
     return out
 
