@@ -1,6 +1,6 @@
 // qtool C API: every entry point catches every exception and turns it into a status code and a
 // per-thread message (capi/qtool.h).
-#include "capi/qtool.h"
+#include "capi/internal.h"
 
 #include <spdlog/spdlog.h>
 
@@ -18,64 +18,9 @@
 #include "prune/sparse_storage.h"
 #include "quant/compress.h"
 
-struct qt_model {
-  qtool::Model model;
-  std::map<std::string, qtool::Tensor> masks;
-  std::string mask_names;
-};
-
-struct qt_data {
-  // in memory: per input, the batches in order; or a file data set
-  std::map<std::string, std::vector<qtool::Tensor>> batches;
-  std::unique_ptr<qtool::Dataset> file;
-  std::unique_ptr<qtool::Dataset> merged;  // memory batches stacked, rebuilt when batches change
-  bool dirty = true;
-};
-
-namespace {
+namespace qtool::capi {
 
 thread_local std::string g_error;
-
-// A library should not chat on its host's stderr: warnings and errors only, unless QTOOL_LOG=info|debug.
-const bool g_quiet = [] {
-  const char* env = std::getenv("QTOOL_LOG");
-  spdlog::set_level(env ? spdlog::level::from_str(env) : spdlog::level::warn);
-  return true;
-}();
-
-struct ArgumentError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-struct NotFound : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-template <typename F>
-qt_status guarded(F&& f) {
-  g_error.clear();
-  try {
-    f();
-    return QT_STATUS_OK;
-  } catch (const ArgumentError& e) {
-    g_error = e.what();
-    return QT_STATUS_INVALID_ARGUMENT;
-  } catch (const NotFound& e) {
-    g_error = e.what();
-    return QT_STATUS_NOT_FOUND;
-  } catch (const qtool::InputError& e) {
-    g_error = e.what();
-    return QT_STATUS_BAD_INPUT;
-  } catch (const std::bad_alloc&) {
-    g_error = "out of memory";
-    return QT_STATUS_OUT_OF_MEMORY;
-  } catch (const std::exception& e) {
-    g_error = e.what();
-    return QT_STATUS_FAILURE;
-  } catch (...) {
-    g_error = "unknown failure";
-    return QT_STATUS_FAILURE;
-  }
-}
 
 void need(const void* p, const char* what) {
   if (!p) throw ArgumentError(std::string(what) + " must not be NULL");
@@ -115,6 +60,26 @@ qtool::Dataset& dataset_for(qt_data* d, const qtool::Model& model) {
   }
   return *d->merged;
 }
+
+char* copy_out(const std::string& text) {
+  char* p = static_cast<char*>(std::malloc(text.size() + 1));
+  if (!p) throw std::bad_alloc();
+  std::memcpy(p, text.c_str(), text.size() + 1);
+  return p;
+}
+
+}  // namespace qtool::capi
+
+namespace {
+
+using namespace qtool::capi;
+
+// A library should not chat on its host's stderr: warnings and errors only, unless QTOOL_LOG=info|debug.
+const bool g_quiet = [] {
+  const char* env = std::getenv("QTOOL_LOG");
+  spdlog::set_level(env ? spdlog::level::from_str(env) : spdlog::level::warn);
+  return true;
+}();
 
 const onnx::TensorProto& find_tensor(const qt_model* m, const char* name) {
   need(name, "name");

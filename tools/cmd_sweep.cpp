@@ -11,12 +11,13 @@
 #include <iostream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "core/parallel.h"
 #include "core/progress.h"
 #include "eval/layer_sensitivity.h"
 #include "eval/report.h"
-#include "prune/sparse_storage.h"
+#include "search/sweep_unit.h"
 #include "tools/commands.h"
 
 namespace fs = std::filesystem;
@@ -26,22 +27,14 @@ namespace qtool::cli {
 namespace {
 
 struct SweepArgs {
-  std::string model, calib, data, labels, method = "mse", out_dir;
+  std::string model, calib, data, labels, out_dir, ray;
+  std::vector<std::string> methods{"mse"};
   std::vector<int> bits{8, 4};
   std::vector<double> sparsity{0};
   bool resume = false, no_sensitivity = false;
+  int jobs = 0, threads = 0;
   DataOptions data_opts;
 };
-
-struct Config {
-  std::string id;
-  int bits;
-  double sparsity;
-};
-
-std::string format_of(int bits) {
-  return bits == 8 ? "int8" : bits == 4 ? "int4" : bits == 2 ? "int2" : bits == 1 ? "binary" : "";
-}
 
 std::string read_text(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -50,25 +43,26 @@ std::string read_text(const fs::path& p) {
   return s.str();
 }
 
+// Concurrent configurations x oneDNN threads each, never more threads than cores.
+std::pair<int, int> split_cores(int jobs, int threads, int64_t todo) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (jobs < 0 || threads < 0) throw InputError("--jobs and --threads must be >= 1");
+  if (jobs > cores) throw InputError("--jobs " + std::to_string(jobs) + " exceeds the " + std::to_string(cores) + " cores");
+  if (threads > cores)
+    throw InputError("--threads " + std::to_string(threads) + " exceeds the " + std::to_string(cores) + " cores");
+  if (jobs && threads && jobs * threads > cores)
+    throw InputError("--jobs " + std::to_string(jobs) + " x --threads " + std::to_string(threads) + " = " +
+                     std::to_string(jobs * threads) + " threads on " + std::to_string(cores) + " cores");
+  if (!jobs) jobs = threads ? cores / threads : static_cast<int>(std::min<int64_t>(cores, std::max<int64_t>(1, todo)));
+  if (!threads) threads = std::max(1, cores / jobs);
+  return {std::max(1, jobs), threads};
+}
+
 void run_sweep(const SweepArgs& a) {
   Model model = load_model(a.model);
   require_supported(model);
   const auto specs = model_input_specs(model);
-  for (int b : a.bits)
-    if (format_of(b).empty()) throw InputError("--bits: " + std::to_string(b) + " is not one of 8, 4, 2, 1");
-  for (double s : a.sparsity)
-    if (!(s >= 0 && s < 1)) throw InputError("--sparsity values must be in [0, 1), got " + std::to_string(s));
-  std::vector<Config> configs;
-  for (int b : a.bits)
-    for (double s : a.sparsity) {
-      if (b == 1 && s > 0) {
-        spdlog::warn("skipping binary with sparsity {}: binary weights have no zero level", s);
-        continue;
-      }
-      char id[64];
-      std::snprintf(id, sizeof id, s > 0 ? "%s-s%.2f" : "%s", format_of(b).c_str(), s);
-      configs.push_back({id, b, s});
-    }
+  const std::vector<SweepConfig> configs = sweep_configs(a.bits, a.sparsity, a.methods);
   const fs::path dir = a.out_dir.empty() ? fs::path(a.model).parent_path() / (fs::path(a.model).stem().string() + ".sweep")
                                          : fs::path(a.out_dir);
   fs::create_directories(dir);
@@ -90,21 +84,11 @@ void run_sweep(const SweepArgs& a) {
     spdlog::info("resuming: {} of {} configurations already done", done.count("fp32") ? done.size() - 1 : done.size(),
                  configs.size());
   }
-  std::string original;
-  model.proto.SerializeToString(&original);
   ReportRow fp32;
   if (done.count("fp32")) {
     fp32 = done["fp32"];
   } else {
-    const auto t0 = std::chrono::steady_clock::now();
-    Measured m = measure(model, model, *eval, labels);
-    fp32.config = "fp32";
-    fp32.path = "";
-    fp32.file_bytes = static_cast<int64_t>(fs::file_size(a.model));
-    fp32.zip_bytes = zip_bytes(original);
-    fp32.value = m.value;  // SQNR of fp32 vs itself: +inf
-    fp32.delta = labels.empty() ? INFINITY : 0.0;
-    fp32.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    fp32 = sweep_fp32_row(model, static_cast<int64_t>(fs::file_size(a.model)), *eval, labels);
     done["fp32"] = fp32;
   }
   std::mutex mu;
@@ -120,44 +104,18 @@ void run_sweep(const SweepArgs& a) {
     std::lock_guard<std::mutex> lock(mu);
     save_state();
   }
-  std::vector<Config> todo;
+  std::vector<SweepConfig> todo;
   for (const auto& c : configs)
     if (!done.count(c.id)) todo.push_back(c);
+  const auto [jobs, threads] = split_cores(a.jobs, a.threads, static_cast<int64_t>(todo.size()));
+  spdlog::info("sweep: {} configurations to run, {} at a time with {} thread(s) each", todo.size(), jobs, threads);
   Progress progress("sweep", static_cast<int64_t>(todo.size()));
-  parallel_for(static_cast<int64_t>(todo.size()), [&](int64_t k) {
-    const Config& c = todo[k];
-    const auto t0 = std::chrono::steady_clock::now();
+  parallel_for_workers(static_cast<int64_t>(todo.size()), jobs, threads, [&](int64_t k) {
     auto calib = open_data(a.calib, specs, a.data_opts);  // one reader per thread
     auto ev = open_data(a.data, specs, a.data_opts);
-    CompressOptions o;
-    o.plan.bits = c.bits;
-    o.method = a.method;
-    if (c.sparsity > 0) {
-      o.prune_enabled = true;
-      o.prune.sparsity = c.sparsity;
-    }
-    CompressResult res = compress(model, o, calib.get());
-    const std::string file = c.id + ".onnx";
-    save_model(res.model, dir / file);
-    std::string bytes;
-    res.model.proto.SerializeToString(&bytes);
-    Measured m = measure(res.model, model, *ev, labels);
-    ReportRow row;
-    row.config = c.id;
-    row.weights = format_of(c.bits);
-    row.sparsity = c.sparsity;
-    row.activations = res.activations ? "int8" : "float";
-    row.bits_per_weight = code_bits_per_weight(res.stats);
-    row.file_bytes = static_cast<int64_t>(fs::file_size(dir / file));
-    row.zip_bytes = zip_bytes(bytes);
-    row.size_ratio = static_cast<double>(row.file_bytes) / fp32.file_bytes;
-    row.value = m.value;
-    row.delta = labels.empty() ? m.value : 100.0 * (m.value - fp32.value);  // SQNR: vs fp32 already
-    row.agreement = m.agreement;
-    row.path = file;
-    row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ReportRow row = run_sweep_unit(model, todo[k], *calib, *ev, labels, fp32, dir);
     std::lock_guard<std::mutex> lock(mu);
-    done[c.id] = row;
+    done[todo[k].id] = row;
     save_state();
     progress.advance(1);
   });
@@ -166,7 +124,7 @@ void run_sweep(const SweepArgs& a) {
   if (!a.no_sensitivity) {
     auto calib = open_data(a.calib, specs, a.data_opts);
     CompressOptions base;
-    base.method = a.method;
+    base.method = a.methods[0];
     report.sensitivity_html = layer_sensitivity(model, *calib, *eval, labels, base).to_html();
   }
   write_file_atomic(dir / "report.json", report.to_json());
@@ -190,10 +148,14 @@ void add_sweep_command(CLI::App& app) {
   cmd->add_option("--labels", a->labels, "labels .npy for top-1 (without: SQNR of output 0 vs fp32)");
   cmd->add_option("--bits", a->bits, "weight bits to sweep (default 8,4; 8 = W8A8, below 8 weight-only)")->delimiter(',');
   cmd->add_option("--sparsity", a->sparsity, "unstructured sparsities to sweep (default 0)")->delimiter(',');
-  cmd->add_option("--method", a->method, "observer for int8 activations (default mse)");
+  cmd->add_option("--method", a->methods, "observers for int8 activations to sweep (default mse; with several, "
+                                          "configuration ids end in -<method>)")->delimiter(',');
   cmd->add_option("--out-dir", a->out_dir, "output folder (default <model stem>.sweep beside the model)");
   cmd->add_flag("--resume", a->resume, "keep the configurations an earlier, interrupted run finished");
   cmd->add_flag("--no-sensitivity", a->no_sensitivity, "leave the per-layer sensitivity table out of report.html");
+  cmd->add_option("--jobs", a->jobs, "configurations run at once (default: cores / --threads, or all cores)");
+  cmd->add_option("--threads", a->threads, "threads per configuration (default: cores / --jobs); jobs x threads <= cores");
+  add_ray_option(cmd, a->ray);
   add_data_options(cmd, a->data_opts);
   cmd->callback([a] { run_sweep(*a); });
 }

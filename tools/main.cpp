@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   qtool::cli::add_gate_command(app);
   qtool::cli::add_ops_command(app);
   try {
+    qtool::cli::forward_to_ray(argc, argv);  // --ray: the Python package's Ray driver does the work
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
