@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// onnxruntime's quantized elementwise / pooling contrib ops (com.microsoft 1, docs/ContribOperators.md),
+// onnxruntime's quantized elementwise contrib ops (com.microsoft 1, docs/ContribOperators.md),
 // as onnxruntime quantizes ("QOperator" format) models with them:
 //   QLinearAdd:  C = (A_scale (A - A_zp) + B_scale (B - B_zp)) / C_scale + C_zp, numpy broadcasting,
 //                computed as MLAS does: (A_scale / C_scale) (A - A_zp) + (B_scale / C_scale) (B - B_zp)
@@ -9,8 +9,7 @@
 //                values; sigmoid here is 1 / (1 + exp(-x)) in float32, MLAS uses its own approximation).
 //   QLinearConcat: inputs (Y_scale, Y_zp, then (tensor, scale, zp) per operand), each operand
 //                requantized to Y's parameters (copied when they are equal), concatenated on `axis`.
-//   QLinearGlobalAveragePool: mean over the spatial axes (channels_last: NHWC), as MLAS:
-//                round(float(sum - x_zp * size) * (x_scale / (y_scale * size))) + y_zp.
+//   (QLinearGlobalAveragePool / QLinearAveragePool belong to the pool family: qpool.cpp.)
 //   QLinearSoftmax: y = quantize(softmax(dequantize(x))) along `axis` (opset < 13: the input coerced
 //                to 2-D at `axis`, as Softmax-1/11).
 // Scales are float32 scalars, zero points scalars of the data type (uint8 or int8); quantization is
@@ -239,45 +238,6 @@ void qlinear_concat(KernelContext& c) {
   c.outputs[0] = std::move(y);
 }
 
-// ------------------------------------------------------------------ QLinearGlobalAveragePool
-
-void validate_gap(KernelContext& c) {
-  check_data(c, 0);
-  if (c.has(0)) {
-    if (c.in(0).rank() < 3) c.fail("X must have rank >= 3, got " + shape_str(c.in(0).shape()));
-    if (c.has(1)) qparam(c, 1, 2, c.in(0).dtype());
-    if (c.has(3)) qparam(c, 3, 4, c.in(0).dtype());
-  }
-}
-
-void qlinear_global_average_pool(KernelContext& c) {
-  const Tensor& x = c.in(0);
-  if (x.rank() < 3) c.fail("X must have rank >= 3, got " + shape_str(x.shape()));
-  const DType t = x.dtype();
-  const QParam qx = qparam(c, 1, 2, t), qy = qparam(c, 3, 4, t);
-  const IntRange r = range_of(t);
-  const bool last = attr_int(c.node, "channels_last", 0) != 0;
-  const int rank = x.rank();
-  const int64_t N = x.dim(0), C = last ? x.dim(rank - 1) : x.dim(1);
-  int64_t size = 1;
-  for (int d = last ? 1 : 2; d < (last ? rank - 1 : rank); ++d) size *= x.dim(d);
-  Shape out_shape(rank, 1);
-  out_shape[0] = N;
-  out_shape[last ? rank - 1 : 1] = C;
-  Tensor y = Tensor::uninitialized(t, out_shape);
-  const float scale = qx.scale / (qy.scale * static_cast<float>(size));
-  const float lz = static_cast<float>(r.lo - qy.zp), hz = static_cast<float>(r.hi - qy.zp);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t ch = 0; ch < C; ++ch) {
-      uint32_t sum = 0;  // int32 accumulation with wrap-around, as MLAS
-      for (int64_t s = 0; s < size; ++s)
-        sum += static_cast<uint32_t>(int_at(x, last ? (n * size + s) * C + ch : (n * C + ch) * size + s));
-      const int32_t acc = static_cast<int32_t>(sum - static_cast<uint32_t>(qx.zp) * static_cast<uint32_t>(size));
-      put(y, n * C + ch, size == 0 ? qy.zp : round_saturate_f(static_cast<float>(acc) * scale, lz, hz, qy.zp));
-    }
-  c.outputs[0] = std::move(y);
-}
-
 // ------------------------------------------------------------------ QLinearSoftmax
 
 void validate_softmax(KernelContext& c) {
@@ -332,7 +292,6 @@ void register_qlinear_ops(OpRegistry& r) {
   r.add(ms, "QLinearSigmoid", {1}, OpDef{qlinear_sigmoid, nullptr, validate_unary});
   r.add(ms, "QLinearLeakyRelu", {1}, OpDef{qlinear_leaky_relu, nullptr, validate_unary});
   r.add(ms, "QLinearConcat", {1}, OpDef{qlinear_concat, nullptr, validate_concat});
-  r.add(ms, "QLinearGlobalAveragePool", {1}, OpDef{qlinear_global_average_pool, nullptr, validate_gap});
   r.add(ms, "QLinearSoftmax", {1}, OpDef{qlinear_softmax, nullptr, validate_softmax});
 }
 
