@@ -218,12 +218,13 @@ class SweepResult:
 
 def sweep(models: Sequence[Union[SweepModel, Mapping]], configs: Optional[Mapping] = None, *, threads: int = 1,
           max_retries: int = 3, resume: bool = False, address: Optional[str] = None, sensitivity: bool = False,
-          quiet: bool = True, on_done=None) -> List[SweepResult]:
+          quiet: bool = True, on_done=None, timeout: Optional[float] = None) -> List[SweepResult]:
     """Sweeps every model over configs = {"bits": [...], "sparsity": [...], "method": [...]} (defaults
     as `qtool sweep`: bits 8,4, sparsity 0, method mse), one Ray task per (model, configuration), all
     models at once. Writes each model's out_dir as a local sweep does. sensitivity=True adds the
     per-layer table to report.html (its probes run as tasks too). on_done(model, config_id) is called
-    as each configuration lands (tests use it to kill a worker mid-way)."""
+    as each configuration lands (tests use it to kill a worker mid-way). timeout: seconds after which
+    the unfinished work is cancelled and TimeoutError raised (report.json keeps what finished)."""
     ray = _init(address, quiet)
     configs = dict(configs or {})
     plan = _search.sweep_configs(configs.get("bits", [8, 4]), configs.get("sparsity", [0]),
@@ -252,8 +253,14 @@ def sweep(models: Sequence[Union[SweepModel, Mapping]], configs: Optional[Mappin
             s["fp32"] = ray.get(s["fp32"])
         s["done"]["fp32"] = s["fp32"]
         _search.report_write(_report(prepared[i], plan, s["done"]), str(prepared[i].out_dir), json_only=True)
+    deadline = None if timeout is None else time.monotonic() + timeout
     while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1)
+        left = None if deadline is None else deadline - time.monotonic()
+        ready, _ = ray.wait(list(pending), num_returns=1, timeout=left)
+        if not ready:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            raise TimeoutError(f"sweep: {len(pending)} configurations unfinished after {timeout} s")
         for ref in ready:
             i, cid = pending.pop(ref)
             row, blob, overhead = ray.get(ref)
