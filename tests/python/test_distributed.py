@@ -9,7 +9,6 @@ import csv
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ import numpy as np
 import pytest
 
 import harness as h
+from ray_cluster import LocalCluster, ray_cli
 import shared_data as sd
 
 # Ray reads RAY_AUTH_MODE when it is imported: the test cluster uses token authentication (the
@@ -30,100 +30,12 @@ ray = pytest.importorskip("ray", reason="ray is not installed: pip install -r py
 qd = pytest.importorskip("qtool.distributed", reason="the qtool Python package is not installed (pip install ./python)")
 
 CONFIGS = {"bits": [8, 4, 2], "sparsity": [0, 0.5], "method": ["mse", "percentile"]}
-START_TIMEOUT = 90  # seconds for a node to come up
 SWEEP_TIMEOUT = 900  # seconds for one distributed sweep of both models (about 60 s on 2 free cores)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ray_cli():
-    exe = Path(sys.executable).with_name("ray")
-    return str(exe) if exe.exists() else shutil.which("ray")
-
-
-class LocalCluster:
-    """`ray start --block` for a head and one worker node, each in its own process group so that
-    stopping kills exactly the processes started here (never `ray stop`, which ends every Ray on
-    the machine)."""
-
-    def __init__(self, tmp: Path):
-        self.port = _free_port()
-        self.address = f"127.0.0.1:{self.port}"
-        self.procs = {}
-        self.tmp = tmp
-        # token authentication (Ray's default for `ray start`): every process of the test, the driver
-        # and `qtool sweep --ray` included, runs with RAY_AUTH_MODE=token and the same token file
-        env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token")
-        self.env = env
-        common = ["--block", "--num-cpus=1", "--node-ip-address=127.0.0.1", "--disable-usage-stats"]
-        try:
-            self._start_all(env, common, tmp)
-        except BaseException:
-            self.stop()
-            raise
-
-    def _start_all(self, env, common, tmp):
-        self._start("head", [_ray_cli(), "start", "--head", f"--port={self.port}", "--include-dashboard=false",
-                             f"--temp-dir={tmp}", *common], env)
-        self._wait_nodes(1)
-        self._start("worker", [_ray_cli(), "start", f"--address={self.address}", *common], env)
-        self._wait_nodes(2)
-
-    def _start(self, name, cmd, env):
-        log = open(self.tmp / f"{name}.log", "w")
-        self.procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-
-    def _wait_nodes(self, n):
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            for name, p in self.procs.items():
-                if p.poll() is not None:
-                    raise RuntimeError(f"ray {name} exited: {(self.tmp / f'{name}.log').read_text()[-2000:]}")
-            try:
-                r = subprocess.run([_ray_cli(), "status", f"--address={self.address}"], capture_output=True, text=True,
-                                   env=self.env, timeout=30)
-            except subprocess.TimeoutExpired:
-                continue
-            if r.returncode == 0 and r.stdout.count("node_") >= n:
-                return
-            time.sleep(1)
-        raise TimeoutError(f"the Ray cluster did not reach {n} nodes in {START_TIMEOUT} s")
-
-    def group_pids(self, name, pattern):
-        """PIDs in node `name`'s process group whose command line contains `pattern`."""
-        pgid = self.procs[name].pid
-        out = []
-        for d in Path("/proc").iterdir():
-            if not d.name.isdigit():
-                continue
-            try:
-                if os.getpgid(int(d.name)) != pgid:
-                    continue
-                if pattern in (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"):
-                    out.append(int(d.name))
-            except (OSError, ProcessLookupError):
-                continue
-        return out
-
-    def stop(self):
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            for p in self.procs.values():
-                try:
-                    os.killpg(p.pid, sig)
-                except ProcessLookupError:
-                    pass
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and any(p.poll() is None for p in self.procs.values()):
-                time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    if not _ray_cli():
+    if not ray_cli():
         pytest.skip("the ray command is not installed")
     tmp = Path(tempfile.mkdtemp(prefix="qtool-ray-"))  # short: Ray's socket paths must fit 107 bytes
     c = LocalCluster(tmp)
@@ -206,7 +118,7 @@ def test_worker_killed_mid_sweep_every_configuration_once(cluster, inputs, local
     def kill_worker_tasks(model, cid):
         if killed:
             return
-        pids = cluster.group_pids("worker", "default_worker.py")
+        pids = cluster.node_pids("worker", "ray::_task_sweep_config")  # busy with a configuration
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
         killed.extend(pids)
@@ -214,6 +126,7 @@ def test_worker_killed_mid_sweep_every_configuration_once(cluster, inputs, local
     results = qd.sweep(_models(inputs, tmp_path), CONFIGS, threads=1, max_retries=5, on_done=kill_worker_tasks,
                        timeout=SWEEP_TIMEOUT)
     assert killed, "no worker process was found on the worker node to kill"
+    print(f"killed {len(killed)} worker process(es) running a configuration on the worker node")
     for r in results:
         ids = [row[0] for row in _table(r.out_dir)[1:]]
         assert sorted(ids) == sorted(["fp32"] + r.ran) and len(ids) == len(set(ids)) == 13
