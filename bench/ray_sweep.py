@@ -35,6 +35,7 @@ CONFIGS = {"bits": [8, 4, 2], "sparsity": [0, 0.5], "method": ["mse", "percentil
 
 
 def inputs(cache: Path):
+    cache.mkdir(parents=True, exist_ok=True)
     rows = np.loadtxt(sd.SHARED / "cifar10" / "eran_cifar10_test.csv", delimiter=",", dtype=np.float32)
     np.save(cache / "cifar_labels.npy", rows[:, 0].astype(np.int64))
     cifar = sd.cifar_csv(cache, sd.RESNET_STD)

@@ -186,6 +186,15 @@ QT_API qt_status qt_sensitivity_probe(const qt_model* model, qt_data* calib, qt_
  * "layers": [probe, ...]}; outputs (each may be NULL) the JSON, text and HTML renderings. */
 QT_API qt_status qt_sensitivity_report(const char* probes_json, char** json, char** text, char** html);
 
+/* Auto mixed precision as `qtool auto`. options_json: {"max_drop": 1.0, "target_size": 0,
+ * "method": "mse", "exclude": [..], "sensitivity": {"metric", "baseline", "layers": [probe, ...]}}
+ * where the optional sensitivity holds qt_sensitivity_probe results without pruning (measured
+ * here when absent). The best model so far is written to out_path and its plan to plan_path as
+ * the search goes. *result_json: {"bytes", "drop", "value", "within_budget", "int4": [layers],
+ * "excluded": [layers], "log": [lines]}. */
+QT_API qt_status qt_auto(const qt_model* model, qt_data* calib, qt_data* eval, const int64_t* labels, size_t n_labels,
+                         const char* options_json, const char* out_path, const char* plan_path, char** result_json);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,9 +9,11 @@
 
 #include "capi/internal.h"
 #include "core/parallel.h"
+#include "eval/auto_precision.h"
 #include "eval/layer_sensitivity.h"
 #include "eval/report.h"
 #include "io/npy.h"
+#include "quant/plan.h"
 #include "search/sweep_unit.h"
 
 namespace fs = std::filesystem;
@@ -213,14 +215,13 @@ qt_status qt_sensitivity_probe(const qt_model* model, qt_data* calib, qt_data* e
   });
 }
 
-qt_status qt_sensitivity_report(const char* probes_json, char** json_out, char** text, char** html) {
-  return guarded([&] {
-    need(probes_json, "probes_json");
-    for (char** p : {json_out, text, html})
-      if (p) *p = nullptr;
-    qtool::LayerSensitivityReport rep;
-    try {
-      json j = json::parse(probes_json);
+}  // extern "C"
+
+namespace {
+
+qtool::LayerSensitivityReport probes_from_json(const json& j) {
+  qtool::LayerSensitivityReport rep;
+  try {
       rep.metric = j.at("metric").get<std::string>();
       rep.baseline = number_or_inf(j, "baseline");
       for (const auto& x : j.at("layers")) {
@@ -235,13 +236,74 @@ qt_status qt_sensitivity_report(const char* probes_json, char** json_out, char**
         s.prune_sqnr = number_or_inf(x, "prune50_sqnr_db");
         rep.layers.push_back(s);
       }
+  } catch (const json::exception& e) {
+    throw ArgumentError(std::string("sensitivity probes: ") + e.what());
+  }
+  return rep;
+}
+
+}  // namespace
+
+extern "C" {
+
+qt_status qt_sensitivity_report(const char* probes_json, char** json_out, char** text, char** html) {
+  return guarded([&] {
+    need(probes_json, "probes_json");
+    for (char** p : {json_out, text, html})
+      if (p) *p = nullptr;
+    json j;
+    try {
+      j = json::parse(probes_json);
     } catch (const json::exception& e) {
       throw ArgumentError(std::string("probes_json: ") + e.what());
     }
+    auto rep = probes_from_json(j);
     qtool::rank_layer_sensitivity(rep);
     if (json_out) *json_out = copy_out(rep.to_json());
     if (text) *text = copy_out(rep.to_text());
     if (html) *html = copy_out(rep.to_html());
+  });
+}
+
+qt_status qt_auto(const qt_model* model, qt_data* calib, qt_data* eval, const int64_t* labels, size_t n_labels,
+                  const char* options_json, const char* out_path, const char* plan_path, char** result_json) {
+  return guarded([&] {
+    need(model, "model");
+    need(calib, "calib");
+    need(eval, "eval");
+    need(out_path, "out_path");
+    need(plan_path, "plan_path");
+    need(result_json, "result_json");
+    *result_json = nullptr;
+    json j = parse_options(options_json, "auto options");
+    qtool::AutoOptions o;
+    get(j, "max_drop", o.max_drop);
+    get(j, "target_size", o.target_size);
+    get(j, "method", o.base.method);
+    get(j, "exclude", o.base.exclude);
+    if (o.max_drop < 0) throw ArgumentError("max_drop must be >= 0");
+    std::unique_ptr<qtool::LayerSensitivityReport> sens;
+    if (j.contains("sensitivity") && !j["sensitivity"].is_null())
+      sens = std::make_unique<qtool::LayerSensitivityReport>(probes_from_json(j["sensitivity"]));
+    const auto l = labels_of(labels, n_labels);
+    const qtool::WeightSpec def{"int8", true, 0};
+    auto r = qtool::auto_precision(
+        model->model, dataset_for(calib, model->model), dataset_for(eval, model->model), l, o,
+        [&](const qtool::Model& best, const qtool::AutoResult& res) {
+          qtool::save_model(best, out_path);  // the best model so far is always on disk
+          qtool::write_file_atomic(plan_path, qtool::plan_to_json(def, res.layers, res.excluded, 8));
+        },
+        sens.get());
+    ojson out;
+    out["bytes"] = r.bytes;
+    out["drop"] = r.drop;
+    out["value"] = std::isfinite(r.value) ? ojson(r.value) : ojson(nullptr);
+    out["within_budget"] = r.within_budget;
+    out["int4"] = ojson::array();
+    for (const auto& [name, spec] : r.layers) out["int4"].push_back(name);
+    out["excluded"] = r.excluded;
+    out["log"] = r.log;
+    *result_json = copy_out(out.dump());
   });
 }
 

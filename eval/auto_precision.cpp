@@ -17,7 +17,8 @@ struct Candidate {
 }  // namespace
 
 AutoResult auto_precision(const Model& model, Dataset& calib, Dataset& eval, const std::vector<int64_t>& labels,
-                          const AutoOptions& opts, const std::function<void(const Model&, const AutoResult&)>& on_best) {
+                          const AutoOptions& opts, const std::function<void(const Model&, const AutoResult&)>& on_best,
+                          const LayerSensitivityReport* sensitivity) {
   std::set<std::string> user_excluded(opts.base.exclude.begin(), opts.base.exclude.end());
   std::vector<std::string> layers;
   for (const auto& l : weighted_nodes(model))
@@ -29,7 +30,7 @@ AutoResult auto_precision(const Model& model, Dataset& calib, Dataset& eval, con
   spdlog::info("auto: measuring per-layer sensitivity of {} layers", layers.size());
   CompressOptions sbase = opts.base;
   sbase.exclude.clear();
-  const auto sens = layer_sensitivity(model, calib, eval, labels, sbase, false);
+  const auto sens = sensitivity ? *sensitivity : layer_sensitivity(model, calib, eval, labels, sbase, false);
   std::map<std::string, LayerSensitivity> by_node;
   for (const auto& s : sens.layers) by_node[s.node] = s;
   auto damage8 = [&](const std::string& l) {

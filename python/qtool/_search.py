@@ -116,3 +116,16 @@ def sensitivity_report(probes: dict) -> dict:
     j, t, h = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p()
     _check(_sensitivity_report(json.dumps(probes).encode(), ctypes.byref(j), ctypes.byref(t), ctypes.byref(h)))
     return {"json": _take(j), "text": _take(t), "html": _take(h)}
+
+
+_auto = _sig("qt_auto", [_P, _P, _P, _I64P, ctypes.c_size_t, _S, _S, _S, _OUT])
+
+
+def auto(model: Model, calib: Data, eval_data: Data, labels: Optional[np.ndarray], options: dict, out_path: str,
+         plan_path: str) -> dict:
+    """qtool auto (options: max_drop, target_size, method, exclude, sensitivity); writes out_path and plan_path."""
+    arr, n = _labels(labels)
+    out = ctypes.c_void_p()
+    _check(_auto(model.ptr, calib.ptr, eval_data.ptr, None if arr is None else arr.ctypes.data_as(_I64P), n,
+                 json.dumps(options).encode(), str(out_path).encode(), str(plan_path).encode(), ctypes.byref(out)))
+    return json.loads(_take(out))

@@ -11,7 +11,8 @@ Ray task per independent unit of work.
 Units of work (search/ in the C++ library, run through the C API so results equal a local run's):
   sweep        one configuration of one model (compress, write, evaluate): qt_sweep_run_config
   sensitivity  one layer's probe (int8 / int4 / 50% pruned alone): qt_sensitivity_probe
-  auto         the probes above as tasks; the greedy steps (each depends on the previous) as one task each
+  auto         the probes above as tasks (without pruning), then the greedy search as one task (each
+               step's single candidate depends on the step before, so the steps cannot run at once)
 Every task asks Ray for `threads` CPUs (num_cpus) and runs qtool with that many threads.
 
 Data movement: the driver opens the model and data once (checking them; a bad file fails before any
@@ -169,6 +170,16 @@ def _task_sensitivity_probe(key, model_bytes, calib_npz, eval_npz, labels, optio
     return _search.sensitivity_probe(model, calib, ev, labels, options)
 
 
+def _task_auto(key, model_bytes, calib_npz, eval_npz, labels, options, threads):
+    """The greedy search of auto (each step depends on the previous one): (result, model bytes, plan)."""
+    _search.set_threads(threads)
+    model, calib, ev, tmp = _open_inputs(key, model_bytes, calib_npz, eval_npz)
+    with tempfile.TemporaryDirectory(dir=tmp) as out:
+        onnx, plan = os.path.join(out, "auto.onnx"), os.path.join(out, "auto.plan.json")
+        result = _search.auto(model, calib, ev, labels, options, onnx, plan)
+        return result, Path(onnx).read_bytes(), Path(plan).read_bytes()
+
+
 # ---------------------------------------------------------------- driver helpers
 
 def _init(address: Optional[str], quiet: bool = True):
@@ -309,6 +320,40 @@ def sensitivity(model: Union[SweepModel, Mapping], *, method: str = "mse", with_
     return _sensitivity_on_ray(ray, p, method, with_pruning, threads, max_retries)
 
 
+def auto(model: Union[SweepModel, Mapping], *, output: Optional[Union[str, Path]] = None,
+         plan: Optional[Union[str, Path]] = None, max_drop: float = 1.0, target_size: int = 0, method: str = "mse",
+         exclude: Sequence[str] = (), threads: int = 1, max_retries: int = 3, address: Optional[str] = None,
+         quiet: bool = True) -> dict:
+    """Auto mixed precision as `qtool auto`: the per-layer sensitivity probes run as one Ray task per
+    layer, then the greedy search (each step depends on the previous one) as one task. Writes the
+    model (default <model stem>.auto.onnx) and the plan (<output without .onnx>.plan.json); returns
+    the search result {"bytes", "drop", "value", "within_budget", "int4", "excluded", "log"}."""
+    ray = _init(address, quiet)
+    m = model if isinstance(model, SweepModel) else SweepModel(**model)
+    src = Path(m.model)
+    out = Path(output) if output else src.parent / (src.stem + ".auto.onnx")
+    if out.exists() and src.exists() and out.resolve() == src.resolve():
+        raise QtError(2, f"{out}: refusing to overwrite the input model; choose another output path")
+    if not out.parent.is_dir():
+        raise QtError(2, f"{out}: output folder {out.parent} does not exist")
+    plan_path = Path(plan) if plan else out.with_suffix("").with_name(out.with_suffix("").name + ".plan.json")
+    if max_drop < 0:
+        raise QtError(2, "max_drop must be >= 0")
+    p = _prepare(ray, m, ".auto")
+    args = (p.key, p.model_ref, p.calib_ref, p.eval_ref, p.labels_ref)
+    info = ray.get(_remote(ray, _task_sensitivity_layers, threads, max_retries).remote(*args, threads))
+    probe = _remote(ray, _task_sensitivity_probe, threads, max_retries)
+    probes = ray.get([probe.remote(*args, {"layer": k, "baseline": info["baseline"], "method": method,
+                                           "with_pruning": False}, threads) for k in range(len(info["layers"]))])
+    options = {"max_drop": max_drop, "target_size": int(target_size), "method": method, "exclude": list(exclude),
+               "sensitivity": {"metric": info["metric"], "baseline": info["baseline"], "layers": probes}}
+    result, blob, plan_text = ray.get(_remote(ray, _task_auto, threads, max_retries).remote(*args, options, threads))
+    _write_atomic(out, blob)
+    _write_atomic(plan_path, plan_text)
+    result.update(output=str(out), plan=str(plan_path))
+    return result
+
+
 # ---------------------------------------------------------------- CLI: python -m qtool.distributed
 
 def _floats(s: str) -> List[float]:
@@ -348,6 +393,14 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--method", default="mse")
     t.add_argument("--no-prune", action="store_true")
     t.add_argument("--json", action="store_true")
+    u = sub.add_parser("auto")
+    common(u)
+    u.add_argument("--max-drop", type=float, default=1.0)
+    u.add_argument("--target-size", type=int, default=0)
+    u.add_argument("--exclude", default="")
+    u.add_argument("--method", default="mse")
+    u.add_argument("-o", "--output")
+    u.add_argument("--plan")
     return ap
 
 
@@ -363,9 +416,6 @@ def _image_options(a) -> dict:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "auto":
-        print("qtool: error: auto --ray is not available yet (run qtool auto without --ray)", file=sys.stderr)
-        return 2
     a = _parser().parse_args(argv)
     try:
         m = SweepModel(a.model, a.calib, a.data, a.labels, getattr(a, "out_dir", None), _image_options(a))
@@ -384,6 +434,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"qtool sweep (ray {a.ray}): {a.model} ({len(r.ran) + len(r.skipped)} configurations, "
                   f"{'top-1' if a.labels else 'SQNR of output 0 vs fp32'} on {a.data})")
             print(r.text + f"  written: {r.out_dir / 'report.{json,csv,svg,html}'}")
+        elif a.command == "auto":
+            r = auto(m, output=a.output, plan=a.plan, max_drop=a.max_drop, target_size=a.target_size, method=a.method,
+                     exclude=[x for x in a.exclude.split(",") if x], threads=a.threads, max_retries=a.max_retries,
+                     address=a.ray, quiet=a.quiet)
+            print(f"qtool auto (ray {a.ray}): {a.model} -> {r['output']} (plan {r['plan']})")
+            for line in r["log"]:
+                print("  " + line)
+            print("  plan:            default int8 (W8A8)")
+            for name in r["int4"]:
+                print(f"                   {name}: int4 (weights), int8 activations")
+            for name in r["excluded"]:
+                print(f"                   {name}: float")
+            print(f"  result:          {r['bytes']} bytes, drop {r['drop']:.2f} points (budget {a.max_drop:.2f})"
+                  + ("" if r["within_budget"] else " - NOT within budget"))
         else:
             rep = sensitivity(m, method=a.method, with_pruning=not a.no_prune, threads=a.threads,
                               max_retries=a.max_retries, address=a.ray, quiet=a.quiet)

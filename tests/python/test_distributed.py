@@ -163,3 +163,24 @@ def test_cli_ray_forwards_to_python(cluster, inputs, tmp_path):
     bad = subprocess.run([str(h.QTOOL), "sweep", model, "--calib", tmp_path / "missing.npy", "--data", data,
                           "--ray", cluster.address], capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode == 2 and "missing.npy" in bad.stderr, bad.stderr
+
+
+def test_distributed_sensitivity_equals_local(cluster, inputs):
+    """One task per layer; ranked and rendered by the C++ code: the JSON equals `qtool sensitivity --json`."""
+    model, calib, data, labels = inputs["mnist-net_256x2"]
+    local = h.qtool("sensitivity", model, "--calib", calib, "--data", data, "--labels", labels, "--json").stdout
+    rep = qd.sensitivity(qd.SweepModel(model, calib, data, labels), threads=1)
+    assert rep["json"] == local
+    assert "suggested --exclude" in rep["text"] and "<table>" in rep["html"]
+
+
+def test_distributed_auto_equals_local(cluster, inputs, tmp_path):
+    """Probes as tasks, the greedy search as one task: same model and plan bytes as `qtool auto`."""
+    model, calib, data, labels = inputs["mnist-net_256x2"]
+    h.qtool("auto", model, "--calib", calib, "--data", data, "--labels", labels, "--max-drop", "0.5",
+            "-o", tmp_path / "local.onnx")
+    r = qd.auto(qd.SweepModel(model, calib, data, labels), output=tmp_path / "ray.onnx", max_drop=0.5, threads=1)
+    assert r["plan"] == str(tmp_path / "ray.plan.json")
+    assert (tmp_path / "ray.plan.json").read_bytes() == (tmp_path / "local.plan.json").read_bytes()
+    assert (tmp_path / "ray.onnx").read_bytes() == (tmp_path / "local.onnx").read_bytes()
+    assert r["within_budget"] and r["drop"] <= 0.5 and r["log"]
