@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Model: an ONNX ModelProto plus where it came from; load/validate/save.
 //
 // load_model accepts IR version >= 3 and ai.onnx opsets 7..28, resolves external data into

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fold_constants: evaluates every node whose inputs are all initializers (e.g. Constant, or a
 // Reshape of a weight as in the ONNX Model Zoo MNIST) with the executor's kernels and stores the
 // results as initializers, so weights reach quantization as initializers. A node whose result

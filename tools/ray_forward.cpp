@@ -46,7 +46,7 @@ void forward_to_ray(int argc, char** argv) {
   for (auto& a : args) cargs.push_back(a.data());
   cargs.push_back(nullptr);
   execvp(cargs[0], cargs.data());
-  throw InputError("--ray needs Python with the qtool package and ray (pip install ./python; see "
+  throw InputError("--ray needs Python with the qtool package and ray (pip install . or the wheel; see "
                    "python-ray-requirements.txt): cannot start '" + python + "': " + std::strerror(errno));
 }
 

@@ -27,7 +27,7 @@ import shared_data as sd
 os.environ.setdefault("RAY_AUTH_MODE", "token")
 ray = pytest.importorskip("ray", reason="ray is not installed: pip install -r python-ray-requirements.txt "
                                         "(qtool.distributed runs on Ray)")
-qd = pytest.importorskip("qtool.distributed", reason="the qtool Python package is not installed (pip install ./python)")
+qd = pytest.importorskip("qtool.distributed", reason="the qtool Python package is not installed (pip install .)")
 
 CONFIGS = {"bits": [8, 4, 2], "sparsity": [0, 0.5], "method": ["mse", "percentile"]}
 SWEEP_TIMEOUT = 900  # seconds for one distributed sweep of both models (about 60 s on 2 free cores)
