@@ -240,6 +240,64 @@ QT_API qt_status qt_report_render(const char* report_json, const char* format, c
 typedef void (*qt_log_fn)(void* user, int level, const char* message);
 QT_API void qt_set_log_callback(qt_log_fn callback, void* user, int level);
 
+/* ---- threads ---- */
+/* Threads the calling thread's qtool work may use (qtool's worker threads and oneDNN's OpenMP
+ * team together), threads >= 1; a per-thread setting. Default: min(cores, OMP_NUM_THREADS). */
+QT_API qt_status qt_set_threads(int threads);
+/* Cores of this machine (std::thread::hardware_concurrency, at least 1). */
+QT_API int qt_hardware_threads(void);
+
+/* Writes every sample of `data` (after image decoding / normalization) as one .npz keyed by the
+ * model's input names, so it can be shipped elsewhere and opened again with qt_data_open. */
+QT_API qt_status qt_data_save_npz(qt_data* data, const qt_model* model, const char* path);
+
+/* ---- search: sweeps and per-layer sensitivity, one unit of work per call ----
+ * The units that `qtool sweep` / `qtool sensitivity` run on threads, exposed so that a scheduler
+ * (python/qtool/distributed.py on Ray) can run each one anywhere and gather the results into the
+ * same reports. All JSON out-parameters are qtool-owned NUL-terminated strings: release them with
+ * qt_buffer_free. Rows and reports use the keys of report.json (eval/report.h). */
+
+/* options_json: {"bits": [8,4], "sparsity": [0,0.5], "method": ["mse"]} (defaults as the CLI).
+ * *configs_json: [{"id": "int4-s0.50", "bits": 4, "sparsity": 0.5, "method": "mse"}, ...] in
+ * report order. QT_STATUS_BAD_INPUT for bits outside {8,4,2,1}, sparsity outside [0,1), an
+ * unknown method. */
+QT_API qt_status qt_sweep_configs(const char* options_json, char** configs_json);
+/* The fp32 row of a sweep: file_bytes is the original model file's size. */
+QT_API qt_status qt_sweep_fp32_row(const qt_model* model, int64_t file_bytes, qt_data* eval, const int64_t* labels,
+                                   size_t n_labels, char** row_json);
+/* One configuration (an element of qt_sweep_configs' list): compresses `model`, writes
+ * <out_dir>/<id>.onnx, evaluates it against `model` and returns its row. fp32_row_json is
+ * qt_sweep_fp32_row's. */
+QT_API qt_status qt_sweep_run_config(const qt_model* model, const char* config_json, qt_data* calib, qt_data* eval,
+                                     const int64_t* labels, size_t n_labels, const char* fp32_row_json,
+                                     const char* out_dir, char** row_json);
+/* Renders a report (report.json's content: {"model", "metric", "rows": [...]}, plus an optional
+ * "sensitivity_html") with qtool's writers into <out_dir>/report.{json,csv,svg,html} (json_only:
+ * report.json alone, for progress) and returns the terminal table in *text (may be NULL). */
+QT_API qt_status qt_report_write(const char* report_json, const char* out_dir, int json_only, char** text);
+
+/* Per-layer sensitivity. *info_json: {"layers": ["conv1", ...], "baseline": value,
+ * "metric": "top1"|"sqnr_db"} for the weighted layers of `model` (baseline measured on eval). */
+QT_API qt_status qt_sensitivity_layers(const qt_model* model, qt_data* eval, const int64_t* labels, size_t n_labels,
+                                       char** info_json);
+/* Probes one layer: options_json {"layer": index into the layers list, "baseline": value,
+ * "method": "mse", "with_pruning": true}. *probe_json: one entry of the sensitivity JSON's
+ * "layers" list (node, params, int8_delta, ...). */
+QT_API qt_status qt_sensitivity_probe(const qt_model* model, qt_data* calib, qt_data* eval, const int64_t* labels,
+                                      size_t n_labels, const char* options_json, char** probe_json);
+/* Ranks probes and suggests excludes exactly as `qtool sensitivity`: input {"metric", "baseline",
+ * "layers": [probe, ...]}; outputs (each may be NULL) the JSON, text and HTML renderings. */
+QT_API qt_status qt_sensitivity_report(const char* probes_json, char** json, char** text, char** html);
+
+/* Auto mixed precision as `qtool auto`. options_json: {"max_drop": 1.0, "target_size": 0,
+ * "method": "mse", "exclude": [..], "sensitivity": {"metric", "baseline", "layers": [probe, ...]}}
+ * where the optional sensitivity holds qt_sensitivity_probe results without pruning (measured
+ * here when absent). The best model so far is written to out_path and its plan to plan_path as
+ * the search goes. *result_json: {"bytes", "drop", "value", "within_budget", "int4": [layers],
+ * "excluded": [layers], "log": [lines]}. */
+QT_API qt_status qt_auto_search(const qt_model* model, qt_data* calib, qt_data* eval, const int64_t* labels, size_t n_labels,
+                                const char* options_json, const char* out_path, const char* plan_path, char** result_json);
+
 #ifdef __cplusplus
 }
 #endif

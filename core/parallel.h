@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// parallel_for: runs fn(i) for i in [0, n) on up to hardware_concurrency() std::threads.
+// parallel_for: runs fn(i) for i in [0, n) on up to thread_budget() std::threads.
 // For coarse, independent work items (one observer, one layer); fn must not throw across
 // items it shares state with. The first exception thrown by any fn is rethrown after all join.
+//
+// Thread budget: how many threads the work started from the calling thread may occupy (qtool's
+// own std::threads and oneDNN's OpenMP team together). A
+// sweep running J configurations at once gives each worker thread a budget of T threads, with
+// J x T <= cores, so the machine is never oversubscribed; parallel_for passes its own budget on,
+// divided among its workers.
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -13,17 +19,34 @@
 
 namespace qtool {
 
+// Budget of the calling thread (>= 1): set_thread_budget's value, else min(cores, OpenMP's
+// max threads, which OMP_NUM_THREADS sets).
+int thread_budget();
+// Sets the calling thread's budget (n >= 1) and OpenMP's team size for parallel regions started
+// from this thread (omp_set_num_threads, a per-thread setting).
+void set_thread_budget(int n);
+
+// fn(i) for i in [0, n) on `workers` threads, each with a thread budget of `threads_each`.
 template <typename Fn>
-void parallel_for(int64_t n, Fn&& fn) {
-  const int64_t workers = std::min<int64_t>(n, std::max(1u, std::thread::hardware_concurrency()));
+void parallel_for_workers(int64_t n, int64_t workers, int threads_each, Fn&& fn) {
+  workers = std::max<int64_t>(1, std::min<int64_t>(n, workers));
   if (workers <= 1) {
-    for (int64_t i = 0; i < n; ++i) fn(i);
+    const int saved = thread_budget();
+    set_thread_budget(threads_each);
+    try {
+      for (int64_t i = 0; i < n; ++i) fn(i);
+    } catch (...) {
+      set_thread_budget(saved);
+      throw;
+    }
+    set_thread_budget(saved);
     return;
   }
   std::atomic<int64_t> next{0};
   std::exception_ptr error;
   std::mutex error_mutex;
   auto work = [&] {
+    set_thread_budget(threads_each);
     for (int64_t i; (i = next.fetch_add(1)) < n;) {
       try {
         fn(i);
@@ -34,10 +57,17 @@ void parallel_for(int64_t n, Fn&& fn) {
     }
   };
   std::vector<std::thread> pool;
-  for (int64_t t = 1; t < workers; ++t) pool.emplace_back(work);
-  work();
+  for (int64_t t = 0; t < workers; ++t) pool.emplace_back(work);
   for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
+}
+
+template <typename Fn>
+void parallel_for(int64_t n, Fn&& fn) {
+  const int budget = thread_budget();
+  const int64_t workers = std::min<int64_t>(n, budget);
+  parallel_for_workers(n, workers, std::max<int>(1, static_cast<int>(budget / std::max<int64_t>(1, workers))),
+                       std::forward<Fn>(fn));
 }
 
 }  // namespace qtool

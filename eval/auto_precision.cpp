@@ -20,7 +20,8 @@ struct Candidate {
 }  // namespace
 
 AutoResult auto_precision(const Model& model, Dataset& calib, Dataset& eval, const std::vector<int64_t>& labels,
-                          const AutoOptions& opts, const std::function<void(const Model&, const AutoResult&)>& on_best) {
+                          const AutoOptions& opts, const std::function<void(const Model&, const AutoResult&)>& on_best,
+                          const LayerSensitivityReport* sensitivity) {
   std::set<std::string> user_excluded(opts.base.exclude.begin(), opts.base.exclude.end());
   std::vector<std::string> layers;
   for (const auto& l : weighted_nodes(model))
@@ -41,7 +42,7 @@ AutoResult auto_precision(const Model& model, Dataset& calib, Dataset& eval, con
   CompressOptions sbase = opts.base;
   sbase.exclude.clear();
   overall.set_note("per-layer sensitivity");
-  const auto sens = layer_sensitivity(model, calib, eval, labels, sbase, false);
+  const auto sens = sensitivity ? *sensitivity : layer_sensitivity(model, calib, eval, labels, sbase, false);
   overall.advance(static_cast<int64_t>(layers.size()));
   std::map<std::string, LayerSensitivity> by_node;
   for (const auto& s : sens.layers) by_node[s.node] = s;

@@ -35,7 +35,10 @@ struct AutoResult {
 };
 
 // on_best is called with every new best model (save it: the best so far is always on disk).
+// `sensitivity`: per-layer probes measured elsewhere (layer_sensitivity without pruning, same
+// observer; e.g. one Ray task per layer); nullptr measures them here.
 AutoResult auto_precision(const Model& model, Dataset& calib, Dataset& eval, const std::vector<int64_t>& labels,
-                          const AutoOptions& opts, const std::function<void(const Model&, const AutoResult&)>& on_best);
+                          const AutoOptions& opts, const std::function<void(const Model&, const AutoResult&)>& on_best,
+                          const LayerSensitivityReport* sensitivity = nullptr);
 
 }  // namespace qtool

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/error.h"
 #include "core/progress.h"
 #include "eval/evaluate.h"
 
@@ -23,6 +24,65 @@ Measured measure(const Model& model, const Model& ref, Dataset& eval, const std:
   return m;
 }
 
+LayerSensitivity probe_layer_sensitivity(const Model& model, size_t i, Dataset& calib, Dataset& eval,
+                                         const std::vector<int64_t>& labels, const CompressOptions& base,
+                                         bool with_pruning, double baseline) {
+  const auto layers = weighted_nodes(model);
+  if (i >= layers.size())
+    throw InputError("layer index " + std::to_string(i) + " is out of range: the model has " +
+                     std::to_string(layers.size()) + " weighted layers");
+  std::vector<std::string> op_of(layers.size());
+  for (size_t k = 0; k < layers.size(); ++k)
+    for (const auto& n : model.graph().node())
+      if ((n.name().empty() ? n.output(0) : n.name()) == layers[k]) op_of[k] = n.op_type();
+  auto delta = [&](const Measured& m) { return labels.empty() ? 0.0 : 100.0 * (m.value - baseline); };
+  LayerSensitivity s;
+  s.node = layers[i];
+  for (const auto& n : model.graph().node())
+    if ((n.name().empty() ? n.output(0) : n.name()) == s.node) s.params = model.initializer(n.input(1)).numel();
+  CompressOptions o = base;
+  o.prune_enabled = false;
+  o.op_types = {op_of[i]};
+  o.exclude.clear();
+  for (size_t k = 0; k < layers.size(); ++k)
+    if (k != i && op_of[k] == op_of[i]) o.exclude.push_back(layers[k]);
+  // int8, W8A8 on this layer only
+  o.plan = WeightPlanOptions{};
+  o.act_bits = 8;
+  Measured m8 = measure(compress(model, o, &calib).model, model, eval, labels);
+  s.int8_delta = delta(m8);
+  s.int8_sqnr = m8.sqnr_db;
+  // int4 weight-only on this layer only
+  o.plan.bits = 4;
+  o.act_bits = 32;
+  Measured m4 = measure(compress(model, o, &calib).model, model, eval, labels);
+  s.int4_delta = delta(m4);
+  s.int4_sqnr = m4.sqnr_db;
+  if (with_pruning) {
+    Model p = model;
+    PruneOptions po;
+    po.sparsity = 0;
+    po.sparsity_map = {{s.node, 0.5}};
+    prune_model(p, po);
+    Measured mp = measure(p, model, eval, labels);
+    s.prune_delta = delta(mp);
+    s.prune_sqnr = mp.sqnr_db;
+  }
+  return s;
+}
+
+void rank_layer_sensitivity(LayerSensitivityReport& rep) {
+  const bool top1 = rep.metric == "top1";
+  std::stable_sort(rep.layers.begin(), rep.layers.end(), [&](const LayerSensitivity& a, const LayerSensitivity& b) {
+    if (top1 && a.int8_delta != b.int8_delta) return a.int8_delta < b.int8_delta;
+    if (!top1 && a.int8_sqnr != b.int8_sqnr) return a.int8_sqnr < b.int8_sqnr;
+    return top1 ? a.int4_delta < b.int4_delta : a.int4_sqnr < b.int4_sqnr;
+  });
+  rep.suggested_exclude.clear();
+  for (const auto& s : rep.layers)
+    if ((top1 && s.int8_delta < -0.3) || (!top1 && s.int8_sqnr < 30.0)) rep.suggested_exclude.push_back(s.node);
+}
+
 LayerSensitivityReport layer_sensitivity(const Model& model, Dataset& calib, Dataset& eval,
                                          const std::vector<int64_t>& labels, const CompressOptions& base,
                                          bool with_pruning) {
@@ -31,56 +91,12 @@ LayerSensitivityReport layer_sensitivity(const Model& model, Dataset& calib, Dat
   const Measured fp32 = measure(model, model, eval, labels);
   rep.baseline = fp32.value;
   const auto layers = weighted_nodes(model);
-  std::vector<std::string> op_of(layers.size());
-  for (size_t i = 0; i < layers.size(); ++i)
-    for (const auto& n : model.graph().node())
-      if ((n.name().empty() ? n.output(0) : n.name()) == layers[i]) op_of[i] = n.op_type();
-  auto delta = [&](const Measured& m) { return labels.empty() ? 0.0 : 100.0 * (m.value - fp32.value); };
   Progress progress("sensitivity", static_cast<int64_t>(layers.size()));
   for (size_t i = 0; i < layers.size(); ++i) {
-    LayerSensitivity s;
-    s.node = layers[i];
-    for (const auto& n : model.graph().node())
-      if ((n.name().empty() ? n.output(0) : n.name()) == s.node) s.params = model.initializer(n.input(1)).numel();
-    CompressOptions o = base;
-    o.prune_enabled = false;
-    o.op_types = {op_of[i]};
-    o.exclude.clear();
-    for (size_t k = 0; k < layers.size(); ++k)
-      if (k != i && op_of[k] == op_of[i]) o.exclude.push_back(layers[k]);
-    // int8, W8A8 on this layer only
-    o.plan = WeightPlanOptions{};
-    o.act_bits = 8;
-    Measured m8 = measure(compress(model, o, &calib).model, model, eval, labels);
-    s.int8_delta = delta(m8);
-    s.int8_sqnr = m8.sqnr_db;
-    // int4 weight-only on this layer only
-    o.plan.bits = 4;
-    o.act_bits = 32;
-    Measured m4 = measure(compress(model, o, &calib).model, model, eval, labels);
-    s.int4_delta = delta(m4);
-    s.int4_sqnr = m4.sqnr_db;
-    if (with_pruning) {
-      Model p = model;
-      PruneOptions po;
-      po.sparsity = 0;
-      po.sparsity_map = {{s.node, 0.5}};
-      prune_model(p, po);
-      Measured mp = measure(p, model, eval, labels);
-      s.prune_delta = delta(mp);
-      s.prune_sqnr = mp.sqnr_db;
-    }
-    rep.layers.push_back(s);
+    rep.layers.push_back(probe_layer_sensitivity(model, i, calib, eval, labels, base, with_pruning, fp32.value));
     progress.advance(1);
   }
-  const bool top1 = !labels.empty();
-  std::stable_sort(rep.layers.begin(), rep.layers.end(), [&](const LayerSensitivity& a, const LayerSensitivity& b) {
-    if (top1 && a.int8_delta != b.int8_delta) return a.int8_delta < b.int8_delta;
-    if (!top1 && a.int8_sqnr != b.int8_sqnr) return a.int8_sqnr < b.int8_sqnr;
-    return top1 ? a.int4_delta < b.int4_delta : a.int4_sqnr < b.int4_sqnr;
-  });
-  for (const auto& s : rep.layers)
-    if ((top1 && s.int8_delta < -0.3) || (!top1 && s.int8_sqnr < 30.0)) rep.suggested_exclude.push_back(s.node);
+  rank_layer_sensitivity(rep);
   return rep;
 }
 

@@ -38,6 +38,14 @@ LayerSensitivityReport layer_sensitivity(const Model& model, Dataset& calib, Dat
                                          const std::vector<int64_t>& labels, const CompressOptions& base = {},
                                          bool with_pruning = true);
 
+// One unit of work of the above: layer i of weighted_nodes(model) probed alone (int8, int4 and, with
+// with_pruning, 50% pruned); deltas against `baseline` (fp32's metric). InputError when i is out
+// of range. rank_layer_sensitivity orders the probes and fills suggested_exclude (by rep.metric).
+LayerSensitivity probe_layer_sensitivity(const Model& model, size_t i, Dataset& calib, Dataset& eval,
+                                         const std::vector<int64_t>& labels, const CompressOptions& base,
+                                         bool with_pruning, double baseline);
+void rank_layer_sensitivity(LayerSensitivityReport& rep);
+
 // Metric of `model` on `eval` against the fp32 `ref` (top-1 with labels, else the smallest SQNR
 // over all outputs), with top-1 agreement (1 when output 0 is not classifier-shaped; see
 // `classifier`); shared by sensitivity, auto and sweep.

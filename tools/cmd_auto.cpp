@@ -14,7 +14,7 @@ namespace qtool::cli {
 
 void add_auto_command(CLI::App& app) {
   struct Args {
-    std::string model, calib, data, labels, out, plan, method = "mse";
+    std::string model, calib, data, labels, out, plan, method = "mse", ray;
     double max_drop = 1.0;
     int64_t target_size = 0;
     std::vector<std::string> exclude;
@@ -34,6 +34,7 @@ void add_auto_command(CLI::App& app) {
   cmd->add_option("--method", a->method, "observer for int8 activations (default mse)");
   cmd->add_option("-o,--output", a->out, "output model (default <model stem>.auto.onnx); the plan goes to <output>.plan.json");
   cmd->add_option("--plan", a->plan, "where to write the plan (default <output without .onnx>.plan.json)");
+  add_ray_option(cmd, a->ray);
   add_data_options(cmd, a->data_opts);
   add_force_option(cmd, a->force);
   cmd->callback([a] {

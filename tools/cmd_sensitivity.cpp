@@ -9,7 +9,7 @@ namespace qtool::cli {
 
 void add_sensitivity_command(CLI::App& app) {
   struct Args {
-    std::string model, calib, data, labels, method = "mse";
+    std::string model, calib, data, labels, method = "mse", ray;
     bool json = false, no_prune = false;
     DataOptions data_opts;
   };
@@ -24,6 +24,7 @@ void add_sensitivity_command(CLI::App& app) {
   cmd->add_option("--method", a->method, "observer for the int8 activations (default mse)");
   cmd->add_flag("--no-prune", a->no_prune, "skip the pruning column");
   cmd->add_flag("--json", a->json, "print JSON");
+  add_ray_option(cmd, a->ray);
   add_data_options(cmd, a->data_opts);
   cmd->callback([a] {
     Model model = load_model(a->model);

@@ -12,12 +12,13 @@
 #include <iostream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "core/parallel.h"
 #include "core/progress.h"
 #include "eval/layer_sensitivity.h"
 #include "eval/report.h"
-#include "prune/sparse_storage.h"
+#include "search/sweep_unit.h"
 #include "tools/commands.h"
 
 namespace fs = std::filesystem;
@@ -26,23 +27,21 @@ namespace qtool::cli {
 
 namespace {
 
+std::string join_methods(const std::vector<std::string>& methods) {
+  std::string out;
+  for (const auto& m : methods) out += (out.empty() ? "" : ",") + m;
+  return out;
+}
+
 struct SweepArgs {
-  std::string model, calib, data, labels, method = "mse", out_dir, size_axis = "file";
+  std::string model, calib, data, labels, out_dir, ray, size_axis = "file";
+  std::vector<std::string> methods{"mse"};
   std::vector<int> bits{8, 4};
   std::vector<double> sparsity{0};
   bool resume = false, sensitivity = false, no_sensitivity = false, force = false;
+  int jobs = 0, threads = 0;
   DataOptions data_opts;
 };
-
-struct Config {
-  std::string id;
-  int bits;
-  double sparsity;
-};
-
-std::string format_of(int bits) {
-  return bits == 8 ? "int8" : bits == 4 ? "int4" : bits == 2 ? "int2" : bits == 1 ? "binary" : "";
-}
 
 std::string read_text(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -51,25 +50,26 @@ std::string read_text(const fs::path& p) {
   return s.str();
 }
 
+// Concurrent configurations x oneDNN threads each, never more threads than cores.
+std::pair<int, int> split_cores(int jobs, int threads, int64_t todo) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (jobs < 0 || threads < 0) throw InputError("--jobs and --threads must be >= 1");
+  if (jobs > cores) throw InputError("--jobs " + std::to_string(jobs) + " exceeds the " + std::to_string(cores) + " cores");
+  if (threads > cores)
+    throw InputError("--threads " + std::to_string(threads) + " exceeds the " + std::to_string(cores) + " cores");
+  if (jobs && threads && jobs * threads > cores)
+    throw InputError("--jobs " + std::to_string(jobs) + " x --threads " + std::to_string(threads) + " = " +
+                     std::to_string(jobs * threads) + " threads on " + std::to_string(cores) + " cores");
+  if (!jobs) jobs = threads ? cores / threads : static_cast<int>(std::min<int64_t>(cores, std::max<int64_t>(1, todo)));
+  if (!threads) threads = std::max(1, cores / jobs);
+  return {std::max(1, jobs), threads};
+}
+
 void run_sweep(const SweepArgs& a) {
   Model model = load_model(a.model);
   require_supported(model);
   const auto specs = model_input_specs(model);
-  for (int b : a.bits)
-    if (format_of(b).empty()) throw InputError("--bits: " + std::to_string(b) + " is not one of 8, 4, 2, 1");
-  for (double s : a.sparsity)
-    if (!(s >= 0 && s < 1)) throw InputError("--sparsity values must be in [0, 1), got " + std::to_string(s));
-  std::vector<Config> configs;
-  for (int b : a.bits)
-    for (double s : a.sparsity) {
-      if (b == 1 && s > 0) {
-        spdlog::warn("skipping binary with sparsity {}: binary weights have no zero level", s);
-        continue;
-      }
-      char id[64];
-      std::snprintf(id, sizeof id, s > 0 ? "%s-s%.2f" : "%s", format_of(b).c_str(), s);
-      configs.push_back({id, b, s});
-    }
+  const std::vector<SweepConfig> configs = sweep_configs(a.bits, a.sparsity, a.methods);
   const fs::path dir = a.out_dir.empty() ? fs::path(a.model).parent_path() / (fs::path(a.model).stem().string() + ".sweep")
                                          : fs::path(a.out_dir);
   OutputGuard guard(a.force);
@@ -99,7 +99,7 @@ void run_sweep(const SweepArgs& a) {
   report.size_axis = a.size_axis;
   {
     auto calib_desc = open_data(a.calib, specs, a.data_opts);
-    report.provenance = make_provenance(a.model, calib_desc.get(), eval.get(), a.method);
+    report.provenance = make_provenance(a.model, calib_desc.get(), eval.get(), join_methods(a.methods));
   }
   std::map<std::string, ReportRow> done;
   if (a.resume && fs::exists(dir / "report.json")) {
@@ -115,7 +115,6 @@ void run_sweep(const SweepArgs& a) {
     spdlog::info("resuming: {} of {} configurations already done", done.count("fp32") ? done.size() - 1 : done.size(),
                  configs.size());
   }
-  constexpr uint64_t kZipLimit = uint64_t{256} << 20;  // zip sizes need the model in memory
   // one bar for the whole sweep: fp32 and every configuration still to do (nested loops show in its postfix)
   int64_t steps = done.count("fp32") ? 0 : 1;
   for (const auto& c : configs) steps += done.count(c.id) ? 0 : 1;
@@ -125,15 +124,7 @@ void run_sweep(const SweepArgs& a) {
     fp32 = done["fp32"];
   } else {
     progress.set_note("fp32");
-    const auto t0 = std::chrono::steady_clock::now();
-    Measured m = measure(model, model, *eval, labels);
-    fp32.config = "fp32";
-    fp32.path = "";
-    fp32.file_bytes = static_cast<int64_t>(model.bytes_on_disk());
-    fp32.zip_bytes = model.serialized_bytes() <= kZipLimit ? zip_bytes(serialize_model(model)) : 0;
-    fp32.value = m.value;  // SQNR of fp32 vs itself: +inf
-    fp32.delta = labels.empty() ? INFINITY : 0.0;
-    fp32.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    fp32 = sweep_fp32_row(model, static_cast<int64_t>(model.bytes_on_disk()), *eval, labels);
     done["fp32"] = fp32;
     progress.advance(1);
   }
@@ -150,43 +141,18 @@ void run_sweep(const SweepArgs& a) {
     std::lock_guard<std::mutex> lock(mu);
     save_state();
   }
-  std::vector<Config> todo;
+  std::vector<SweepConfig> todo;
   for (const auto& c : configs)
     if (!done.count(c.id)) todo.push_back(c);
-  parallel_for(static_cast<int64_t>(todo.size()), [&](int64_t k) {
-    const Config& c = todo[k];
-    progress.set_note(c.id);
-    const auto t0 = std::chrono::steady_clock::now();
+  const auto [jobs, threads] = split_cores(a.jobs, a.threads, static_cast<int64_t>(todo.size()));
+  spdlog::info("sweep: {} configurations to run, {} at a time with {} thread(s) each", todo.size(), jobs, threads);
+  parallel_for_workers(static_cast<int64_t>(todo.size()), jobs, threads, [&](int64_t k) {
+    progress.set_note(todo[k].id);
     auto calib = open_data(a.calib, specs, a.data_opts);  // one reader per thread
     auto ev = open_data(a.data, specs, a.data_opts);
-    CompressOptions o;
-    o.skip_nonfinite = a.data_opts.skip_nonfinite;
-    o.plan.bits = c.bits;
-    o.method = a.method;
-    if (c.sparsity > 0) {
-      o.prune_enabled = true;
-      o.prune.sparsity = c.sparsity;
-    }
-    CompressResult res = compress(model, o, calib.get());
-    const std::string file = c.id + ".onnx";
-    const SaveResult saved = save_model(res.model, dir / file);
-    Measured m = measure(res.model, model, *ev, labels);
-    ReportRow row;
-    row.config = c.id;
-    row.weights = format_of(c.bits);
-    row.sparsity = c.sparsity;
-    row.activations = res.activations ? "int8" : "float";
-    row.bits_per_weight = code_bits_per_weight(res.stats);
-    row.file_bytes = static_cast<int64_t>(saved.model_bytes + saved.data_bytes);
-    row.zip_bytes = res.model.serialized_bytes() <= kZipLimit ? zip_bytes(serialize_model(res.model)) : 0;
-    row.size_ratio = fp32.file_bytes > 0 ? static_cast<double>(row.file_bytes) / fp32.file_bytes : 0.0;
-    row.value = m.value;
-    row.delta = labels.empty() ? m.value : 100.0 * (m.value - fp32.value);  // SQNR: vs fp32 already
-    row.agreement = m.agreement;
-    row.path = file;
-    row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ReportRow row = run_sweep_unit(model, todo[k], *calib, *ev, labels, fp32, dir, a.data_opts.skip_nonfinite);
     std::lock_guard<std::mutex> lock(mu);
-    done[c.id] = row;
+    done[todo[k].id] = row;
     save_state();
     progress.advance(1);
   });
@@ -208,7 +174,7 @@ void run_sweep(const SweepArgs& a) {
   if (a.sensitivity) {
     auto calib = open_data(a.calib, specs, a.data_opts);
     CompressOptions base;
-    base.method = a.method;
+    base.method = a.methods[0];
     spdlog::info("per-layer sensitivity for report.html (int8, int4 and 50% pruned per layer)");
     report.sensitivity_html = layer_sensitivity(model, *calib, *eval, labels, base).to_html();
     write_reports();
@@ -228,7 +194,8 @@ void add_sweep_command(CLI::App& app) {
   cmd->add_option("--labels", a->labels, "labels .npy or 'folders' (class subfolders) for top-1 (without: smallest SQNR over the outputs vs fp32)");
   cmd->add_option("--bits", a->bits, "weight bits to sweep (default 8,4; 8 = W8A8, below 8 weight-only)")->delimiter(',');
   cmd->add_option("--sparsity", a->sparsity, "unstructured sparsities to sweep (default 0)")->delimiter(',');
-  cmd->add_option("--method", a->method, "observer for int8 activations (default mse)");
+  cmd->add_option("--method", a->methods, "observers for int8 activations to sweep (default mse; with several, "
+                                          "configuration ids end in -<method>)")->delimiter(',');
   cmd->add_option("--out-dir", a->out_dir, "output folder (default <model stem>.sweep beside the model)");
   cmd->add_option("--size-axis", a->size_axis,
                   "x axis of the plot: file (default) or zip (the zip-compressed, download size: pruned models at "
@@ -238,6 +205,9 @@ void add_sweep_command(CLI::App& app) {
                              "after the table, measure per-layer sensitivity (three runs per layer) into report.html");
   // the default since 0.2: kept so that scripts written for the old default still run
   cmd->add_flag("--no-sensitivity", a->no_sensitivity, "no per-layer sensitivity (the default)")->excludes(sens);
+  cmd->add_option("--jobs", a->jobs, "configurations run at once (default: cores / --threads, or all cores)");
+  cmd->add_option("--threads", a->threads, "threads per configuration (default: cores / --jobs); jobs x threads <= cores");
+  add_ray_option(cmd, a->ray);
   add_data_options(cmd, a->data_opts);
   add_force_option(cmd, a->force);
   cmd->callback([a] { run_sweep(*a); });

@@ -81,6 +81,14 @@ struct DataOptions {
   std::vector<int64_t> select(int64_t n) const;
 };
 void add_data_options(CLI::App* cmd, DataOptions& opts);
+// --ray ADDRESS on sweep / sensitivity / auto (tools/ray_forward.cpp). The option is listed in
+// --help; the work is done by forward_to_ray, which main() calls before parsing.
+void add_ray_option(CLI::App* cmd, std::string& address);
+// When argv is `qtool [global flags] sweep|sensitivity|auto ... --ray ADDRESS ...`, replaces this
+// process with `python3 -m qtool.distributed <same arguments>` (the Ray driver in the Python
+// package; $QTOOL_PYTHON picks the interpreter) and does not return; otherwise returns. Throws
+// InputError when the interpreter cannot be started.
+void forward_to_ray(int argc, char** argv);
 std::unique_ptr<Dataset> open_data(const std::string& path, const std::vector<InputSpec>& inputs,
                                    const DataOptions& opts);
 // Labels for the samples open_data selects: `labels` is a .npy of class ids (for the whole data

@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
   for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
     sub->parse_complete_callback([sub] { qtool::cli::reject_empty_values(sub); });
   try {
+    qtool::cli::forward_to_ray(argc, argv);  // --ray: the Python package's Ray driver does the work
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);

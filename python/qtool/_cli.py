@@ -19,6 +19,9 @@ def main() -> None:
         sys.stderr.write(f"qtool: error: the native binary {exe} is missing: install the wheel "
                          "(pip install qtool-onnx, or pip install . in a checkout)\n")
         sys.exit(1)
+    # `qtool sweep|sensitivity|auto --ray` hands over to `$QTOOL_PYTHON -m qtool.distributed`: this
+    # interpreter, the one this package (and Ray) is installed in
+    os.environ.setdefault("QTOOL_PYTHON", sys.executable)
     os.execv(exe, ["qtool"] + sys.argv[1:])
 
 

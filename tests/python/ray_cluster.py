@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A Ray cluster on this machine for tests and the benchmark: a head node (1 CPU) and optionally one
+worker node (1 CPU), both `ray start --block` on 127.0.0.1 in process groups of their own, with token
+authentication (Ray's default for `ray start`; the caller's process must have RAY_AUTH_MODE=token
+before importing ray). stop() ends exactly the processes started here (never `ray stop`, which ends
+every Ray on the machine). Start is bounded by START_TIMEOUT seconds per node."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+START_TIMEOUT = 90
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ray_cli():
+    exe = Path(sys.executable).with_name("ray")
+    return str(exe) if exe.exists() else shutil.which("ray")
+
+
+class LocalCluster:
+    """`ray start --block` for a head and one worker node, each in its own process group so that
+    stopping kills exactly the processes started here (never `ray stop`, which ends every Ray on
+    the machine)."""
+
+    def __init__(self, tmp: Path, workers: int = 1):
+        self.workers = workers
+        self.port = _free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.procs = {}
+        self.tmp = tmp
+        # token authentication (Ray's default for `ray start`): every process of the test, the driver
+        # and `qtool sweep --ray` included, runs with RAY_AUTH_MODE=token and the same token file
+        env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token")
+        self.env = env
+        common = ["--block", "--num-cpus=1", "--node-ip-address=127.0.0.1", "--disable-usage-stats"]
+        try:
+            self._start_all(env, common, tmp)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_all(self, env, common, tmp):
+        self._start("head", [ray_cli(), "start", "--head", f"--port={self.port}", "--include-dashboard=false",
+                             f"--temp-dir={tmp}", *common], env)
+        self._wait_nodes(1)
+        if self.workers:
+            self._start("worker", [ray_cli(), "start", f"--address={self.address}", *common], env)
+            self._wait_nodes(2)
+
+    def _start(self, name, cmd, env):
+        log = open(self.tmp / f"{name}.log", "w")
+        self.procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+    def _wait_nodes(self, n):
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            for name, p in self.procs.items():
+                if p.poll() is not None:
+                    raise RuntimeError(f"ray {name} exited: {(self.tmp / f'{name}.log').read_text()[-2000:]}")
+            try:
+                r = subprocess.run([ray_cli(), "status", f"--address={self.address}"], capture_output=True, text=True,
+                                   env=self.env, timeout=30)
+            except subprocess.TimeoutExpired:
+                continue
+            if r.returncode == 0 and r.stdout.count("node_") >= n:
+                return
+            time.sleep(1)
+        raise TimeoutError(f"the Ray cluster did not reach {n} nodes in {START_TIMEOUT} s")
+
+    def node_pids(self, name, prefix):
+        """PIDs of node `name` (its process group and their children: Ray puts each worker in a
+        process group of its own) whose command line starts with `prefix` (a Ray worker running a
+        task is titled ray::<function name>)."""
+        group, procs = self.procs[name].pid, {}
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                stat = (d / "stat").read_text()
+                ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                procs[int(d.name)] = (ppid, os.getpgid(int(d.name)), cmd)
+            except (OSError, ProcessLookupError, ValueError):
+                continue
+        node = {pid for pid, (_, pgid, _) in procs.items() if pgid == group}
+        return [pid for pid, (ppid, _, cmd) in procs.items() if (pid in node or ppid in node) and cmd.startswith(prefix)]
+
+    def stop(self):
+        workers = [pid for name in self.procs for pid in self.node_pids(name, "")]
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for p in self.procs.values():
+                try:
+                    os.killpg(p.pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and any(p.poll() is None for p in self.procs.values()):
+                time.sleep(0.5)
+        for pid in workers:  # Ray workers have process groups of their own: end the ones started here
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
