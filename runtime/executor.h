@@ -47,10 +47,6 @@ struct ExecutorOptions {
   // into it (runtime/fusion.cpp). A fused-away value (the Conv's own output) is then never produced,
   // so hooks do not see it; graph outputs and keep_values() names are never fused away.
   bool fuse = true;
-  // Run QDQ convolutions (DequantizeLinear -> Conv [-> Relu] [-> QuantizeLinear] with int8
-  // per-channel weights) as integer convolutions (runtime/qdq_fusion.cpp), as onnxruntime runs
-  // them (QLinearConv), instead of float convolutions of dequantized tensors. Needs `fuse`.
-  bool integer_qdq = true;
   // Let convolutions hand each other oneDNN blocked tensors (nChw16c, ...) instead of converting
   // to NCHW between them. Invisible outside the executor: hooks and results are always plain.
   bool layouts = true;
@@ -58,6 +54,11 @@ struct ExecutorOptions {
   bool reference_only = false;
   // Constant folding leaves a node in the graph when one of its results would be larger.
   size_t fold_limit_bytes = size_t{256} << 20;
+  // Run QDQ convolutions (DequantizeLinear -> Conv [-> Relu] [-> QuantizeLinear] with int8
+  // per-channel weights) as integer convolutions (runtime/qdq_fusion.cpp), as onnxruntime runs
+  // them (QLinearConv), instead of float convolutions of dequantized tensors. Needs `fuse`.
+  // (Last member: aggregate initialisers of the ones above keep their meaning.)
+  bool integer_qdq = true;
 };
 
 class CompiledGraph;

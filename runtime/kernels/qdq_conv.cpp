@@ -188,9 +188,10 @@ struct Cache {
 
 bool fast(KernelContext& c) {
   if (!has_vnni()) return false;
-  // parameters and weights are graph constants (the rewrite only fuses those): cached below
+  // Parameters and weights are cached with the primitive: graph constants (the rewrite only fuses
+  // those) or a one-off run (no cache).
   for (int i : {kXScale, kXZp, kW, kWScale, kBias, kYScale, kYZp})
-    if (c.has(i) && (!c.is_constant(i) || c.in(i).layout())) return false;
+    if (c.has(i) && ((c.state && !c.is_constant(i)) || c.in(i).layout())) return false;
   const Tensor& x = c.in(kX);
   const Tensor& w = c.in(kW);
   const int sp = x.rank() - 2;
