@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """qtool vs onnxruntime on resnet_4b and UltraFace RFB-320 (../shared/data), one run, 2 threads.
 
 (a) fp32 inference throughput: qtool's executor vs onnxruntime CPU

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Runs an Executor over a Dataset batch by batch. Whether the model accepts a batch > 1 is probed
 // once (some exports fix the batch at 1 inside Reshape constants); otherwise samples go one by one.
 #pragma once

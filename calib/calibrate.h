@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Calibration: run the model over a dataset and feed every listed float tensor to its own
 // observer (streaming; memory is per tensor, not per sample).
 #pragma once

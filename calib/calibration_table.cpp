@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "calib/calibration_table.h"
 
 #include <fstream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // CalibrationTable: the activation range of every calibrated tensor, saved as JSON so that
 // calibration runs once and quantization (a second step) consumes it. Format:
 //   {"format": "qtool-calibration-table", "version": 1, "method": "entropy", "samples": 500,

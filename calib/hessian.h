@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Layer-input second moments for GPTQ (quant/gptq.h): for each requested Conv / Gemm / MatMul node,
 // H = 2/n * sum_x x x^T over every input row x the layer's weight multiplies, accumulated over the
 // calibration set on the fp32 model. x is an im2col patch (input channels x kernel positions, in

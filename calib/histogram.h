@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Streaming histogram over a symmetric range [-R, R] with a fixed number of bins (even).
 // When a value falls outside, R doubles and neighbouring bin pairs merge, so memory stays
 // constant however many values are added. Exact min/max are tracked alongside.

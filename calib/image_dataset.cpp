@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Folder of images -> float tensors: decode (JPEG: libjpeg-turbo; PNG/BMP: stb_image), resize to
 // WxH with bilinear interpolation (OpenCV INTER_LINEAR semantics: half-pixel centres, no
 // antialiasing, as in cv2.resize), channel order RGB or BGR, x = (pixel * scale - mean[c]) / std[c],

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Observers: consume every value of one tensor over the calibration set (streaming, constant
 // memory) and choose the clipping range [min, max] that activations are quantized to.
 //

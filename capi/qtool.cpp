@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool C API: every entry point catches every exception and turns it into a status code and a
 // per-thread message (capi/qtool.h).
 #include "capi/qtool.h"
@@ -17,6 +18,7 @@
 #include "prune/prune.h"
 #include "prune/sparse_storage.h"
 #include "quant/compress.h"
+#include "runtime/executor.h"
 
 struct qt_model {
   qtool::Model model;
@@ -121,6 +123,19 @@ const onnx::TensorProto& find_tensor(const qt_model* m, const char* name) {
   auto* t = m->model.find_initializer(name);
   if (!t) throw NotFound(std::string("model has no tensor named '") + name + "'");
   return *t;
+}
+
+// An initializer, or a value computed from initializers only (a weight stored behind Cast, e.g.
+// bf16/fp16 storage widened at run time, or behind a dequantizing subgraph), as the executor folds it.
+qtool::Tensor read_weight(const qt_model* m, const char* name) {
+  need(name, "name");
+  if (auto* t = m->model.find_initializer(name)) return qtool::tensor_from_proto(*t);
+  try {
+    qtool::Executor ex(m->model);
+    if (const qtool::Tensor* c = ex.constant(name)) return *c;
+  } catch (const qtool::InputError&) {
+  }
+  throw NotFound(std::string("model has no tensor named '") + name + "' (neither an initializer nor computed from initializers)");
 }
 
 qtool::CompressOptions compress_options(const nlohmann::json& j) {
@@ -243,10 +258,10 @@ qt_status qt_model_tensor_shape(const qt_model* model, const char* name, int64_t
     need(model, "model");
     need(shape, "shape");
     need(rank, "rank");
-    const auto& t = find_tensor(model, name);
-    if (t.dims_size() > 8) throw ArgumentError(std::string("tensor '") + name + "' has rank > 8");
-    *rank = static_cast<size_t>(t.dims_size());
-    for (int i = 0; i < t.dims_size(); ++i) shape[i] = t.dims(i);
+    const qtool::Tensor t = read_weight(model, name);
+    if (t.rank() > 8) throw ArgumentError(std::string("tensor '") + name + "' has rank > 8");
+    *rank = static_cast<size_t>(t.rank());
+    for (int i = 0; i < t.rank(); ++i) shape[i] = t.dim(i);
   });
 }
 
@@ -254,7 +269,7 @@ qt_status qt_model_get_tensor(const qt_model* model, const char* name, float* va
   return guarded([&] {
     need(model, "model");
     need(values, "values");
-    qtool::Tensor t = qtool::tensor_from_proto(find_tensor(model, name));
+    const qtool::Tensor t = read_weight(model, name);
     if (static_cast<int64_t>(count) != t.numel())
       throw ArgumentError(std::string("tensor '") + name + "' has " + std::to_string(t.numel()) + " values, buffer holds " +
                           std::to_string(count));

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* qtool C API (C99). A thin, stable boundary over the qtool library for other languages (the
  * Python package in python/ loads it with ctypes).
  *
@@ -62,7 +63,9 @@ QT_API void qt_model_free(qt_model* model);
 
 /* Tensor (initializer) access, e.g. to read weights back for fine-tuning. rank/shape: shape must
  * hold 8 entries; *rank receives the rank. qt_model_get_tensor copies `count` float32 values
- * (count must equal the element count; non-float tensors are converted). */
+ * (count must equal the element count; non-float tensors are converted). Reading also accepts a
+ * value computed from initializers only (a weight behind Cast, e.g. bf16 storage, or behind
+ * DequantizeLinear); qt_model_set_tensor replaces float32 initializers only. QT_STATUS_NOT_FOUND otherwise. */
 QT_API qt_status qt_model_tensor_shape(const qt_model* model, const char* name, int64_t* shape, size_t* rank);
 QT_API qt_status qt_model_get_tensor(const qt_model* model, const char* name, float* values, size_t count);
 QT_API qt_status qt_model_set_tensor(qt_model* model, const char* name, const float* values, size_t count);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool error model: every failure inside the library is a qtool::Error (or a subclass).
 // The CLI maps InputError to exit code 2 (bad input: file, model, data, option) and every
 // other Error to exit code 1 (internal failure). Messages name the file, node or tensor.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // parallel_for: runs fn(i) for i in [0, n) on up to hardware_concurrency() std::threads.
 // For coarse, independent work items (one observer, one layer); fn must not throw across
 // items it shares state with. The first exception thrown by any fn is rethrown after all join.

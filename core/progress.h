@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Progress: a one-line progress bar with rate and ETA on stderr when stderr is a terminal;
 // silent otherwise (CI, pipes) and when spdlog's level is above info (--quiet).
 #pragma once

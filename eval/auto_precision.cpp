@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "eval/auto_precision.h"
 
 #include <spdlog/spdlog.h>

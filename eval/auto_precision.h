@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Automatic mixed precision (`qtool auto`): per-layer weight precision (float / int8 / int4, int8
 // activations on every quantized layer) for the smallest file within an accuracy budget, or for
 // the best accuracy within a size budget. Greedy search driven by measured per-layer sensitivity

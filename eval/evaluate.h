@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // evaluate: runs a model over a dataset in qtool's executor and reports top-1 (with labels),
 // top-1 agreement and per-output SQNR / cosine against a reference model (e.g. the fp32 original).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // inspect: what a model is made of (op histogram, parameter count, bytes by data type).
 #pragma once
 #include <map>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Per-layer sensitivity (`qtool sensitivity`, the sweep report, `qtool auto`): for each weighted
 // layer, the metric delta and output SQNR when only that layer is
 //   int8   weights int8 per channel and its activation inputs int8 (W8A8), the rest float;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Streaming accuracy metrics.
 //   top-1:     argmax over each sample's output (all values after the batch axis) == label
 //   agreement: argmax equal to the reference model's argmax

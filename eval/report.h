@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The accuracy/size tradeoff report of `qtool sweep`: one row per configuration, rendered as a
 // terminal table, JSON, CSV, an SVG plot (metric against file size, log size axis, fp32 marked,
 // Pareto front drawn and labelled) and one self-contained HTML page.

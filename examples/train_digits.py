@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A PyTorch training script that compresses its model through qtool's Python package.
 
 Trains a small CNN on scikit-learn's bundled handwritten digits (1,797 real 8x8 scans, UCI), exports

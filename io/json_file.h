@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading a JSON file with errors that name the file (plans, sparsity maps, calibration tables).
 #pragma once
 #include <nlohmann/json.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Model: an ONNX ModelProto plus where it came from; load/validate/save.
 //
 // load_model accepts IR version >= 3 and ai.onnx opsets 7..28, resolves external data into
@@ -38,7 +39,7 @@ struct Model {
 
 // Parses and validates; throws InputError for a missing, empty, truncated or non-ONNX file,
 // an IR version < 3 or an opset outside kMinOpset..kMaxOpset. Weights held by Constant nodes
-// (or Identity/Cast of initializers) become initializers (io/weights_to_initializers.h).
+// (or Identity of initializers) become initializers (io/weights_to_initializers.h).
 Model load_model(const std::filesystem::path& path);
 // Same from bytes in memory; `label` names the source in error messages.
 Model load_model_from_bytes(const std::string& bytes, const std::string& label);

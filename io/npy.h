@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // NumPy .npy / .npz reading and writing (format spec: numpy.lib.format, version 1.0/2.0/3.0).
 // Supported dtypes: float16/32/64, int8..int64, uint8..uint64, bool (little-endian), C order only. .npz archives are read and written
 // with libzip (stored or deflated members named "<key>.npy").

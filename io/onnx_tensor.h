@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Conversion between onnx::TensorProto and qtool::Tensor.
 // Reads raw_data and the typed repeated fields (float_data, int32_data, int64_data, double_data);
 // external data must have been resolved into raw_data by io::load_model first.

@@ -57,12 +57,6 @@ Tensor constant_value(const onnx::NodeProto& n) {
   return {};
 }
 
-bool castable(int32_t to) {
-  const auto t = static_cast<DType>(to);
-  return t == DType::kFloat || t == DType::kDouble || t == DType::kFloat16 || t == DType::kBFloat16 ||
-         t == DType::kInt8 || t == DType::kUInt8 || t == DType::kInt32 || t == DType::kInt64 || t == DType::kBool;
-}
-
 }  // namespace
 
 int weights_to_initializers(Model& model) {
@@ -85,17 +79,9 @@ int weights_to_initializers(Model& model) {
       Tensor value;
       if (n.op_type() == "Constant" && n.input_size() == 0) {
         value = constant_value(n);
-      } else if ((n.op_type() == "Identity" || n.op_type() == "Cast") && n.input_size() == 1 && inits.count(n.input(0)) &&
+      } else if (n.op_type() == "Identity" && n.input_size() == 1 && inits.count(n.input(0)) &&
                  !declared_inputs.count(n.input(0))) {
-        const Tensor in = model.initializer(n.input(0));
-        if (n.op_type() == "Identity") {
-          value = in;
-        } else {
-          const auto* to = only_attr(n);
-          const bool numeric = dtype_is_float(in.dtype()) || dtype_is_integer(in.dtype()) || in.dtype() == DType::kBool;
-          if (!to || to->name() != "to" || !castable(static_cast<int32_t>(to->i())) || !numeric) continue;
-          value = in.cast(static_cast<DType>(to->i()));
-        }
+        value = model.initializer(n.input(0));
       }
       if (value.empty()) continue;
       const std::string name = n.output(0);

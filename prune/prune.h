@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Magnitude pruning passes (Model -> Model) and their masks.
 //
 //   unstructured  zero the smallest |w| of each layer (scope layer) or below one threshold across

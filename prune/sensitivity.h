@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Per-layer pruning sensitivity and sparsity allocation.
 //
 // measure_sensitivity prunes one layer at a time at each level (the others untouched), runs the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Storage of pruned tensors: each float initializer is written in its smallest form that
 // onnxruntime loads. A sparse_initializer stores 4 bytes per non-zero value plus an int64 linear
 // index (ONNX allows only INT64 indices), so it is smaller than the dense tensor when fewer than

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // compress: one full compression run on a model, the pipeline behind `qtool quantize`, `sweep`,
 // `auto` and the C API:
 //   prepare (fold constants / BN, upgrade opset) -> prune (optional) -> calibrate activations

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fold_batchnorm: Conv -> BatchNormalization (inference) becomes one Conv with
 //   W'[o] = W[o] * a[o],  b'[o] = (b[o] - mean[o]) * a[o] + beta[o],  a = gamma / sqrt(var + eps).
 // Applies when the Conv output feeds only the BN, and weights/BN parameters are initializers.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // fold_constants: evaluates every node whose inputs are all initializers (e.g. Constant, or a
 // Reshape of a weight as in the ONNX Model Zoo MNIST) with the executor's kernels and stores the
 // results as initializers, so weights reach quantization as initializers. A node whose result
@@ -12,7 +13,18 @@ namespace qtool {
 
 namespace {
 constexpr size_t kFoldLimitBytes = size_t{256} << 20;
+
+// Every name a node of `g` reads, including nodes of If/Loop/Scan bodies (which read outer names).
+void collect_reads(const onnx::GraphProto& g, std::set<std::string>& used) {
+  for (const auto& n : g.node()) {
+    for (const auto& i : n.input()) used.insert(i);
+    for (const auto& a : n.attribute()) {
+      if (a.has_g()) collect_reads(a.g(), used);
+      for (const auto& sub : a.graphs()) collect_reads(sub, used);
+    }
+  }
 }
+}  // namespace
 
 void fold_constants(Model& model, PassContext&) {
   auto& g = model.graph();
@@ -55,13 +67,20 @@ void fold_constants(Model& model, PassContext&) {
   }
   g.clear_node();
   for (auto& n : keep) *g.add_node() = std::move(n);
-  // Drop initializers nothing reads any more.
+  // Drop initializers nothing reads any more (in any graph), and the graph inputs that only
+  // declared them (IR < 4 lists every initializer as an input too).
   std::set<std::string> used(graph_outputs);
-  for (const auto& n : g.node())
-    for (const auto& i : n.input()) used.insert(i);
+  collect_reads(g, used);
+  std::set<std::string> dropped;
   auto* inits = g.mutable_initializer();
   for (int i = inits->size() - 1; i >= 0; --i)
-    if (!used.count(inits->Get(i).name())) inits->DeleteSubrange(i, 1);
+    if (!used.count(inits->Get(i).name())) {
+      dropped.insert(inits->Get(i).name());
+      inits->DeleteSubrange(i, 1);
+    }
+  auto* inputs = g.mutable_input();
+  for (int i = inputs->size() - 1; i >= 0; --i)
+    if (dropped.count(inputs->Get(i).name())) inputs->DeleteSubrange(i, 1);
 }
 
 }  // namespace qtool

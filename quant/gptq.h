@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // GPTQ: error-compensating rounding of one layer's weights (Frantar, Ashkboos, Hoefler & Alistarh,
 // "GPTQ: Accurate Post-Training Quantization for Generative Pre-trained Transformers", ICLR 2023).
 //

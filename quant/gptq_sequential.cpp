@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "quant/gptq_sequential.h"
 
 #include <spdlog/spdlog.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sequential GPTQ over a whole model (the schedule of the GPTQ paper): layers are quantized in
 // waves; a layer's Hessian is collected on the model whose earlier low-bit layers already hold their
 // quantized weights, so each layer compensates the error its inputs really carry. A wave is every

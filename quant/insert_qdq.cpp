@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // insert_qdq: per-channel int8 weights (DequantizeLinear with axis), int32 bias, and
 // QuantizeLinear -> DequantizeLinear pairs on the activation inputs of Conv / Gemm / MatMul / Add
 // (Add only when both inputs are activations),

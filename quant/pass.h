@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Graph passes: each takes a Model and rewrites it in place (Model -> Model). Every pass has a
 // stable snake_case id, used by the CLI, the C API and the pipelines; the list lives in
 // quant/pass_registry.cpp, so a new pass is one new file plus one registry line.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Quantization plans as JSON: the per-layer choice `qtool auto` makes and `qtool quantize --plan`
 // replays exactly.
 //   {"format": "qtool-quantization-plan", "version": 1,

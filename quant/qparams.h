@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Quantization parameters (scale, zero point) and the reference quantize/dequantize math.
 // Conventions follow ONNX QuantizeLinear: q = saturate(round_half_even(x / scale) + zero_point).
 //   weights:     symmetric int8 per output channel, q in [-127, 127], zero_point 0

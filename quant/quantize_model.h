@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The int8 pipeline as a list of pass ids:
 //   prepare:  remove_initializer_inputs, fold_constants, fold_batchnorm, upgrade_opset   (before calibration, so
 //             calibration table names match the graph that gets quantized)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A weight tensor quantized to integer codes with per-group parameters, and the layout facts
 // every low-bit step needs: which axis holds the output channels (rows) and which the reduction
 // (input channels), and how groups ("blocks" in ONNX DequantizeLinear-21 terms) are cut.

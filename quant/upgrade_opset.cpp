@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // upgrade_opset: to ctx.options.target_opset: onnx's version converter (libonnx) up to opset 13,
 // then qtool's own 13 -> 21 step (below; libonnx 1.12 knows opsets up to 17 only).
 // Some adapters (Softmax 12->13) need tensor ranks: onnx's shape inference (libonnx, which knows

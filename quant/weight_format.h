@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Weight formats: how one group of weights (one output channel, or one block of `group_size`
 // input channels of it) maps to integer codes and back. Every format decodes the same way,
 //   w ~ (code - zero) * scale,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Turns the user's weight options (--bits, --ternary, --dtype, --group-size, --symmetric /
 // --asymmetric, --keep-first-last, --layer-bits) into per-node WeightSpecs and the opset the file
 // needs. Shared by the CLI and the C API.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // How a quantized weight is written into the ONNX graph so that standard runtimes decode it.
 //
 //   int8, int4 (uniform codes)  DequantizeLinear of an INT8/UINT8 or INT4/UINT4 initializer

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared oneDNN engine/stream, plain descriptors, and the oneDNN blocked layout of runtime tensors.
 #include "runtime/dnnl_util.h"
 

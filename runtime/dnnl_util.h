@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Shared oneDNN engine/stream, plain (row-major) memory descriptors, and DnnlLayout: the
 // blocked formats (nChw8c/16c) convolutions pass to each other inside the executor.
 // oneDNN's own primitive cache makes re-creating a primitive with the same shapes cheap.

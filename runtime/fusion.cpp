@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Executor graph fusion (inference only, fp32 semantics preserved up to rounding):
 //   Conv -> BatchNormalization  : BN folded into the Conv's weights and bias (constant BN params)
 //   Conv -> Add(other) -> act   : `other` becomes the Conv step's input 3, added to its output

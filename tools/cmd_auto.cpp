@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool auto MODEL --calib DATA --data EVAL [--labels L] --max-drop 1.0 [--target-size BYTES] [-o OUT]
 #include <filesystem>
 #include <iostream>

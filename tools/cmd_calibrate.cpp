@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool calibrate MODEL --calib DATA [--method M] -o table.json
 #include <iostream>
 

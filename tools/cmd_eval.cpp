@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool eval MODEL --data DATA [--labels L.npy] [--ref REF.onnx] [--json]
 #include <cmath>
 #include <cstdio>

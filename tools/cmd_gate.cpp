@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool gate MODEL [--max-size BYTES|KiB|MiB] [--max-params N] [--min-top1 X --data D --labels L]
 //   [--max-drop PTS --ref REF.onnx --data D [--labels L]] [--json]
 // A CI gate on model size and accuracy: exit 0 when every rule holds, 1 with one line per violated

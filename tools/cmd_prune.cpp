@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool prune MODEL --sparsity S [--pattern unstructured|N:M|channel] [--scope layer|global]
 //   [--exclude NODE,...] [--sparsity-map map.json] [--save-masks masks.npz] [-o OUT]
 #include <filesystem>

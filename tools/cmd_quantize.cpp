@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool quantize MODEL [--bits 8|4|2|1 | --ternary | --dtype fp16|bf16] [--group-size G]
 //   [--symmetric|--asymmetric] [--act-bits 8] [--rounding gptq|nearest] [--keep-first-last B]
 //   [--layer-bits NAME=B,...] [--calib DATA | --calib-table T] [--method M] [-o OUT]

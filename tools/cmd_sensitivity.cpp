@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool sensitivity MODEL --calib DATA --data EVAL [--labels L] [--json]
 #include <iostream>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool sweep MODEL --calib DATA --data EVAL [--labels L] [--bits 8,4,2,1] [--sparsity 0,0.5,0.75]
 //   [--method M] [--out-dir DIR] [--resume] [--no-sensitivity]
 // Compresses the model in every configuration (bits x sparsity) on all cores, evaluates each in

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool CLI: one file per subcommand; each registers itself on the root CLI11 app.
 #pragma once
 #include <CLI/CLI.hpp>

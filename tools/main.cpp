@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // qtool: quantize, calibrate, evaluate and inspect ONNX models.
 // Exit codes: 0 success, 2 bad input (file, model, data, option), 1 any other failure.
 #include <malloc.h>

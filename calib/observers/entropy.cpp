@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Entropy (KL-divergence) calibration, TensorRT 8 / Migacz 2017: for each candidate threshold
 // T = i * bin_width, P is the |x| histogram clipped at T (outliers folded into the last bin) and Q
 // is P quantized to `levels` buckets and expanded back; choose the T minimising KL(P || Q).

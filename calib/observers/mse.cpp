@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // MSE calibration: pick the range [a*min, a*max] (a in 0.01..1) minimising the expected squared
 // quantization error over the histogram: step^2/12 for values inside the range, (x - clip)^2 outside.
 // Signed tensors quantized symmetrically (int8) use [-a*amax, a*amax] with 254 steps.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Quantizes a model to int8 through qtool's C API, with calibration samples handed over from
  * memory, and prints the size before and after.
  * usage: quantize_c MODEL.onnx CALIB.npy OUT.onnx   (CALIB: float32 [N, ...], via qt_data_open) */

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # CI gate example: build qtool, compress a model, and fail the job when the compressed model is
 # too big or lost too much accuracy. The model is an MLP trained on scikit-learn's bundled digits
 # (examples/digits/make_model.py), so this runs anywhere without downloads.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Trains a small MLP on scikit-learn's bundled handwritten digits (real data, 1,797 8x8 images,
 UCI ML hand-written digits) and exports it as an ONNX Gemm/Relu model, plus calibration and
 evaluation data as .npy. Needs no network and no ../shared.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Prints onnxruntime's top-1 for the fp32 and int8 files (the independent referee)."""
 import sys
 

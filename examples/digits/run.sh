@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The main job on a real model with real data, no ../shared needed: train an MLP on
 # scikit-learn's bundled digits, quantize it to int8 with calibration, check it in onnxruntime,
 # and sweep bit widths and sparsity into the accuracy/size report (out/digits/sweep/report.html).

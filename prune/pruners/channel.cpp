@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Channel (filter) pruning with graph surgery; see prune/prune.h. For each Conv (group 1) or
 // Gemm/MatMul whose output channels can be followed to the layers that read them, remove the
 // round(sparsity * C) filters with the smallest L1 norm (at least one stays) and shrink:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Unstructured magnitude pruning (Han et al. 2015): per layer, or one global threshold.
 #include <algorithm>
 #include <cmath>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // N:M semi-structured pruning: in every group of M consecutive weights along the input-channel
 // axis (per output channel and kernel position), keep the N largest |w| (ties: lower index).
 // A last group shorter than M keeps ceil(N * len / M). The pattern sparse tensor cores run

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """qtool: quantize, prune and compress ONNX models from Python.
 
 A thin ctypes binding over libqtool.so (the C API in capi/qtool.h). numpy float32 arrays go in

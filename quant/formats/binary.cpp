@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Binary weights, XNOR-Net (Rastegari et al., "XNOR-Net: ImageNet Classification Using Binary
 // Convolutional Neural Networks", ECCV 2016): w ~ alpha * sign(w), alpha = mean |w| of the group
 // (the L2-optimal scale for a fixed sign pattern). Stored as codes {0, 1}: zero 0.5, scale 2 alpha.

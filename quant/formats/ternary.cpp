@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Ternary weights, TWN (Li & Liu, "Ternary Weight Networks", 2016): threshold
 // delta = 0.7 * mean |w|, alpha = mean of |w| over the weights with |w| > delta, and
 // w ~ alpha * {-1, 0, +1}. Stored as codes {0, 1, 2}: zero 1, scale alpha.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Uniform integer grids (int8, int4, int2), symmetric or asymmetric; see quant/weight_format.h.
 #include <algorithm>
 #include <cmath>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Writes a small MLP (x [N,16] -> Gemm 32 -> Relu -> Gemm 4 -> y) with seeded weights for the C
 // API test (tests/c/test_capi.c), which cannot build ONNX models itself.
 #include "../unit/test_util.h"

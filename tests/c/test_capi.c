@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* C API test, compiled as C99: every entry point and its error paths. argv[1]: a model written by
  * make_test_model (MLP x[N,16] -> y[N,4]), argv[2]: a scratch folder. */
 #include <math.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Helpers shared by the Python tests and the benchmark: run the qtool CLI, run onnxruntime."""
 import json
 import os

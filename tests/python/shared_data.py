@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Turns the real data sets in ../shared/data into the inputs qtool reads (.npy + labels).
 
 Everything is written to a cache folder (not the repository). Preprocessing follows each

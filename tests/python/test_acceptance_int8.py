@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 2 acceptance: int8 files written by qtool, run in onnxruntime, on the real models.
 
 Calibration data is disjoint from evaluation data where the set allows it (MNIST: first 500

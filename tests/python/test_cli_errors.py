@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Bad input: one clear line naming the file and the problem, exit code 2, no crash."""
 import numpy as np
 import onnx

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """qtool's executor matches onnxruntime (1e-4 relative or 1e-5 absolute) on every shared model,
 on real inputs."""
 import numpy as np

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """qtool gate: exit 0 when every rule holds, 1 with one line per violated rule, 2 on bad input;
 deterministic. Runs without ../shared (the digits model is trained from scikit-learn's data)."""
 import json

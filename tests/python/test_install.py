@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`cmake --install` puts the header, libqtool.so, a CMake package (find_package(qtool), target
 qtool::qtool) and a pkg-config file in place; examples/c builds against them both ways and runs."""
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 3 acceptance: low-bit weights (int4 per channel and per block, int2, binary, ternary,
 fp16/bf16, W4A8, mixed widths) written by qtool and run in onnxruntime and in qtool's executor.
 

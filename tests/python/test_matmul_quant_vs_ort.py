@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """qtool's executor against onnxruntime on the matmul / quantization / attention op family:
 bit-identical quantized values on QDQ graphs whose values sit exactly on rounding ties
 (x / scale = k + 0.5), and the onnxruntime contrib ops (com.microsoft) that quantized and optimized

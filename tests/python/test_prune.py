@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 4 acceptance: pruning (unstructured, N:M, channel) written by qtool, run in onnxruntime,
 and composed with quantization. MNIST evaluates on all 10,000 test images, CIFAR on the 1,500
 JPEGs; no fine-tuning anywhere."""

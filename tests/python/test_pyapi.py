@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The Python package over the C API (pip install ./python): every function, and bad arguments that
 must raise QtError instead of crashing. Runs without ../shared (scikit-learn's digits model)."""
 import subprocess
@@ -116,3 +117,16 @@ def test_bad_arguments_raise(model, digits):
     with pytest.raises(qtool.QtError) as e:
         m.size()  # a freed handle raises, no crash
     assert "freed" in e.value.message
+
+
+def test_weights_behind_cast_read_as_float(model):
+    """bf16 storage is a bf16 initializer widened by Cast: the widened weight reads back through
+    tensor() (the C API folds it), equal to the float weight rounded to bf16."""
+    w = model.tensor("fc0.weight")
+    b = model.quantize(dtype="bf16")
+    got = b.tensor("fc0.weight_dequantized")
+    assert got.shape == w.shape
+    assert np.max(np.abs(got - w)) <= np.max(np.abs(w)) * 2.0 ** -8
+    assert not np.array_equal(got, w)  # bf16 keeps 8 bits of mantissa
+    with pytest.raises(qtool.QtError):
+        b.set_tensor("fc0.weight_dequantized", got)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """QuantizeLinear / DequantizeLinear in qtool's executor against onnx's reference implementation,
 bit for bit, on seeded random configurations of every version 19..25: output types (8/16-bit,
 int4/int2, float8, float4), input and scale types (float32/float16/bfloat16, mixed from 23),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Issue 5 acceptance: sweep report (numbers match onnxruntime, SVG renders, resume), auto mixed
 precision within budget and smaller than uniform int8 (checked in onnxruntime), plan replay."""
 import csv

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The PyTorch training example (examples/train_digits.py) in its fast setting: trains, compresses
 through the Python package, evaluates every file in onnxruntime, and asserts the bars."""
 import subprocess

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Executor fusion (Conv+BN+activation) and runtime layouts (blocked tensors between convolutions):
 // results must equal the plain, unfused executor, and nobody outside the executor sees either.
 #include <gtest/gtest.h>

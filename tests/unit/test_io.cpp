@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Loading and saving: bad files give InputError naming the file; saves are atomic and never
 // overwrite the input; external data is read.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // oneDNN-backed kernels against plain reference loops (fixed seeds, odd shapes).
 #include <gtest/gtest.h>
 

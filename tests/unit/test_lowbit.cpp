@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Low-bit weights: formats, packing, storage in the graph, GPTQ, int4 tensors, opset 21 upgrade.
 #include <gtest/gtest.h>
 

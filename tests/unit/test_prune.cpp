@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Pruning invariants: exact sparsity, N:M groups, channel surgery keeps the graph valid and the
 // kept channels' outputs unchanged, sparse storage round trip, allocation.
 #include <gtest/gtest.h>

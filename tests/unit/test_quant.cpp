@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Quantization math, observers on distributions with known answers, BN folding and QDQ structure.
 #include <gtest/gtest.h>
 

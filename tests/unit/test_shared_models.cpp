@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Integration: every model in ../shared/data loads, passes the checker and runs in the executor
 // (numerical agreement with onnxruntime is checked in tests/python/test_executor_vs_ort.py).
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers for unit tests: models written inline in ONNX text syntax, seeded random tensors.
 #pragma once
 #include <onnx/defs/parser.h>
