@@ -11,9 +11,11 @@
 // the int32 bias: a quantized output with QuantizeLinear (requantized as onnxruntime's
 // QLinearConv), a float output without. A Relu between Conv and QuantizeLinear is applied in the
 // integer domain (max(q, zero point) = QuantizeLinear(Relu(.)); onnxruntime drops such a Relu when
-// the zero point is the type's minimum). DequantizeLinear steps nobody reads any more are removed.
+// the zero point is the type's minimum). A float output read only by a residual Add (or two-input
+// Sum) whose one reader is a Relu takes the other summand as input 8 and the Relu along. DequantizeLinear steps nobody reads any more are removed.
 // Like runtime/fusion.cpp, a value disappears only when it has one reader and is neither a graph
 // output, a kept value nor read by a subgraph.
+#include <algorithm>
 #include <cmath>
 
 #include "runtime/compiled_graph.h"
@@ -134,6 +136,23 @@ void CompiledGraph::fuse_qdq() {
           attr_int(*steps_[r].node, "saturate", 1) == 1 && ys->to_floats()[0] > 0.f)
         q_step = r;
     }
+    // float output: a residual Add / two-input Sum followed by Relu runs inside (oneDNN sum post-op)
+    int sum = -1, add_step = -1;
+    r = sole_reader(conv.out[0]);
+    if (!relu && q_step < 0 && r >= 0 && !removed[r] && steps_[r].in.size() == 2 && steps_[r].out.size() == 1 &&
+        steps_[r].out[0] >= 0 && (is_op(*steps_[r].node, "Add") || is_op(*steps_[r].node, "Sum"))) {
+      const int other = steps_[r].in[0] == conv.out[0] ? steps_[r].in[1] : steps_[r].in[0];
+      const int rr = sole_reader(steps_[r].out[0]);
+      if (other >= 0 && other != conv.out[0] && !cten(other) && producer[other] < static_cast<int>(k) && rr >= 0 &&
+          !removed[rr] && is_op(*steps_[rr].node, "Relu") && steps_[rr].out.size() == 1 && steps_[rr].out[0] >= 0 &&
+          (producer[other] >= 0 || std::find(input_slots_.begin(), input_slots_.end(), other) != input_slots_.end())) {
+        sum = other;
+        add_step = r;
+        relu = true;
+        relu_step = rr;
+        final_out = steps_[rr].out[0];
+      }
+    }
     // the fused node: Conv's attributes and relu
     auto node = std::make_unique<onnx::NodeProto>();
     node->set_op_type("QDQConv");
@@ -155,6 +174,7 @@ void CompiledGraph::fuse_qdq() {
       s.in[7] = steps_[q_step].in[2];
       final_out = steps_[q_step].out[0];
     }
+    if (sum >= 0) s.in.push_back(sum);
     s.out = {final_out};
     for (int id : s.in)
       if (id >= 0) node->add_input(slot_names_[id]);
@@ -165,6 +185,7 @@ void CompiledGraph::fuse_qdq() {
     conv = std::move(s);
     if (relu_step >= 0) removed[relu_step] = true;
     if (q_step >= 0) removed[q_step] = true;
+    if (add_step >= 0) removed[add_step] = true;
   }
   // DequantizeLinear steps whose results nobody reads any more
   std::vector<int> uses(slot_names_.size(), 0);

@@ -6,12 +6,13 @@
 // Inputs: 0 x (uint8/int8 N x C x D...), 1 x_scale (float scalar), 2 x_zero_point (scalar, x's
 // type), 3 w (int8 M x C/group x k..., zero point 0), 4 w_scale (float scalar or [M]),
 // 5 bias (int32 [M], optional; its scale is x_scale * w_scale), 6 y_scale (float scalar,
-// optional), 7 y_zero_point (uint8/int8 scalar, optional). Attributes: Conv's, plus relu (0/1).
+// optional), 7 y_zero_point (uint8/int8 scalar, optional), 8 sum (float of the output's shape,
+// optional; float output only: a residual added before relu). Attributes: Conv's, plus relu (0/1).
 // Output: with y_scale, y = saturate(round_half_even(float(acc + bias) * (x_scale * w_scale[m] /
 // y_scale)) + y_zero_point), then max(y, y_zero_point) with relu: onnxruntime's QLinearConv
 // (MLAS requantization, scale computed in float32 as onnxruntime does) and, with relu,
 // QuantizeLinear(Relu(.)) of the same value. Without y_scale, y = float(acc + bias) *
-// (x_scale * w_scale[m]) (float32), then max(y, 0) with relu: the float Conv of the dequantized
+// (x_scale * w_scale[m]) (float32) [+ sum], then max(y, 0) with relu: the float Conv of the dequantized
 // tensors. acc = sum (x - x_zero_point) * w over each window in int32.
 //   reference: plain loops.
 //   fast: oneDNN's int8 convolution (u8/s8 source, s8 weights reordered once, int32 accumulation,
@@ -32,7 +33,7 @@ namespace {
 
 using namespace convpool;
 
-enum : int { kX = 0, kXScale, kXZp, kW, kWScale, kBias, kYScale, kYZp };
+enum : int { kX = 0, kXScale, kXZp, kW, kWScale, kBias, kYScale, kYZp, kSum };
 
 bool is_q8(DType t) { return t == DType::kInt8 || t == DType::kUInt8; }
 
@@ -47,6 +48,12 @@ ConvGeom checked(const KernelContext& c) {
   if (c.has(kYScale) != c.has(kYZp)) c.fail("y_scale and y_zero_point come together");
   if (c.has(kYZp) && !is_q8(c.in(kYZp).dtype())) c.fail_dtype(kYZp, c.in(kYZp).dtype());
   if (c.has(kBias) && c.in(kBias).dtype() != DType::kInt32) c.fail_dtype(kBias, c.in(kBias).dtype());
+  if (c.has(kSum)) {
+    if (c.has(kYScale)) c.fail("input sum needs a float output (no y_scale)");
+    if (c.in(kSum).dtype() != DType::kFloat) c.fail_dtype(kSum, c.in(kSum).dtype());
+    if (g.known && c.in(kSum).shape() != g.out_shape)
+      c.fail("input sum " + shape_str(c.in(kSum).shape()) + " must have the output's shape " + shape_str(g.out_shape));
+  }
   const int64_t m = c.has(kW) ? g.cout : -1;
   check_channel_vector(c, kBias, m, "bias");
   if (c.has(kWScale)) {
@@ -120,11 +127,13 @@ void reference(KernelContext& c) {
   if (!c.has(kYScale)) {
     Tensor y = Tensor::uninitialized(DType::kFloat, g.out_shape);
     float* py = y.data<float>();
+    const Tensor z = c.has(kSum) ? to_plain(c.in(kSum)) : Tensor();
+    const float* pz = c.has(kSum) ? z.data<float>() : nullptr;
     for (int64_t n = 0; n < g.n; ++n)
       for (int64_t m = 0; m < g.cout; ++m)
         for (int64_t o = 0; o < out_sp; ++o) {
           const int64_t k = (n * g.cout + m) * out_sp + o;
-          const float v = value(m, k);
+          const float v = pz ? value(m, k) + pz[k] : value(m, k);
           py[k] = relu ? std::max(v, 0.f) : v;
         }
     c.outputs[0] = std::move(y);
@@ -190,6 +199,7 @@ bool fast(KernelContext& c) {
   if (!has_vnni()) return false;
   // Parameters and weights are cached with the primitive: graph constants (the rewrite only fuses
   // those) or a one-off run (no cache).
+  if (c.has(kSum) && c.in(kSum).dtype() != DType::kFloat) return false;
   for (int i : {kXScale, kXZp, kW, kWScale, kBias, kYScale, kYZp})
     if (c.has(i) && ((c.state && !c.is_constant(i)) || c.in(i).layout())) return false;
   const Tensor& x = c.in(kX);
@@ -243,6 +253,7 @@ bool fast(KernelContext& c) {
       const int32_t x_zp = scalar_int(c, kXZp);
       if (x_zp != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {x_zp});
       dnnl::post_ops ops;
+      if (c.has(kSum)) ops.append_sum(1.f);
       if (attr_int(c.node, "relu", 0) != 0) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
       if (quantized) {
         // round half to even before the zero point is added (MLAS order; oneDNN's own dst zero
@@ -274,6 +285,11 @@ bool fast(KernelContext& c) {
     Tensor y = plain ? Tensor::uninitialized(cache->y_type, g.out_shape)
                      : Tensor::with_layout(cache->y_type, g.out_shape, std::make_shared<DnnlLayout>(dst_md));
     dnnl::memory dst(dst_md, ctx.engine, y.raw());
+    if (c.has(kSum)) {  // the sum post-op adds what dst holds: the summand in the output's layout
+      const Tensor& z = c.in(kSum);
+      dnnl::memory zm(desc_of(z), ctx.engine, const_cast<void*>(z.raw()));
+      dnnl::reorder(zm, dst).execute(ctx.stream, zm, dst);
+    }
     std::unordered_map<int, dnnl::memory> args{
         {DNNL_ARG_SRC, cache->src_mem ? cache->src_mem : src}, {DNNL_ARG_WEIGHTS, cache->w_mem}, {DNNL_ARG_DST, dst}};
     if (cache->b_mem) args[DNNL_ARG_BIAS] = cache->b_mem;

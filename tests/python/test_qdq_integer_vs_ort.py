@@ -11,21 +11,26 @@ import harness as h
 import shared_data as sd
 
 
-def qdq_conv_model(path, act, x_zp, y_zp, y_scale, relu, seed):
-    """DQ(x) -> Conv(DQ(w int8 per channel), DQ(bias int32)) [-> Relu] -> Q, 3x3, stride 2, pads 1."""
+def qdq_conv_model(path, act, x_zp, y_zp, y_scale, relu, seed, ties=False):
+    """DQ(x) -> Conv(DQ(w int8 per channel), DQ(bias int32)) [-> Relu] -> Q, 3x3, stride 2, pads 1.
+    ties: x_scale * w_scale / y_scale = 0.5 exactly and small values, so every odd acc + bias is a tie."""
     rs = np.random.RandomState(seed)
     npt = np.uint8 if act == "uint8" else np.int8
     tp = TensorProto.UINT8 if act == "uint8" else TensorProto.INT8
     m, c = 6, 5
-    xs = np.float32(0.02)
-    ws = rs.uniform(0.002, 0.01, m).astype(np.float32)
+    xs = np.float32(0.25 if ties else 0.02)
+    ws = np.full(m, 0.5, np.float32) if ties else rs.uniform(0.002, 0.01, m).astype(np.float32)
+    if ties:
+        y_scale = 0.25
     inits = [
         numpy_helper.from_array(np.array(xs, np.float32), "xs"),
         numpy_helper.from_array(np.array(x_zp, npt), "xz"),
-        numpy_helper.from_array(rs.randint(-127, 128, (m, c, 3, 3)).astype(np.int8), "wq"),
+        numpy_helper.from_array(rs.randint(-3, 4, (m, c, 3, 3)).astype(np.int8) if ties else
+                                rs.randint(-127, 128, (m, c, 3, 3)).astype(np.int8), "wq"),
         numpy_helper.from_array(ws, "ws"),
         numpy_helper.from_array(np.zeros(m, np.int8), "wz"),
-        numpy_helper.from_array(rs.randint(-3000, 3000, m).astype(np.int32), "bq"),
+        numpy_helper.from_array(rs.randint(-20, 21, m).astype(np.int32) if ties else
+                                rs.randint(-3000, 3000, m).astype(np.int32), "bq"),
         numpy_helper.from_array((xs * ws).astype(np.float32), "bs"),
         numpy_helper.from_array(np.zeros(m, np.int32), "bz"),
         numpy_helper.from_array(np.array(y_scale, np.float32), "ys"),
@@ -48,22 +53,24 @@ def qdq_conv_model(path, act, x_zp, y_zp, y_scale, relu, seed):
     model.ir_version = 8
     onnx.save(model, path)
     lo, hi = (0, 255) if act == "uint8" else (-128, 127)
+    if ties:
+        lo, hi = max(lo, x_zp - 3), min(hi, x_zp + 3)
     return rs.randint(lo, hi + 1, (8, 1, c, 15, 17)).astype(npt)
 
 
 # Relu only where onnxruntime removes it (zero point = the type's minimum), so its graph is one
-# QLinearConv too. y_scale 0.0004 makes acc * scale land on many exact halves (ties).
-@pytest.mark.parametrize("act,x_zp,y_zp,y_scale,relu", [
-    ("uint8", 7, 3, 0.05, False),
-    ("uint8", 128, 0, 0.03, True),
-    ("uint8", 0, 1, 0.0004, False),
-    ("int8", -3, -5, 0.05, False),
-    ("int8", 0, -128, 0.02, True),
-    ("int8", 1, 3, 0.0004, False),
+# QLinearConv too. The ties cases (odd zero points) have a requantization scale of exactly 0.5.
+@pytest.mark.parametrize("act,x_zp,y_zp,y_scale,relu,ties", [
+    ("uint8", 7, 3, 0.05, False, False),
+    ("uint8", 128, 0, 0.03, True, False),
+    ("uint8", 9, 101, None, False, True),
+    ("int8", -3, -5, 0.05, False, False),
+    ("int8", 0, -128, 0.02, True, False),
+    ("int8", 1, 3, None, False, True),
 ])
-def test_qdq_conv_equals_onnxruntime_qlinearconv(tmp_path, act, x_zp, y_zp, y_scale, relu):
+def test_qdq_conv_equals_onnxruntime_qlinearconv(tmp_path, act, x_zp, y_zp, y_scale, relu, ties):
     path = tmp_path / "m.onnx"
-    x = qdq_conv_model(path, act, x_zp, y_zp, y_scale, relu, seed=x_zp + 7 * y_zp + 1)
+    x = qdq_conv_model(path, act, x_zp, y_zp, y_scale, relu, seed=abs(x_zp) + 7 * abs(y_zp) + 1, ties=ties)
     data = tmp_path / "x.npy"
     np.save(data, x.reshape(-1, *x.shape[2:]))
     out = tmp_path / "out.npz"
@@ -73,6 +80,10 @@ def test_qdq_conv_equals_onnxruntime_qlinearconv(tmp_path, act, x_zp, y_zp, y_sc
     ref = np.concatenate([s.run(None, {"xq": x[i]})[0] for i in range(len(x))])
     assert ours.dtype == ref.dtype
     np.testing.assert_array_equal(ours, ref)
+    if ties:  # the case exercises ties: unsaturated outputs on both sides of the zero point
+        info = np.iinfo(ref.dtype)
+        inside = (ref > info.min) & (ref < info.max)
+        assert inside.mean() > 0.9 and (ref > y_zp).any() and (ref < y_zp).any()
 
 
 def test_qtool_int8_models_match_onnxruntime_int8(shared, cache, tmp_path):

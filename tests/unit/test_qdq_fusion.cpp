@@ -141,3 +141,31 @@ TEST(QdqFusion, NonzeroWeightZeroPointIsNotRewritten) {
   off.integer_qdq = false;
   EXPECT_EQ(Executor(m).run({{"xq", xq}}).at("y").to_int64s(), Executor(m, off).run({{"xq", xq}}).at("y").to_int64s());
 }
+
+// A float-output QDQ convolution feeding a residual Add -> Relu takes both along (sum post-op);
+// the result equals the float emulation to float rounding, on both runs (cached primitive).
+TEST(QdqFusion, ResidualAddReluRunsInside) {
+  Model m = test::parse_model(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (uint8[2,6,8,8] xq, float[2,4,8,8] z) => (float[2,4,8,8] y) {
+      x = DequantizeLinear(xq, xs, xz)
+      w = DequantizeLinear<axis = 0>(wq, ws)
+      c = Conv<pads = [1,1,1,1]>(x, w)
+      s = Add(z, c)
+      y = Relu(s)
+    })");
+  m.set_initializer("xs", Tensor::from<float>({}, {0.05f}));
+  m.set_initializer("xz", Tensor::from<double>({}, {100.0}).cast(DType::kUInt8));
+  m.set_initializer("wq", test::random_tensor_of(DType::kInt8, {4, 6, 3, 3}, 21, -127, 127));
+  m.set_initializer("ws", test::random_tensor({4}, 22, 0.001f, 0.01f));
+  Tensor xq = test::random_tensor_of(DType::kUInt8, {2, 6, 8, 8}, 23, 0, 255);
+  Tensor z = test::random_tensor({2, 4, 8, 8}, 24, -3.f, 3.f);
+  ExecutorOptions off;
+  off.integer_qdq = false;
+  const Tensor want = Executor(m, off).run({{"xq", xq}, {"z", z}}).at("y");
+  Executor fused(m);
+  for (int rep = 0; rep < 2; ++rep) test::expect_tensors_near(fused.run({{"xq", xq}, {"z", z}}).at("y"), want, 1e-5, 1e-5);
+  // with the rewrite, negative sums are clipped by the fused Relu (the test would see them otherwise)
+  bool any_zero = false;
+  for (float v : want.to_floats()) any_zero |= v == 0.f;
+  EXPECT_TRUE(any_zero);
+}
