@@ -103,7 +103,8 @@ def main():
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     batches = [int(b) for b in a.batches.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="bench_executor_"))
-    print(f"threads {a.threads}, ~{a.seconds}s per cell, load average {os.getloadavg()[0]:.1f}, "
+    print(f"threads {a.threads}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(default)')}, "
+          f"~{a.seconds}s per cell, load average {os.getloadavg()[0]:.1f}, "
           f"onnxruntime {ort.__version__}")
     print(f"{'model':13s} {'prec':4s} {'batch':>5s} {'qtool img/s':>11s} {'ort img/s':>10s} {'qtool/ort':>9s} "
           f"{'int8/fp32 qtool':>15s} {'int8/fp32 ort':>13s}")
