@@ -215,7 +215,12 @@ void CompiledGraph::compile(const onnx::GraphProto& g, const std::set<std::strin
       }
     }
     for (const auto& o : n.output()) s.out.push_back(o.empty() ? -1 : slot(o));
-    if (all_const && try_fold(s)) continue;
+    if (all_const && try_fold(s)) {
+      // quantized weights stay visible to the integer rewrite (qdq_fusion.cpp)
+      if (n.op_type() == "DequantizeLinear" && domain.empty() && s.out.size() == 1 && s.out[0] >= 0)
+        folded_dq_[s.out[0]] = std::move(s);
+      continue;
+    }
     graph_steps_.push_back(std::move(s));
   }
   for (const auto& o : g.output()) {
@@ -281,6 +286,7 @@ void CompiledGraph::finish() {
       for (int id : s.implicit) keep_[id] = true;
     for (size_t id = 0; id < observed_.size() && id < keep_.size(); ++id)
       if (observed_[id]) keep_[id] = true;
+    if (env_->options.integer_qdq) fuse_qdq();
     fuse();
     keep_ = std::move(kept);
   }

@@ -90,6 +90,7 @@ class CompiledGraph {
                const std::map<std::string, Value>* outer_constants);
   void finish();  // fusion + liveness; after construction and keep_values()
   void fuse();    // runtime/fusion.cpp
+  void fuse_qdq();  // runtime/qdq_fusion.cpp (before fuse())
   void run_step(const Step& s, std::vector<Value>& slots, bool cached) const;
   bool try_fold(Step& s);
 
@@ -104,6 +105,7 @@ class CompiledGraph {
   std::vector<int> last_use_;      // per slot: index of the last step reading it
   std::vector<bool> keep_;
   std::vector<bool> observed_;     // protected from fusion only (observe_values)
+  std::map<int, Step> folded_dq_;  // per slot: the DequantizeLinear folded into it (weights, biases)
   std::vector<std::unique_ptr<onnx::NodeProto>> owned_nodes_;  // nodes made by compilation
   bool subgraph_ = false;          // an If / Loop / Scan body (folding failures are deferred)
 };

@@ -11,14 +11,16 @@ DnnlContext& DnnlContext::get() {
   return ctx;
 }
 
-dnnl::memory::desc plain_desc(const Shape& dims) {
+dnnl::memory::desc plain_desc(const Shape& dims) { return plain_desc(dims, dnnl::memory::data_type::f32); }
+
+dnnl::memory::desc plain_desc(const Shape& dims, dnnl::memory::data_type dt) {
   dnnl::memory::dims d(dims.begin(), dims.end()), strides(dims.size());
   int64_t s = 1;
   for (size_t i = dims.size(); i-- > 0;) {
     strides[i] = s;
     s *= dims[i];
   }
-  return dnnl::memory::desc(d, dnnl::memory::data_type::f32, strides);
+  return dnnl::memory::desc(d, dt, strides);
 }
 
 dnnl::memory wrap(const dnnl::memory::desc& d, const Tensor& t) {
@@ -39,7 +41,7 @@ Tensor to_plain(const Tensor& t) {
   if (!t.layout()) return t;
   auto& ctx = DnnlContext::get();
   Tensor out = Tensor::uninitialized(t.dtype(), t.shape());
-  const auto src_md = desc_of(t), dst_md = plain_desc(t.shape());
+  const auto src_md = desc_of(t), dst_md = plain_desc(t.shape(), src_md.data_type());
   dnnl::memory src = wrap(src_md, t), dst = wrap(dst_md, out);
   dnnl::reorder(src, dst).execute(ctx.stream, src, dst);
   ctx.stream.wait();

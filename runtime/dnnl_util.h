@@ -17,6 +17,8 @@ struct DnnlContext {
 
 // f32 descriptor with dense row-major strides for `dims`.
 dnnl::memory::desc plain_desc(const Shape& dims);
+// Dense row-major descriptor of another element type (u8/s8/s32 for the integer kernels).
+dnnl::memory::desc plain_desc(const Shape& dims, dnnl::memory::data_type dt);
 // Wraps a tensor's buffer (no copy).
 dnnl::memory wrap(const dnnl::memory::desc& d, const Tensor& t);
 

@@ -54,6 +54,11 @@ struct ExecutorOptions {
   bool reference_only = false;
   // Constant folding leaves a node in the graph when one of its results would be larger.
   size_t fold_limit_bytes = size_t{256} << 20;
+  // Run QDQ convolutions (DequantizeLinear -> Conv [-> Relu] [-> QuantizeLinear] with int8
+  // per-channel weights) as integer convolutions (runtime/qdq_fusion.cpp), as onnxruntime runs
+  // them (QLinearConv), instead of float convolutions of dequantized tensors. Needs `fuse`.
+  // (Last member: aggregate initialisers of the ones above keep their meaning.)
+  bool integer_qdq = true;
 };
 
 class CompiledGraph;

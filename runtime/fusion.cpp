@@ -2,6 +2,7 @@
 // Executor graph fusion (inference only, fp32 semantics preserved up to rounding):
 //   Conv -> BatchNormalization  : BN folded into the Conv's weights and bias (constant BN params)
 //   Conv -> Add(other) -> act   : `other` becomes the Conv step's input 3, added to its output
+//                                 (a two-input Sum, as opset <= 7 models write it, likewise)
 //                                 (oneDNN sum post-op; residual connections), when `other` is
 //                                 computed before the Conv and the sum's one reader is an
 //                                 activation below
@@ -65,7 +66,8 @@ void CompiledGraph::fuse() {
       Step& next = steps_[j];
       const auto& n = *next.node;
       const bool first = !next.in.empty() && next.in[0] == out;
-      const bool second_summand = is_op(n, "Add") && next.in.size() == 2 && next.in[1] == out;
+      const bool is_add = is_op(n, "Add") || (is_op(n, "Sum") && next.in.size() == 2);  // Sum: opset <= 7 models
+      const bool second_summand = is_add && next.in.size() == 2 && next.in[1] == out;
       if (removed[j] || (!first && !second_summand)) break;
       if (is_op(n, "BatchNormalization") && const_weight && !summed && conv.activation.kind == FusedActivation::kNone && next.in.size() >= 5 &&
           next.out.size() >= 1 && (next.out.size() == 1 || next.out[1] < 0) && is_const(next.in[1]) &&
@@ -94,7 +96,7 @@ void CompiledGraph::fuse() {
         conv.in.resize(3);
         conv.in[1] = add_constant(base + "_W", std::move(wf));
         conv.in[2] = add_constant(base + "_B", std::move(bf));
-      } else if (is_op(n, "Add") && !summed && next.in.size() == 2 && next.out.size() == 1 && conv.in.size() <= 3) {
+      } else if (is_add && !summed && next.in.size() == 2 && next.out.size() == 1 && conv.in.size() <= 3) {
         // the other summand becomes input 3 of the Conv (oneDNN sum post-op); it must already exist
         // when the Conv runs
         const int other = next.in[0] == out ? next.in[1] : next.in[0];

@@ -1,0 +1,149 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Executor throughput, qtool vs onnxruntime, fp32 and int8 (QDQ written by `qtool quantize`), one run.
+
+Models: the Model Zoo ResNet-50, DenseNet-121 and Inception-v2 from the onnx wheel
+(onnx/backend/test/data/light/, weights are constants: speed only), resnet_4b and UltraFace RFB-320
+from ../shared/data (skipped when absent). Batch 1 and 16 (the models declare batch 1: the
+onnxruntime copy gets a symbolic batch extent; a model whose graph fixes the batch reports n/a).
+Same thread count for both (OMP_NUM_THREADS for qtool's oneDNN, intra_op_num_threads for
+onnxruntime). qtool is timed by build/bench_executor (in-process Executor::run, after one warm-up
+run); onnxruntime by InferenceSession.run after one warm-up run. Each cell: images/s; ratios > 1
+mean qtool is faster.
+
+usage: python bench/bench_executor.py [--threads 2] [--seconds 3] [--models resnet50,...] [--batches 1,16]
+needs: ninja -C build qtool bench_executor
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+ROOT = Path(__file__).resolve().parents[1]
+LIGHT = Path(onnx.__file__).parent / "backend/test/data/light"
+SHARED = ROOT.parent / "shared" / "data"
+if not SHARED.exists():
+    SHARED = Path("/work/shared/data")
+MODELS = {
+    "resnet50": LIGHT / "light_resnet50.onnx",
+    "densenet121": LIGHT / "light_densenet121.onnx",
+    "inception_v2": LIGHT / "light_inception_v2.onnx",
+    "resnet_4b": SHARED / "cifar10-resnet-vnncomp/resnet_4b.onnx",
+    "ultraface": SHARED / "ultraface/version-RFB-320.onnx",
+}
+
+
+def input_shape(path):
+    m = onnx.load(str(path), load_external_data=False)
+    inits = {t.name for t in m.graph.initializer}
+    i = [i for i in m.graph.input if i.name not in inits][0]
+    return i.name, [d.dim_value if d.dim_value > 0 else 1 for d in i.type.tensor_type.shape.dim]
+
+
+def symbolic_batch(path, out):
+    """A copy whose inputs and outputs have a symbolic first extent (and no stale value_info)."""
+    m = onnx.load(str(path))
+    inits = {t.name for t in m.graph.initializer}
+    for v in list(m.graph.input) + list(m.graph.output):
+        if v.name in inits or not v.type.tensor_type.shape.dim:
+            continue
+        v.type.tensor_type.shape.dim[0].dim_param = "N"
+    del m.graph.value_info[:]
+    onnx.save(m, str(out))
+    return out
+
+
+def qtool_ips(bench, model, batch, seconds, env):
+    r = subprocess.run([str(bench), str(model), str(batch), str(seconds)], env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f"exit {r.returncode}"
+    return json.loads(r.stdout.strip().splitlines()[-1])["images_per_s"], None
+
+
+def ort_ips(model, batch, seconds, threads):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    try:
+        s = ort.InferenceSession(str(model), so, providers=["CPUExecutionProvider"])
+        name, shape = input_shape(model)
+        x = np.random.RandomState(0).rand(batch, *shape[1:]).astype(np.float32)
+        s.run(None, {name: x})
+        runs, t0 = 0, time.perf_counter()
+        while True:
+            s.run(None, {name: x})
+            runs += 1
+            el = time.perf_counter() - t0
+            if el >= seconds:
+                break
+        return batch * runs / el, None
+    except Exception as e:  # noqa: BLE001 - reported in the table
+        return None, str(e).splitlines()[0][:80]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--batches", default="1,16")
+    ap.add_argument("--build", default=str(ROOT / "build"))
+    a = ap.parse_args()
+    qtool, bench = Path(a.build) / "qtool", Path(a.build) / "bench_executor"
+    for b in (qtool, bench):
+        if not b.exists():
+            raise SystemExit(f"{b} not found: ninja -C {a.build} qtool bench_executor")
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+    batches = [int(b) for b in a.batches.split(",")]
+    tmp = Path(tempfile.mkdtemp(prefix="bench_executor_"))
+    print(f"threads {a.threads}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(default)')}, "
+          f"~{a.seconds}s per cell, load average {os.getloadavg()[0]:.1f}, "
+          f"onnxruntime {ort.__version__}")
+    print(f"{'model':13s} {'prec':4s} {'batch':>5s} {'qtool img/s':>11s} {'ort img/s':>10s} {'qtool/ort':>9s} "
+          f"{'int8/fp32 qtool':>15s} {'int8/fp32 ort':>13s}")
+    for key in a.models.split(","):
+        src = MODELS[key]
+        if not src.exists():
+            print(f"{key:13s} skipped: {src} absent")
+            continue
+        name, shape = input_shape(src)
+        calib = tmp / f"{key}_calib.npy"
+        np.save(calib, np.random.RandomState(0).rand(4, *shape[1:]).astype(np.float32))
+        q8 = tmp / f"{key}.int8.onnx"
+        r = subprocess.run([str(qtool), "-q", "quantize", str(src), "--calib", str(calib), "--method", "minmax", "-o",
+                            str(q8)], env=env, capture_output=True, text=True)
+        files = {"fp32": src}
+        if r.returncode == 0:
+            files["int8"] = q8
+        else:
+            print(f"{key:13s} int8 skipped: quantize failed: {r.stderr.strip()[-200:]}")
+        fp32 = {}
+        for prec, path in files.items():
+            ort_path = symbolic_batch(path, tmp / f"{key}.{prec}.ort.onnx")
+            for b in batches:
+                qi, qerr = qtool_ips(bench, path, b, a.seconds, env)
+                oi, oerr = ort_ips(ort_path, b, a.seconds, a.threads)
+                fmt = lambda v: f"{v:.2f}" if v else "n/a"  # noqa: E731
+                ratio = f"{qi / oi:.2f}x" if qi and oi else "n/a"
+                extra = ""
+                if prec == "fp32":
+                    fp32[b] = (qi, oi)
+                else:
+                    fq, fo = fp32.get(b, (None, None))
+                    extra = (f"{qi / fq:14.2f}x" if qi and fq else f"{'n/a':>15s}") + \
+                            (f"{oi / fo:12.2f}x" if oi and fo else f"{'n/a':>13s}")
+                print(f"{key:13s} {prec:4s} {b:5d} {fmt(qi):>11s} {fmt(oi):>10s} {ratio:>9s} {extra}", flush=True)
+                for err, who in ((qerr, "qtool"), (oerr, "ort")):
+                    if err:
+                        print(f"    {who}: {err}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

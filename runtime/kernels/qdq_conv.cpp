@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: Apache-2.0
+// qtool.QDQConv (internal op, since 1): what the executor runs for a QDQ convolution
+//   DequantizeLinear(x_q) -> Conv(DequantizeLinear(w_q per channel), DequantizeLinear(bias int32))
+//   [-> Relu] [-> QuantizeLinear]
+// after the compile-time rewrite in runtime/qdq_fusion.cpp (never written to a file).
+// Inputs: 0 x (uint8/int8 N x C x D...), 1 x_scale (float scalar), 2 x_zero_point (scalar, x's
+// type), 3 w (int8 M x C/group x k..., zero point 0), 4 w_scale (float scalar or [M]),
+// 5 bias (int32 [M], optional; its scale is x_scale * w_scale), 6 y_scale (float scalar,
+// optional), 7 y_zero_point (uint8/int8 scalar, optional), 8 sum (float of the output's shape,
+// optional; float output only: a residual added before relu). Attributes: Conv's, plus relu (0/1).
+// Output: with y_scale, y = saturate(round_half_even(float(acc + bias) * (x_scale * w_scale[m] /
+// y_scale)) + y_zero_point), then max(y, y_zero_point) with relu: onnxruntime's QLinearConv
+// (MLAS requantization, scale computed in float32 as onnxruntime does) and, with relu,
+// QuantizeLinear(Relu(.)) of the same value. Without y_scale, y = float(acc + bias) *
+// (x_scale * w_scale[m]) (float32) [+ sum], then max(y, 0) with relu: the float Conv of the dequantized
+// tensors. acc = sum (x - x_zero_point) * w over each window in int32.
+//   reference: plain loops.
+//   fast: oneDNN's int8 convolution (u8/s8 source, s8 weights reordered once, int32 accumulation,
+//         per-channel output scales, relu / round / +zero point as post-ops so the tie rounding
+//         is that of the reference), on CPUs with VNNI (exact int32 accumulation); oneDNN picks
+//         the layouts (nhwc / blocked), which pass between layout-aware readers.
+#include <cmath>
+#include <limits>
+#include <unordered_map>
+
+#include "runtime/dnnl_util.h"
+#include "runtime/kernels/conv_pool_common.h"
+#include "runtime/op_registry.h"
+
+namespace qtool {
+
+namespace {
+
+using namespace convpool;
+
+enum : int { kX = 0, kXScale, kXZp, kW, kWScale, kBias, kYScale, kYZp, kSum };
+
+bool is_q8(DType t) { return t == DType::kInt8 || t == DType::kUInt8; }
+
+ConvGeom checked(const KernelContext& c) {
+  ConvGeom g = conv_geom(c, kX, kW);
+  if (c.has(kX) && !is_q8(c.in(kX).dtype())) c.fail_dtype(kX, c.in(kX).dtype());
+  if (c.has(kW) && c.in(kW).dtype() != DType::kInt8) c.fail_dtype(kW, c.in(kW).dtype());
+  for (int i : {kXScale, kXZp, kYScale, kYZp})
+    if (c.has(i) && c.in(i).numel() != 1) c.fail("quantization parameter #" + std::to_string(i) + " must be a scalar");
+  if (!c.has(kXScale) || !c.has(kXZp)) c.fail("x_scale and x_zero_point are required");
+  if (c.has(kX) && c.in(kXZp).dtype() != c.in(kX).dtype()) c.fail_dtype(kXZp, c.in(kXZp).dtype());
+  if (c.has(kYScale) != c.has(kYZp)) c.fail("y_scale and y_zero_point come together");
+  if (c.has(kYZp) && !is_q8(c.in(kYZp).dtype())) c.fail_dtype(kYZp, c.in(kYZp).dtype());
+  if (c.has(kBias) && c.in(kBias).dtype() != DType::kInt32) c.fail_dtype(kBias, c.in(kBias).dtype());
+  if (c.has(kSum)) {
+    if (c.has(kYScale)) c.fail("input sum needs a float output (no y_scale)");
+    if (c.in(kSum).dtype() != DType::kFloat) c.fail_dtype(kSum, c.in(kSum).dtype());
+    if (g.known && c.in(kSum).shape() != g.out_shape)
+      c.fail("input sum " + shape_str(c.in(kSum).shape()) + " must have the output's shape " + shape_str(g.out_shape));
+  }
+  const int64_t m = c.has(kW) ? g.cout : -1;
+  check_channel_vector(c, kBias, m, "bias");
+  if (c.has(kWScale)) {
+    const Tensor& s = c.in(kWScale);
+    if (!(s.numel() == 1 || (s.rank() == 1 && (m < 0 || s.dim(0) == m))))
+      c.fail("w_scale must be a scalar or [M], got " + shape_str(s.shape()));
+  } else {
+    c.fail("w_scale is required");
+  }
+  return g;
+}
+
+void validate(KernelContext& c) { checked(c); }
+
+// Per output channel: the float32 multiplier of acc + bias.
+std::vector<float> multipliers(const KernelContext& c, int64_t cout) {
+  const float xs = c.in(kXScale).to_floats()[0];
+  const auto ws = c.in(kWScale).to_floats();
+  const bool q = c.has(kYScale);
+  const float ys = q ? c.in(kYScale).to_floats()[0] : 1.f;
+  std::vector<float> m(cout);
+  for (int64_t o = 0; o < cout; ++o) {
+    const float w = ws.size() == 1 ? ws[0] : ws[o];
+    m[o] = q ? xs * w / ys : xs * w;
+  }
+  return m;
+}
+
+int32_t scalar_int(const KernelContext& c, int i) { return c.has(i) ? static_cast<int32_t>(c.in(i).to_int64s()[0]) : 0; }
+
+template <typename TX>
+void accumulate(const Tensor& x, const Tensor& w, int32_t x_zp, const ConvGeom& g, int32_t* acc) {
+  const WindowIter it(g.axes);
+  const int64_t in_sp = it.in_size(), out_sp = it.out_size(), k_sp = it.kernel_size();
+  const int64_t cin_g = g.cin / g.group, cout_g = g.cout / g.group;
+  const TX* px = x.data<TX>();
+  const int8_t* pw = w.data<int8_t>();
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t oc = 0; oc < g.cout; ++oc) {
+      const int64_t grp = oc / cout_g;
+      const TX* xb = px + (n * g.cin + grp * cin_g) * in_sp;
+      const int8_t* wb = pw + oc * cin_g * k_sp;
+      int32_t* out = acc + (n * g.cout + oc) * out_sp;
+      it.for_each_output([&](int64_t o, const int64_t* coord) {
+        int64_t sum = 0;
+        it.for_each_tap(coord, [&](int64_t io, int64_t ko) {
+          for (int64_t ic = 0; ic < cin_g; ++ic)
+            sum += (static_cast<int64_t>(xb[ic * in_sp + io]) - x_zp) * static_cast<int64_t>(wb[ic * k_sp + ko]);
+        });
+        out[o] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(sum)));
+      });
+    }
+}
+
+void reference(KernelContext& c) {
+  const ConvGeom g = checked(c);
+  const Tensor x = to_plain(c.in(kX));
+  const Tensor& w = c.in(kW);
+  const int32_t x_zp = scalar_int(c, kXZp);
+  std::vector<int32_t> acc(static_cast<size_t>(shape_numel(g.out_shape)));
+  if (x.dtype() == DType::kUInt8) accumulate<uint8_t>(x, w, x_zp, g, acc.data());
+  else accumulate<int8_t>(x, w, x_zp, g, acc.data());
+  const auto mult = multipliers(c, g.cout);
+  const int32_t* bias = c.has(kBias) ? c.in(kBias).data<int32_t>() : nullptr;
+  const bool relu = attr_int(c.node, "relu", 0) != 0;
+  const int64_t out_sp = g.n * g.cout != 0 ? static_cast<int64_t>(acc.size()) / (g.n * g.cout) : 0;
+  auto value = [&](int64_t m, int64_t k) {
+    const uint32_t b = bias ? static_cast<uint32_t>(bias[m]) : 0u;
+    return static_cast<float>(static_cast<int32_t>(static_cast<uint32_t>(acc[k]) + b)) * mult[m];
+  };
+  if (!c.has(kYScale)) {
+    Tensor y = Tensor::uninitialized(DType::kFloat, g.out_shape);
+    float* py = y.data<float>();
+    const Tensor z = c.has(kSum) ? to_plain(c.in(kSum)) : Tensor();
+    const float* pz = c.has(kSum) ? z.data<float>() : nullptr;
+    for (int64_t n = 0; n < g.n; ++n)
+      for (int64_t m = 0; m < g.cout; ++m)
+        for (int64_t o = 0; o < out_sp; ++o) {
+          const int64_t k = (n * g.cout + m) * out_sp + o;
+          const float v = pz ? value(m, k) + pz[k] : value(m, k);
+          py[k] = relu ? std::max(v, 0.f) : v;
+        }
+    c.outputs[0] = std::move(y);
+    return;
+  }
+  const int32_t y_zp = scalar_int(c, kYZp);
+  const DType ty = c.in(kYZp).dtype();
+  Tensor y = Tensor::uninitialized(ty, g.out_shape);
+  auto run = [&](auto* py) {
+    using TY = std::remove_pointer_t<decltype(py)>;
+    const float lo = static_cast<float>(std::numeric_limits<TY>::min() - y_zp);
+    const float hi = static_cast<float>(std::numeric_limits<TY>::max() - y_zp);
+    for (int64_t n = 0; n < g.n; ++n)
+      for (int64_t m = 0; m < g.cout; ++m)
+        for (int64_t o = 0; o < out_sp; ++o) {
+          const int64_t k = (n * g.cout + m) * out_sp + o;
+          float v = std::min(std::max(value(m, k), lo), hi);
+          if (std::isnan(v)) v = lo;
+          int32_t q = static_cast<int32_t>(std::nearbyint(v)) + y_zp;
+          if (relu) q = std::max(q, y_zp);
+          py[k] = static_cast<TY>(q);
+        }
+  };
+  if (ty == DType::kUInt8) run(y.data<uint8_t>());
+  else run(y.data<int8_t>());
+  c.outputs[0] = std::move(y);
+}
+
+// ---- oneDNN int8 convolution ----
+
+bool has_vnni() {
+  static const bool yes = [] {
+    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+    return (isa & static_cast<unsigned>(dnnl_cpu_isa_avx512_core_vnni & ~dnnl_cpu_isa_avx512_core)) != 0 ||
+           (isa & static_cast<unsigned>(dnnl_cpu_isa_avx2_vnni & ~dnnl_cpu_isa_avx2)) != 0;
+  }();
+  return yes;
+}
+
+dnnl::memory::data_type dnnl_type(DType t) {
+  using dt = dnnl::memory::data_type;
+  switch (t) {
+    case DType::kUInt8: return dt::u8;
+    case DType::kInt8: return dt::s8;
+    case DType::kInt32: return dt::s32;
+    default: return dt::f32;
+  }
+}
+
+struct Cache {
+  Shape x_shape;
+  dnnl::memory::desc x_md;        // the input's layout this primitive was made for
+  dnnl::convolution_forward::primitive_desc pd;
+  dnnl::convolution_forward prim;
+  dnnl::memory src_mem;           // the input reordered to the primitive's layout (if needed)
+  dnnl::memory w_mem, b_mem;      // weights in the primitive's layout, bias
+  dnnl::memory::desc plain_dst;   // plain layout of the output
+  DType y_type = DType::kFloat;
+  bool unsupported = false;
+};
+
+bool fast(KernelContext& c) {
+  if (!has_vnni()) return false;
+  // Parameters and weights are cached with the primitive: graph constants (the rewrite only fuses
+  // those) or a one-off run (no cache).
+  if (c.has(kSum) && c.in(kSum).dtype() != DType::kFloat) return false;
+  for (int i : {kXScale, kXZp, kW, kWScale, kBias, kYScale, kYZp})
+    if (c.has(i) && ((c.state && !c.is_constant(i)) || c.in(i).layout())) return false;
+  const Tensor& x = c.in(kX);
+  const Tensor& w = c.in(kW);
+  const int sp = x.rank() - 2;
+  const ConvGeom g = checked(c);
+  if (sp < 1 || sp > 3 || x.numel() == 0 || w.numel() == 0 || shape_numel(g.out_shape) == 0) return false;
+  auto& ctx = DnnlContext::get();
+  using dt = dnnl::memory::data_type;
+  using tag = dnnl::memory::format_tag;
+  auto dims = [](const Shape& s) { return dnnl::memory::dims(s.begin(), s.end()); };
+  try {
+    const dnnl::memory::desc x_md = x.layout() ? desc_of(x) : plain_desc(x.shape(), dnnl_type(x.dtype()));
+    std::shared_ptr<void> local;
+    auto& slot = c.state ? *c.state : local;
+    auto* cache = static_cast<Cache*>(slot.get());
+    const bool same = cache && cache->x_shape == x.shape() && cache->x_md == x_md;
+    if (same && cache->unsupported) return false;
+    if (!same) {
+      auto fresh = std::make_shared<Cache>();
+      fresh->x_shape = x.shape();
+      fresh->x_md = x_md;
+      fresh->unsupported = true;  // until the primitive exists
+      slot = fresh;
+      dnnl::memory::dims pl(sp), pr(sp), st(sp), dl(sp);
+      for (int i = 0; i < sp; ++i) {
+        pl[i] = g.axes[i].pad_b;
+        pr[i] = g.axes[i].pad_e;
+        st[i] = g.axes[i].stride;
+        dl[i] = g.axes[i].dil - 1;
+      }
+      Shape wdims = w.shape();
+      if (g.group > 1) {
+        wdims = {g.group, g.cout / g.group};
+        for (int i = 1; i < w.rank(); ++i) wdims.push_back(w.dim(i));
+      }
+      const bool quantized = c.has(kYScale);
+      fresh->y_type = quantized ? c.in(kYZp).dtype() : DType::kFloat;
+      const dt y_dt = dnnl_type(fresh->y_type);
+      fresh->plain_dst = plain_desc(g.out_shape, y_dt);
+      const dnnl::memory::desc b_md = c.has(kBias) ? plain_desc({g.cout}, dt::s32) : dnnl::memory::desc();
+      dnnl::convolution_forward::desc d(
+          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+          dnnl::memory::desc(dims(x.shape()), dnnl_type(x.dtype()), tag::any),
+          dnnl::memory::desc(dims(wdims), dt::s8, tag::any), b_md, dnnl::memory::desc(dims(g.out_shape), y_dt, tag::any),
+          st, dl, pl, pr);
+      dnnl::primitive_attr attr;
+      const auto mult = multipliers(c, g.cout);
+      const bool per_channel = c.in(kWScale).numel() > 1;
+      attr.set_output_scales(per_channel ? 2 : 0, per_channel ? mult : std::vector<float>{mult[0]});
+      const int32_t x_zp = scalar_int(c, kXZp);
+      if (x_zp != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {x_zp});
+      dnnl::post_ops ops;
+      if (c.has(kSum)) ops.append_sum(1.f);
+      if (attr_int(c.node, "relu", 0) != 0) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      if (quantized) {
+        // round half to even before the zero point is added (MLAS order; oneDNN's own dst zero
+        // point would be added before rounding and move ties when it is odd)
+        ops.append_eltwise(1.f, dnnl::algorithm::eltwise_round, 0.f, 0.f);
+        const int32_t y_zp = scalar_int(c, kYZp);
+        if (y_zp != 0) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f, static_cast<float>(y_zp));
+      }
+      if (ops.len() > 0) attr.set_post_ops(ops);
+      fresh->pd = dnnl::convolution_forward::primitive_desc(d, attr, ctx.engine);
+      fresh->prim = dnnl::convolution_forward(fresh->pd);
+      if (fresh->pd.src_desc() != x_md) fresh->src_mem = dnnl::memory(fresh->pd.src_desc(), ctx.engine);
+      // weights reordered once (constant)
+      dnnl::memory plain_w(plain_desc(wdims, dt::s8), ctx.engine, const_cast<void*>(w.raw()));
+      fresh->w_mem = dnnl::memory(fresh->pd.weights_desc(), ctx.engine);
+      dnnl::reorder(plain_w, fresh->w_mem).execute(ctx.stream, plain_w, fresh->w_mem);
+      if (c.has(kBias)) {
+        fresh->b_mem = dnnl::memory(b_md, ctx.engine);
+        std::memcpy(fresh->b_mem.get_data_handle(), c.in(kBias).raw(), static_cast<size_t>(g.cout) * 4);
+      }
+      ctx.stream.wait();
+      fresh->unsupported = false;
+      cache = fresh.get();
+    }
+    dnnl::memory src(x_md, ctx.engine, const_cast<void*>(x.raw()));
+    if (cache->src_mem) dnnl::reorder(src, cache->src_mem).execute(ctx.stream, src, cache->src_mem);
+    const auto dst_md = cache->pd.dst_desc();
+    const bool plain = dst_md == cache->plain_dst;
+    Tensor y = plain ? Tensor::uninitialized(cache->y_type, g.out_shape)
+                     : Tensor::with_layout(cache->y_type, g.out_shape, std::make_shared<DnnlLayout>(dst_md));
+    dnnl::memory dst(dst_md, ctx.engine, y.raw());
+    if (c.has(kSum)) {  // the sum post-op adds what dst holds: the summand in the output's layout
+      const Tensor& z = c.in(kSum);
+      dnnl::memory zm(desc_of(z), ctx.engine, const_cast<void*>(z.raw()));
+      dnnl::reorder(zm, dst).execute(ctx.stream, zm, dst);
+    }
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, cache->src_mem ? cache->src_mem : src}, {DNNL_ARG_WEIGHTS, cache->w_mem}, {DNNL_ARG_DST, dst}};
+    if (cache->b_mem) args[DNNL_ARG_BIAS] = cache->b_mem;
+    cache->prim.execute(ctx.stream, args);
+    ctx.stream.wait();
+    c.outputs[0] = plain || c.allow_layout_output ? std::move(y) : to_plain(y);
+  } catch (const dnnl::error&) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void register_qdq_conv_ops(OpRegistry& r) {
+  r.add("qtool", "QDQConv", {1}, OpDef{reference, fast, validate, /*layout_aware=*/true, /*foldable=*/true});
+}
+
+}  // namespace qtool

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: Apache-2.0
+// Executor rewrite of QDQ convolutions into integer convolutions (compile time only; the model
+// is not changed). Matches what onnxruntime's QDQ transformers turn into QLinearConv:
+//
+//   DequantizeLinear(x: uint8/int8, scalar scale, scalar zero point)
+//   DequantizeLinear(w: constant int8, scale scalar or [M] on axis 0, zero point 0)
+//   DequantizeLinear(bias: constant int32, scale = x_scale * w_scale, zero point 0)   (optional)
+//     -> Conv [-> Relu] [-> QuantizeLinear(scalar scale, uint8/int8 zero point)]
+//
+// becomes one qtool.QDQConv step (runtime/kernels/qdq_conv.cpp) reading x, the int8 weights and
+// the int32 bias: a quantized output with QuantizeLinear (requantized as onnxruntime's
+// QLinearConv), a float output without. A Relu between Conv and QuantizeLinear is applied in the
+// integer domain (max(q, zero point) = QuantizeLinear(Relu(.)); onnxruntime drops such a Relu when
+// the zero point is the type's minimum). A float output read only by a residual Add (or two-input
+// Sum) whose one reader is a Relu takes the other summand as input 8 and the Relu along. DequantizeLinear steps nobody reads any more are removed.
+// Like runtime/fusion.cpp, a value disappears only when it has one reader and is neither a graph
+// output, a kept value nor read by a subgraph.
+#include <algorithm>
+#include <cmath>
+
+#include "runtime/compiled_graph.h"
+
+namespace qtool {
+
+namespace {
+
+bool is_op(const onnx::NodeProto& n, const char* op) { return n.domain().empty() && n.op_type() == op; }
+
+}  // namespace
+
+void CompiledGraph::fuse_qdq() {
+  const auto def = OpRegistry::instance().find("qtool", "QDQConv", 1);
+  if (!def.def) return;
+  const auto cten = [&](int id) -> const Tensor* {
+    return id >= 0 && id < static_cast<int>(constants_.size()) && constants_[id].is_tensor() ? &constants_[id].tensor()
+                                                                                            : nullptr;
+  };
+  std::vector<int> producer(slot_names_.size(), -1);
+  std::vector<std::vector<size_t>> readers(slot_names_.size());
+  for (size_t k = 0; k < steps_.size(); ++k) {
+    for (int id : steps_[k].out)
+      if (id >= 0) producer[id] = static_cast<int>(k);
+    for (int id : steps_[k].in)
+      if (id >= 0) readers[id].push_back(k);
+    for (int id : steps_[k].implicit)
+      if (id >= 0) readers[id].push_back(k);
+  }
+  // The DequantizeLinear computing `id`: a step, or one folded at compile time.
+  const auto dq_of = [&](int id) -> const Step* {
+    if (id < 0) return nullptr;
+    if (producer[id] >= 0) {
+      const Step& s = steps_[producer[id]];
+      return is_op(*s.node, "DequantizeLinear") ? &s : nullptr;
+    }
+    auto it = folded_dq_.find(id);
+    return it == folded_dq_.end() ? nullptr : &it->second;
+  };
+  const auto is_q8 = [](DType t) { return t == DType::kUInt8 || t == DType::kInt8; };
+  const auto all_zero = [&](int id) {
+    if (id < 0) return true;
+    const Tensor* t = cten(id);
+    if (!t) return false;
+    for (int64_t v : t->to_int64s())
+      if (v != 0) return false;
+    return true;
+  };
+  // The one step reading `id` (or -1): never for outputs, kept values or body reads.
+  const auto sole_reader = [&](int id) -> int {
+    if (id < 0 || keep_[id] || readers[id].size() != 1) return -1;
+    return static_cast<int>(readers[id][0]);
+  };
+  std::vector<bool> removed(steps_.size(), false);
+  for (size_t k = 0; k < steps_.size(); ++k) {
+    Step& conv = steps_[k];
+    if (removed[k] || !is_op(*conv.node, "Conv") || conv.out.size() != 1 || conv.out[0] < 0 || conv.in.size() < 2)
+      continue;
+    if (attr_string(*conv.node, "auto_pad", "NOTSET") != "NOTSET" && attr_string(*conv.node, "auto_pad", "NOTSET") != "")
+      continue;  // explicit pads only (what quantizers write); the rest stays float
+    // activation: per-tensor uint8/int8 with a known zero point
+    const Step* dx = producer[conv.in[0]] >= 0 ? dq_of(conv.in[0]) : nullptr;
+    if (!dx || dx->in.size() < 3 || dx->in[2] < 0) continue;
+    const Tensor *xs = cten(dx->in[1]), *xz = cten(dx->in[2]);
+    if (!xs || !xz || xs->dtype() != DType::kFloat || xs->numel() != 1 || xz->numel() != 1 || !is_q8(xz->dtype()))
+      continue;
+    const float x_scale = xs->to_floats()[0];
+    // weights: constant int8, per output channel (axis 0) or per tensor, zero point 0
+    const Step* dw = dq_of(conv.in[1]);
+    if (!dw || dw->in.size() < 2) continue;
+    const Tensor *w = cten(dw->in[0]), *ws = cten(dw->in[1]);
+    if (!w || !ws || w->dtype() != DType::kInt8 || w->rank() < 3 || ws->dtype() != DType::kFloat) continue;
+    const int64_t m = w->dim(0);
+    if (ws->numel() != 1) {
+      if (ws->rank() != 1 || ws->dim(0) != m) continue;
+      const int64_t axis = attr_int(*dw->node, "axis", 1);
+      if (axis != 0 && axis != -w->rank()) continue;
+      if (attr_int(*dw->node, "block_size", 0) != 0) continue;
+    }
+    if (dw->in.size() > 2 && !all_zero(dw->in[2])) continue;
+    const auto w_scale = ws->to_floats();
+    // bias: constant int32 on the accumulator's scale
+    int bias = -1;
+    if (conv.in.size() > 2 && conv.in[2] >= 0) {
+      const Step* db = dq_of(conv.in[2]);
+      if (!db || db->in.size() < 2) continue;
+      const Tensor *b = cten(db->in[0]), *bs = cten(db->in[1]);
+      if (!b || !bs || b->dtype() != DType::kInt32 || b->rank() != 1 || b->dim(0) != m || bs->dtype() != DType::kFloat)
+        continue;
+      if (db->in.size() > 2 && !all_zero(db->in[2])) continue;
+      const auto bsv = bs->to_floats();
+      if (bsv.size() != 1 && static_cast<int64_t>(bsv.size()) != m) continue;
+      bool ok = true;
+      for (int64_t o = 0; o < m && ok; ++o) {
+        const float want = x_scale * w_scale[w_scale.size() == 1 ? 0 : o];
+        const float have = bsv[bsv.size() == 1 ? 0 : o];
+        ok = std::fabs(have - want) <= 1e-5f * std::fabs(want);
+      }
+      if (!ok) continue;
+      bias = db->in[0];
+    }
+    // output: [Relu] [QuantizeLinear]
+    int final_out = conv.out[0];
+    bool relu = false;
+    int relu_step = -1, q_step = -1;
+    int r = sole_reader(final_out);
+    if (r >= 0 && is_op(*steps_[r].node, "Relu") && steps_[r].in.size() == 1 && steps_[r].out.size() == 1 &&
+        steps_[r].out[0] >= 0 && !removed[r]) {
+      relu = true;
+      relu_step = r;
+      final_out = steps_[r].out[0];
+      r = sole_reader(final_out);
+    }
+    if (r >= 0 && !removed[r] && is_op(*steps_[r].node, "QuantizeLinear") && steps_[r].in.size() >= 3 &&
+        steps_[r].in[0] == final_out && steps_[r].out.size() == 1 && steps_[r].out[0] >= 0) {
+      const Tensor *ys = cten(steps_[r].in[1]), *yz = cten(steps_[r].in[2]);
+      if (ys && yz && ys->dtype() == DType::kFloat && ys->numel() == 1 && yz->numel() == 1 && is_q8(yz->dtype()) &&
+          attr_int(*steps_[r].node, "saturate", 1) == 1 && ys->to_floats()[0] > 0.f)
+        q_step = r;
+    }
+    // float output: a residual Add / two-input Sum followed by Relu runs inside (oneDNN sum post-op)
+    int sum = -1, add_step = -1;
+    r = sole_reader(conv.out[0]);
+    if (!relu && q_step < 0 && r >= 0 && !removed[r] && steps_[r].in.size() == 2 && steps_[r].out.size() == 1 &&
+        steps_[r].out[0] >= 0 && (is_op(*steps_[r].node, "Add") || is_op(*steps_[r].node, "Sum"))) {
+      const int other = steps_[r].in[0] == conv.out[0] ? steps_[r].in[1] : steps_[r].in[0];
+      const int rr = sole_reader(steps_[r].out[0]);
+      if (other >= 0 && other != conv.out[0] && !cten(other) && producer[other] < static_cast<int>(k) && rr >= 0 &&
+          !removed[rr] && is_op(*steps_[rr].node, "Relu") && steps_[rr].out.size() == 1 && steps_[rr].out[0] >= 0 &&
+          (producer[other] >= 0 || std::find(input_slots_.begin(), input_slots_.end(), other) != input_slots_.end())) {
+        sum = other;
+        add_step = r;
+        relu = true;
+        relu_step = rr;
+        final_out = steps_[rr].out[0];
+      }
+    }
+    // the fused node: Conv's attributes and relu
+    auto node = std::make_unique<onnx::NodeProto>();
+    node->set_op_type("QDQConv");
+    node->set_domain("qtool");
+    node->set_name(conv.node->name().empty() ? slot_names_[conv.out[0]] : conv.node->name());
+    for (const auto& a : conv.node->attribute()) *node->add_attribute() = a;
+    auto* ra = node->add_attribute();
+    ra->set_name("relu");
+    ra->set_type(onnx::AttributeProto::INT);
+    ra->set_i(relu ? 1 : 0);
+    Step s;
+    s.def = def.def;
+    s.version = def.version;
+    s.domain_opset = 1;
+    s.layout_aware = def.def->layout_aware;
+    s.in = {dx->in[0], dx->in[1], dx->in[2], dw->in[0], dw->in[1], bias, -1, -1};
+    if (q_step >= 0) {
+      s.in[6] = steps_[q_step].in[1];
+      s.in[7] = steps_[q_step].in[2];
+      final_out = steps_[q_step].out[0];
+    }
+    if (sum >= 0) s.in.push_back(sum);
+    s.out = {final_out};
+    for (int id : s.in)
+      if (id >= 0) node->add_input(slot_names_[id]);
+      else node->add_input("");
+    node->add_output(slot_names_[final_out]);
+    s.node = node.get();
+    owned_nodes_.push_back(std::move(node));
+    conv = std::move(s);
+    if (relu_step >= 0) removed[relu_step] = true;
+    if (q_step >= 0) removed[q_step] = true;
+    if (add_step >= 0) removed[add_step] = true;
+  }
+  // DequantizeLinear steps whose results nobody reads any more
+  std::vector<int> uses(slot_names_.size(), 0);
+  for (size_t k = 0; k < steps_.size(); ++k) {
+    if (removed[k]) continue;
+    for (int id : steps_[k].in)
+      if (id >= 0) ++uses[id];
+    for (int id : steps_[k].implicit)
+      if (id >= 0) ++uses[id];
+  }
+  for (size_t k = 0; k < steps_.size(); ++k) {
+    const Step& s = steps_[k];
+    if (removed[k] || !is_op(*s.node, "DequantizeLinear") || s.out.size() != 1 || s.out[0] < 0) continue;
+    if (uses[s.out[0]] == 0 && !keep_[s.out[0]]) removed[k] = true;
+  }
+  std::vector<Step> kept;
+  for (size_t k = 0; k < steps_.size(); ++k)
+    if (!removed[k]) kept.push_back(std::move(steps_[k]));
+  steps_ = std::move(kept);
+}
+
+}  // namespace qtool
