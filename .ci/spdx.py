@@ -7,7 +7,8 @@ Sources are the files git tracks (every file under the repository outside build/
 git or .git is absent, e.g. in an unpacked source archive) with these kinds: C/C++ (.c .cpp .h .hpp .in), CMake
 (CMakeLists.txt, .cmake), Python (.py), shell (.sh and extension-less scripts with a shell
 shebang), TOML, YAML, Dockerfiles and pip requirements files. Data (models, arrays, JSON, Markdown,
-the version table .ci/debian-versions) and markers (py.typed) are not sources.
+the version table .ci/debian-versions) and markers (py.typed) are not sources; neither is vendored
+code under third_party/, which keeps its own licence files (e.g. third_party/indicators/LICENSE).
 The header goes on line 1, or line 2 after a shebang, in the file's comment syntax:
   // ...  (C++ and C files whose first line is a // comment or code), /* ... */ (C files that
   start with a /* comment), # ... (everything else).
@@ -26,7 +27,7 @@ HASH = {".py", ".sh", ".cmake", ".toml", ".yml", ".yaml"}
 def comment_style(path: Path, first_line: str):
     """'//', '/*' or '#' for a source file, None for a file that is not a source."""
     name = path.name
-    if name in ("py.typed", "debian-versions"):
+    if name in ("py.typed", "debian-versions") or path.relative_to(ROOT).parts[0] == "third_party":
         return None
     suffix = path.suffix
     if name.endswith(".in"):  # configured templates: judge by the name without .in
