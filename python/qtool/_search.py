@@ -10,7 +10,13 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from . import Data, Model, QtError, _P, _S, _buffer_free, _check, _lib
+from . import _lib as _L
+from ._data import Data
+from ._lib import QtError
+from ._model import Model
+
+_P, _S = _L.P, _L.S
+_buffer_free, _check, _lib = _L.buffer_free, _L.check, _L.lib
 
 _OUT = ctypes.POINTER(ctypes.c_void_p)
 _I64P = ctypes.POINTER(ctypes.c_int64)
