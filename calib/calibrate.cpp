@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -52,6 +53,7 @@ CalibrationTable calibrate(const Model& model, Dataset& raw_data, const std::vec
     raw.push_back(observers.back().get());
   }
   std::vector<char> seen(names.size(), 0);  // written by the executor thread only
+  std::vector<char> infinite(names.size(), 0);
   ObserverPool pool(raw);
   // A tensor that is not finite although the data is: recorded here, reported after its batch
   // with the sample it came from.
@@ -60,8 +62,16 @@ CalibrationTable calibrate(const Model& model, Dataset& raw_data, const std::vec
   auto submit = [&](const std::string& name, const Tensor& t) {
     auto it = index.find(name);
     if (it == index.end() || t.dtype() != DType::kFloat) return;
+    if (infinite[it->second]) return;
     const int64_t k = first_nonfinite(t.data<float>(), t.numel());
     if (k >= 0) {
+      const float* x = t.data<float>();
+      // -inf only: by design (attention masks filled with -inf before Softmax); the tensor stays
+      // float. NaN or +inf: an overflow or invalid operation, reported with its sample.
+      if (std::all_of(x + k, x + t.numel(), [](float v) { return std::isfinite(v) || v == -INFINITY; })) {
+        infinite[it->second] = 1;
+        return;
+      }
       if (bad_tensor.empty()) {
         bad_tensor = name;
         bad_index = k;
@@ -76,7 +86,8 @@ CalibrationTable calibrate(const Model& model, Dataset& raw_data, const std::vec
     if (bad_tensor.empty()) return;
     throw InputError(data.describe() + ": tensor '" + bad_tensor + "' computed from sample " +
                      std::to_string(begin + bad_index / std::max<int64_t>(1, bad_numel)) +
-                     " is not finite (an overflow in the model); calibration needs finite activations");
+                     " is not finite (an overflow or invalid operation in the model); calibration needs finite "
+                     "activations (-inf alone, as in attention masks, keeps the tensor float)");
   };
   exec.set_hook(submit);
   spdlog::debug("calibrating on {} with '{}' (batch {})", data.describe(), opts.method, batch);
@@ -100,7 +111,8 @@ CalibrationTable calibrate(const Model& model, Dataset& raw_data, const std::vec
   table.samples = data.size();
   std::vector<size_t> done;
   for (size_t i = 0; i < names.size(); ++i) {
-    if (seen[i]) done.push_back(i);
+    if (infinite[i]) spdlog::warn("tensor '{}' holds -inf (an attention mask); it stays float", names[i]);
+    else if (seen[i]) done.push_back(i);
     else spdlog::warn("tensor '{}' was never produced during calibration; it stays float", names[i]);
   }
   // Threshold searches (entropy, mse) are independent per tensor.

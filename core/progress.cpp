@@ -112,7 +112,14 @@ struct ProgressState {
   void draw_locked(bool force) {
     if (!owner || !active()) return;
     const auto now = std::chrono::steady_clock::now();
-    if (!force && drawn && now - last_draw < std::chrono::milliseconds(100)) return;
+    // redraws at most every QTOOL_PROGRESS_INTERVAL_MS (default 100 ms, tqdm's mininterval idea)
+    static const long interval_ms = [] {
+      const char* v = std::getenv("QTOOL_PROGRESS_INTERVAL_MS");
+      char* end = nullptr;
+      const long ms = v ? std::strtol(v, &end, 10) : 100;
+      return v && (end == v || *end || ms < 0 || ms > 60000) ? 100 : ms;
+    }();
+    if (!force && drawn && now - last_draw < std::chrono::milliseconds(interval_ms)) return;
     last_draw = now;
     const std::string line = render();
     std::fprintf(stderr, "\r%s\033[K", line.c_str());

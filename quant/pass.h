@@ -94,6 +94,10 @@ void run_pass(const std::string& id, Model& model, PassContext& ctx);
 // The passes (one file each).
 void remove_initializer_inputs(Model& model, PassContext& ctx);
 void fold_constants(Model& model, PassContext& ctx);
+// Every main-graph node's attributes through the op registry's validators (runtime/op_registry.h),
+// before any pass hands the graph to libonnx (shape inference and the version converter trust
+// attributes: MaxPool strides 0 is a SIGFPE there). InputError "<file>: node '...' (Op): ...".
+void validate_node_attributes(const Model& model);
 void fold_batchnorm(Model& model, PassContext& ctx);
 void fold_bias_add(Model& model, PassContext& ctx);
 void upgrade_opset(Model& model, PassContext& ctx);

@@ -8,6 +8,7 @@ const std::vector<std::string> kPreparePasses = {"remove_initializer_inputs", "f
 const std::vector<std::string> kQuantizePasses = {"insert_qdq", "quantize_constants"};
 
 Model prepare_for_quantization(const Model& model, PassContext& ctx) {
+  validate_node_attributes(model);
   Model m = model;
   for (const auto& id : kPreparePasses) run_pass(id, m, ctx);
   return m;

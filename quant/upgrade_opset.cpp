@@ -138,6 +138,20 @@ void rewrite_coerced_softmax(onnx::ModelProto& work) {
 
 }  // namespace
 
+void validate_node_attributes(const Model& model) {
+  for (const auto& n : model.graph().node()) {
+    int domain_opset = model.opset();
+    if (!canonical_domain(n.domain()).empty())
+      for (const auto& o : model.proto.opset_import())
+        if (o.domain() == n.domain()) domain_opset = static_cast<int>(o.version());
+    try {
+      validate_node(n, domain_opset, std::vector<const Value*>(n.input_size(), nullptr));
+    } catch (const InputError& e) {
+      throw InputError(model.path.string() + ": " + e.what());
+    }
+  }
+}
+
 void upgrade_opset(Model& model, PassContext& ctx) {
   const int final_target = ctx.options.target_opset;
   ctx.stats.opset_before = model.opset();
@@ -153,17 +167,7 @@ void upgrade_opset(Model& model, PassContext& ctx) {
 
   // libonnx's shape inference and converter trust attributes (MaxPool strides = 0 is a SIGFPE in
   // convPoolShapeInference): every node's attributes pass the op registry's validators first.
-  for (const auto& n : model.graph().node()) {
-    int domain_opset = model.opset();
-    if (!canonical_domain(n.domain()).empty())
-      for (const auto& o : model.proto.opset_import())
-        if (o.domain() == n.domain()) domain_opset = static_cast<int>(o.version());
-    try {
-      validate_node(n, domain_opset, std::vector<const Value*>(n.input_size(), nullptr));
-    } catch (const InputError& e) {
-      throw InputError(model.path.string() + ": " + e.what());
-    }
-  }
+  validate_node_attributes(model);
   // weights are stubs during the conversion (no copy of them, external data kept)
   std::set<std::string> stubbed;
   onnx::ModelProto work = copy_with_stub_initializers(model, 1024, &stubbed);

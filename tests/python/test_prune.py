@@ -162,7 +162,8 @@ def test_allocate_beats_uniform_at_70_percent(shared, cache, tmp_path):
 
 def test_sensitivity_with_labels_ranks_layers(shared, cache, tmp_path):
     m = sd.mnist(cache)
-    r = h.qtool("prune", shared / MLP, "--sensitivity", "--data", m["calib_flat"], "--labels", m["labels"],
+    # labels for the whole test set, data the first 500 of it (--limit selects the labels too)
+    r = h.qtool("prune", shared / MLP, "--sensitivity", "--data", m["flat"], "--limit", "500", "--labels", m["labels"],
                 "--levels", "0.5,0.9")
     lines = [l for l in r.stdout.splitlines() if l.startswith("  ") and "%" in l and "node" not in l]
     assert len(lines) == 3 and "top-1" in r.stdout
