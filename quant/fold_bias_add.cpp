@@ -162,20 +162,7 @@ void fold_bias_add(Model& model, PassContext& ctx) {
     if (!removed.count(i)) keep.push_back(g.node(i));
   g.clear_node();
   for (auto& n : keep) *g.add_node() = std::move(n);
-  std::set<std::string> used;
-  for (const auto& n : g.node())
-    for (const auto& i : n.input()) used.insert(i);
-  for (const auto& o : g.output()) used.insert(o.name());
-  std::set<std::string> dropped;
-  auto* inits = g.mutable_initializer();
-  for (int i = inits->size() - 1; i >= 0; --i)
-    if (!used.count(inits->Get(i).name())) {
-      dropped.insert(inits->Get(i).name());
-      inits->DeleteSubrange(i, 1);
-    }
-  auto* inputs = g.mutable_input();
-  for (int i = inputs->size() - 1; i >= 0; --i)
-    if (dropped.count(inputs->Get(i).name())) inputs->DeleteSubrange(i, 1);
+  drop_unread_initializers(model);
 }
 
 }  // namespace qtool

@@ -37,6 +37,23 @@ void collect_reads(const onnx::GraphProto& g, std::set<std::string>& used) {
 }
 }  // namespace
 
+void drop_unread_initializers(Model& model) {
+  auto& g = model.graph();
+  std::set<std::string> used;
+  for (const auto& o : g.output()) used.insert(o.name());
+  collect_reads(g, used);
+  std::set<std::string> dropped;
+  auto* inits = g.mutable_initializer();
+  for (int i = inits->size() - 1; i >= 0; --i)
+    if (!used.count(inits->Get(i).name())) {
+      dropped.insert(inits->Get(i).name());
+      inits->DeleteSubrange(i, 1);
+    }
+  auto* inputs = g.mutable_input();
+  for (int i = inputs->size() - 1; i >= 0; --i)
+    if (dropped.count(inputs->Get(i).name())) inputs->DeleteSubrange(i, 1);
+}
+
 void fold_constants(Model& model, PassContext&) {
   const size_t limit = fold_limit(model);
   auto& g = model.graph();
@@ -79,20 +96,7 @@ void fold_constants(Model& model, PassContext&) {
   }
   g.clear_node();
   for (auto& n : keep) *g.add_node() = std::move(n);
-  // Drop initializers nothing reads any more (in any graph), and the graph inputs that only
-  // declared them (IR < 4 lists every initializer as an input too).
-  std::set<std::string> used(graph_outputs);
-  collect_reads(g, used);
-  std::set<std::string> dropped;
-  auto* inits = g.mutable_initializer();
-  for (int i = inits->size() - 1; i >= 0; --i)
-    if (!used.count(inits->Get(i).name())) {
-      dropped.insert(inits->Get(i).name());
-      inits->DeleteSubrange(i, 1);
-    }
-  auto* inputs = g.mutable_input();
-  for (int i = inputs->size() - 1; i >= 0; --i)
-    if (dropped.count(inputs->Get(i).name())) inputs->DeleteSubrange(i, 1);
+  drop_unread_initializers(model);
 }
 
 }  // namespace qtool

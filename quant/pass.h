@@ -94,6 +94,10 @@ void run_pass(const std::string& id, Model& model, PassContext& ctx);
 // The passes (one file each).
 void remove_initializer_inputs(Model& model, PassContext& ctx);
 void fold_constants(Model& model, PassContext& ctx);
+// Removes initializers no node reads (in the main graph or any If/Loop/Scan body) and no graph
+// output names, with the graph inputs that only declared them (IR < 4). Used by the passes that
+// leave weights behind (fold_constants, fold_bias_add).
+void drop_unread_initializers(Model& model);
 // Every main-graph node's attributes through the op registry's validators (runtime/op_registry.h),
 // before any pass hands the graph to libonnx (shape inference and the version converter trust
 // attributes: MaxPool strides 0 is a SIGFPE there). InputError "<file>: node '...' (Op): ...".
