@@ -135,6 +135,34 @@ struct Axis {
   int64_t ek() const { return (k - 1) * dil + 1; }  // dilated kernel extent
 };
 
+// Explicit padding may grow a channel's spatial volume at most this much (or up to
+// kMinPaddedVolume positions, for small inputs): pads of 2^31 on an 8 x 8 input would ask for a
+// 96 GB output from a model of a hundred bytes. Real models pad by a few pixels (YOLO's SPP pools
+// a 2 x 2 map with pads 6: 196 positions).
+constexpr int64_t kMaxPaddingGrowth = 64;
+constexpr int64_t kMinPaddedVolume = int64_t{1} << 24;
+
+// Fails (naming 'pads', the input and the output extents) when the explicitly padded spatial
+// volume prod(in + pad_b + pad_e) exceeds max(kMaxPaddingGrowth x prod(in), kMinPaddedVolume).
+// Every extent is <= 2^40 (read_spatial_attrs, check_extent) and the volumes are compared in long
+// double, so nothing overflows on the way.
+inline void check_padded_volume(const KernelContext& c, const std::vector<Axis>& axes, const Shape& x) {
+  long double in = 1, padded = 1;
+  for (const auto& ax : axes) {
+    in *= static_cast<long double>(ax.in);
+    padded *= static_cast<long double>(ax.in) + static_cast<long double>(ax.pad_b) + static_cast<long double>(ax.pad_e);
+  }
+  const long double limit = std::max<long double>(in * kMaxPaddingGrowth, static_cast<long double>(kMinPaddedVolume));
+  if (padded <= limit) return;
+  std::vector<int64_t> pads, out;
+  for (const auto& ax : axes) pads.push_back(ax.pad_b);
+  for (const auto& ax : axes) pads.push_back(ax.pad_e);
+  for (const auto& ax : axes) out.push_back(ax.out);
+  c.fail("attribute 'pads': " + ints_str(pads) + " pads the input " + ints_str(x) + " to " +
+         std::to_string(static_cast<unsigned long long>(std::min<long double>(padded, 1e19L))) + " positions per channel, more than " +
+         std::to_string(kMaxPaddingGrowth) + " times its own (output spatial extents would be " + ints_str(out) + ")");
+}
+
 // Conv / ConvInteger / QLinearConv / DeformConv output geometry: out = floor((in + pads - ek) / s) + 1,
 // SAME_*: out = ceil(in / s) with the padding split (the odd one at the end for SAME_UPPER).
 inline std::vector<Axis> conv_axes(const KernelContext& c, const SpatialAttrs& a, const Shape& x) {
@@ -162,6 +190,7 @@ inline std::vector<Axis> conv_axes(const KernelContext& c, const SpatialAttrs& a
              " (output extent would be <= 0)");
     ax.out = span / ax.stride + 1;
   }
+  if (a.auto_pad == AutoPad::kNotSet) check_padded_volume(c, axes, x);
   return axes;
 }
 
@@ -197,6 +226,7 @@ inline std::vector<Axis> pool_axes(const KernelContext& c, const SpatialAttrs& a
       c.fail("attribute 'kernel_shape': output extent of spatial axis " + std::to_string(i) + " would be " +
              std::to_string(ax.out));
   }
+  if (a.auto_pad == AutoPad::kNotSet) check_padded_volume(c, axes, x);
   return axes;
 }
 

@@ -132,7 +132,7 @@ def check(r, label):
     if r.returncode == 2:
         lines = [l for l in r.stderr.splitlines() if l.strip() and not l.startswith("[")]
         assert len(lines) == 1 and lines[0].startswith("qtool: error: "), (label, r)
-    assert r.maxrss_mb < 600, (label, r)
+    assert r.maxrss_mb < h.rss_bound(600), (label, r)
 
 
 @pytest.mark.parametrize("name", ["conv", "gemm", "mnist12"])

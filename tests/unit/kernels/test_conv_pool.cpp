@@ -514,6 +514,34 @@ TEST(ConvPool, PoolInvalidAttributes) {
   EXPECT_THROW(run_op(s, 12, {x}, false), InputError);
 }
 
+// Issue 14: pads around 2^31 on an 8 x 8 input asked for a 96 GB output (std::bad_alloc, exit 1
+// "out of memory"); now an InputError naming 'pads' before anything is allocated. Padding within
+// the limit (a few pixels, or YOLO SPP's pads 6 on a 2 x 2 map) still runs.
+TEST(ConvPool, AbsurdPaddingIsRefusedBeforeAllocating) {
+  const Tensor x = random_tensor_of(DType::kFloat, {1, 1, 8, 8}, 1), w = random_tensor_of(DType::kFloat, {1, 1, 3, 3}, 2);
+  for (int64_t pad : {int64_t{1} << 31, (int64_t{1} << 31) - 1, int64_t{4096}}) {
+    for (const char* op : {"MaxPool", "AveragePool", "Conv"}) {
+      const bool conv = std::string(op) == "Conv";
+      auto n = make_node(op, conv ? 2 : 1, 1);
+      if (!conv) set_attr(n, "kernel_shape", std::vector<int64_t>{3, 3});
+      set_attr(n, "pads", std::vector<int64_t>{pad, 0, pad, 0});
+      std::vector<Value> in{x};
+      if (conv) in.push_back(w);
+      try {
+        run_op(n, 13, in, false);
+        ADD_FAILURE() << op << " pads " << pad << ": no error";
+      } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("'pads'"), std::string::npos) << e.what();
+      }
+    }
+  }
+  auto spp = make_node("MaxPool", 1, 1);
+  set_attr(spp, "kernel_shape", std::vector<int64_t>{13, 13});
+  set_attr(spp, "pads", std::vector<int64_t>{6, 6, 6, 6});
+  const Tensor y = run_op(spp, 13, {random_tensor_of(DType::kFloat, {1, 2, 2, 2}, 3)}, false).at(0).tensor();
+  EXPECT_EQ(y.shape(), (Shape{1, 2, 2, 2}));
+}
+
 // ---------------------------------------------------------------- integer convolutions
 
 TEST(ConvPool, ConvIntegerByHand) {
