@@ -33,6 +33,11 @@ WeightSpec spec_from(const nlohmann::json& j, const std::string& where) {
   static const std::vector<std::string> known = {"int8", "int4", "int2", "binary", "ternary", "fp16", "bf16", "float"};
   if (std::find(known.begin(), known.end(), s.format) == known.end())
     throw InputError(where + ": unknown weight format '" + s.format + "'");
+  // blocks along the input channels exist for int8 / int4 (DequantizeLinear block_size); the
+  // bit-packed and half-precision formats are per output channel
+  if (s.group_size != 0 && s.format != "int8" && s.format != "int4")
+    throw InputError(where + ": \"group_size\" applies to int8 and int4 weights; " + s.format +
+                     " weights are per output channel (use 0)");
   return s;
 }
 

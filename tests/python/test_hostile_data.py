@@ -216,6 +216,13 @@ PLANS = [
     ('{"format": "qtool-quantization-plan", "default": {"format": "int8", "symmetric": "yes"}}', "symmetric"),
     ('{"format": "qtool-quantization-plan", "default": {"format": "int8"}, "act_bits": 7}', "act_bits"),
     ('{"format": "qtool-quantization-plan", "default": "int8"}', "default"),
+    # found by fuzz_plan: a group size on a 2-bit / binary / ternary layer was exit 1 from the
+    # weight writer ("int2 weights are per output channel only"); now refused with the plan
+    ('{"format": "qtool-quantization-plan", "default": {"format": "int8"}, '
+     '"layers": {"fc": {"format": "int2", "group_size": 32}}}', "group_size"),
+    ('{"format": "qtool-quantization-plan", "default": {"format": "int8"}, '
+     '"layers": {"fc": {"format": "binary", "group_size": 16}}}', "group_size"),
+    ('{"format": "qtool-quantization-plan", "default": {"format": "ternary", "group_size": 64}}', "group_size"),
 ]
 
 

@@ -302,6 +302,12 @@ TEST(Hostile, PlansAndTablesAreValidated) {
   EXPECT_THROW(plan(R"({"format": "qtool-quantization-plan", "default": {"format": "int8"}, "act_bits": "8"})"), InputError);
   EXPECT_THROW(plan(R"([1, 2])"), InputError);
   EXPECT_NO_THROW(plan(R"({"format": "qtool-quantization-plan", "default": {"format": "int4", "group_size": 32}})"));
+  // found by fuzz_plan: group sizes exist for int8 / int4 only (was qtool::Error from the weight writer)
+  for (const char* f : {"int2", "binary", "ternary", "fp16", "bf16", "float"})
+    EXPECT_THROW(plan((std::string(R"({"format": "qtool-quantization-plan", "default": {"format": "int8"}, "layers": {"fc": {"format": ")") +
+                       f + R"(", "group_size": 32}}})").c_str()),
+                 InputError)
+        << f;
   auto table = [](const char* text) { return CalibrationTable::from_json(nlohmann::json::parse(text), "t.json"); };
   EXPECT_THROW(table(R"({"format": "qtool-calibration-table", "tensors": {"x": {"min": 0, "max": 1e39}}})"), InputError);
   EXPECT_THROW(table(R"({"format": "qtool-calibration-table", "samples": "x", "tensors": {}})"), InputError);
