@@ -95,7 +95,12 @@ void quantize_constants(Model& model, PassContext& ctx) {
 
   std::vector<onnx::NodeProto> decoders;
   std::map<std::string, std::string> renamed;
-  for (const auto& init : g.initializer()) {
+  // by index over the initializers present now: the loop appends the codes / scales, which
+  // reallocates the field's pointer array (a range-for iterator into it was left dangling: ASan
+  // heap-use-after-free in the unit tests); the elements themselves do not move
+  const int n_initializers = g.initializer_size();
+  for (int k = 0; k < n_initializers; ++k) {
+    const onnx::TensorProto& init = g.initializer(k);
     if (init.data_type() != onnx::TensorProto::FLOAT || graph_outputs.count(init.name()) ||
         subgraph_reads.count(init.name()))
       continue;

@@ -186,7 +186,10 @@ void grid_sample_impl(KernelContext& c, const GridSampleAttrs& a) {
         GC xc = a.align_corners ? (gn + GC(1)) / GC(2) * GC(d - 1) : ((gn + GC(1)) * GC(d) - GC(1)) / GC(2);
         if (a.mode == SampleMode::kNearest) xc = std::nearbyint(xc);
         double xv = static_cast<double>(xc);
-        if (std::isnan(xv)) nan = true;
+        if (std::isnan(xv)) {  // the position reads 0 (below); no tap is computed from it
+          nan = true;           // (a NaN cast to int64 is undefined: UBSan in the unit tests)
+          xv = 0.0;
+        }
         const double lo = a.align_corners ? 0.0 : -0.5, hi = a.align_corners ? d - 1.0 : d - 0.5;
         if (xv < lo || xv > hi) {
           if (a.padding == PaddingMode::kBorder) xv = std::clamp(xv, 0.0, static_cast<double>(d - 1));
