@@ -14,8 +14,18 @@ ROOT = Path(__file__).resolve().parents[2]
 QTOOL = Path(os.environ.get("QTOOL_BIN", ROOT / "build" / "qtool"))
 
 
+def child_env():
+    """The environment for a qtool child process: without an ASan runtime LD_PRELOADed into Python
+    for an ASan build of libqtool.so (README "Sanitizers and fuzzing"); clang links its runtime
+    into qtool statically and two runtimes in one process abort."""
+    env = dict(os.environ)
+    if "asan" in env.get("LD_PRELOAD", ""):
+        del env["LD_PRELOAD"]
+    return env
+
+
 def qtool(*args, check=True):
-    r = subprocess.run([str(QTOOL), *map(str, args)], capture_output=True, text=True)
+    r = subprocess.run([str(QTOOL), *map(str, args)], capture_output=True, text=True, env=child_env())
     if check and r.returncode != 0:
         raise AssertionError(f"qtool {' '.join(map(str, args))} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
     return r

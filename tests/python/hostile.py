@@ -54,12 +54,16 @@ class Result:
 
 def run(*args, timeout=60, as_limit=AS_LIMIT, cwd=None, env=None):
     """Runs qtool; returns Result with the child's own peak RSS (os.wait4)."""
-    if as_limit and sanitized():
-        env = dict(os.environ if env is None else env)
-        env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS", ""), "detect_leaks=0",
-                                                     f"max_allocation_size_mb={as_limit >> 20}",
-                                                     "allocator_may_return_null=1"]))
-        as_limit = 0
+    if sanitized():
+        # the ASan runtime LD_PRELOADed into Python for libqtool.so is not the child's: clang links
+        # it statically into qtool, and two runtimes in one process abort
+        env = dict(harness.child_env() if env is None else env)
+        env.pop("LD_PRELOAD", None)
+        if as_limit:
+            env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS", ""), "detect_leaks=0",
+                                                         f"max_allocation_size_mb={as_limit >> 20}",
+                                                         "allocator_may_return_null=1"]))
+            as_limit = 0
 
     def limit():
         if as_limit:
