@@ -2,9 +2,11 @@
 """A Ray cluster on this machine for tests and the benchmark: a head node (1 CPU) and optionally one
 worker node (1 CPU), both `ray start --block` on 127.0.0.1 in process groups of their own, with token
 authentication (Ray's default for `ray start`; the caller's process must have RAY_AUTH_MODE=token
-before importing ray). stop() ends exactly the processes started here (never `ray stop`, which ends
+before importing ray) with a new token of this cluster's own (RAY_AUTH_TOKEN_PATH, set in os.environ
+while the cluster runs, so the driver and child processes use it; ~/.ray/auth_token is never read). stop() ends exactly the processes started here (never `ray stop`, which ends
 every Ray on the machine). Start is bounded by START_TIMEOUT seconds per node."""
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -39,7 +41,16 @@ class LocalCluster:
         self.procs = {}
         self.tmp = tmp
         # token authentication (Ray's default for `ray start`): every process of the test, the driver
-        # and `qtool sweep --ray` included, runs with RAY_AUTH_MODE=token and the same token file
+        # and `qtool sweep --ray` included, gets the token of this cluster: a new random one in a file
+        # of its own (0600) named by RAY_AUTH_TOKEN_PATH, never the user's ~/.ray/auth_token, which a
+        # fresh machine does not have (and which a user's own cluster may need unchanged)
+        token = tmp / "auth_token"
+        fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        self._saved_env = {k: os.environ.get(k) for k in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")}
+        os.environ.pop("RAY_AUTH_TOKEN", None)
+        os.environ["RAY_AUTH_TOKEN_PATH"] = str(token)  # the driver in this process (ray.init)
         env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token")
         self.env = env
         common = ["--block", "--num-cpus=1", "--node-ip-address=127.0.0.1", "--disable-usage-stats"]
@@ -111,3 +122,9 @@ class LocalCluster:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        for k, v in getattr(self, "_saved_env", {}).items():  # the caller's token settings back
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        self._saved_env = {}
