@@ -135,8 +135,9 @@ def _open_inputs(key: str, model_bytes: bytes, calib_npz: bytes, eval_npz: bytes
 
 
 def _task_sweep_config(key, model_bytes, calib_npz, eval_npz, labels, whole, config, fp32_row, threads):
-    """One configuration: returns (row, compressed model bytes, seconds spent outside qtool)."""
-    t0 = time.perf_counter()
+    """One configuration: returns (row, compressed model bytes, seconds spent outside qtool, CPU seconds
+    of this worker process for the whole task)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     _search.set_threads(threads)
     model, calib, ev, tmp = _open_inputs(key, model_bytes, calib_npz, eval_npz, whole)
     with tempfile.TemporaryDirectory(dir=tmp) as out:
@@ -144,7 +145,7 @@ def _task_sweep_config(key, model_bytes, calib_npz, eval_npz, labels, whole, con
         row = _search.sweep_run_config(model, config, calib, ev, labels, fp32_row, out)
         t2 = time.perf_counter()
         blob = Path(out, row["path"]).read_bytes()
-    return row, blob, (t1 - t0) + (time.perf_counter() - t2)
+    return row, blob, (t1 - t0) + (time.perf_counter() - t2), time.process_time() - c0
 
 
 def _task_fp32_row(key, model_bytes, calib_npz, eval_npz, labels, whole, file_bytes, threads):
@@ -220,6 +221,7 @@ class SweepResult:
     skipped: List[str]        # configurations kept from an earlier run (resume)
     task_seconds: Dict[str, float]  # per configuration: wall seconds inside qtool
     overhead_seconds: Dict[str, float]  # per configuration: task time outside qtool (inputs, copies)
+    task_cpu_seconds: Dict[str, float]  # per configuration: CPU seconds of the task's worker process
 
 
 def sweep(models: Sequence[Union[SweepModel, Mapping]], configs: Optional[Mapping] = None, *, threads: int = 1,
@@ -261,7 +263,7 @@ def sweep(models: Sequence[Union[SweepModel, Mapping]], configs: Optional[Mappin
             print(f"resuming {p.name}: {len(skipped)} of {len(plan)} configurations already done", file=sys.stderr)
         queue.extend((i, c, args) for c in todo)
         state.append({"done": done, "fp32": fp32, "ran": [c["id"] for c in todo], "skipped": skipped, "seconds": {},
-                      "overhead": {}})
+                      "overhead": {}, "cpu": {}})
 
     def submit():
         while queue and (not jobs or len(pending) < jobs):
@@ -286,12 +288,13 @@ def sweep(models: Sequence[Union[SweepModel, Mapping]], configs: Optional[Mappin
             raise TimeoutError(f"sweep: {len(pending)} configurations unfinished after {timeout} s")
         for ref in ready:
             i, cid = pending.pop(ref)
-            row, blob, overhead = ray.get(ref)
+            row, blob, overhead, cpu = ray.get(ref)
             p, s = prepared[i], state[i]
             _write_atomic(p.out_dir / row["path"], blob)
             s["done"][cid] = row
             s["seconds"][cid] = row["seconds"]
             s["overhead"][cid] = overhead
+            s["cpu"][cid] = cpu
             _search.report_write(_report(p, plan, s["done"], size_axis), str(p.out_dir), json_only=True)  # for resume
             if on_done:
                 on_done(p.name, cid)
@@ -304,7 +307,7 @@ def sweep(models: Sequence[Union[SweepModel, Mapping]], configs: Optional[Mappin
                                                              max_retries)["html"]
         text = _search.report_write(report, str(p.out_dir))
         results.append(SweepResult(p.name, p.out_dir, text, state[i]["ran"], state[i]["skipped"], state[i]["seconds"],
-                                   state[i]["overhead"]))
+                                   state[i]["overhead"], state[i]["cpu"]))
     return results
 
 

@@ -114,6 +114,8 @@ def test_distributed_sweep_equals_local(cluster, inputs, local, tmp_path):
         for ext in ("svg", "html"):
             assert (r.out_dir / f"report.{ext}").stat().st_size > 1000
     overhead = [v for r in results for v in r.overhead_seconds.values()]
+    cpu = [v for r in results for v in r.task_cpu_seconds.values()]
+    assert len(cpu) == 24 and all(v > 0 for v in cpu)
     print(f"ray sweep of 2 models x 12 configurations: {wall:.1f} s wall, task overhead outside qtool "
           f"median {1000 * np.median(overhead):.1f} ms")
 
