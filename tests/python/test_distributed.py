@@ -147,8 +147,8 @@ def test_resume_and_restarted_driver_run_only_the_rest(cluster, inputs, local, t
     name = "mnist-net_256x2"
     model, calib, data, labels = inputs[name]
     out = tmp_path / name
-    # a driver killed after some configurations: emulate with a sweep of a subset (bits 8 only),
-    # then a restarted driver over the full set with resume
+    # resume=True after an earlier sweep of a subset (bits 8 only) runs only the rest; a real driver
+    # killed mid-sweep: test_driver_killed_and_restarted_finishes_only_the_rest
     first = qd.sweep([qd.SweepModel(model, calib, data, labels, out)], {**CONFIGS, "bits": [8]}, timeout=SWEEP_TIMEOUT)
     assert len(first[0].ran) == 4
     stamp = {p.name: p.stat().st_mtime_ns for p in out.glob("*.onnx")}
