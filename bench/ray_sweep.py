@@ -21,6 +21,7 @@ import json
 import math
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -101,6 +102,7 @@ def ray_sweep(data, out: Path, workers: int):
     finally:
         ray.shutdown()
         cluster.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main():
