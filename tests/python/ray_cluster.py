@@ -2,7 +2,7 @@
 """A Ray cluster on this machine for tests and the benchmark: a head node (1 CPU) and optionally one
 worker node (1 CPU), both `ray start --block` on 127.0.0.1 in process groups of their own, with token
 authentication (Ray's default for `ray start`) with a new token of this cluster's own
-(RAY_AUTH_TOKEN_PATH, a 0600 file in the cluster's temp folder, set in os.environ while the cluster
+(RAY_AUTH_TOKEN_PATH, a 0600 file in a private temp folder, one per process, set in os.environ while the cluster
 runs so the driver and child processes use it; ~/.ray/auth_token, which a fresh machine does not
 have, is never read). Every Ray port listens on 127.0.0.1 only: the nodes
 run through ray_node.py with RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (see there why). The caller's process
@@ -10,6 +10,7 @@ must have LOOPBACK_ENV (RAY_AUTH_MODE=token, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0
 importing ray, and subprocess drivers get LocalCluster.env. listening() lists the TCP/UDP sockets the
 cluster's processes listen on (`ss`). stop() ends exactly the processes started here (never `ray
 stop`, which ends every Ray on the machine). Start is bounded by START_TIMEOUT seconds per node."""
+import atexit
 import os
 import secrets
 import shutil
@@ -17,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +26,23 @@ START_TIMEOUT = 90
 NODE = str(Path(__file__).with_name("ray_node.py"))
 # token authentication (Ray's default for `ray start`), and addresses kept on 127.0.0.1 (ray_node.py)
 LOOPBACK_ENV = {"RAY_AUTH_MODE": "token", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+_TOKEN = None
+
+
+def _token_file() -> Path:
+    """A new random Ray token in a 0600 file of a private temp folder, one per process (removed at exit)."""
+    global _TOKEN
+    if _TOKEN is None:
+        folder = Path(tempfile.mkdtemp(prefix="qtool-ray-token-"))
+        atexit.register(shutil.rmtree, folder, True)
+        path = folder / "auth_token"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+        _TOKEN = path
+    return _TOKEN
 
 
 def _free_port():
@@ -51,10 +70,9 @@ class LocalCluster:
         # every process of the test, the driver and `qtool sweep --ray` included, runs with LOOPBACK_ENV
         # and the token of this cluster: a new random one in a file of its own (0600) named by
         # RAY_AUTH_TOKEN_PATH, never the user's ~/.ray/auth_token (a user's own cluster keeps it)
-        token = tmp / "auth_token"
-        fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
+        # (one token per process: Ray keeps the first token it reads, so every cluster this process
+        # starts shares it)
+        token = _token_file()
         self._saved_env = {k: os.environ.get(k) for k in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")}
         os.environ.pop("RAY_AUTH_TOKEN", None)
         os.environ["RAY_AUTH_TOKEN_PATH"] = str(token)  # the driver in this process (ray.init)
