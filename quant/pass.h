@@ -27,8 +27,9 @@ struct WeightSpec {
 };
 
 // The runtime whose fusion rules decide where Q/DQ goes (quant/qdq_placement.h) and the default
-// activation grid: onnxruntime -> uint8 asymmetric; openvino -> symmetric (uint8 with zero point 0
-// for non-negative tensors, int8 otherwise, as NNCF's performance preset).
+// activation grid: onnxruntime -> uint8 asymmetric; openvino -> symmetric (zero point 0 for
+// non-negative tensors, a grid symmetric around 0 otherwise, as NNCF's performance preset; stored as
+// uint8 with zero point 128 there, see insert_qdq.cpp).
 enum class QdqTarget { kOnnxRuntime, kOpenVino };
 
 // Default --op-types: layers plus the ops runtimes have integer kernels for.
