@@ -108,6 +108,7 @@ void fold_bias_add(Model& model, PassContext& ctx);
 void upgrade_opset(Model& model, PassContext& ctx);
 void insert_qdq(Model& model, PassContext& ctx);
 void quantize_constants(Model& model, PassContext& ctx);
+void integer_hardswish(Model& model, PassContext& ctx);
 
 // Names of the activation tensors insert_qdq quantizes (ignoring --exclude), for calibration.
 std::vector<std::string> qdq_activation_tensors(const Model& model, const QuantOptions& opts);
