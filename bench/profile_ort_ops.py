@@ -2,8 +2,8 @@
 """Where the time of an int8 file goes in onnxruntime: per op type, fp32 vs qtool's int8 file vs quantize_static's.
 
 For each model, onnxruntime's profiler (SessionOptions.enable_profiling) on batch 1, 2 threads, --runs runs; a
-node's time is the median of its kernel times over the runs after 5 warm-up runs (medians, so load from other
-processes on a shared machine weighs little), summed per op type of onnxruntime's optimized graph (QLinearConv,
+node's time is the median of its kernel times over the runs after 5 warm-up runs (medians, and the three files'
+runs interleaved, so load from other processes on a shared machine weighs little and alike), summed per op type of onnxruntime's optimized graph (QLinearConv,
 QLinearMul, DequantizeLinear, ...). "sum of nodes" is the compute a run needs without scheduling gaps; its ratio
 fp32 / int8 bounds the latency ratio bench_runtime.py measures.
 Files are made as bench_runtime.py makes them (qtool defaults, --target onnxruntime; the peer is
@@ -26,30 +26,36 @@ import bench_runtime as br  # noqa: E402
 h, rt, sd = br.h, br.rt, br.sd
 
 
-def profile(path, x, runs):
-    """({op type: ms}, {op type: node count}) in onnxruntime's optimized graph."""
+def profile(paths, x, runs):
+    """Per file: ({op type: ms}, {op type: node count}) in onnxruntime's optimized graph. The files' runs are
+    interleaved (one run of each in turn), so load from other processes falls on all of them alike."""
     import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.intra_op_num_threads, so.inter_op_num_threads = rt.THREADS, 1
-    so.enable_profiling = True
-    so.profile_file_prefix = tempfile.mkdtemp(prefix="qtool_prof_") + "/p"
-    s = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    name = s.get_inputs()[0].name
+    sessions = []
+    for path in paths:
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.inter_op_num_threads = rt.THREADS, 1
+        so.enable_profiling = True
+        so.profile_file_prefix = tempfile.mkdtemp(prefix="qtool_prof_") + "/p"
+        sessions.append(ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"]))
     for i in range(runs + 5):
-        s.run(None, {name: x[i % len(x): i % len(x) + 1]})
-    with open(s.end_profiling()) as f:
-        events = json.load(f)
-    times, op_of = {}, {}
-    for e in events:
-        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
-            times.setdefault(e["name"], []).append(e["dur"])
-            op_of[e["name"]] = e["args"]["op_name"]
-    per, count = {}, {}
-    for node, t in times.items():
-        op = op_of[node]
-        per[op] = per.get(op, 0.0) + float(np.median(t[5:])) / 1000
-        count[op] = count.get(op, 0) + 1
-    return per, count
+        for s in sessions:
+            s.run(None, {s.get_inputs()[0].name: x[i % len(x): i % len(x) + 1]})
+    out = []
+    for s in sessions:
+        with open(s.end_profiling()) as f:
+            events = json.load(f)
+        times, op_of = {}, {}
+        for e in events:
+            if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+                times.setdefault(e["name"], []).append(e["dur"])
+                op_of[e["name"]] = e["args"]["op_name"]
+        per, count = {}, {}
+        for node, t in times.items():
+            op = op_of[node]
+            per[op] = per.get(op, 0.0) + float(np.median(t[5:])) / 1000
+            count[op] = count.get(op, 0) + 1
+        out.append((per, count))
+    return out
 
 
 def main():
@@ -75,7 +81,7 @@ def main():
         h.qtool("-q", "quantize", model, "-o", ours, *qargs)
         rt.quantize_static(model, calib, peer)
         files = [("fp32", model), ("qtool int8", ours), ("quantize_static", peer)]
-        res = [profile(p, x, args.runs) for _, p in files]
+        res = profile([p for _, p in files], x, args.runs)
         ops = sorted(set().union(*[r[0] for r in res]), key=lambda o: -max(r[0].get(o, 0) for r in res))
         print(f"\n=== {name}: ms per run by op type (sum of node medians), batch 1, {rt.THREADS} threads ===")
         print(f"{'op':26s}" + "".join(f"{k:>22s}" for k, _ in files))
