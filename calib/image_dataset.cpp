@@ -30,6 +30,7 @@
 #include <limits>
 
 #include "calib/dataset.h"
+#include "io/input_file.h"
 #include "io/npy.h"
 
 namespace fs = std::filesystem;

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "calib/dataset.h"
+#include "calib/sample_select.h"
 #include "capi/capi_internal.h"
 #include "capi/stream_dataset.h"
 #include "core/suggest.h"
@@ -389,51 +390,103 @@ qt_status qt_data_add_batch(qt_data* data, const char* input, const float* value
   });
 }
 
+namespace {
+
+// The sample selection keys of the data options: offset, limit, sample, seed (calib/sample_select.h)
+// and whole (every array fed whole).
+std::pair<qtool::SampleSelection, bool> selection_of(const nlohmann::json& j) {
+  qtool::SampleSelection s;
+  bool whole = false;
+  try {
+    if (j.contains("offset")) s.offset = j["offset"].get<int64_t>();
+    if (j.contains("limit")) s.limit = j["limit"].get<int64_t>();
+    if (j.contains("sample")) s.sample = j["sample"].get<std::string>();
+    if (j.contains("seed")) s.seed = j["seed"].get<uint64_t>();
+    if (j.contains("whole")) whole = j["whole"].get<bool>();
+  } catch (const nlohmann::json::exception& e) {
+    throw ArgumentError(std::string("data options: ") + e.what());
+  }
+  return {s, whole};
+}
+
+// The data options (qt_data_open's options_json) parsed: image options, sample selection, whole.
+struct DataOpen {
+  qtool::ImageOptions image;
+  qtool::SampleSelection selection;
+  bool whole = false;
+};
+
+DataOpen data_options_of(const char* options_json) {
+  auto j = parse_options(options_json, "data options");
+  qtool::ImageOptions io;
+  qtool::capi::check_keys(j, {"size", "mean", "std", "scale", "layout", "bgr", "resize_shorter", "center_crop",
+                              "letterbox", "pad_value", "jpeg_fancy_upsampling", "offset", "limit", "sample", "seed",
+                              "whole"},
+                          "data options");
+  auto wh = [&](const char* k, int& w, int& h) {
+    if (!j.contains(k)) return;
+    if (!j[k].is_string()) throw ArgumentError(std::string(k) + " must be a \"WxH\" string");
+    const std::string s = j[k];
+    const auto x = s.find_first_of("xX");
+    const std::string ws = x == std::string::npos ? "" : s.substr(0, x), hs = x == std::string::npos ? "" : s.substr(x + 1);
+    auto digits = [](const std::string& d) {
+      return !d.empty() && d.size() <= 6 && d.find_first_not_of("0123456789") == std::string::npos;
+    };
+    if (!digits(ws) || !digits(hs)) throw ArgumentError(std::string(k) + " must be WxH (e.g. 320x240), got '" + s + "'");
+    w = std::stoi(ws);
+    h = std::stoi(hs);
+    if (w <= 0 || h <= 0) throw ArgumentError(std::string(k) + " must be WxH with positive sizes, got '" + s + "'");
+  };
+  try {
+    wh("size", io.width, io.height);
+    wh("center_crop", io.crop_width, io.crop_height);
+    wh("letterbox", io.letterbox_width, io.letterbox_height);
+    if (j.contains("resize_shorter")) io.resize_shorter = j["resize_shorter"];
+    if (j.contains("pad_value")) io.pad_value = j["pad_value"];
+    if (j.contains("mean")) io.mean = j["mean"].get<std::vector<float>>();
+    if (j.contains("std")) io.std = j["std"].get<std::vector<float>>();
+    if (j.contains("scale")) io.scale = j["scale"];
+    if (j.contains("layout")) io.nchw = j["layout"].get<std::string>() != "nhwc";
+    if (j.contains("bgr")) io.rgb = !j["bgr"].get<bool>();
+    if (j.contains("jpeg_fancy_upsampling")) io.jpeg_fancy_upsampling = j["jpeg_fancy_upsampling"];
+  } catch (const nlohmann::json::exception& e) {
+    throw ArgumentError(std::string("data options: ") + e.what());
+  }
+  if (io.letterbox_width && (io.width || io.resize_shorter || io.crop_width))
+    throw ArgumentError("give 'letterbox' or 'size' / 'resize_shorter' / 'center_crop', not both");
+  if (io.resize_shorter && io.width) throw ArgumentError("give 'resize_shorter' or 'size', not both");
+  const auto [sel, whole] = selection_of(j);
+  return {io, sel, whole};
+}
+
+}  // namespace
+
 qt_status qt_data_open(const char* path, const qt_model* model, const char* options_json, qt_data** out) {
   return guarded([&] {
     need(path, "path");
     need(model, "model");
     need(out, "out");
-    auto j = parse_options(options_json, "data options");
-    qtool::ImageOptions io;
-    qtool::capi::check_keys(j, {"size", "mean", "std", "scale", "layout", "bgr", "resize_shorter", "center_crop",
-                                "letterbox", "pad_value", "jpeg_fancy_upsampling"},
-                            "data options");
-    auto wh = [&](const char* k, int& w, int& h) {
-      if (!j.contains(k)) return;
-      if (!j[k].is_string()) throw ArgumentError(std::string(k) + " must be a \"WxH\" string");
-      const std::string s = j[k];
-      const auto x = s.find_first_of("xX");
-      const std::string ws = x == std::string::npos ? "" : s.substr(0, x), hs = x == std::string::npos ? "" : s.substr(x + 1);
-      auto digits = [](const std::string& d) {
-        return !d.empty() && d.size() <= 6 && d.find_first_not_of("0123456789") == std::string::npos;
-      };
-      if (!digits(ws) || !digits(hs)) throw ArgumentError(std::string(k) + " must be WxH (e.g. 320x240), got '" + s + "'");
-      w = std::stoi(ws);
-      h = std::stoi(hs);
-      if (w <= 0 || h <= 0) throw ArgumentError(std::string(k) + " must be WxH with positive sizes, got '" + s + "'");
-    };
-    try {
-      wh("size", io.width, io.height);
-      wh("center_crop", io.crop_width, io.crop_height);
-      wh("letterbox", io.letterbox_width, io.letterbox_height);
-      if (j.contains("resize_shorter")) io.resize_shorter = j["resize_shorter"];
-      if (j.contains("pad_value")) io.pad_value = j["pad_value"];
-      if (j.contains("mean")) io.mean = j["mean"].get<std::vector<float>>();
-      if (j.contains("std")) io.std = j["std"].get<std::vector<float>>();
-      if (j.contains("scale")) io.scale = j["scale"];
-      if (j.contains("layout")) io.nchw = j["layout"].get<std::string>() != "nhwc";
-      if (j.contains("bgr")) io.rgb = !j["bgr"].get<bool>();
-      if (j.contains("jpeg_fancy_upsampling")) io.jpeg_fancy_upsampling = j["jpeg_fancy_upsampling"];
-    } catch (const nlohmann::json::exception& e) {
-      throw ArgumentError(std::string("data options: ") + e.what());
-    }
-    if (io.letterbox_width && (io.width || io.resize_shorter || io.crop_width))
-      throw ArgumentError("give 'letterbox' or 'size' / 'resize_shorter' / 'center_crop', not both");
-    if (io.resize_shorter && io.width) throw ArgumentError("give 'resize_shorter' or 'size', not both");
+    const DataOpen o = data_options_of(options_json);
+    const auto specs = qtool::model_input_specs(model->model);
     auto d = std::make_unique<qt_data>();
-    d->file = qtool::open_dataset(path, qtool::model_input_specs(model->model), io);
+    d->file = qtool::select_dataset(qtool::open_dataset(path, specs, o.image, o.whole), o.selection, specs, o.whole);
+    if (d->file->size() == 0) throw qtool::InputError(std::string(path) + ": no samples selected");
     *out = d.release();
+  });
+}
+
+qt_status qt_labels_open(const char* labels, const char* data_path, const qt_model* model, const char* options_json,
+                         char** labels_json) {
+  return guarded([&] {
+    need(labels, "labels");
+    need(data_path, "data_path");
+    need(model, "model");
+    need(labels_json, "labels_json");
+    *labels_json = nullptr;
+    const DataOpen o = data_options_of(options_json);
+    const auto l = qtool::select_labels(labels, data_path, qtool::model_input_specs(model->model), o.image, o.whole,
+                                        o.selection);
+    *labels_json = qtool::capi::give_string(nlohmann::json(l).dump());
   });
 }
 

@@ -109,9 +109,18 @@ QT_API qt_status qt_data_create(qt_data** out);
  * number of samples. */
 QT_API qt_status qt_data_add_batch(qt_data* data, const char* input, const float* values, const int64_t* shape, size_t rank);
 /* A data set from files (.npy, .npz, folder of .npy or images) checked against the model's inputs.
- * options_json: image options as in the CLI, e.g. {"size": "320x240", "mean": [127], "std": [128],
- * "scale": 1, "layout": "nchw", "bgr": false}; NULL or "" for defaults. */
+ * options_json: the CLI's data options, e.g. {"size": "320x240", "mean": [127], "std": [128],
+ * "scale": 1, "layout": "nchw", "bgr": false} (also resize_shorter, center_crop, letterbox,
+ * pad_value, jpeg_fancy_upsampling), the sample selection {"offset": 0, "limit": -1, "sample":
+ * "first" | "every-k" | "random", "seed": 0} (as --offset/--limit/--sample/--seed) and "whole":
+ * true (every array fed whole, as --whole); NULL or "" for defaults. */
 QT_API qt_status qt_data_open(const char* path, const qt_model* model, const char* options_json, qt_data** out);
+/* Top-1 labels of the samples qt_data_open(data_path, model, options_json) serves, as the CLI's
+ * --labels reads them: `labels` is a 1-D integer .npy (for the whole data set, or already for the
+ * selection) or "folders" (class folders of an image folder). *labels_json: a JSON array of class
+ * ids (release with qt_buffer_free). QT_ERR_INPUT when the counts do not fit. */
+QT_API qt_status qt_labels_open(const char* labels, const char* data_path, const qt_model* model,
+                                const char* options_json, char** labels_json);
 QT_API qt_status qt_data_size(const qt_data* data, int64_t* samples);
 
 /* A streaming data source: qtool pulls batches from the caller when it needs them, instead of
@@ -267,7 +276,8 @@ QT_API qt_status qt_sweep_fp32_row(const qt_model* model, int64_t file_bytes, qt
                                    size_t n_labels, char** row_json);
 /* One configuration (an element of qt_sweep_configs' list): compresses `model`, writes
  * <out_dir>/<id>.onnx, evaluates it against `model` and returns its row. fp32_row_json is
- * qt_sweep_fp32_row's. */
+ * qt_sweep_fp32_row's. config_json may add "skip_nonfinite": true (the sweep's --skip-nonfinite:
+ * calibration samples holding NaN/inf are dropped instead of failing). */
 QT_API qt_status qt_sweep_run_config(const qt_model* model, const char* config_json, qt_data* calib, qt_data* eval,
                                      const int64_t* labels, size_t n_labels, const char* fp32_row_json,
                                      const char* out_dir, char** row_json);

@@ -134,6 +134,8 @@ qt_status qt_sweep_run_config(const qt_model* model, const char* config_json, qt
     get(j, "bits", c.bits);
     get(j, "sparsity", c.sparsity);
     get(j, "method", c.method);
+    bool skip_nonfinite = false;  // the sweep's --skip-nonfinite (calibration samples)
+    get(j, "skip_nonfinite", skip_nonfinite);
     if (c.id.empty() || c.id.find('/') != std::string::npos)
       throw ArgumentError("sweep configuration needs an \"id\" usable as a file name");
     qtool::ReportRow fp32;
@@ -145,7 +147,7 @@ qt_status qt_sweep_run_config(const qt_model* model, const char* config_json, qt
     const auto l = labels_of(labels, n_labels);
     fs::create_directories(out_dir);
     auto row = qtool::run_sweep_unit(model->model, c, dataset_for(calib, model->model), dataset_for(eval, model->model),
-                                     l, fp32, out_dir);
+                                     l, fp32, out_dir, skip_nonfinite);
     *out = give_string(row_json(row, l.empty() ? "sqnr_db" : "top1"));
   });
 }

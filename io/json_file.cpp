@@ -2,7 +2,7 @@
 #include "io/json_file.h"
 
 #include "core/error.h"
-#include "io/npy.h"
+#include "io/input_file.h"
 
 namespace qtool {
 

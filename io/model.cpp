@@ -19,6 +19,7 @@
 
 #include "core/error.h"
 #include "io/functions.h"
+#include "io/input_file.h"
 #include "io/onnx_tensor.h"
 #include "io/structure_check.h"
 #include "io/weights_to_initializers.h"
@@ -157,34 +158,8 @@ std::string tensor_where(const std::string& label, const onnx::TensorProto& t, c
 
 // Reads the model file: a regular file (no FIFO or device), below protobuf's 2 GiB limit.
 std::string read_model_file(const fs::path& path) {
-  const std::string label = path.string();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) throw InputError(label + ": no such file");
-    throw InputError(label + ": cannot open for reading: " + std::strerror(errno));
-  }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) throw InputError(label + ": cannot stat: " + std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) throw InputError(label + ": is a directory, expected an .onnx file");
-  if (!S_ISREG(st.st_mode)) throw InputError(label + ": is not a regular file (a FIFO or device), expected an .onnx file");
-  if (static_cast<uint64_t>(st.st_size) >= (uint64_t{1} << 31))
-    throw InputError(label + ": is " + std::to_string(st.st_size) +
-                     " bytes; an ONNX file holds at most 2 GiB (larger models keep their weights in external data)");
-  std::string bytes(static_cast<size_t>(st.st_size), '\0');
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw InputError(label + ": read failed: " + std::strerror(errno));
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  bytes.resize(done);
-  return bytes;
+  return read_input_file(path, "an .onnx file", uint64_t{1} << 31,
+                         "an ONNX file holds at most 2 GiB (larger models keep their weights in external data)");
 }
 
 // Opens the external data files of every external tensor and records them in the tensors.

@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "io/external_data.h"
+#include "io/input_file.h"
 #include "io/output_file.h"
 
 namespace qtool {
@@ -124,33 +125,6 @@ std::string serialize_npy(const Tensor& t) {
   out += header;
   out.append(static_cast<const char*>(t.raw()), t.nbytes());
   return out;
-}
-
-std::string read_input_file(const std::filesystem::path& path, const std::string& what) {
-  const std::string label = path.string();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-  if (fd < 0)
-    throw InputError(label + ": cannot open " + what + ": " + (errno == ENOENT ? "no such file" : std::strerror(errno)));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) throw InputError(label + ": cannot stat: " + std::strerror(errno));
-  if (!S_ISREG(st.st_mode))
-    throw InputError(label + ": " + (S_ISDIR(st.st_mode) ? "is a folder" : "is not a regular file (FIFO or device)") +
-                     ", expected " + what);
-  std::string bytes(static_cast<size_t>(st.st_size), '\0');
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw InputError(label + ": read failed: " + std::strerror(errno));
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  bytes.resize(done);
-  return bytes;
 }
 
 Tensor read_npy(const std::filesystem::path& path) { return parse_npy(read_input_file(path, "a .npy file"), path.string()); }

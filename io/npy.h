@@ -22,8 +22,6 @@ NpyHeader parse_npy_header(const std::string& bytes, const std::string& label);
 Tensor parse_npy(const std::string& bytes, const std::string& label);
 std::string serialize_npy(const Tensor& t);
 Tensor read_npy(const std::filesystem::path& path);
-// Reads a whole input file (regular files only: a FIFO or device is refused, never waited on).
-std::string read_input_file(const std::filesystem::path& path, const std::string& what);
 void write_npy(const std::filesystem::path& path, const Tensor& t);
 // Keys are the member names without ".npy", in archive order.
 std::map<std::string, Tensor> read_npz(const std::filesystem::path& path);

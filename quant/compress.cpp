@@ -75,6 +75,10 @@ CompressResult compress(const Model& model, const CompressOptions& a, Dataset* r
   ctx.options.act_type = act_type == "int8"        ? ActType::kInt8
                          : act_type == "symmetric" ? ActType::kSymmetric
                                                    : ActType::kUInt8;
+  if (ctx.options.target == QdqTarget::kOpenVino && ctx.options.act_type == ActType::kInt8 &&
+      ctx.options.quantize_activations)
+    spdlog::warn("--act-type int8 with --target openvino: OpenVINO 2026.4 computes int8 activations around Concat "
+                 "wrongly (the default, symmetric, stores them as uint8 with zero point 128 for that reason)");
   ctx.options.exclude.insert(a.exclude.begin(), a.exclude.end());
   ctx.options.quantize_constants = !a.keep_float_constants;
   ctx.options.op_types = std::set<std::string>(a.op_types.begin(), a.op_types.end());

@@ -27,8 +27,9 @@ struct WeightSpec {
 };
 
 // The runtime whose fusion rules decide where Q/DQ goes (quant/qdq_placement.h) and the default
-// activation grid: onnxruntime -> uint8 asymmetric; openvino -> symmetric (uint8 with zero point 0
-// for non-negative tensors, int8 otherwise, as NNCF's performance preset).
+// activation grid: onnxruntime -> uint8 asymmetric; openvino -> symmetric (zero point 0 for
+// non-negative tensors, a grid symmetric around 0 otherwise, as NNCF's performance preset; stored as
+// uint8 with zero point 128 there, see insert_qdq.cpp).
 enum class QdqTarget { kOnnxRuntime, kOpenVino };
 
 // Default --op-types: layers plus the ops runtimes have integer kernels for.
@@ -107,6 +108,7 @@ void fold_bias_add(Model& model, PassContext& ctx);
 void upgrade_opset(Model& model, PassContext& ctx);
 void insert_qdq(Model& model, PassContext& ctx);
 void quantize_constants(Model& model, PassContext& ctx);
+void integer_hardswish(Model& model, PassContext& ctx);
 
 // Names of the activation tensors insert_qdq quantizes (ignoring --exclude), for calibration.
 std::vector<std::string> qdq_activation_tensors(const Model& model, const QuantOptions& opts);

@@ -13,6 +13,8 @@ const std::vector<PassInfo>& pass_registry() {
        fold_bias_add},
       {"upgrade_opset", "convert to the target ai.onnx opset with onnx's version converter", upgrade_opset},
       {"insert_qdq", "per-channel int8 weights, int32 bias, Q/DQ on the activations the target runtime fuses (qdq_placement)", insert_qdq},
+      {"integer_hardswish", "onnxruntime target: a quantized HardSwish as QLinearAdd + QLinearMul (no float detour)",
+       integer_hardswish},
       {"quantize_constants", "large float constants that are not weights (priors, embeddings, RNN weights) as 8-bit",
        quantize_constants},
   };

@@ -122,6 +122,7 @@ QdqPlacement place_qdq(const Model& model, const QuantOptions& opts) {
   // An op with an integer kernel whose result is quantized: quantize its activation inputs.
   std::function<void(int)> demand_integer_op = [&](int ni) {
     const auto& n = g.node(ni);
+    if (!ort) return;  // OpenVINO: layer inputs only (see qdq_placement.h)
     if (!kIntegerOps.count(n.op_type()) || !enabled(n) || !int_ops_done.insert(ni).second) return;
     std::vector<std::string> ins;
     for (const auto& in : n.input()) {

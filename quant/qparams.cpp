@@ -30,6 +30,13 @@ QParams activation_qparams(Range r, ActType type) {
   return q;
 }
 
+QParams as_uint8(QParams q) {
+  if (q.is_unsigned) return q;
+  q.is_unsigned = true;
+  q.zero_point += 128;
+  return q;
+}
+
 void check_weight_values(const Tensor& w, const std::string& label, const std::string& format) {
   if (!dtype_is_float(w.dtype())) return;
   const std::vector<double> v = w.to_doubles();

@@ -27,6 +27,9 @@ struct QParams {
 enum class ActType { kUInt8, kInt8, kSymmetric };
 
 QParams activation_qparams(Range r, ActType type);
+// The same grid stored as uint8: int8 codes with zero point z become uint8 codes with zero point
+// z + 128 (every dequantized value is unchanged); uint8 parameters are returned as they are.
+QParams as_uint8(QParams q);
 
 // InputError "<label>: value ..." when a value is not finite or (format "fp16") beyond float16's range.
 void check_weight_values(const Tensor& w, const std::string& label, const std::string& format);

@@ -5,7 +5,7 @@ namespace qtool {
 
 const std::vector<std::string> kPreparePasses = {"remove_initializer_inputs", "fold_constants", "fold_batchnorm",
                                                    "fold_bias_add", "upgrade_opset"};
-const std::vector<std::string> kQuantizePasses = {"insert_qdq", "quantize_constants"};
+const std::vector<std::string> kQuantizePasses = {"insert_qdq", "integer_hardswish", "quantize_constants"};
 
 Model prepare_for_quantization(const Model& model, PassContext& ctx) {
   validate_node_attributes(model);

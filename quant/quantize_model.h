@@ -2,7 +2,7 @@
 // The int8 pipeline as a list of pass ids:
 //   prepare:  remove_initializer_inputs, fold_constants, fold_batchnorm, fold_bias_add, upgrade_opset   (before calibration, so
 //             calibration table names match the graph that gets quantized)
-//   quantize: insert_qdq, quantize_constants
+//   quantize: insert_qdq, integer_hardswish, quantize_constants
 #pragma once
 #include "quant/pass.h"
 

@@ -213,13 +213,15 @@ void add_quantize_command(CLI::App& app) {
   auto* percentile = cmd->add_option("--percentile", args->percentile, "percentile for --method percentile (default 99.999)");
   cmd->add_option("--act-type", args->act_type,
                   "activation type: uint8 (asymmetric; default for onnxruntime), int8 (symmetric) or symmetric "
-                  "(zero point 0: uint8 for non-negative tensors, int8 otherwise; default for openvino)");
+                  "(zero point 0: uint8 for non-negative tensors, int8 otherwise; default for openvino, which stores the "
+                  "signed grids as uint8 with zero point 128)");
   cmd->add_flag("--keep-float-constants", args->keep_float_constants,
                 "int8 runs store large non-weight constants (detector priors, embedding tables, LSTM/GRU weights) as "
                 "8-bit behind DequantizeLinear when that keeps them within 40 dB SQNR; this flag keeps them float32");
   cmd->add_option("--target", args->target,
-                  "runtime whose fusion rules place the Q/DQ nodes: onnxruntime (default) or openvino; the file is "
-                  "plain QDQ either way and loads in both");
+                  "runtime whose fusion rules place the Q/DQ nodes: onnxruntime (default: layer inputs and outputs and "
+                  "the --op-types it has integer kernels for) or openvino (layer inputs only); the file is plain QDQ "
+                  "either way and loads in both");
   cmd->add_option("--exclude", args->exclude, "node names to keep float, comma separated")->delimiter(',');
   cmd->add_option("--op-types", args->op_types,
                   "ops that may be quantized, comma separated (default: Conv, ConvTranspose, Gemm, MatMul and the ops "

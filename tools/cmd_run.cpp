@@ -13,6 +13,7 @@
 #include <iostream>
 
 #include "calib/batch_runner.h"
+#include "io/input_file.h"
 #include "io/npy.h"
 #include "io/onnx_value.h"
 #include "tools/commands.h"

@@ -14,6 +14,7 @@
 #include <regex>
 #include <set>
 
+#include "calib/sample_select.h"
 #include "core/error.h"
 #include "prune/sparse_storage.h"
 #include "tools/commands.h"
@@ -33,76 +34,9 @@ std::pair<int, int> parse_wh(const std::string& v, const char* flag) {
   return {static_cast<int>(w), static_cast<int>(h)};
 }
 
-// Serves the samples `indices` of `inner` (in that order); runs of consecutive indices are read
-// with one inner batch and the runs concatenated along axis 0. Inputs in `split` are the ones with
-// a sample axis; the others are fed whole (every batch gets the same array) and are not stacked.
-class IndexDataset : public Dataset {
- public:
-  IndexDataset(std::unique_ptr<Dataset> inner, std::vector<int64_t> indices, std::set<std::string> split,
-               std::string how)
-      : inner_(std::move(inner)), idx_(std::move(indices)), split_(std::move(split)), how_(std::move(how)) {}
-  int64_t size() const override { return static_cast<int64_t>(idx_.size()); }
-  std::string describe() const override {
-    return inner_->describe() + ", " + std::to_string(idx_.size()) + " samples " + how_;
-  }
-  TensorMap batch(int64_t begin, int64_t count) override {
-    std::vector<TensorMap> parts;
-    for (int64_t i = begin; i < begin + count;) {
-      int64_t j = i + 1;
-      while (j < begin + count && idx_[j] == idx_[j - 1] + 1) ++j;
-      parts.push_back(inner_->batch(idx_[i], j - i));
-      i = j;
-    }
-    if (parts.size() == 1) return parts[0];
-    TensorMap out;
-    for (const auto& [name, first] : parts[0]) {
-      if (!split_.count(name)) {  // fed whole
-        out[name] = first;
-        continue;
-      }
-      Shape s = first.shape();
-      s[0] = count;
-      Tensor t(first.dtype(), s);
-      size_t off = 0;
-      for (const auto& p : parts) {
-        const Tensor& x = p.at(name);
-        std::memcpy(static_cast<uint8_t*>(t.raw()) + off, x.raw(), x.nbytes());
-        off += x.nbytes();
-      }
-      out[name] = std::move(t);
-    }
-    return out;
-  }
-
- private:
-  std::unique_ptr<Dataset> inner_;
-  std::vector<int64_t> idx_;
-  std::set<std::string> split_;
-  std::string how_;
-};
-
 }  // namespace
 
-std::vector<int64_t> DataOptions::select(int64_t n) const {
-  if (sample != "first" && sample != "every-k" && sample != "random")
-    throw InputError("--sample must be first, every-k or random, got '" + sample + "'");
-  const int64_t off = std::min(std::max<int64_t>(offset, 0), n), avail = n - off;
-  const int64_t k = limit < 0 ? avail : std::min(limit, avail);
-  std::vector<int64_t> out;
-  if (sample == "first" || k == avail) {
-    for (int64_t i = 0; i < k; ++i) out.push_back(off + i);
-  } else if (sample == "every-k") {  // evenly spread: floor(i * avail / k)
-    for (int64_t i = 0; i < k; ++i) out.push_back(off + i * avail / k);
-  } else {  // a seeded sample without replacement, served in file order
-    std::vector<int64_t> all(static_cast<size_t>(avail));
-    std::iota(all.begin(), all.end(), off);
-    std::mt19937_64 rng(seed);
-    std::shuffle(all.begin(), all.end(), rng);
-    out.assign(all.begin(), all.begin() + k);
-    std::sort(out.begin(), out.end());
-  }
-  return out;
-}
+std::vector<int64_t> DataOptions::select(int64_t n) const { return select_samples(n, {offset, limit, sample, seed}); }
 
 ImageOptions DataOptions::image() const {
   ImageOptions o;
@@ -171,43 +105,14 @@ std::unique_ptr<Dataset> open_data(const std::string& path, const std::vector<In
                    "--sample every-k (or random) spreads them over all",
                    path, o.limit, o.limit, n);
   }
-  if (o.sample == "first") {
-    if (o.offset > 0 || o.limit >= 0) ds = slice_dataset(std::move(ds), o.offset, o.limit);
-  } else {
-    auto idx = o.select(n);
-    const std::string how = o.sample == "random" ? "sampled at random (seed " + std::to_string(o.seed) + ")"
-                                                 : "spread evenly (--sample every-k)";
-    std::set<std::string> split;
-    for (const auto& spec : inputs)
-      if (!o.whole && has_sample_axis(spec)) split.insert(spec.name);
-    ds = std::make_unique<IndexDataset>(std::move(ds), std::move(idx), std::move(split), how);
-  }
+  ds = select_dataset(std::move(ds), {o.offset, o.limit, o.sample, o.seed}, inputs, o.whole);
   if (ds->size() == 0) throw InputError(path + ": no samples selected");
   return ds;
 }
 
 std::vector<int64_t> open_labels(const std::string& labels, const std::string& data_path,
                                  const std::vector<InputSpec>& inputs, const DataOptions& o) {
-  if (labels.empty()) return {};
-  std::vector<int64_t> all;
-  if (labels == "folders") {
-    if (!std::filesystem::is_directory(data_path))
-      throw InputError("--labels folders needs an image folder with one subfolder per class; " + data_path +
-                       " is not a folder");
-    all = image_folder_labels(data_path);
-  } else {
-    all = read_labels(labels);
-  }
-  const int64_t n = open_dataset(data_path, inputs, o.image(), o.whole)->size();
-  const auto idx = o.select(n);
-  if (static_cast<int64_t>(all.size()) == n) {
-    std::vector<int64_t> out;
-    for (int64_t i : idx) out.push_back(all[i]);
-    return out;
-  }
-  if (all.size() == idx.size()) return all;  // labels given for the selection itself
-  throw InputError(labels + ": " + std::to_string(all.size()) + " labels, but " + data_path + " has " +
-                   std::to_string(n) + " samples (" + std::to_string(idx.size()) + " selected)");
+  return select_labels(labels, data_path, inputs, o.image(), o.whole, {o.offset, o.limit, o.sample, o.seed});
 }
 
 std::string format_bytes(int64_t b) {

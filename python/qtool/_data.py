@@ -218,7 +218,8 @@ class Data(_Handle):
         """A .npy / .npz / folder of .npy / folder of images, checked against model's inputs.
         image_options (the CLI's data options): size="WxH", resize_shorter=N with center_crop="WxH"
         (torchvision Resize(N) + CenterCrop), letterbox="WxH" with pad_value=114 (YOLO), mean=[..],
-        std=[..], scale=..., layout="nchw"|"nhwc", bgr=bool, jpeg_fancy_upsampling=bool."""
+        std=[..], scale=..., layout="nchw"|"nhwc", bgr=bool, jpeg_fancy_upsampling=bool; the sample
+        selection offset=N, limit=N, sample="first"|"every-k"|"random", seed=N; whole=bool."""
         p = _lib.P()
         _lib.check(_lib.data_open(str(path).encode(), model.ptr, _arrays.options_json(image_options), ctypes.byref(p)))
         return cls(p.value, label=str(path))

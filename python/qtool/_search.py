@@ -31,6 +31,7 @@ def _sig(name, args, res=ctypes.c_int):
 _set_threads = _sig("qt_set_threads", [ctypes.c_int])
 _hardware_threads = _sig("qt_hardware_threads", [], ctypes.c_int)
 _data_save_npz = _sig("qt_data_save_npz", [_P, _P, _S])
+_labels_open = _sig("qt_labels_open", [_S, _S, _P, _S, _OUT])
 _sweep_configs = _sig("qt_sweep_configs", [_S, _OUT])
 _sweep_fp32_row = _sig("qt_sweep_fp32_row", [_P, ctypes.c_int64, _P, _I64P, ctypes.c_size_t, _OUT])
 _sweep_run_config = _sig("qt_sweep_run_config", [_P, _S, _P, _P, _I64P, ctypes.c_size_t, _S, _S, _OUT])
@@ -67,6 +68,16 @@ def hardware_threads() -> int:
 
 def data_save_npz(data: Data, model: Model, path: str) -> None:
     _check(_data_save_npz(data.ptr, model.ptr, str(path).encode()))
+
+
+def labels_open(labels: str, data_path: str, model: Model, options: dict) -> np.ndarray:
+    """The CLI's --labels (a .npy, or "folders") for the samples Data.open(data_path, model, **options)
+    serves (options: image options, offset/limit/sample/seed, whole); int64 [N]."""
+    from ._arrays import options_json
+    out = ctypes.c_void_p()
+    _check(_labels_open(str(labels).encode(), str(data_path).encode(), model.ptr, options_json(options),
+                        ctypes.byref(out)))
+    return np.asarray(json.loads(_take(out)), dtype=np.int64)
 
 
 def sweep_configs(bits: Sequence[int], sparsity: Sequence[float], method: Sequence[str]) -> list:

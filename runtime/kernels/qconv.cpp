@@ -12,6 +12,7 @@
 
 #include "runtime/dnnl_util.h"
 #include "runtime/kernels/conv_pool_common.h"
+#include "runtime/kernels/quant_common.h"
 #include "runtime/op_registry.h"
 
 namespace qtool {
@@ -147,10 +148,7 @@ void requantize(const int32_t* acc, const ConvGeom& g, const int32_t* bias, cons
       const int64_t base = (n * g.cout + m) * out_sp;
       for (int64_t o = 0; o < out_sp; ++o) {
         const int32_t a = static_cast<int32_t>(static_cast<uint32_t>(acc[base + o]) + b);  // int32 wrap
-        float v = static_cast<float>(a) * scale;
-        v = std::min(std::max(v, lo), hi);  // NaN stays NaN through neither bound: MLAS maps it to lo
-        if (std::isnan(v)) v = lo;
-        y[base + o] = static_cast<TY>(static_cast<int32_t>(std::nearbyint(v)) + y_zp);
+        y[base + o] = static_cast<TY>(round_saturate_f(static_cast<float>(a) * scale, lo, hi, y_zp));
       }
     }
 }

@@ -25,6 +25,7 @@
 
 #include "runtime/dnnl_util.h"
 #include "runtime/kernels/conv_pool_common.h"
+#include "runtime/kernels/quant_common.h"
 #include "runtime/op_registry.h"
 
 namespace qtool {
@@ -150,9 +151,7 @@ void reference(KernelContext& c) {
       for (int64_t m = 0; m < g.cout; ++m)
         for (int64_t o = 0; o < out_sp; ++o) {
           const int64_t k = (n * g.cout + m) * out_sp + o;
-          float v = std::min(std::max(value(m, k), lo), hi);
-          if (std::isnan(v)) v = lo;
-          int32_t q = static_cast<int32_t>(std::nearbyint(v)) + y_zp;
+          int32_t q = round_saturate_f(value(m, k), lo, hi, y_zp);
           if (relu) q = std::max(q, y_zp);
           py[k] = static_cast<TY>(q);
         }

@@ -1,11 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """Issue 15 acceptance: qtool.distributed.sweep on a local Ray cluster (a head node and one worker
-node, both on 127.0.0.1, started here and stopped at the end) gives the same report as a local
-`qtool sweep` (every column but seconds), survives a worker killed mid-sweep with every configuration
-exactly once, and --resume / a restarted driver run only the missing configurations.
+node, both on 127.0.0.1 with every Ray port listening on loopback only, started here and stopped at
+the end) gives the same report as a local `qtool sweep` (every column but seconds), with the data
+options too; survives a worker killed mid-sweep with every configuration exactly once; and a
+`qtool sweep --ray` driver killed mid-way (SIGKILL) and restarted with --resume runs only the
+missing configurations.
 
 Needs ray (python-ray-requirements.txt); skipped with a message when it is not installed."""
 import csv
+import ipaddress
+import json
 import os
 import shutil
 import signal
@@ -19,12 +23,14 @@ import numpy as np
 import pytest
 
 import harness as h
-from ray_cluster import LocalCluster, ray_cli
+from ray_cluster import LOOPBACK_ENV, LocalCluster, ray_cli
 import shared_data as sd
 
-# Ray reads RAY_AUTH_MODE when it is imported: the test cluster uses token authentication (the
-# default of `ray start`), so the driver in this process must too
-os.environ.setdefault("RAY_AUTH_MODE", "token")
+# Ray reads these when it is imported: the test cluster uses token authentication (the default of
+# `ray start`) and keeps 127.0.0.1 as every node's address (ray_node.py), so the driver in this
+# process must too; subprocess drivers inherit them
+for _k, _v in LOOPBACK_ENV.items():
+    os.environ.setdefault(_k, _v)
 ray = pytest.importorskip("ray", reason="ray is not installed: pip install -r python-ray-requirements.txt "
                                         "(qtool.distributed runs on Ray)")
 qd = pytest.importorskip("qtool.distributed", reason="the qtool Python package is not installed (pip install .)")
@@ -108,6 +114,8 @@ def test_distributed_sweep_equals_local(cluster, inputs, local, tmp_path):
         for ext in ("svg", "html"):
             assert (r.out_dir / f"report.{ext}").stat().st_size > 1000
     overhead = [v for r in results for v in r.overhead_seconds.values()]
+    cpu = [v for r in results for v in r.task_cpu_seconds.values()]
+    assert len(cpu) == 24 and all(v > 0 for v in cpu)
     print(f"ray sweep of 2 models x 12 configurations: {wall:.1f} s wall, task overhead outside qtool "
           f"median {1000 * np.median(overhead):.1f} ms")
 
@@ -139,8 +147,8 @@ def test_resume_and_restarted_driver_run_only_the_rest(cluster, inputs, local, t
     name = "mnist-net_256x2"
     model, calib, data, labels = inputs[name]
     out = tmp_path / name
-    # a driver killed after some configurations: emulate with a sweep of a subset (bits 8 only),
-    # then a restarted driver over the full set with resume
+    # resume=True after an earlier sweep of a subset (bits 8 only) runs only the rest; a real driver
+    # killed mid-sweep: test_driver_killed_and_restarted_finishes_only_the_rest
     first = qd.sweep([qd.SweepModel(model, calib, data, labels, out)], {**CONFIGS, "bits": [8]}, timeout=SWEEP_TIMEOUT)
     assert len(first[0].ran) == 4
     stamp = {p.name: p.stat().st_mtime_ns for p in out.glob("*.onnx")}
@@ -186,3 +194,125 @@ def test_distributed_auto_equals_local(cluster, inputs, tmp_path):
     assert (tmp_path / "ray.plan.json").read_bytes() == (tmp_path / "local.plan.json").read_bytes()
     assert (tmp_path / "ray.onnx").read_bytes() == (tmp_path / "local.onnx").read_bytes()
     assert r["within_budget"] and r["drop"] <= 0.5 and r["log"]
+
+
+def _loopback(addr: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr.split("%")[0])
+    except ValueError:  # "*": every address
+        return False
+    return ip.is_loopback or (ip.version == 6 and ip.ipv4_mapped is not None and ip.ipv4_mapped.is_loopback)
+
+
+def test_cluster_listens_on_loopback_only(cluster):
+    """While a task runs on each node: every TCP/UDP socket the cluster's processes (GCS, raylets,
+    agents, workers) and this driver listen on is bound to 127.0.0.1 (`ss -ltunp`)."""
+    if not shutil.which("ss"):
+        pytest.skip("ss (iproute2) is not installed")
+
+    def hold():
+        time.sleep(15)
+        return os.getpid()
+
+    import ray.cloudpickle as cloudpickle
+    this = sys.modules[__name__]  # not importable by the workers: ship hold by value
+    cloudpickle.register_pickle_by_value(this)
+    try:
+        refs = [ray.remote(hold).options(num_cpus=1).remote() for _ in range(2)]  # one per node (1 CPU each)
+        deadline = time.monotonic() + 60
+        while True:  # until both tasks run (their workers titled ray::hold)
+            socks = cluster.listening([os.getpid()])
+            if len({pid for _, _, name, pid in socks if name == "ray::hold"}) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        pids = ray.get(refs, timeout=120)
+    finally:
+        cloudpickle.unregister_pickle_by_value(this)
+    assert len(set(pids)) == 2
+    names = {name for _, _, name, _ in socks}
+    ports = {port for _, port, _, _ in socks}
+    raylets = {pid for _, _, name, pid in socks if name == "raylet"}
+    print(f"{len(socks)} listening sockets of the cluster and driver: " + ", ".join(sorted({f"{a}:{p} {n}" for a, p, n, _ in socks})))
+    assert cluster.port in ports and "gcs_server" in names and len(raylets) == 2  # both nodes seen
+    assert any(pid in pids for _, _, _, pid in socks)  # the workers running hold listen too
+    wide = [s for s in socks if not _loopback(s[0])]
+    assert not wide, f"Ray listens beyond loopback: {wide}"
+
+
+def _finished(out: Path):
+    """The configurations report.json lists with their file present (what --resume keeps)."""
+    try:
+        rows = json.loads((out / "report.json").read_text())["rows"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {r["config"]: r for r in rows if r["config"] != "fp32" and (out / r["path"]).exists()}
+
+
+def test_driver_killed_and_restarted_finishes_only_the_rest(cluster, inputs, local, tmp_path):
+    """A real driver (`qtool sweep --ray`, a process of its own) killed with SIGKILL once some
+    configurations finished; restarted with --resume it runs only the rest: the finished files keep
+    their inode and mtime, their rows keep their seconds, every configuration is in the report once
+    and the table equals the local sweep's."""
+    name = "resnet_4b"
+    model, calib, data, labels = inputs[name]
+    out = tmp_path / name
+    env = dict(os.environ, QTOOL_PYTHON=sys.executable)
+    cmd = [str(h.QTOOL), "sweep", str(model), "--calib", str(calib), "--data", str(data), "--labels", str(labels),
+           "--bits", "8,4,2", "--sparsity", "0,0.5", "--method", "mse,percentile", "--out-dir", str(out),
+           "--ray", cluster.address]
+    log = open(tmp_path / "first.log", "w")
+    first = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    deadline = time.monotonic() + SWEEP_TIMEOUT
+    try:
+        while len(_finished(out)) < 2:
+            assert first.poll() is None, "the driver ended before it could be killed: " + (tmp_path / "first.log").read_text()
+            assert time.monotonic() < deadline, "no configuration finished in time"
+            time.sleep(0.1)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+        log.close()
+    assert first.returncode == -signal.SIGKILL
+    done = _finished(out)
+    stamp = {cid: ((out / r["path"]).stat().st_ino, (out / r["path"]).stat().st_mtime_ns) for cid, r in done.items()}
+    print(f"driver killed after {len(done)} of 12 configurations: {sorted(done)}")
+    assert 2 <= len(done) < 12
+
+    again = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, env=env, timeout=SWEEP_TIMEOUT)
+    assert again.returncode == 0, again.stderr
+    assert f"resuming {name}.onnx: {len(done)} of 12 configurations already done" in again.stderr, again.stderr
+    for cid, r in done.items():  # not recomputed: the same file (inode, mtime) and the same row
+        st = (out / r["path"]).stat()
+        assert (st.st_ino, st.st_mtime_ns) == stamp[cid], cid
+    final = json.loads((out / "report.json").read_text())["rows"]
+    for r in final:
+        if r["config"] in done:
+            assert r == done[r["config"]]
+    ids = [row[0] for row in _table(out)[1:]]
+    assert len(ids) == len(set(ids)) == 13
+    assert _table(out) == _table(local / name)
+
+
+def test_data_options_equal_local(cluster, inputs, tmp_path):
+    """The data options of the local sweep (sample selection, size axis, --skip-nonfinite) give the
+    same report through `qtool sweep --ray` as locally, and they do change it."""
+    model, calib, data, labels = inputs["mnist-net_256x2"]
+    base = [str(model), "--calib", str(calib), "--data", str(data), "--labels", str(labels), "--bits", "8,4",
+            "--sparsity", "0,0.5"]
+    opts = ["--offset", "40", "--limit", "120", "--sample", "random", "--seed", "7", "--size-axis", "zip",
+            "--skip-nonfinite"]
+    env = dict(os.environ, QTOOL_PYTHON=sys.executable)
+    h.qtool("sweep", *base, *opts, "--out-dir", tmp_path / "local")
+    h.qtool("sweep", *base, "--out-dir", tmp_path / "plain")
+    r = subprocess.run([str(h.QTOOL), "sweep", *base, *opts, "--out-dir", str(tmp_path / "ray"), "--ray",
+                        cluster.address], capture_output=True, text=True, env=env, timeout=SWEEP_TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    assert _table(tmp_path / "ray") == _table(tmp_path / "local")
+    assert _json_rows(tmp_path / "ray") == _json_rows(tmp_path / "local")
+    for d in ("ray", "local"):
+        assert json.loads((tmp_path / d / "report.json").read_text())["size_axis"] == "zip"
+    assert _json_rows(tmp_path / "plain") != _json_rows(tmp_path / "local")  # the selection mattered
+    # --sample needs --limit, as locally: one line, exit 2
+    bad = subprocess.run([str(h.QTOOL), "sweep", *base, "--sample", "random", "--out-dir", str(tmp_path / "bad"),
+                          "--ray", cluster.address], capture_output=True, text=True, env=env, timeout=120)
+    assert bad.returncode == 2 and "--limit" in bad.stderr, bad.stderr

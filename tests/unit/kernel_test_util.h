@@ -15,6 +15,13 @@
 
 namespace qtool::test {
 
+// "[2,13,7]" for a shape or an int list (test parameter names; gtest otherwise prints raw bytes).
+inline std::string dims(const std::vector<int64_t>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
 // A node of `op_type` with inputs named in0.. and outputs out0..; set attributes on the result.
 inline onnx::NodeProto make_node(const std::string& op_type, int num_inputs, int num_outputs,
                                  const std::string& domain = "") {

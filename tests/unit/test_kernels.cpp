@@ -48,6 +48,10 @@ struct ConvCase {
   int64_t n, c, h, w, o, k;
   int group, stride, pad, dil;
 };
+void PrintTo(const ConvCase& p, std::ostream* os) {
+  *os << "x=[" << p.n << "," << p.c << "," << p.h << "," << p.w << "] o=" << p.o << " k=" << p.k
+      << " group=" << p.group << " stride=" << p.stride << " pad=" << p.pad << " dil=" << p.dil;
+}
 
 class ConvVsReference : public ::testing::TestWithParam<ConvCase> {};
 

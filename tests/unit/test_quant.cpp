@@ -52,6 +52,21 @@ TEST(QParams, Uint8ActivationRangeIncludesZeroExactly) {
   EXPECT_EQ(s.zero_point, 0);
 }
 
+// --target openvino's storage of a signed symmetric grid: uint8 codes, zero point 128, the same values
+TEST(QParams, AsUint8KeepsEveryValue) {
+  const QParams s = activation_qparams({-1.f, 3.f}, ActType::kSymmetric);
+  ASSERT_FALSE(s.is_unsigned);
+  const QParams u = as_uint8(s);
+  EXPECT_TRUE(u.is_unsigned);
+  EXPECT_EQ(u.zero_point, 128);
+  EXPECT_FLOAT_EQ(u.scale, s.scale);
+  for (int code = -128; code <= 127; ++code)  // int8 code c is uint8 code c + 128
+    EXPECT_FLOAT_EQ((code - s.zero_point) * s.scale, (code + 128 - u.zero_point) * u.scale);
+  const QParams pos = activation_qparams({0.f, 2.f}, ActType::kSymmetric);  // already uint8: unchanged
+  EXPECT_EQ(as_uint8(pos).zero_point, 0);
+  EXPECT_TRUE(as_uint8(pos).is_unsigned);
+}
+
 TEST(QParams, BiasScaleIsInputTimesWeightScale) {
   std::vector<float> bs;
   Tensor q = quantize_bias(Tensor::from<float>({2}, {1.f, -0.5f}), 0.1f, {0.01f, 0.02f}, &bs);

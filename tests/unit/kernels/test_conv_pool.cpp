@@ -92,6 +92,10 @@ struct ConvParam {
   std::vector<int64_t> k, s, p, d;
   const char* auto_pad;
 };
+void PrintTo(const ConvParam& q, std::ostream* os) {
+  *os << "x=" << dims(q.x) << " m=" << q.m << " group=" << q.group << " k=" << dims(q.k) << " s=" << dims(q.s)
+      << " p=" << dims(q.p) << " d=" << dims(q.d) << " auto_pad=" << (q.auto_pad ? q.auto_pad : "-");
+}
 
 class ConvFastVsReference : public ::testing::TestWithParam<ConvParam> {};
 
@@ -255,6 +259,11 @@ struct DeconvParam {
   std::vector<int64_t> k, s, p, d, out_pad, out_shape;
   const char* auto_pad;
 };
+void PrintTo(const DeconvParam& q, std::ostream* os) {
+  *os << "x=" << dims(q.x) << " m/group=" << q.m_per_group << " group=" << q.group << " k=" << dims(q.k)
+      << " s=" << dims(q.s) << " p=" << dims(q.p) << " d=" << dims(q.d) << " out_pad=" << dims(q.out_pad)
+      << " out_shape=" << dims(q.out_shape) << " auto_pad=" << (q.auto_pad ? q.auto_pad : "-");
+}
 
 class ConvTransposeFastVsReference : public ::testing::TestWithParam<DeconvParam> {};
 
@@ -333,6 +342,11 @@ struct PoolParam {
   int64_t ceil_mode, include_pad;
   const char* auto_pad;
 };
+void PrintTo(const PoolParam& q, std::ostream* os) {
+  *os << q.op << " x=" << dims(q.x) << " k=" << dims(q.k) << " s=" << dims(q.s) << " p=" << dims(q.p)
+      << " d=" << dims(q.d) << " ceil_mode=" << q.ceil_mode << " count_include_pad=" << q.include_pad
+      << " auto_pad=" << (q.auto_pad ? q.auto_pad : "-");
+}
 
 class PoolFastVsReference : public ::testing::TestWithParam<PoolParam> {};
 

@@ -63,6 +63,7 @@ void expect_both(const onnx::NodeProto& n, int opset, const std::vector<Value>& 
 struct BinaryCase {
   Shape a, b;
 };
+void PrintTo(const BinaryCase& p, std::ostream* os) { *os << "a=" << dims(p.a) << " b=" << dims(p.b); }
 
 class ElementwiseBinaryFast : public ::testing::TestWithParam<BinaryCase> {};
 
@@ -108,6 +109,9 @@ struct UnaryCase {
   double lo, hi;
   double rtol, atol;
 };
+void PrintTo(const UnaryCase& p, std::ostream* os) {
+  *os << (p.domain.empty() ? "" : p.domain + "::") << p.op << " on [" << p.lo << "," << p.hi << "]";
+}
 
 class ElementwiseUnaryFast : public ::testing::TestWithParam<UnaryCase> {};
 

@@ -62,6 +62,7 @@ std::vector<float> ties_for(float s, int lo, int hi) {
 struct MatMulShapes {
   Shape a, b;
 };
+void PrintTo(const MatMulShapes& p, std::ostream* os) { *os << "a=" << dims(p.a) << " b=" << dims(p.b); }
 
 class MatMulFastVsRef : public ::testing::TestWithParam<MatMulShapes> {};
 
@@ -316,6 +317,10 @@ struct IntCase {
   Shape za, zb;  // zero point shapes ({} scalar; empty vector with size 0 marker = absent)
   bool has_za, has_zb;
 };
+void PrintTo(const IntCase& p, std::ostream* os) {
+  *os << "a=" << dims(p.a) << ":" << dtype_name(p.at) << " b=" << dims(p.b) << ":" << dtype_name(p.bt)
+      << " a_zero_point=" << (p.has_za ? dims(p.za) : "none") << " b_zero_point=" << (p.has_zb ? dims(p.zb) : "none");
+}
 
 class MatMulIntegerFastVsRef : public ::testing::TestWithParam<IntCase> {};
 
