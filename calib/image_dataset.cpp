@@ -32,6 +32,7 @@
 #include "calib/dataset.h"
 #include "io/input_file.h"
 #include "io/npy.h"
+#include "io/png_chunks.h"
 
 namespace fs = std::filesystem;
 
@@ -114,6 +115,8 @@ std::vector<uint8_t> decode_image(const fs::path& f, int channels, bool fancy, i
   if (data.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
     throw InputError(f.string() + ": image file over 2 GiB");
   const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
+  const std::string png_problem = png_chunk_problem(bytes, data.size());
+  if (!png_problem.empty()) throw InputError(f.string() + ": " + png_problem);
   int n = 0;
   if (!stbi_info_from_memory(bytes, static_cast<int>(data.size()), w, h, &n))
     throw InputError(f.string() + ": cannot decode image (" + stbi_failure_reason() + ")");

@@ -37,6 +37,7 @@
 #include <cstring>
 #include <limits>
 
+#include "io/png_chunks.h"
 #include "runtime/op_registry.h"
 
 namespace qtool {
@@ -394,6 +395,11 @@ void decode_jpeg2000(const KernelContext& c, const uint8_t* data, size_t size, b
 void decode_stb(const KernelContext& c, const uint8_t* data, size_t size, Decoded& d) {
   if (size > static_cast<size_t>(std::numeric_limits<int>::max())) {
     d.error = "stream too large";
+    return;
+  }
+  const std::string png_problem = png_chunk_problem(data, size);  // before stb_image allocates by it
+  if (!png_problem.empty()) {
+    d.error = png_problem;
     return;
   }
   int w = 0, h = 0, comp = 0;

@@ -15,6 +15,7 @@
 #include "calib/calibration_table.h"
 #include "core/error.h"
 #include "io/npy.h"
+#include "io/png_chunks.h"
 #include "io/onnx_tensor.h"
 #include "quant/plan.h"
 #include "runtime/executor.h"
@@ -314,4 +315,21 @@ TEST(Hostile, PlansAndTablesAreValidated) {
   EXPECT_THROW(table(R"({"format": "qtool-calibration-table", "tensors": {"x": [0, 1]}})"), InputError);
   EXPECT_THROW(table(R"("qtool-calibration-table")"), InputError);
   EXPECT_EQ(table(R"({"format": "qtool-calibration-table", "tensors": {"x": {"min": -1, "max": 1}}})").ranges.size(), 1u);
+}
+
+// Found by fuzz_image: a 222-byte PNG whose IDAT chunk declares 1 GiB made stb_image allocate
+// 1 GiB before reading it. The chunk lengths are now checked against the bytes present.
+TEST(Hostile, PngChunkLongerThanTheFileIsRefused) {
+  const std::string sig = "\x89PNG\r\n\x1a\n";
+  auto chunk = [](uint32_t len, const std::string& type, size_t body) {
+    std::string c{static_cast<char>(len >> 24), static_cast<char>(len >> 16), static_cast<char>(len >> 8),
+                  static_cast<char>(len)};
+    return c + type + std::string(body, '\0') + std::string(4, '\0');
+  };
+  const std::string ok = sig + chunk(13, "IHDR", 13) + chunk(5, "IDAT", 5) + chunk(0, "IEND", 0);
+  EXPECT_EQ(png_chunk_problem(reinterpret_cast<const uint8_t*>(ok.data()), ok.size()), "");
+  const std::string bomb = sig + chunk(13, "IHDR", 13) + chunk(uint32_t{1} << 30, "IDAT", 180);
+  const std::string why = png_chunk_problem(reinterpret_cast<const uint8_t*>(bomb.data()), bomb.size());
+  EXPECT_NE(why.find("'IDAT' claims 1073741824 bytes"), std::string::npos) << why;
+  EXPECT_EQ(png_chunk_problem(reinterpret_cast<const uint8_t*>("GIF89a"), 6), "");  // not a PNG
 }
