@@ -82,28 +82,35 @@ std::vector<uint8_t> decode_jpeg(const fs::path& f, const std::string& data, int
     throw InputError(f.string() + ": cannot decode JPEG (" + err.message + ")");
   }
   jpeg_create_decompress(&cinfo);
-  // libjpeg's own buffers (a progressive image's coefficients) are bounded too
-  cinfo.mem->max_memory_to_use = static_cast<long>(2 * kMaxImageBytes);
-  jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(data.data()), static_cast<unsigned long>(data.size()));
-  jpeg_read_header(&cinfo, TRUE);
-  check_image_size(f, cinfo.image_width, cinfo.image_height, static_cast<uint64_t>(channels), kMaxImageBytes);
-  cinfo.out_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
-  cinfo.do_fancy_upsampling = fancy ? TRUE : FALSE;
-  cinfo.dct_method = JDCT_ISLOW;
-  jpeg_start_decompress(&cinfo);
-  *w = static_cast<int>(cinfo.output_width);
-  *h = static_cast<int>(cinfo.output_height);
-  const size_t row = static_cast<size_t>(*w) * channels;
-  while (cinfo.output_scanline < cinfo.output_height) {
-    // grows with the rows really decoded (a truncated file stops early)
-    if (px.size() < row * (cinfo.output_scanline + 1))
-      px.resize(std::min<size_t>(row * cinfo.output_height, std::max(px.size() * 2, row * (cinfo.output_scanline + 16))));
-    JSAMPROW r = px.data() + row * cinfo.output_scanline;
-    jpeg_read_scanlines(&cinfo, &r, 1);
+  // a C++ exception (the size check, bad_alloc) leaves through here: libjpeg's memory is freed
+  // (longjmp from libjpeg goes to the setjmp above, which frees it; no destructor is skipped)
+  try {
+    // libjpeg's own buffers (a progressive image's coefficients) are bounded too
+    cinfo.mem->max_memory_to_use = static_cast<long>(2 * kMaxImageBytes);
+    jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(data.data()), static_cast<unsigned long>(data.size()));
+    jpeg_read_header(&cinfo, TRUE);
+    check_image_size(f, cinfo.image_width, cinfo.image_height, static_cast<uint64_t>(channels), kMaxImageBytes);
+    cinfo.out_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    cinfo.do_fancy_upsampling = fancy ? TRUE : FALSE;
+    cinfo.dct_method = JDCT_ISLOW;
+    jpeg_start_decompress(&cinfo);
+    *w = static_cast<int>(cinfo.output_width);
+    *h = static_cast<int>(cinfo.output_height);
+    const size_t row = static_cast<size_t>(*w) * channels;
+    while (cinfo.output_scanline < cinfo.output_height) {
+      // grows with the rows really decoded (a truncated file stops early)
+      if (px.size() < row * (cinfo.output_scanline + 1))
+        px.resize(std::min<size_t>(row * cinfo.output_height, std::max(px.size() * 2, row * (cinfo.output_scanline + 16))));
+      JSAMPROW r = px.data() + row * cinfo.output_scanline;
+      jpeg_read_scanlines(&cinfo, &r, 1);
+    }
+    jpeg_finish_decompress(&cinfo);
+  } catch (...) {
+    jpeg_destroy_decompress(&cinfo);
+    throw;
   }
-  jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
-  px.resize(row * *h);
+  px.resize(static_cast<size_t>(*w) * channels * *h);
   return px;
 }
 

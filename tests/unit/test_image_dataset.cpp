@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+// The calibration image reader on hostile JPEG headers: a JPEG whose SOF claims 31000x31000 pixels
+// is refused as bad input before decoding, and libjpeg's memory is released on that path (found by
+// fuzz_image: LeakSanitizer reported libjpeg's allocator when the size check threw; the ASan build
+// of this test, .ci/sanitize, fails on the leak).
+#include <gtest/gtest.h>
+#include <jpeglib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "calib/dataset.h"
+#include "core/error.h"
+
+using namespace qtool;
+namespace fs = std::filesystem;
+
+namespace {
+
+// An 8x8 gray baseline JPEG encoded with libjpeg.
+std::vector<uint8_t> tiny_jpeg() {
+  jpeg_compress_struct c;
+  jpeg_error_mgr err;
+  c.err = jpeg_std_error(&err);
+  jpeg_create_compress(&c);
+  unsigned char* buf = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&c, &buf, &size);
+  c.image_width = 8;
+  c.image_height = 8;
+  c.input_components = 1;
+  c.in_color_space = JCS_GRAYSCALE;
+  jpeg_set_defaults(&c);
+  jpeg_start_compress(&c, TRUE);
+  std::vector<uint8_t> row(8);
+  for (int y = 0; y < 8; ++y) {
+    for (int x = 0; x < 8; ++x) row[x] = static_cast<uint8_t>(16 * x + y);
+    JSAMPROW r = row.data();
+    jpeg_write_scanlines(&c, &r, 1);
+  }
+  jpeg_finish_compress(&c);
+  std::vector<uint8_t> out(buf, buf + size);
+  jpeg_destroy_compress(&c);
+  free(buf);
+  return out;
+}
+
+}  // namespace
+
+TEST(ImageDataset, JpegHeaderClaimingHugeImageIsRefusedAndFreed) {
+  std::vector<uint8_t> jpg = tiny_jpeg();
+  // SOF0 (FF C0): length(2) precision(1) height(2) width(2): claim 31000 x 31000
+  size_t sof = 0;
+  for (size_t i = 2; i + 9 < jpg.size(); ++i)
+    if (jpg[i] == 0xFF && jpg[i + 1] == 0xC0) { sof = i; break; }
+  ASSERT_NE(sof, 0u) << "no SOF0 marker in the encoded JPEG";
+  for (size_t k : {sof + 5, sof + 7}) {
+    jpg[k] = 31000 >> 8;
+    jpg[k + 1] = 31000 & 0xff;
+  }
+  const fs::path dir = fs::temp_directory_path() / ("qtool_test_jpeg_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "big.jpg", std::ios::binary).write(reinterpret_cast<const char*>(jpg.data()), jpg.size());
+  InputSpec spec{"x", DType::kFloat, {1, 1, 8, 8}};
+  try {
+    auto ds = open_image_dir(dir, spec, ImageOptions{});
+    ds->batch(0, 1);
+    ADD_FAILURE() << "a 31000x31000 JPEG header was decoded";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("31000x31000"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
