@@ -11,7 +11,7 @@ import sys
 
 from harness import QTOOL, ROOT
 
-RESULT = ROOT / "build/conformance.json"
+RESULT = QTOOL.parent / "conformance.json"  # beside the binary under test (build/, or build-fuzz/ under ASan)
 
 
 def suite_result():
