@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "calib/batch_runner.h"
+#include "quant/model_prefix.h"
 #include "runtime/kernel.h"
 
 namespace qtool {
@@ -124,7 +125,12 @@ std::map<std::string, LayerHessian> collect_hessians(const Model& model, Dataset
     by_input[found->input(0)].push_back(layers.size() - 1);
   }
   if (layers.empty()) return {};
-  Executor exec(model);
+  // only the part of the graph that computes the layers' inputs runs (a GPTQ wave early in the
+  // network does not pay for the rest of it; one reading only graph inputs runs no node at all)
+  std::vector<std::string> layer_inputs;
+  for (const auto& [name, idx] : by_input) layer_inputs.push_back(name);
+  const Model prefix = model_prefix(model, layer_inputs);
+  Executor exec(prefix);
   std::vector<std::string> watched;
   for (const auto& [name, idx] : by_input)
     if (exec.has_value(name)) watched.push_back(name);

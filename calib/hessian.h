@@ -4,6 +4,7 @@
 // calibration set on the fp32 model. x is an im2col patch (input channels x kernel positions, in
 // the weight's own order) for Conv, one row of the activation matrix for Gemm/MatMul. Convolution
 // groups get one H each. Memory: K^2 doubles per layer and group, independent of the sample count.
+// Time: only the nodes the layers' inputs depend on run (quant/model_prefix.h).
 #pragma once
 #include <Eigen/Core>
 #include <map>

@@ -25,23 +25,23 @@ size_t fold_limit(const Model& model) {
   return static_cast<size_t>(std::max<uint64_t>(uint64_t{16} << 20, 2 * bytes));
 }
 
-// Every name a node of `g` reads, including nodes of If/Loop/Scan bodies (which read outer names).
-void collect_reads(const onnx::GraphProto& g, std::set<std::string>& used) {
-  for (const auto& n : g.node()) {
-    for (const auto& i : n.input()) used.insert(i);
-    for (const auto& a : n.attribute()) {
-      if (a.has_g()) collect_reads(a.g(), used);
-      for (const auto& sub : a.graphs()) collect_reads(sub, used);
-    }
+}  // namespace
+
+void collect_node_reads(const onnx::NodeProto& n, std::set<std::string>& used) {
+  for (const auto& i : n.input()) used.insert(i);
+  for (const auto& a : n.attribute()) {
+    if (a.has_g())
+      for (const auto& sub_node : a.g().node()) collect_node_reads(sub_node, used);
+    for (const auto& sub : a.graphs())
+      for (const auto& sub_node : sub.node()) collect_node_reads(sub_node, used);
   }
 }
-}  // namespace
 
 void drop_unread_initializers(Model& model) {
   auto& g = model.graph();
   std::set<std::string> used;
   for (const auto& o : g.output()) used.insert(o.name());
-  collect_reads(g, used);
+  for (const auto& n : g.node()) collect_node_reads(n, used);
   std::set<std::string> dropped;
   auto* inits = g.mutable_initializer();
   for (int i = inits->size() - 1; i >= 0; --i)

@@ -95,6 +95,9 @@ void run_pass(const std::string& id, Model& model, PassContext& ctx);
 // The passes (one file each).
 void remove_initializer_inputs(Model& model, PassContext& ctx);
 void fold_constants(Model& model, PassContext& ctx);
+// Every name `node` reads: its inputs and, through If/Loop/Scan bodies (any depth), the names
+// those bodies read (outer-scope values among them).
+void collect_node_reads(const onnx::NodeProto& node, std::set<std::string>& reads);
 // Removes initializers no node reads (in the main graph or any If/Loop/Scan body) and no graph
 // output names, with the graph inputs that only declared them (IR < 4). Used by the passes that
 // leave weights behind (fold_constants, fold_bias_add).

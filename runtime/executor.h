@@ -65,7 +65,10 @@ class CompiledGraph;
 
 class Executor {
  public:
+  // The executor refers to `model`'s nodes and initializers: the model must outlive it (a
+  // temporary is refused at compile time).
   explicit Executor(const Model& model, ExecutorOptions options = {});
+  Executor(const Model&& model, ExecutorOptions options = {}) = delete;
   ~Executor();
   Executor(Executor&&) noexcept;
 
