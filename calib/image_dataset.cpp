@@ -32,6 +32,7 @@
 #include "calib/dataset.h"
 #include "io/input_file.h"
 #include "io/npy.h"
+#include "io/image_bounds.h"
 #include "io/png_chunks.h"
 
 namespace fs = std::filesystem;
@@ -127,6 +128,9 @@ std::vector<uint8_t> decode_image(const fs::path& f, int channels, bool fancy, i
   int n = 0;
   if (!stbi_info_from_memory(bytes, static_cast<int>(data.size()), w, h, &n))
     throw InputError(f.string() + ": cannot decode image (" + stbi_failure_reason() + ")");
+  const std::string size_problem = image_size_problem(bytes, data.size(), static_cast<uint64_t>(std::max(*w, 0)),
+                                                     static_cast<uint64_t>(std::max(*h, 0)));
+  if (!size_problem.empty()) throw InputError(f.string() + ": " + size_problem);
   // PNG pixels are deflated: at most ~1032 bytes out per byte in (plus a filter byte per row)
   const bool png = data.size() >= 8 && data.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0;
   const uint64_t limit = png ? std::min<uint64_t>(kMaxImageBytes, 1100 * static_cast<uint64_t>(data.size()) + 4096)
@@ -308,6 +312,9 @@ class ImageDirDataset : public Dataset {
            (channels_ == 1 ? "gray" : opts_.rgb ? "RGB" : "BGR") + ")";
   }
   TensorMap batch(int64_t begin, int64_t count) override {
+    if (begin < 0 || count < 0 || begin > size() || count > size() - begin)
+      throw Error(dir_.string() + ": batch [" + std::to_string(begin) + ", +" + std::to_string(count) + ") outside its " +
+                  std::to_string(size()) + " images");
     Shape s = opts_.nchw ? Shape{count, channels_, height_, width_} : Shape{count, height_, width_, channels_};
     Tensor t(DType::kFloat, s);
     float* out = t.data<float>();

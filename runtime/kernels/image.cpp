@@ -37,6 +37,7 @@
 #include <cstring>
 #include <limits>
 
+#include "io/image_bounds.h"
 #include "io/png_chunks.h"
 #include "runtime/op_registry.h"
 
@@ -408,6 +409,8 @@ void decode_stb(const KernelContext& c, const uint8_t* data, size_t size, Decode
     return;
   }
   if (w <= 0 || h <= 0 || too_large(static_cast<uint64_t>(w), static_cast<uint64_t>(h))) refuse_size(c, w, h);
+  const std::string size_problem = image_size_problem(data, size, static_cast<uint64_t>(w), static_cast<uint64_t>(h));
+  if (!size_problem.empty()) c.fail("input 'encoded_stream': " + size_problem);
   unsigned char* img = stbi_load_from_memory(data, static_cast<int>(size), &w, &h, &comp, 3);
   if (!img) {
     d.error = std::string("cannot decode (") + stbi_failure_reason() + ")";

@@ -15,6 +15,7 @@
 
 #include "calib/dataset.h"
 #include "core/error.h"
+#include "io/image_bounds.h"
 
 using namespace qtool;
 namespace fs = std::filesystem;
@@ -74,4 +75,42 @@ TEST(ImageDataset, JpegHeaderClaimingHugeImageIsRefusedAndFreed) {
     EXPECT_NE(std::string(e.what()).find("31000x31000"), std::string::npos) << e.what();
   }
   fs::remove_all(dir);
+}
+
+TEST(ImageDataset, PixelCountBeyondWhatTheBytesCanHoldIsRefused) {
+  // found by fuzz_image: a 52-byte binary PPM claiming 236 x 232222 pixels (164 MB for stb_image);
+  // stb_image decodes by content, so a folder's "photo.png" may hold any format it reads
+  const std::string ppm = "P6\n236 232222\n255\n" + std::string(34, '\x7f');
+  const fs::path dir = fs::temp_directory_path() / ("qtool_test_ppm_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "bomb.png", std::ios::binary) << ppm;
+  InputSpec spec{"x", DType::kFloat, {1, 3, 8, 8}};
+  try {
+    auto ds = open_image_dir(dir, spec, ImageOptions{});
+    ds->batch(0, 1);
+    ADD_FAILURE() << "a PPM claiming 236x232222 pixels in 52 bytes was decoded";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("236x232222"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bomb.png"), std::string::npos) << e.what();
+  }
+  // the same pixels present: decoded
+  fs::remove(dir / "bomb.png");
+  std::ofstream(dir / "ok.bmp", std::ios::binary) << "P6\n8 8\n255\n" + std::string(8 * 8 * 3, '\x40');
+  auto ds = open_image_dir(dir, spec, ImageOptions{});
+  EXPECT_EQ(ds->batch(0, 1).begin()->second.numel(), 3 * 8 * 8);
+  fs::remove_all(dir);
+}
+
+TEST(ImageBounds, PixelsPerByteFollowTheFormat) {
+  const std::string png = "\x89PNG\r\n\x1a\n", gif = "GIF89a", ppm = "P6\n", bmp = "BM", tga(3, '\0');
+  auto most = [](const std::string& s) { return max_pixels_in_stream(reinterpret_cast<const uint8_t*>(s.data()), s.size()); };
+  EXPECT_EQ(most(ppm + std::string(997, 'x')), 1000u + 4096);
+  EXPECT_EQ(most(bmp + std::string(998, 'x')), 8000u + 4096);
+  EXPECT_EQ(most(png + std::string(992, 'x')), 8256000u + 4096);
+  EXPECT_EQ(most(gif + std::string(994, 'x')), 4096000u + 4096);
+  EXPECT_EQ(most(tga + std::string(997, 'x')), 64000u + 4096);
+  const auto* p = reinterpret_cast<const uint8_t*>(ppm.data());
+  EXPECT_EQ(image_size_problem(p, 3, 64, 64), "");
+  EXPECT_NE(image_size_problem(p, 3, 65, 64), "");
+  EXPECT_EQ(image_size_problem(p, 3, uint64_t{1} << 40, uint64_t{1} << 40).find("header claims"), 0u);  // no overflow
 }
