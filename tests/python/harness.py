@@ -14,6 +14,11 @@ ROOT = Path(__file__).resolve().parents[2]
 QTOOL = Path(os.environ.get("QTOOL_BIN", ROOT / "build" / "qtool"))
 
 
+# Python runs with an ASan build's runtime LD_PRELOADed (`.ci/sanitize --pytest`): a few third-party
+# set-ups cannot live with it, and their tests skip with this reason's details.
+UNDER_ASAN = "asan" in os.environ.get("LD_PRELOAD", "")
+
+
 def child_env():
     """The environment for a qtool child process: without an ASan runtime LD_PRELOADed into Python
     for an ASan build of libqtool.so (README "Sanitizers and fuzzing"); clang links its runtime

@@ -15,6 +15,7 @@ OpenVINO (PyPI openvino, CPU plugin; optional: ov_available() is False without i
                                 default: bf16 on CPUs with AMX/AVX512-BF16)
   ov_run_all / ov_latency_ms    as the onnxruntime ones
 """
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -127,7 +128,16 @@ def ort_latency_ms(paths, x, runs=50):
 
 
 # ---- OpenVINO ----
+OV_UNAVAILABLE = "openvino is not installed"
+
+
 def ov_available():
+    """False without openvino, and under ASan: OpenVINO dlopens its TBB with RTLD_DEEPBIND, which
+    the sanitizer runtime refuses (google/sanitizers#611) by exiting the process."""
+    global OV_UNAVAILABLE
+    if "asan" in os.environ.get("LD_PRELOAD", ""):
+        OV_UNAVAILABLE = "OpenVINO cannot run under ASan (its TBB is dlopened with RTLD_DEEPBIND, google/sanitizers#611)"
+        return False
     try:
         import openvino  # noqa: F401
         return True

@@ -69,7 +69,7 @@ def test_hardswish_runs_as_integer_add_and_mul_in_onnxruntime(files):
     assert s >= 30.0 and abs(s - s_exec) <= 1.0
 
 
-@pytest.mark.skipif(not rt.ov_available(), reason="openvino is not installed")
+@pytest.mark.skipif(not rt.ov_available(), reason=rt.OV_UNAVAILABLE)
 def test_openvino_target_keeps_hardswish_and_both_files_score_alike(files):
     out, x = files
     assert "HardSwish" in [n.op_type for n in onnx.load(str(out["ov"])).graph.node]

@@ -70,7 +70,7 @@ def test_inspect_explains_a_float_layer(shared, cache, tmp_path):
     assert all(layer["reason"] for layer in pred["layers"])
 
 
-@pytest.mark.skipif(not rt.ov_available(), reason="openvino is not installed")
+@pytest.mark.skipif(not rt.ov_available(), reason=rt.OV_UNAVAILABLE)
 @pytest.mark.parametrize("name", ["mnist-12", "resnet_4b", "ultraface"])
 def test_openvino_scores_what_onnxruntime_scores(name, shared, cache, int8_files):
     f = int8_files[name]
@@ -93,7 +93,7 @@ def test_openvino_scores_what_onnxruntime_scores(name, shared, cache, int8_files
     assert abs(a_ort - a_ov) <= 0.002
 
 
-@pytest.mark.skipif(not rt.ov_available(), reason="openvino is not installed")
+@pytest.mark.skipif(not rt.ov_available(), reason=rt.OV_UNAVAILABLE)
 def test_openvino_target_vit(shared, cache, tmp_path):
     """--target openvino on the ViT: plain QDQ that both runtimes load, scoring alike (the onnxruntime-target
     file of this model differs by ~0.5 points between the two runtimes) and above issue 2's bar."""
@@ -107,7 +107,7 @@ def test_openvino_target_vit(shared, cache, tmp_path):
     assert min(a_ort, a_ov) >= 0.5960
 
 
-@pytest.mark.skipif(not rt.ov_available(), reason="openvino is not installed")
+@pytest.mark.skipif(not rt.ov_available(), reason=rt.OV_UNAVAILABLE)
 def test_openvino_target_ultraface(shared, cache, tmp_path):
     """--target openvino on UltraFace scores in OpenVINO what it scores in onnxruntime (OpenVINO 2026.4 computed
     the RFB block's Concat -> Conv wrongly from int8 activation Q/DQ: 31.7 dB scores vs 45.5 dB; the symmetric grid
