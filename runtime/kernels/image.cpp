@@ -362,14 +362,23 @@ void decode_jpeg2000(const KernelContext& c, const uint8_t* data, size_t size, b
       return fail("a component without data");
     const int64_t offset = comp.sgnd ? int64_t{1} << (comp.prec - 1) : 0;
     const int shift = static_cast<int>(comp.prec) - 8;
+    // Component sample of each image column and row, computed once (not per pixel).
     const uint64_t cx0 = (image->x0 + comp.dx - 1) / comp.dx, cy0 = (image->y0 + comp.dy - 1) / comp.dy;
+    auto sample_of = [](uint64_t pos, uint64_t step, uint64_t first, uint64_t count) {
+      const uint64_t s = pos / step;
+      return std::min<uint64_t>(s - std::min<uint64_t>(first, s), count - 1);
+    };
+    std::vector<uint64_t> column(w);
+    for (uint64_t x = 0; x < w; ++x) column[x] = sample_of(image->x0 + x, comp.dx, cx0, comp.w);
+    uint8_t* out = plane[k].data();
     for (uint64_t y = 0; y < h; ++y) {
-      const uint64_t cy = std::min<uint64_t>((image->y0 + y) / comp.dy - std::min<uint64_t>(cy0, (image->y0 + y) / comp.dy), comp.h - 1);
-      for (uint64_t x = 0; x < w; ++x) {
-        const uint64_t cx = std::min<uint64_t>((image->x0 + x) / comp.dx - std::min<uint64_t>(cx0, (image->x0 + x) / comp.dx), comp.w - 1);
-        int64_t v = comp.data[cy * comp.w + cx] + offset;
-        v = shift >= 0 ? v >> shift : v << -shift;
-        plane[k][y * w + x] = static_cast<uint8_t>(std::clamp<int64_t>(v, 0, 255));
+      const OPJ_INT32* row = comp.data + sample_of(image->y0 + y, comp.dy, cy0, comp.h) * comp.w;
+      uint8_t* line = out + y * w;
+      if (shift >= 0) {
+        for (uint64_t x = 0; x < w; ++x) line[x] = static_cast<uint8_t>(std::clamp<int64_t>((row[column[x]] + offset) >> shift, 0, 255));
+      } else {
+        for (uint64_t x = 0; x < w; ++x)
+          line[x] = static_cast<uint8_t>(std::clamp<int64_t>((row[column[x]] + offset) * (int64_t{1} << -shift), 0, 255));
       }
     }
   }
@@ -377,17 +386,18 @@ void decode_jpeg2000(const KernelContext& c, const uint8_t* data, size_t size, b
   d.height = static_cast<int>(h);
   d.rgb.resize(w * h * 3);
   const bool sycc = color && image->color_space == OPJ_CLRSPC_SYCC;
-  for (uint64_t i = 0; i < w * h; ++i) {
-    uint8_t* o = d.rgb.data() + 3 * i;
-    if (!color) {
-      o[0] = o[1] = o[2] = plane[0][i];
-    } else if (sycc) {  // JFIF: full-range Y, Cb, Cr centered at 128
+  const uint64_t n = w * h;
+  uint8_t* o = d.rgb.data();
+  if (!color) {
+    for (uint64_t i = 0; i < n; ++i) o[3 * i] = o[3 * i + 1] = o[3 * i + 2] = plane[0][i];
+  } else if (sycc) {  // JFIF: full-range Y, Cb, Cr centered at 128
+    for (uint64_t i = 0; i < n; ++i) {
       const double Y = plane[0][i], cb = plane[1][i] - 128.0, cr = plane[2][i] - 128.0;
       const double rgb[3] = {Y + 1.402 * cr, Y - 0.344136 * cb - 0.714136 * cr, Y + 1.772 * cb};
-      for (int k = 0; k < 3; ++k) o[k] = static_cast<uint8_t>(std::clamp(std::lround(rgb[k]), 0L, 255L));
-    } else {
-      o[0] = plane[0][i], o[1] = plane[1][i], o[2] = plane[2][i];
+      for (int k = 0; k < 3; ++k) o[3 * i + k] = static_cast<uint8_t>(std::clamp(std::lround(rgb[k]), 0L, 255L));
     }
+  } else {
+    for (uint64_t i = 0; i < n; ++i) o[3 * i] = plane[0][i], o[3 * i + 1] = plane[1][i], o[3 * i + 2] = plane[2][i];
   }
 }
 
