@@ -37,6 +37,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/no_coverage.h"
 #include "io/image_bounds.h"
 #include "io/png_chunks.h"
 #include "runtime/op_registry.h"
@@ -314,6 +315,54 @@ void opj_keep_error(const char* msg, void* user) {
 }
 void opj_quiet(const char*, void*) {}  // warnings and info are not printed
 
+// One JPEG 2000 component -> an 8-bit plane of w x h on the image grid starting at (x0, y0):
+// samples of any precision scaled to 8 bits as PIL does (x >> (prec - 8), x * 2^(8 - prec)),
+// signed ones offset by 2^(prec - 1), subsampled components repeated. The caller checked comp.w,
+// comp.h, comp.dx, comp.dy > 0 and 0 < comp.prec < 32.
+QTOOL_NO_COVERAGE void component_to_plane(const opj_image_comp_t& comp, uint64_t x0, uint64_t y0, uint64_t w,
+                                          uint64_t h, uint8_t* out) {
+  const int64_t offset = comp.sgnd ? int64_t{1} << (comp.prec - 1) : 0;
+  const int shift = static_cast<int>(comp.prec) - 8;
+  const uint64_t cx0 = (x0 + comp.dx - 1) / comp.dx, cy0 = (y0 + comp.dy - 1) / comp.dy;
+  auto sample_of = [](uint64_t pos, uint64_t step, uint64_t first, uint64_t count) {
+    const uint64_t s = pos / step;
+    return std::min<uint64_t>(s - std::min<uint64_t>(first, s), count - 1);
+  };
+  std::vector<uint64_t> column(w);  // component sample of each image column, computed once
+  for (uint64_t x = 0; x < w; ++x) column[x] = sample_of(x0 + x, comp.dx, cx0, comp.w);
+  for (uint64_t y = 0; y < h; ++y) {
+    const OPJ_INT32* row = comp.data + sample_of(y0 + y, comp.dy, cy0, comp.h) * comp.w;
+    uint8_t* line = out + y * w;
+    if (shift >= 0) {
+      for (uint64_t x = 0; x < w; ++x)
+        line[x] = static_cast<uint8_t>(std::clamp<int64_t>((row[column[x]] + offset) >> shift, 0, 255));
+    } else {
+      for (uint64_t x = 0; x < w; ++x)
+        line[x] = static_cast<uint8_t>(std::clamp<int64_t>((row[column[x]] + offset) * (int64_t{1} << -shift), 0, 255));
+    }
+  }
+}
+
+// 8-bit planes (1: gray, 3: RGB or sYCC) -> interleaved RGB of n pixels.
+QTOOL_NO_COVERAGE void planes_to_rgb(const std::vector<std::vector<uint8_t>>& plane, bool sycc, uint64_t n,
+                                     uint8_t* o) {
+  if (plane.size() == 1) {
+    const uint8_t* g = plane[0].data();
+    for (uint64_t i = 0; i < n; ++i) o[3 * i] = o[3 * i + 1] = o[3 * i + 2] = g[i];
+    return;
+  }
+  const uint8_t *p0 = plane[0].data(), *p1 = plane[1].data(), *p2 = plane[2].data();
+  if (sycc) {  // JFIF: full-range Y, Cb, Cr centered at 128
+    for (uint64_t i = 0; i < n; ++i) {
+      const double Y = p0[i], cb = p1[i] - 128.0, cr = p2[i] - 128.0;
+      const double rgb[3] = {Y + 1.402 * cr, Y - 0.344136 * cb - 0.714136 * cr, Y + 1.772 * cb};
+      for (int k = 0; k < 3; ++k) o[3 * i + k] = static_cast<uint8_t>(std::clamp(std::lround(rgb[k]), 0L, 255L));
+    }
+  } else {
+    for (uint64_t i = 0; i < n; ++i) o[3 * i] = p0[i], o[3 * i + 1] = p1[i], o[3 * i + 2] = p2[i];
+  }
+}
+
 void decode_jpeg2000(const KernelContext& c, const uint8_t* data, size_t size, bool jp2, Decoded& d) {
   OpjMemory mem{data, size};
   std::string opj_error;
@@ -360,45 +409,12 @@ void decode_jpeg2000(const KernelContext& c, const uint8_t* data, size_t size, b
     const opj_image_comp_t& comp = image->comps[k];
     if (!comp.data || comp.w == 0 || comp.h == 0 || comp.dx == 0 || comp.dy == 0 || comp.prec == 0 || comp.prec > 31)
       return fail("a component without data");
-    const int64_t offset = comp.sgnd ? int64_t{1} << (comp.prec - 1) : 0;
-    const int shift = static_cast<int>(comp.prec) - 8;
-    // Component sample of each image column and row, computed once (not per pixel).
-    const uint64_t cx0 = (image->x0 + comp.dx - 1) / comp.dx, cy0 = (image->y0 + comp.dy - 1) / comp.dy;
-    auto sample_of = [](uint64_t pos, uint64_t step, uint64_t first, uint64_t count) {
-      const uint64_t s = pos / step;
-      return std::min<uint64_t>(s - std::min<uint64_t>(first, s), count - 1);
-    };
-    std::vector<uint64_t> column(w);
-    for (uint64_t x = 0; x < w; ++x) column[x] = sample_of(image->x0 + x, comp.dx, cx0, comp.w);
-    uint8_t* out = plane[k].data();
-    for (uint64_t y = 0; y < h; ++y) {
-      const OPJ_INT32* row = comp.data + sample_of(image->y0 + y, comp.dy, cy0, comp.h) * comp.w;
-      uint8_t* line = out + y * w;
-      if (shift >= 0) {
-        for (uint64_t x = 0; x < w; ++x) line[x] = static_cast<uint8_t>(std::clamp<int64_t>((row[column[x]] + offset) >> shift, 0, 255));
-      } else {
-        for (uint64_t x = 0; x < w; ++x)
-          line[x] = static_cast<uint8_t>(std::clamp<int64_t>((row[column[x]] + offset) * (int64_t{1} << -shift), 0, 255));
-      }
-    }
+    component_to_plane(comp, image->x0, image->y0, w, h, plane[k].data());
   }
   d.width = static_cast<int>(w);
   d.height = static_cast<int>(h);
   d.rgb.resize(w * h * 3);
-  const bool sycc = color && image->color_space == OPJ_CLRSPC_SYCC;
-  const uint64_t n = w * h;
-  uint8_t* o = d.rgb.data();
-  if (!color) {
-    for (uint64_t i = 0; i < n; ++i) o[3 * i] = o[3 * i + 1] = o[3 * i + 2] = plane[0][i];
-  } else if (sycc) {  // JFIF: full-range Y, Cb, Cr centered at 128
-    for (uint64_t i = 0; i < n; ++i) {
-      const double Y = plane[0][i], cb = plane[1][i] - 128.0, cr = plane[2][i] - 128.0;
-      const double rgb[3] = {Y + 1.402 * cr, Y - 0.344136 * cb - 0.714136 * cr, Y + 1.772 * cb};
-      for (int k = 0; k < 3; ++k) o[3 * i + k] = static_cast<uint8_t>(std::clamp(std::lround(rgb[k]), 0L, 255L));
-    }
-  } else {
-    for (uint64_t i = 0; i < n; ++i) o[3 * i] = plane[0][i], o[3 * i + 1] = plane[1][i], o[3 * i + 2] = plane[2][i];
-  }
+  planes_to_rgb(plane, color && image->color_space == OPJ_CLRSPC_SYCC, w * h, d.rgb.data());
 }
 
 // ---- stb_image ----
@@ -442,6 +458,22 @@ void image_decoder_validate(KernelContext& c) {
   if (x.rank() != 1) c.fail("input 'encoded_stream' must be 1-D, got " + shape_str(x.shape()));
 }
 
+// Decoded RGB -> the pixel_format asked for: RGB, BGR, or Grayscale (PIL's convert("L")).
+QTOOL_NO_COVERAGE void rgb_to_output(const uint8_t* s, size_t n, const std::string& fmt, uint8_t* o) {
+  if (fmt == "RGB") {
+    std::memcpy(o, s, n * 3);
+  } else if (fmt == "BGR") {
+    for (size_t i = 0; i < n; ++i) {
+      o[3 * i] = s[3 * i + 2];
+      o[3 * i + 1] = s[3 * i + 1];
+      o[3 * i + 2] = s[3 * i];
+    }
+  } else {
+    for (size_t i = 0; i < n; ++i)
+      o[i] = static_cast<uint8_t>((19595u * s[3 * i] + 38470u * s[3 * i + 1] + 7471u * s[3 * i + 2] + 0x8000u) >> 16);
+  }
+}
+
 void image_decoder(KernelContext& c) {
   image_decoder_validate(c);
   const std::string fmt = attr_string(c.node, "pixel_format", "RGB");
@@ -479,19 +511,7 @@ void image_decoder(KernelContext& c) {
   Tensor y = Tensor::uninitialized(DType::kUInt8, {d.height, d.width, channels});
   uint8_t* o = y.data<uint8_t>();
   const size_t n = static_cast<size_t>(d.width) * d.height;
-  const uint8_t* s = d.rgb.data();
-  if (fmt == "RGB") {
-    std::memcpy(o, s, n * 3);
-  } else if (fmt == "BGR") {
-    for (size_t i = 0; i < n; ++i) {
-      o[3 * i] = s[3 * i + 2];
-      o[3 * i + 1] = s[3 * i + 1];
-      o[3 * i + 2] = s[3 * i];
-    }
-  } else {
-    for (size_t i = 0; i < n; ++i)
-      o[i] = static_cast<uint8_t>((19595u * s[3 * i] + 38470u * s[3 * i + 1] + 7471u * s[3 * i + 2] + 0x8000u) >> 16);
-  }
+  rgb_to_output(d.rgb.data(), n, fmt, o);
   c.outputs[0] = std::move(y);
 }
 
