@@ -11,24 +11,27 @@ namespace qtool {
 
 namespace {
 
-// Upper Cholesky factor of (H + damp)^-1, retrying with more dampening if H is not positive definite.
-Eigen::MatrixXd inverse_cholesky_upper(Eigen::MatrixXd h, double damp) {
+}  // namespace
+
+// With J the exchange matrix (reversal), J Hd J = L L^T (Cholesky), so Hd = M M^T with M = J L J
+// upper triangular, and Hd^-1 = (M^-1)^T M^-1: U = M^-1 = J L^-1 J is the upper Cholesky factor of
+// Hd^-1 (unique with a positive diagonal). One Cholesky and one triangular inverse instead of a
+// Cholesky, a full inverse and a second Cholesky.
+Eigen::MatrixXd gptq_inverse_hessian_factor(const Eigen::MatrixXd& h, double damp) {
   const int64_t k = h.rows();
   const double mean_diag = h.diagonal().mean();
   for (int attempt = 0; attempt < 6; ++attempt, damp *= 10) {
-    Eigen::MatrixXd hd = h;
-    hd.diagonal().array() += damp * (mean_diag > 0 ? mean_diag : 1.0);
-    Eigen::LLT<Eigen::MatrixXd> llt(hd);
+    Eigen::MatrixXd hr = h.reverse();  // J H J
+    hr.diagonal().array() += damp * (mean_diag > 0 ? mean_diag : 1.0);
+    Eigen::LLT<Eigen::MatrixXd> llt(hr);
     if (llt.info() != Eigen::Success) continue;
-    Eigen::MatrixXd inv = llt.solve(Eigen::MatrixXd::Identity(k, k));
-    Eigen::LLT<Eigen::MatrixXd> llt2(inv);
-    if (llt2.info() != Eigen::Success) continue;
-    return llt2.matrixU();
+    Eigen::MatrixXd linv = Eigen::MatrixXd::Identity(k, k);
+    llt.matrixL().solveInPlace(linv);
+    if (!linv.allFinite()) continue;
+    return linv.reverse();
   }
   throw Error("GPTQ: the layer Hessian is not positive definite even with dampening");
 }
-
-}  // namespace
 
 QuantizedWeight quantize_gptq(const Tensor& w, int out_axis, std::shared_ptr<const WeightFormat> format,
                               int64_t group_size, const std::vector<Eigen::MatrixXd>& hs, const GptqOptions& opts,
@@ -75,7 +78,7 @@ QuantizedWeight quantize_gptq(const Tensor& w, int out_axis, std::shared_ptr<con
         hp(j, j) = 1;
         wm.col(j).setZero();
       }
-    const Eigen::MatrixXd u = inverse_cholesky_upper(hp, opts.damp);
+    const Eigen::MatrixXd u = gptq_inverse_hessian_factor(hp, opts.damp);
 
     std::vector<GroupParams> params(rows_per);
     if (!G)  // per channel: parameters from the original row

@@ -34,6 +34,11 @@ QuantizedWeight quantize_gptq(const Tensor& w, int out_axis, std::shared_ptr<con
                               int64_t group_size, const std::vector<Eigen::MatrixXd>& h, const GptqOptions& opts = {},
                               const Tensor* mask = nullptr);
 
+// Upper-triangular U with U^T U = (h + damp * mean(diag h) * I)^-1, the factor GPTQ's column updates
+// use (K x K, double). Dampening grows 10x per retry (up to 6) while h + damp is not positive
+// definite; throws Error after that.
+Eigen::MatrixXd gptq_inverse_hessian_factor(const Eigen::MatrixXd& h, double damp);
+
 // Layer reconstruction error trace((W - Q) H (W - Q)^T) summed over groups: what GPTQ minimises.
 double layer_error(const Tensor& w, const Tensor& q, int out_axis, const std::vector<Eigen::MatrixXd>& h);
 

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Low-bit weights: formats, packing, storage in the graph, GPTQ, int4 tensors, opset 21 upgrade.
+#include <Eigen/Cholesky>
+#include <Eigen/LU>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -139,6 +141,25 @@ TEST(Gptq, BeatsRoundToNearestOnLayerReconstructionError) {
         EXPECT_LE(codes[i], f->code_max());
       }
     }
+}
+
+TEST(Gptq, InverseHessianFactorIsTheUpperCholeskyFactorOfTheDampedInverse) {
+  Layer l = correlated_layer(1, 40, 300, 11);
+  const Eigen::MatrixXd& h = l.h[0];
+  const double damp = 0.01;
+  Eigen::MatrixXd hd = h;
+  hd.diagonal().array() += damp * h.diagonal().mean();
+  const Eigen::MatrixXd u = gptq_inverse_hessian_factor(h, damp);
+  // what the GPTQ reference computes: cholesky(inverse(H + damp), upper)
+  const Eigen::MatrixXd reference = Eigen::LLT<Eigen::MatrixXd>(hd.inverse()).matrixU();
+  EXPECT_LT((u - reference).cwiseAbs().maxCoeff(), 1e-9 * reference.cwiseAbs().maxCoeff());
+  EXPECT_TRUE(u.isUpperTriangular());
+  EXPECT_LT((u.transpose() * u * hd - Eigen::MatrixXd::Identity(40, 40)).cwiseAbs().maxCoeff(), 1e-8);
+  // not positive definite: dampening grows until it is; negative definite beyond any retry throws
+  Eigen::MatrixXd indefinite = h;
+  indefinite(0, 0) = -1e-3 * h.diagonal().mean();
+  EXPECT_TRUE(gptq_inverse_hessian_factor(indefinite, damp).allFinite());
+  EXPECT_THROW(gptq_inverse_hessian_factor(-1e6 * h, damp), Error);
 }
 
 TEST(Gptq, ConvGroupsUseTheirOwnHessians) {
