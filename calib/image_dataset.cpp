@@ -152,35 +152,49 @@ struct Tap {
 };
 
 // Source taps for one output coordinate along an axis of `n_in` pixels.
-Tap bilinear_tap(int dst, int n_in, double ratio) {
-  const double f = (dst + 0.5) * ratio - 0.5;
-  Tap t{static_cast<int>(std::floor(f)), 0, 0.0};
-  t.frac = f - t.i0;
-  if (t.i0 < 0) { t.i0 = 0; t.frac = 0; }
-  if (t.i0 >= n_in - 1) { t.i0 = n_in - 1; t.frac = 0; }
+Tap bilinear_tap(int64_t dst, int n_in, double ratio) {
+  const double f = (static_cast<double>(dst) + 0.5) * ratio - 0.5;
+  Tap t{0, 0, 0.0};
+  if (f > 0) {
+    const double fl = std::floor(f);
+    t.i0 = fl >= n_in - 1 ? n_in - 1 : static_cast<int>(fl);
+    t.frac = fl >= n_in - 1 ? 0.0 : f - fl;
+  }
   t.i1 = std::min(t.i0 + 1, n_in - 1);
   return t;
 }
 
-std::vector<float> resize_bilinear(const std::vector<float>& src, int w, int h, int c, int ow, int oh) {
-  std::vector<float> out(static_cast<size_t>(ow) * oh * c);
+// The window [x0, x0 + cw) x [y0, y0 + ch) of `src` (w x h x c) resized to ow x oh, zero where the
+// window leaves the resized image: a resize followed by a crop, computed for the window's pixels
+// only (the resized image of a 1 x 50000 strip resized by its shorter side is never materialized).
+std::vector<float> resize_bilinear_window(const std::vector<float>& src, int w, int h, int c, int64_t ow, int64_t oh,
+                                          int64_t x0, int64_t y0, int cw, int ch) {
+  std::vector<float> out(static_cast<size_t>(cw) * ch * c, 0.f);
   auto at = [&](int yy, int xx, int k) { return static_cast<double>(src[(static_cast<size_t>(yy) * w + xx) * c + k]); };
-  for (int y = 0; y < oh; ++y) {
-    const Tap ty = bilinear_tap(y, h, static_cast<double>(h) / oh);
-    for (int x = 0; x < ow; ++x) {
-      const Tap tx = bilinear_tap(x, w, static_cast<double>(w) / ow);
+  std::vector<Tap> xs(cw);
+  for (int x = 0; x < cw; ++x) xs[x] = bilinear_tap(x0 + x, w, static_cast<double>(w) / static_cast<double>(ow));
+  for (int y = 0; y < ch; ++y) {
+    if (y0 + y < 0 || y0 + y >= oh) continue;
+    const Tap ty = bilinear_tap(y0 + y, h, static_cast<double>(h) / static_cast<double>(oh));
+    for (int x = 0; x < cw; ++x) {
+      if (x0 + x < 0 || x0 + x >= ow) continue;
+      const Tap& tx = xs[x];
       for (int k = 0; k < c; ++k) {
         const double top = (1 - tx.frac) * at(ty.i0, tx.i0, k) + tx.frac * at(ty.i0, tx.i1, k);
         const double bot = (1 - tx.frac) * at(ty.i1, tx.i0, k) + tx.frac * at(ty.i1, tx.i1, k);
-        out[(static_cast<size_t>(y) * ow + x) * c + k] = static_cast<float>((1 - ty.frac) * top + ty.frac * bot);
+        out[(static_cast<size_t>(y) * cw + x) * c + k] = static_cast<float>((1 - ty.frac) * top + ty.frac * bot);
       }
     }
   }
   return out;
 }
 
+std::vector<float> resize_bilinear(const std::vector<float>& src, int w, int h, int c, int ow, int oh) {
+  return resize_bilinear_window(src, w, h, c, ow, oh, 0, 0, ow, oh);
+}
+
 // Python's round(): half to even (std::nearbyint in the default rounding mode).
-int round_half_even(double v) { return static_cast<int>(std::nearbyint(v)); }
+int64_t round_half_even(double v) { return static_cast<int64_t>(std::nearbyint(v)); }
 
 // The window [x0, x0 + cw) x [y0, y0 + ch) of an image (clamped to it; outside: zero).
 std::vector<float> crop(const std::vector<float>& px, int w, int h, int c, int x0, int y0, int cw, int ch) {
@@ -211,17 +225,21 @@ std::vector<float> apply_geometry(std::vector<float> px, int w, int h, int c, co
           canvas[(static_cast<size_t>(y + top) * out_w + x + left) * c + k] = px[(static_cast<size_t>(y) * nw + x) * c + k];
     return canvas;
   }
-  if (o.resize_shorter) {
-    const int n = o.resize_shorter;
-    const int nw = w <= h ? n : static_cast<int>(static_cast<int64_t>(n) * w / h);
-    const int nh = w <= h ? static_cast<int>(static_cast<int64_t>(n) * h / w) : n;
-    if (nw != w || nh != h) px = resize_bilinear(px, w, h, c, nw, nh);
-    w = nw;
-    h = nh;
-  }
-  if (o.resize_shorter || o.crop_width) {
-    const int cw = o.crop_width ? o.crop_width : out_w, ch = o.crop_height ? o.crop_height : out_h;
-    px = crop(px, w, h, c, round_half_even((w - cw) / 2.0), round_half_even((h - ch) / 2.0), cw, ch);
+  const int cw = o.crop_width ? o.crop_width : out_w, ch = o.crop_height ? o.crop_height : out_h;
+  if (o.resize_shorter) {  // shorter side to n, then the centre cw x ch of that
+    const int64_t n = o.resize_shorter;
+    const int64_t nw = w <= h ? n : n * w / h, nh = w <= h ? n * h / w : n;
+    const int64_t x0 = round_half_even(static_cast<double>(nw - cw) / 2.0);
+    const int64_t y0 = round_half_even(static_cast<double>(nh - ch) / 2.0);
+    if (nw == w && nh == h)
+      px = crop(px, w, h, c, static_cast<int>(x0), static_cast<int>(y0), cw, ch);
+    else
+      px = resize_bilinear_window(px, w, h, c, nw, nh, x0, y0, cw, ch);
+    w = cw;
+    h = ch;
+  } else if (o.crop_width) {
+    px = crop(px, w, h, c, static_cast<int>(round_half_even((w - cw) / 2.0)), static_cast<int>(round_half_even((h - ch) / 2.0)), cw,
+              ch);
     w = cw;
     h = ch;
   }

@@ -7,6 +7,7 @@
 #include <jpeglib.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -113,4 +114,54 @@ TEST(ImageBounds, PixelsPerByteFollowTheFormat) {
   EXPECT_EQ(image_size_problem(p, 3, 64, 64), "");
   EXPECT_NE(image_size_problem(p, 3, 65, 64), "");
   EXPECT_EQ(image_size_problem(p, 3, uint64_t{1} << 40, uint64_t{1} << 40).find("header claims"), 0u);  // no overflow
+}
+
+namespace {
+
+// A 24-bit BMP of 1 x `rows` pixels, gray value gray(r) in image row r (top row 0).
+std::string strip_bmp(int rows, int (*gray)(int)) {
+  const uint32_t row_bytes = 4, data = row_bytes * static_cast<uint32_t>(rows), file = 54 + data;
+  std::string b(54, '\0');
+  auto put32 = [&](size_t at, uint32_t v) { for (int i = 0; i < 4; ++i) b[at + i] = static_cast<char>(v >> (8 * i)); };
+  b[0] = 'B', b[1] = 'M';
+  put32(2, file), put32(10, 54), put32(14, 40), put32(18, 1), put32(22, static_cast<uint32_t>(rows));
+  b[26] = 1, b[28] = 24;
+  put32(34, data);
+  for (int r = rows - 1; r >= 0; --r) {  // bottom-up
+    const char g = static_cast<char>(gray(r));
+    b += std::string{g, g, g, '\0'};
+  }
+  return b;
+}
+
+}  // namespace
+
+TEST(ImageDataset, ResizeShorterThenCropComputesOnlyTheCrop) {
+  // found by fuzz_image: a 1 x 52736 image with --resize-shorter 20 was resized to 20 x 1054720
+  // (250 MB of floats, 45 s under ASan) before the centre 16 x 16 was cut. With --resize-shorter 224
+  // a 1 x 60000 strip would be 224 x 13.4M (36 GB); only the crop's pixels are computed now.
+  constexpr int kRows = 60000, kSide = 224;
+  auto gray = [](int r) { return (r * 7) % 256; };
+  const fs::path dir = fs::temp_directory_path() / ("qtool_test_strip_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "strip.bmp", std::ios::binary) << strip_bmp(kRows, gray);
+  InputSpec spec{"x", DType::kFloat, {1, 1, kSide, kSide}};
+  ImageOptions o;
+  o.resize_shorter = kSide;
+  o.scale = 1.f;
+  auto ds = open_image_dir(dir, spec, o);
+  const Tensor x = ds->batch(0, 1).begin()->second;
+  ASSERT_EQ(x.numel(), kSide * kSide);
+  // torchvision Resize(224) + CenterCrop(224) with OpenCV-style bilinear taps: the resized image is
+  // 224 x 13440000, the crop starts at row round((13440000 - 224) / 2); source row of output row y
+  // f = (y0 + y + 0.5) * (60000 / 13440000) - 0.5; a width of 1 makes every column equal.
+  const int64_t nh = int64_t{kSide} * kRows, y0 = (nh - kSide) / 2;
+  const float* p = x.data<float>();
+  for (int y = 0; y < kSide; ++y) {
+    const double f = (static_cast<double>(y0 + y) + 0.5) * kRows / static_cast<double>(nh) - 0.5;
+    const int i0 = static_cast<int>(std::floor(f));
+    const double t = f - i0, want = (1 - t) * gray(i0) + t * gray(i0 + 1);
+    for (int col = 0; col < kSide; ++col) ASSERT_NEAR(p[y * kSide + col], want, 1e-3) << "row " << y << " col " << col;
+  }
+  fs::remove_all(dir);
 }
