@@ -91,6 +91,11 @@ std::vector<uint8_t> decode_jpeg(const fs::path& f, const std::string& data, int
     jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(data.data()), static_cast<unsigned long>(data.size()));
     jpeg_read_header(&cinfo, TRUE);
     check_image_size(f, cinfo.image_width, cinfo.image_height, static_cast<uint64_t>(channels), kMaxImageBytes);
+    {  // more pixels than the bytes can encode: a truncated stream, which libjpeg would fill
+      const std::string problem = image_size_problem(reinterpret_cast<const uint8_t*>(data.data()), data.size(),
+                                                     cinfo.image_width, cinfo.image_height);
+      if (!problem.empty()) throw InputError(f.string() + ": " + problem);
+    }
     cinfo.out_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
     cinfo.do_fancy_upsampling = fancy ? TRUE : FALSE;
     cinfo.dct_method = JDCT_ISLOW;

@@ -85,7 +85,7 @@ bool decode_jpeg(const KernelContext& c, const uint8_t* data, size_t size, Decod
   err.mgr.error_exit = jpeg_error_exit;
   err.mgr.emit_message = jpeg_quiet;
   err.message[0] = 0;
-  volatile bool too_big = false;
+  volatile bool too_big = false, beyond_bytes = false;
   volatile uint64_t big_w = 0, big_h = 0;
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&cinfo);
@@ -105,6 +105,10 @@ bool decode_jpeg(const KernelContext& c, const uint8_t* data, size_t size, Decod
     too_big = true;
     big_w = cinfo.image_width;
     big_h = cinfo.image_height;
+  } else if (!image_size_problem(data, size, cinfo.image_width, cinfo.image_height).empty()) {
+    beyond_bytes = true;  // a truncated stream: libjpeg would fill the missing rows
+    big_w = cinfo.image_width;
+    big_h = cinfo.image_height;
   } else {
     cinfo.out_color_space = JCS_RGB;
     cinfo.do_fancy_upsampling = TRUE;
@@ -122,6 +126,7 @@ bool decode_jpeg(const KernelContext& c, const uint8_t* data, size_t size, Decod
   }
   jpeg_destroy_decompress(&cinfo);
   if (too_big) refuse_size(c, big_w, big_h);
+  if (beyond_bytes) c.fail("input 'encoded_stream': " + image_size_problem(data, size, big_w, big_h));
   return true;
 }
 

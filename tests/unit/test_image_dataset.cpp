@@ -78,6 +78,30 @@ TEST(ImageDataset, JpegHeaderClaimingHugeImageIsRefusedAndFreed) {
   fs::remove_all(dir);
 }
 
+TEST(ImageDataset, JpegClaimingMorePixelsThanItsBytesCodeIsRefused) {
+  // found by fuzz_image: a 338-byte JPEG claiming 61952 x 516 (32M pixels, under the 2^28-byte
+  // ceiling); libjpeg fills the data a truncated stream lacks, so it decoded 96 MB of gray
+  std::vector<uint8_t> jpg = tiny_jpeg();
+  for (size_t i = 2; i + 9 < jpg.size(); ++i)
+    if (jpg[i] == 0xFF && jpg[i + 1] == 0xC0) {
+      jpg[i + 5] = 516 >> 8, jpg[i + 6] = 516 & 0xff, jpg[i + 7] = 61952 >> 8, jpg[i + 8] = 61952 & 0xff;
+      break;
+    }
+  const fs::path dir = fs::temp_directory_path() / ("qtool_test_jpeg_strip_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "strip.jpg", std::ios::binary).write(reinterpret_cast<const char*>(jpg.data()), jpg.size());
+  InputSpec spec{"x", DType::kFloat, {1, 1, 8, 8}};
+  try {
+    auto ds = open_image_dir(dir, spec, ImageOptions{});
+    ds->batch(0, 1);
+    ADD_FAILURE() << "a " << jpg.size() << "-byte JPEG claiming 61952x516 pixels was decoded";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("61952x516"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("strip.jpg"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
+
 TEST(ImageDataset, PixelCountBeyondWhatTheBytesCanHoldIsRefused) {
   // found by fuzz_image: a 52-byte binary PPM claiming 236 x 232222 pixels (164 MB for stb_image);
   // stb_image decodes by content, so a folder's "photo.png" may hold any format it reads

@@ -206,6 +206,19 @@ TEST(ImageDecoderKernel, OversizedHeadersAreRefusedBeforeDecoding) {
     }
   ASSERT_TRUE(patched);
   EXPECT_THROW(decode(jpg), InputError);
+  // found by fuzz_image: a 338-byte JPEG claiming 61952 x 516 (under the 2^28-byte ceiling) that
+  // libjpeg decodes by filling the missing data (32M pixels); JPEG codes at most 512 pixels a byte
+  for (size_t i = 0; i + 8 < jpg.size(); ++i)
+    if (jpg[i] == 0xFF && (jpg[i + 1] == 0xC0 || jpg[i + 1] == 0xC2)) {
+      jpg[i + 5] = 516 >> 8, jpg[i + 6] = 516 & 255, jpg[i + 7] = 61952 >> 8, jpg[i + 8] = 61952 & 255;
+      break;
+    }
+  try {
+    decode(jpg);
+    ADD_FAILURE() << "a " << jpg.size() << "-byte JPEG claiming 61952x516 pixels was decoded";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("61952x516"), std::string::npos) << e.what();
+  }
   EXPECT_THROW(decode(encode_tiff(40000, 40000, kPixels)), InputError);
   // Lossless WebP whose VP8L header (14-bit width - 1, height - 1 after the 0x2f signature at byte
   // 20) claims 16384 x 16384
