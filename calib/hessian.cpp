@@ -3,7 +3,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <functional>
+#include <set>
+
 #include "calib/batch_runner.h"
+#include "core/parallel.h"
 #include "quant/model_prefix.h"
 #include "runtime/kernel.h"
 
@@ -20,12 +24,31 @@ struct Layer {
   int64_t sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0, pb = 0, pr = 0;
   std::string auto_pad = "NOTSET";
   std::vector<Eigen::MatrixXf> batch;  // per-batch float accumulation (lower triangle)
+  std::vector<std::vector<Eigen::MatrixXf>> chunk;  // [thread - 1][group]: other threads' sums (empty until used)
   LayerHessian out;
 };
 
-void accumulate(Layer& L, const RowMajor& rows, int64_t g) {
-  L.batch[g].selfadjointView<Eigen::Lower>().rankUpdate(rows.transpose());
-  L.out.rows += g == 0 ? rows.rows() : 0;
+// Adds rows^T rows (lower triangle) to group g's batch sum. Large updates split the rows into
+// fixed chunks, one per thread of the thread budget, each summed into its own matrix (deterministic
+// for a given budget; the chunks are added when the batch is folded into the double totals).
+template <typename Rows>
+void accumulate(Layer& L, const Rows& rows, int64_t g) {
+  const int64_t n = rows.rows(), k = L.k;
+  L.out.rows += g == 0 ? n : 0;
+  const int64_t threads = std::min<int64_t>(thread_budget(), n / 64);
+  if (threads <= 1 || static_cast<double>(n) * k * k < 3e7) {
+    L.batch[g].selfadjointView<Eigen::Lower>().rankUpdate(rows.transpose());
+    return;
+  }
+  if (static_cast<int64_t>(L.chunk.size()) < threads - 1) L.chunk.resize(threads - 1);
+  for (auto& c : L.chunk)
+    if (c.size() != L.batch.size()) c.assign(L.batch.size(), Eigen::MatrixXf());
+  parallel_for_workers(threads, threads, 1, [&](int64_t t) {
+    const int64_t a = n * t / threads, b = n * (t + 1) / threads;
+    Eigen::MatrixXf& sum = t == 0 ? L.batch[g] : L.chunk[t - 1][g];
+    if (sum.rows() != k) sum = Eigen::MatrixXf::Zero(k, k);
+    sum.selfadjointView<Eigen::Lower>().rankUpdate(rows.middleRows(a, b - a).transpose());
+  });
 }
 
 void observe(Layer& L, const Tensor& x) {
@@ -57,6 +80,13 @@ void observe(Layer& L, const Tensor& x) {
   }
   const int64_t oh = (h + pt + pb - ekh) / L.sh + 1, ow = (w + pl + pr - ekw) / L.sw + 1;
   if (oh <= 0 || ow <= 0 || cg * L.kh * L.kw != L.k) return;
+  if (L.kh == 1 && L.kw == 1 && L.sh == 1 && L.sw == 1 && pt == 0 && pl == 0 && oh == h && ow == w) {
+    // 1x1 convolution: the patches are the input planes themselves, (h*w) x cg column-major
+    using ColMajor = Eigen::Map<const Eigen::MatrixXf>;
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t g = 0; g < L.group; ++g) accumulate(L, ColMajor(p + (b * c + g * cg) * h * w, h * w, cg), g);
+    return;
+  }
   RowMajor patches(oh * ow, L.k);
   for (int64_t b = 0; b < n; ++b)
     for (int64_t g = 0; g < L.group; ++g) {
@@ -110,10 +140,15 @@ Layer describe(const Model& model, const onnx::NodeProto& n, const std::string& 
   return L;
 }
 
-}  // namespace
 
-std::map<std::string, LayerHessian> collect_hessians(const Model& model, Dataset& data,
-                                                     const std::vector<std::string>& nodes, int64_t max_batch) {
+// Accumulates the layers' Hessians on the part of `model` that computes their inputs. `run_all`
+// runs the executor over the batches, sets `observing` once probing runs are over, and calls
+// `visit` with each batch's feeds after running it.
+using BatchVisitor = std::function<void(const TensorMap& feeds)>;
+using BatchSource = std::function<void(Executor& exec, const BatchVisitor& visit, bool& observing)>;
+
+std::map<std::string, LayerHessian> collect(const Model& model, const std::vector<std::string>& nodes,
+                                            const BatchSource& run_all) {
   std::vector<Layer> layers;
   std::map<std::string, std::vector<size_t>> by_input;  // activation name -> layers reading it
   for (const auto& label : nodes) {
@@ -135,19 +170,16 @@ std::map<std::string, LayerHessian> collect_hessians(const Model& model, Dataset
   for (const auto& [name, idx] : by_input)
     if (exec.has_value(name)) watched.push_back(name);
   exec.observe_values(watched);  // layer inputs must not be fused away (and are not kept)
-  bool probing = true;
+  bool observing = false;
   exec.set_hook([&](const std::string& name, const Tensor& t) {
-    if (probing) return;
+    if (!observing) return;
     auto it = by_input.find(name);
     if (it == by_input.end()) return;
     for (size_t i : it->second) observe(layers[i], t);
   });
-  const int64_t batch = probe_batch_size(exec, data, max_batch);
-  probing = false;
   std::set<std::string> graph_inputs;
   for (const auto& in : exec.inputs()) graph_inputs.insert(in.name);
-  spdlog::debug("collecting GPTQ Hessians of {} layers on {} (batch {})", layers.size(), data.describe(), batch);
-  run_batches(exec, data, batch, "hessians", [&](int64_t, int64_t, const TensorMap& feeds, const TensorMap&) {
+  run_all(exec, [&](const TensorMap& feeds) {
     for (const auto& [name, t] : feeds)
       if (graph_inputs.count(name) && by_input.count(name))
         for (size_t i : by_input[name]) observe(layers[i], t);
@@ -155,8 +187,13 @@ std::map<std::string, LayerHessian> collect_hessians(const Model& model, Dataset
       for (size_t g = 0; g < L.batch.size(); ++g) {
         L.out.h[g] += L.batch[g].cast<double>();
         L.batch[g].setZero();
+        for (auto& c : L.chunk)
+          if (c[g].size()) {
+            L.out.h[g] += c[g].cast<double>();
+            c[g].setZero();
+          }
       }
-  });
+  }, observing);
   std::map<std::string, LayerHessian> out;
   for (auto& L : layers) {
     for (auto& h : L.out.h) {
@@ -166,6 +203,31 @@ std::map<std::string, LayerHessian> collect_hessians(const Model& model, Dataset
     out[L.label] = std::move(L.out);
   }
   return out;
+}
+
+}  // namespace
+
+std::map<std::string, LayerHessian> collect_hessians(const Model& model, Dataset& data,
+                                                     const std::vector<std::string>& nodes, int64_t max_batch) {
+  return collect(model, nodes, [&](Executor& exec, const BatchVisitor& visit, bool& observing) {
+    const int64_t batch = probe_batch_size(exec, data, max_batch);
+    observing = true;
+    spdlog::debug("collecting GPTQ Hessians of {} layers on {} (batch {})", nodes.size(), data.describe(), batch);
+    run_batches(exec, data, batch, "hessians",
+                [&](int64_t, int64_t, const TensorMap& feeds, const TensorMap&) { visit(feeds); });
+  });
+}
+
+std::map<std::string, LayerHessian> collect_hessians(const Model& model, const std::vector<TensorMap>& batches,
+                                                     const std::vector<std::string>& nodes) {
+  return collect(model, nodes, [&](Executor& exec, const BatchVisitor& visit, bool& observing) {
+    observing = true;
+    spdlog::debug("collecting GPTQ Hessians of {} layers on {} stored batches", nodes.size(), batches.size());
+    for (const TensorMap& feeds : batches) {
+      (void)exec.run(feeds);
+      visit(feeds);
+    }
+  });
 }
 
 }  // namespace qtool

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "calib/dataset.h"
+#include "runtime/executor.h"
 
 namespace qtool {
 
@@ -24,5 +25,9 @@ struct LayerHessian {
 // input 0 is an activation. Throws InputError for an unknown label or an unsupported node.
 std::map<std::string, LayerHessian> collect_hessians(const Model& model, Dataset& data,
                                                      const std::vector<std::string>& nodes, int64_t max_batch = 16);
+// The same on batches already in memory (feeds named like `model`'s graph inputs, run as given):
+// GPTQ's later waves feed the activations cached at a cut of the model (quant/gptq_sequential.cpp).
+std::map<std::string, LayerHessian> collect_hessians(const Model& model, const std::vector<TensorMap>& batches,
+                                                     const std::vector<std::string>& nodes);
 
 }  // namespace qtool

@@ -25,8 +25,17 @@ Eigen::MatrixXd gptq_inverse_hessian_factor(const Eigen::MatrixXd& h, double dam
     hr.diagonal().array() += damp * (mean_diag > 0 ? mean_diag : 1.0);
     Eigen::LLT<Eigen::MatrixXd> llt(hr);
     if (llt.info() != Eigen::Success) continue;
-    Eigen::MatrixXd linv = Eigen::MatrixXd::Identity(k, k);
-    llt.matrixL().solveInPlace(linv);
+    // L^-1 is lower triangular: its columns [c0, c0 + B) are zero above row c0, so each block of
+    // columns solves only with the trailing part of L (K^3 / 3 flops in all, not K^3).
+    const Eigen::MatrixXd l = llt.matrixL();
+    Eigen::MatrixXd linv = Eigen::MatrixXd::Zero(k, k);
+    constexpr int64_t kBlock = 64;
+    for (int64_t c0 = 0; c0 < k; c0 += kBlock) {
+      const int64_t b = std::min(kBlock, k - c0), n = k - c0;
+      auto x = linv.block(c0, c0, n, b);
+      x.topRows(b).setIdentity();
+      l.bottomRightCorner(n, n).triangularView<Eigen::Lower>().solveInPlace(x);
+    }
     if (!linv.allFinite()) continue;
     return linv.reverse();
   }

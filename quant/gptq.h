@@ -22,6 +22,10 @@ namespace qtool {
 struct GptqOptions {
   double damp = 0.01;     // fraction of mean(diag H) added to the diagonal
   bool act_order = true;  // per-channel grids only
+  // Sequential GPTQ (quant/gptq_sequential.h) caches the activations at the cut after each wave
+  // when they fit in this many bytes (-1: as much as the calibration data, 64 MiB .. 1 GiB; 0: never),
+  // so later waves run only the rest of the network.
+  int64_t cache_bytes = -1;
 };
 
 // h: one K x K Hessian per convolution group (1 for Gemm/MatMul), columns in natural weight order

@@ -21,8 +21,17 @@ int weight_out_axis(const onnx::NodeProto& node);
 // Quantized weights for every low-bit node (quant/weight_plan.h low_bit_nodes), keyed by node label.
 // `prepared` must be the model insert_qdq will see (after prepare_for_quantization).
 // masks: weight initializer -> uint8 mask (prune/prune.h); pruned weights stay exactly zero.
+// After each wave, the values at the cut past every node that no unquantized layer influences any
+// more are computed once and kept (within GptqOptions::cache_bytes); later waves run only the rest of
+// the network on them, which gives the same Hessians as re-running the whole prefix.
+struct GptqRunInfo {
+  int waves = 0;
+  int waves_from_cache = 0;  // waves whose Hessians ran on cached activations
+  size_t cache_bytes = 0;    // largest activation cache held
+};
 std::map<std::string, QuantizedWeight> gptq_sequential(const Model& prepared, Dataset& data, const QuantOptions& opts,
                                                        const GptqOptions& gptq = {},
-                                                       const std::map<std::string, Tensor>* masks = nullptr);
+                                                       const std::map<std::string, Tensor>* masks = nullptr,
+                                                       GptqRunInfo* info = nullptr);
 
 }  // namespace qtool

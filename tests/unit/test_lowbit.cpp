@@ -8,6 +8,7 @@
 #include <random>
 
 #include "calib/hessian.h"
+#include "core/parallel.h"
 #include "io/onnx_tensor.h"
 #include "quant/gptq.h"
 #include "quant/pass.h"
@@ -144,7 +145,7 @@ TEST(Gptq, BeatsRoundToNearestOnLayerReconstructionError) {
 }
 
 TEST(Gptq, InverseHessianFactorIsTheUpperCholeskyFactorOfTheDampedInverse) {
-  Layer l = correlated_layer(1, 40, 300, 11);
+  Layer l = correlated_layer(1, 150, 400, 11);  // K = 150: three column blocks of the triangular inverse
   const Eigen::MatrixXd& h = l.h[0];
   const double damp = 0.01;
   Eigen::MatrixXd hd = h;
@@ -154,7 +155,7 @@ TEST(Gptq, InverseHessianFactorIsTheUpperCholeskyFactorOfTheDampedInverse) {
   const Eigen::MatrixXd reference = Eigen::LLT<Eigen::MatrixXd>(hd.inverse()).matrixU();
   EXPECT_LT((u - reference).cwiseAbs().maxCoeff(), 1e-9 * reference.cwiseAbs().maxCoeff());
   EXPECT_TRUE(u.isUpperTriangular());
-  EXPECT_LT((u.transpose() * u * hd - Eigen::MatrixXd::Identity(40, 40)).cwiseAbs().maxCoeff(), 1e-8);
+  EXPECT_LT((u.transpose() * u * hd - Eigen::MatrixXd::Identity(150, 150)).cwiseAbs().maxCoeff(), 1e-8);
   // not positive definite: dampening grows until it is; negative definite beyond any retry throws
   Eigen::MatrixXd indefinite = h;
   indefinite(0, 0) = -1e-3 * h.diagonal().mean();
@@ -200,6 +201,27 @@ TEST(Hessian, ConvIm2colMatchesGemmOnOneByOne) {
   want *= 2.0 / 40;
   EXPECT_LT((hs.at("conv").h[0] - want).cwiseAbs().maxCoeff(), 1e-4);
   EXPECT_EQ(hs.at("conv").rows, 40);
+}
+
+TEST(Hessian, ChunkedAcrossThreadsEqualsTheDoubleReference) {
+  // a 1x1 convolution over 50 x 80 pixels, K = 96: large enough that the rank update splits the
+  // pixels over the thread budget
+  Model m = test::parse_model(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[1,96,50,80] x) => (float[1,4,50,80] y) { y = Conv(x, w) })");
+  m.graph().mutable_node(0)->set_name("conv");
+  m.set_initializer("w", test::random_tensor({4, 96, 1, 1}, 3));
+  Tensor x = test::random_tensor({1, 96, 50, 80}, 4);
+  auto data = memory_dataset({{"x", x}}, model_input_specs(m), "x");
+  Eigen::Map<const Eigen::MatrixXf> pixels(x.data<float>(), 4000, 96);  // (h*w) x channels
+  const Eigen::MatrixXd want = pixels.cast<double>().transpose() * pixels.cast<double>() * (2.0 / 4000);
+  const int saved = thread_budget();
+  for (int threads : {1, 2, 3}) {
+    set_thread_budget(threads);
+    auto hs = collect_hessians(m, *data, {"conv"});
+    EXPECT_EQ(hs.at("conv").rows, 4000) << threads << " threads";
+    EXPECT_LT((hs.at("conv").h[0] - want).cwiseAbs().maxCoeff(), 1e-5 * want.cwiseAbs().maxCoeff()) << threads << " threads";
+  }
+  set_thread_budget(saved);
 }
 
 TEST(LowBit, StoredWeightsDecodeExactlyInTheExecutor) {
