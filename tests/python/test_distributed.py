@@ -39,10 +39,6 @@ CONFIGS = {"bits": [8, 4, 2], "sparsity": [0, 0.5], "method": ["mse", "percentil
 SWEEP_TIMEOUT = 900  # seconds for one distributed sweep of both models (about 60 s on 2 free cores)
 
 
-ASAN_CLI = pytest.mark.skipif(h.UNDER_ASAN, reason="`qtool --ray` under ASan: the qtool binary holds ASan's runtime "
-                              "statically and the Python it starts needs it preloaded for libqtool.so")
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     if not ray_cli():
@@ -162,7 +158,6 @@ def test_resume_and_restarted_driver_run_only_the_rest(cluster, inputs, local, t
     assert _table(out) == _table(local / name)
 
 
-@ASAN_CLI
 def test_cli_ray_forwards_to_python(cluster, inputs, tmp_path):
     name = "mnist-net_256x2"
     model, calib, data, labels = inputs[name]
@@ -253,7 +248,6 @@ def _finished(out: Path):
     return {r["config"]: r for r in rows if r["config"] != "fp32" and (out / r["path"]).exists()}
 
 
-@ASAN_CLI
 def test_driver_killed_and_restarted_finishes_only_the_rest(cluster, inputs, local, tmp_path):
     """A real driver (`qtool sweep --ray`, a process of its own) killed with SIGKILL once some
     configurations finished; restarted with --resume it runs only the rest: the finished files keep
@@ -299,7 +293,6 @@ def test_driver_killed_and_restarted_finishes_only_the_rest(cluster, inputs, loc
     assert _table(out) == _table(local / name)
 
 
-@ASAN_CLI
 def test_data_options_equal_local(cluster, inputs, tmp_path):
     """The data options of the local sweep (sample selection, size axis, --skip-nonfinite) give the
     same report through `qtool sweep --ray` as locally, and they do change it."""
