@@ -20,9 +20,9 @@ UNDER_ASAN = "asan" in os.environ.get("LD_PRELOAD", "")
 
 
 def child_env():
-    """The environment for a qtool child process: without an ASan runtime LD_PRELOADed into Python
-    for an ASan build of libqtool.so (README "Sanitizers and fuzzing"); clang links its runtime
-    into qtool statically and two runtimes in one process abort."""
+    """The environment for a child process: without an ASan runtime LD_PRELOADed into Python for an
+    ASan build of libqtool.so (README "Sanitizers and fuzzing"). An ASan qtool links the shared
+    runtime itself (CMakeLists.txt); programs that are not ours (chromium) must not get it."""
     env = dict(os.environ)
     if "asan" in env.get("LD_PRELOAD", ""):
         del env["LD_PRELOAD"]
