@@ -24,6 +24,7 @@ struct Layer {
   int64_t sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0, pb = 0, pr = 0;
   std::string auto_pad = "NOTSET";
   std::vector<Eigen::MatrixXf> batch;  // per-batch float accumulation (lower triangle)
+  int64_t folded_rows = 0;  // out.rows when the float sums were last added to out.h
   std::vector<std::vector<Eigen::MatrixXf>> chunk;  // [thread - 1][group]: other threads' sums (empty until used)
   LayerHessian out;
 };
@@ -87,24 +88,47 @@ void observe(Layer& L, const Tensor& x) {
       for (int64_t g = 0; g < L.group; ++g) accumulate(L, ColMajor(p + (b * c + g * cg) * h * w, h * w, cg), g);
     return;
   }
-  RowMajor patches(oh * ow, L.k);
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t g = 0; g < L.group; ++g) {
-      for (int64_t y = 0; y < oh; ++y)
-        for (int64_t xx = 0; xx < ow; ++xx) {
-          float* row = patches.row(y * ow + xx).data();
-          for (int64_t ic = 0; ic < cg; ++ic) {
-            const float* plane = p + ((b * c + g * cg + ic) * h) * w;
-            for (int64_t u = 0; u < L.kh; ++u) {
-              const int64_t iy = y * L.sh - pt + u * L.dh;
-              for (int64_t v = 0; v < L.kw; ++v) {
-                const int64_t ix = xx * L.sw - pl + v * L.dw;
-                *row++ = iy >= 0 && iy < h && ix >= 0 && ix < w ? plane[iy * w + ix] : 0.f;
-              }
-            }
+  // im2col, one chunk of output positions per thread (each into its own patch buffer and sum)
+  const int64_t positions = oh * ow;
+  auto fill = [&](int64_t b, int64_t g, int64_t first, int64_t count, RowMajor& patches) {
+    for (int64_t pos = first; pos < first + count; ++pos) {
+      const int64_t y = pos / ow, xx = pos % ow;
+      float* row = patches.row(pos - first).data();
+      for (int64_t ic = 0; ic < cg; ++ic) {
+        const float* plane = p + ((b * c + g * cg + ic) * h) * w;
+        for (int64_t u = 0; u < L.kh; ++u) {
+          const int64_t iy = y * L.sh - pt + u * L.dh;
+          for (int64_t v = 0; v < L.kw; ++v) {
+            const int64_t ix = xx * L.sw - pl + v * L.dw;
+            *row++ = iy >= 0 && iy < h && ix >= 0 && ix < w ? plane[iy * w + ix] : 0.f;
           }
         }
-      accumulate(L, patches, g);
+      }
+    }
+  };
+  const int64_t threads = std::min<int64_t>(thread_budget(), positions / 64);
+  const bool split = threads > 1 && static_cast<double>(positions) * L.k * L.k >= 3e7;
+  if (split && static_cast<int64_t>(L.chunk.size()) < threads - 1) L.chunk.resize(threads - 1);
+  for (auto& ch : L.chunk)
+    if (ch.size() != L.batch.size()) ch.assign(L.batch.size(), Eigen::MatrixXf());
+  RowMajor patches;
+  for (int64_t b = 0; b < n; ++b)
+    for (int64_t g = 0; g < L.group; ++g) {
+      L.out.rows += g == 0 ? positions : 0;
+      if (!split) {
+        patches.resize(positions, L.k);
+        fill(b, g, 0, positions, patches);
+        L.batch[g].selfadjointView<Eigen::Lower>().rankUpdate(patches.transpose());
+        continue;
+      }
+      parallel_for_workers(threads, threads, 1, [&](int64_t t) {
+        const int64_t first = positions * t / threads, count = positions * (t + 1) / threads - first;
+        RowMajor part(count, L.k);
+        fill(b, g, first, count, part);
+        Eigen::MatrixXf& sum = t == 0 ? L.batch[g] : L.chunk[t - 1][g];
+        if (sum.rows() != L.k) sum = Eigen::MatrixXf::Zero(L.k, L.k);
+        sum.selfadjointView<Eigen::Lower>().rankUpdate(part.transpose());
+      });
     }
 }
 
@@ -140,6 +164,24 @@ Layer describe(const Model& model, const onnx::NodeProto& n, const std::string& 
   return L;
 }
 
+
+// Float sums are added to the double totals every this many rows (and at the end): float
+// accumulation error stays that of a few thousand rows, and a batch-1 model does not pay a K x K
+// conversion per sample.
+constexpr int64_t kRowsPerFold = 16384;
+
+void fold(Layer& L) {
+  for (size_t g = 0; g < L.batch.size(); ++g) {
+    L.out.h[g] += L.batch[g].cast<double>();
+    L.batch[g].setZero();
+    for (auto& c : L.chunk)
+      if (c[g].size()) {
+        L.out.h[g] += c[g].cast<double>();
+        c[g].setZero();
+      }
+  }
+  L.folded_rows = L.out.rows;
+}
 
 // Accumulates the layers' Hessians on the part of `model` that computes their inputs. `run_all`
 // runs the executor over the batches, sets `observing` once probing runs are over, and calls
@@ -183,17 +225,10 @@ std::map<std::string, LayerHessian> collect(const Model& model, const std::vecto
     for (const auto& [name, t] : feeds)
       if (graph_inputs.count(name) && by_input.count(name))
         for (size_t i : by_input[name]) observe(layers[i], t);
-    for (auto& L : layers)  // fold this batch into the double-precision totals
-      for (size_t g = 0; g < L.batch.size(); ++g) {
-        L.out.h[g] += L.batch[g].cast<double>();
-        L.batch[g].setZero();
-        for (auto& c : L.chunk)
-          if (c[g].size()) {
-            L.out.h[g] += c[g].cast<double>();
-            c[g].setZero();
-          }
-      }
+    for (auto& L : layers)
+      if (L.out.rows - L.folded_rows >= kRowsPerFold) fold(L);
   }, observing);
+  for (auto& L : layers) fold(L);
   std::map<std::string, LayerHessian> out;
   for (auto& L : layers) {
     for (auto& h : L.out.h) {

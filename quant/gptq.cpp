@@ -20,24 +20,25 @@ namespace {
 Eigen::MatrixXd gptq_inverse_hessian_factor(const Eigen::MatrixXd& h, double damp) {
   const int64_t k = h.rows();
   const double mean_diag = h.diagonal().mean();
+  Eigen::MatrixXd hr(k, k);  // J H J, then its Cholesky factor in place (lower triangle)
   for (int attempt = 0; attempt < 6; ++attempt, damp *= 10) {
-    Eigen::MatrixXd hr = h.reverse();  // J H J
+    hr = h.reverse();
     hr.diagonal().array() += damp * (mean_diag > 0 ? mean_diag : 1.0);
-    Eigen::LLT<Eigen::MatrixXd> llt(hr);
+    Eigen::LLT<Eigen::Ref<Eigen::MatrixXd>> llt(hr);
     if (llt.info() != Eigen::Success) continue;
     // L^-1 is lower triangular: its columns [c0, c0 + B) are zero above row c0, so each block of
     // columns solves only with the trailing part of L (K^3 / 3 flops in all, not K^3).
-    const Eigen::MatrixXd l = llt.matrixL();
     Eigen::MatrixXd linv = Eigen::MatrixXd::Zero(k, k);
     constexpr int64_t kBlock = 64;
     for (int64_t c0 = 0; c0 < k; c0 += kBlock) {
       const int64_t b = std::min(kBlock, k - c0), n = k - c0;
       auto x = linv.block(c0, c0, n, b);
       x.topRows(b).setIdentity();
-      l.bottomRightCorner(n, n).triangularView<Eigen::Lower>().solveInPlace(x);
+      hr.bottomRightCorner(n, n).triangularView<Eigen::Lower>().solveInPlace(x);
     }
     if (!linv.allFinite()) continue;
-    return linv.reverse();
+    linv.reverseInPlace();
+    return linv;
   }
   throw Error("GPTQ: the layer Hessian is not positive definite even with dampening");
 }
@@ -69,7 +70,7 @@ QuantizedWeight quantize_gptq(const Tensor& w, int out_axis, std::shared_ptr<con
 
   for (int64_t gi = 0; gi < groups; ++gi) {
     const int64_t r0 = gi * rows_per;
-    Eigen::MatrixXd h = hs[gi];
+    const Eigen::MatrixXd& h = hs[gi];
     std::vector<int64_t> ord = order;
     if (!G && opts.act_order)
       std::stable_sort(ord.begin(), ord.end(), [&](int64_t a, int64_t b) { return h(a, a) > h(b, b); });

@@ -200,6 +200,7 @@ std::map<std::string, QuantizedWeight> gptq_sequential(const Model& prepared, Da
       const Tensor* mask = nullptr;
       if (masks && masks->count(n.input(1))) mask = &masks->at(n.input(1));
       QuantizedWeight q = quantize_gptq(w, weight_out_axis(n), fmt, spec.group_size, hessians.at(label).h, gptq, mask);
+      hessians.erase(label);  // K x K doubles each
       stage.model.set_initializer(n.input(1), q.dequantized());
       out.emplace(label, std::move(q));
       remaining.erase(label);

@@ -224,6 +224,52 @@ TEST(Hessian, ChunkedAcrossThreadsEqualsTheDoubleReference) {
   set_thread_budget(saved);
 }
 
+TEST(Hessian, ConvPatchesWithPaddingAndStrideEqualTheReference) {
+  // 3x3 convolutions, pads 1: stride 1 over 64 x 64 pixels of 16 channels (K = 144, large enough to
+  // split the positions over threads) and stride 2 with dilation 2 (one thread)
+  for (int stride : {1, 2}) {
+    const int dil = stride == 1 ? 1 : 2, c = 16, hw = 64, pad = dil;
+    Model m = test::parse_model(R"(<ir_version: 8, opset_import: ["" : 13]>
+      g (float[1,16,64,64] x) => (float[1,4,?,?] y) { y = Conv(x, w) })");
+    auto* node = m.graph().mutable_node(0);
+    node->set_name("conv");
+    for (const char* name : {"strides", "pads", "dilations"}) {
+      auto* a = node->add_attribute();
+      a->set_name(name);
+      a->set_type(onnx::AttributeProto::INTS);
+      const int v = std::string(name) == "strides" ? stride : std::string(name) == "pads" ? pad : dil;
+      for (int k = 0; k < (std::string(name) == "pads" ? 4 : 2); ++k) a->add_ints(v);
+    }
+    m.set_initializer("w", test::random_tensor({4, c, 3, 3}, 5));
+    Tensor x = test::random_tensor({1, c, hw, hw}, 6);
+    auto data = memory_dataset({{"x", x}}, model_input_specs(m), "x");
+    const int out = (hw + 2 * pad - (2 * dil + 1)) / stride + 1;
+    Eigen::MatrixXd want = Eigen::MatrixXd::Zero(c * 9, c * 9);
+    Eigen::VectorXd patch(c * 9);
+    const float* p = x.data<float>();
+    for (int oy = 0; oy < out; ++oy)
+      for (int ox = 0; ox < out; ++ox) {
+        for (int ic = 0; ic < c; ++ic)
+          for (int u = 0; u < 3; ++u)
+            for (int v = 0; v < 3; ++v) {
+              const int iy = oy * stride - pad + u * dil, ix = ox * stride - pad + v * dil;
+              patch[ic * 9 + u * 3 + v] = iy >= 0 && iy < hw && ix >= 0 && ix < hw ? p[(ic * hw + iy) * hw + ix] : 0.0;
+            }
+        want += patch * patch.transpose();
+      }
+    want *= 2.0 / (out * out);
+    const int saved = thread_budget();
+    for (int threads : {1, 2}) {
+      set_thread_budget(threads);
+      auto hs = collect_hessians(m, *data, {"conv"});
+      EXPECT_EQ(hs.at("conv").rows, out * out);
+      EXPECT_LT((hs.at("conv").h[0] - want).cwiseAbs().maxCoeff(), 1e-5 * want.cwiseAbs().maxCoeff())
+          << "stride " << stride << ", " << threads << " threads";
+    }
+    set_thread_budget(saved);
+  }
+}
+
 TEST(LowBit, StoredWeightsDecodeExactlyInTheExecutor) {
   // Every storage path: the executor's output equals x W_q^T computed from the quantizer's own decode.
   const std::vector<WeightSpec> specs = {{"int8", true, 0},  {"int4", true, 0},    {"int4", false, 0},
