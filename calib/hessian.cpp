@@ -29,6 +29,19 @@ struct Layer {
   LayerHessian out;
 };
 
+// Room for the sums of threads 1..threads-1 (thread 0 sums into L.batch).
+void reserve_chunks(Layer& L, int64_t threads) {
+  if (static_cast<int64_t>(L.chunk.size()) < threads - 1) L.chunk.resize(threads - 1);
+  for (auto& c : L.chunk)
+    if (c.size() != L.batch.size()) c.assign(L.batch.size(), Eigen::MatrixXf());
+}
+// Thread t's float sum of group g (allocated on first use).
+Eigen::MatrixXf& thread_sum(Layer& L, int64_t t, int64_t g) {
+  Eigen::MatrixXf& sum = t == 0 ? L.batch[g] : L.chunk[t - 1][g];
+  if (sum.rows() != L.k) sum = Eigen::MatrixXf::Zero(L.k, L.k);
+  return sum;
+}
+
 // Adds rows^T rows (lower triangle) to group g's batch sum. Large updates split the rows into
 // fixed chunks, one per thread of the thread budget, each summed into its own matrix (deterministic
 // for a given budget; the chunks are added when the batch is folded into the double totals).
@@ -41,14 +54,10 @@ void accumulate(Layer& L, const Rows& rows, int64_t g) {
     L.batch[g].selfadjointView<Eigen::Lower>().rankUpdate(rows.transpose());
     return;
   }
-  if (static_cast<int64_t>(L.chunk.size()) < threads - 1) L.chunk.resize(threads - 1);
-  for (auto& c : L.chunk)
-    if (c.size() != L.batch.size()) c.assign(L.batch.size(), Eigen::MatrixXf());
+  reserve_chunks(L, threads);
   parallel_for_workers(threads, threads, 1, [&](int64_t t) {
     const int64_t a = n * t / threads, b = n * (t + 1) / threads;
-    Eigen::MatrixXf& sum = t == 0 ? L.batch[g] : L.chunk[t - 1][g];
-    if (sum.rows() != k) sum = Eigen::MatrixXf::Zero(k, k);
-    sum.selfadjointView<Eigen::Lower>().rankUpdate(rows.middleRows(a, b - a).transpose());
+    thread_sum(L, t, g).selfadjointView<Eigen::Lower>().rankUpdate(rows.middleRows(a, b - a).transpose());
   });
 }
 
@@ -108,9 +117,7 @@ void observe(Layer& L, const Tensor& x) {
   };
   const int64_t threads = std::min<int64_t>(thread_budget(), positions / 64);
   const bool split = threads > 1 && static_cast<double>(positions) * L.k * L.k >= 3e7;
-  if (split && static_cast<int64_t>(L.chunk.size()) < threads - 1) L.chunk.resize(threads - 1);
-  for (auto& ch : L.chunk)
-    if (ch.size() != L.batch.size()) ch.assign(L.batch.size(), Eigen::MatrixXf());
+  if (split) reserve_chunks(L, threads);
   RowMajor patches;
   for (int64_t b = 0; b < n; ++b)
     for (int64_t g = 0; g < L.group; ++g) {
@@ -125,9 +132,7 @@ void observe(Layer& L, const Tensor& x) {
         const int64_t first = positions * t / threads, count = positions * (t + 1) / threads - first;
         RowMajor part(count, L.k);
         fill(b, g, first, count, part);
-        Eigen::MatrixXf& sum = t == 0 ? L.batch[g] : L.chunk[t - 1][g];
-        if (sum.rows() != L.k) sum = Eigen::MatrixXf::Zero(L.k, L.k);
-        sum.selfadjointView<Eigen::Lower>().rankUpdate(part.transpose());
+        thread_sum(L, t, g).selfadjointView<Eigen::Lower>().rankUpdate(part.transpose());
       });
     }
 }

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "quant/model_prefix.h"
 #include "quant/pass.h"
 
 namespace qtool {
@@ -33,14 +34,8 @@ Model model_after_cut(const Model& model, const std::vector<bool>& keep, const s
     }
     for (const auto& o : g.node(k).output()) available.insert(o);
   }
-  Model out;
-  out.path = model.path;
-  out.external_files = model.external_files;
-  out.proto = model.proto;
+  Model out = keep_nodes(model, keep);
   auto& og = out.graph();
-  og.clear_node();
-  for (int k = 0; k < g.node_size(); ++k)
-    if (keep[k]) *og.add_node() = g.node(k);
   og.clear_input();
   for (const auto& c : cut) {
     onnx::ValueInfoProto* vi = og.add_input();

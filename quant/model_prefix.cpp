@@ -8,6 +8,19 @@
 
 namespace qtool {
 
+Model keep_nodes(const Model& model, const std::vector<bool>& keep) {
+  Model out;
+  out.path = model.path;
+  out.external_files = model.external_files;
+  out.proto = model.proto;
+  auto& og = out.graph();
+  og.clear_node();
+  const auto& g = model.graph();
+  for (int k = 0; k < g.node_size(); ++k)
+    if (keep[k]) *og.add_node() = g.node(k);
+  return out;
+}
+
 Model model_prefix(const Model& model, const std::vector<std::string>& values) {
   const auto& g = model.graph();
   std::set<std::string> produced, sources;
@@ -37,14 +50,8 @@ Model model_prefix(const Model& model, const std::vector<std::string>& values) {
         read_by_kept.insert(r);
       }
   }
-  Model out;
-  out.path = model.path;
-  out.external_files = model.external_files;
-  out.proto = model.proto;
+  Model out = keep_nodes(model, keep);
   auto& og = out.graph();
-  og.clear_node();
-  for (int k = 0; k < g.node_size(); ++k)
-    if (keep[k]) *og.add_node() = g.node(k);
   og.clear_output();
   std::set<std::string> added;
   for (const auto& v : values) {

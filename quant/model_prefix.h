@@ -18,4 +18,8 @@ namespace qtool {
 // Throws InputError naming a value that is neither a graph input, an initializer nor a node output.
 Model model_prefix(const Model& model, const std::vector<std::string>& values);
 
+// A copy of `model` whose main graph keeps the nodes with keep[k] (k = node index), in order; inputs,
+// outputs and initializers are left for the caller to trim (model_prefix, quant/model_cut.h).
+Model keep_nodes(const Model& model, const std::vector<bool>& keep);
+
 }  // namespace qtool
