@@ -37,8 +37,10 @@ struct TooLarge {};  // the cut's values would exceed the cache budget
 // Moves `stage` past every node that no longer depends on an unquantized layer (`settled`), when
 // the values crossing that cut, for the whole calibration set, fit in `budget` bytes: they are
 // computed once here, with the quantized weights of the layers done so far, and later waves run only
-// the rest. Returns false (stage unchanged) when nothing is settled or the cut does not fit.
-bool advance(Stage& stage, Dataset& data, const std::set<std::string>& settled_values, size_t budget) {
+// the rest. `batch` is the batch the whole model runs with (the rest must run the cached batches:
+// an export that fixes the batch at 1 in a Reshape after the cut is cached sample by sample).
+// Returns false (stage unchanged) when nothing is settled or the cut does not fit.
+bool advance(Stage& stage, Dataset& data, const std::set<std::string>& settled_values, size_t budget, int64_t batch) {
   const auto& g = stage.model.graph();
   std::vector<bool> keep(g.node_size(), true);
   bool any_settled = false;
@@ -96,7 +98,6 @@ bool advance(Stage& stage, Dataset& data, const std::set<std::string>& settled_v
     if (stage.cached) {
       for (const auto& feeds : stage.batches) take(feeds, exec.run(feeds), 1.0 / static_cast<double>(stage.batches.size()));
     } else {
-      const int64_t batch = probe_batch_size(exec, data, 16);
       run_batches(exec, data, batch, "activations", [&](int64_t, int64_t count, const TensorMap& feeds, const TensorMap& outs) {
         take(feeds, outs, static_cast<double>(count) / static_cast<double>(data.size()));
       });
@@ -174,6 +175,7 @@ std::map<std::string, QuantizedWeight> gptq_sequential(const Model& prepared, Da
     budget = static_cast<size_t>(std::clamp(data_bytes, 64.0 * (1 << 20), 1024.0 * (1 << 20)));
   }
   Stage stage{prepared, {}, false};
+  int64_t cache_batch = 0;  // the batch the whole model accepts (probed once, when a cut is first cached)
   std::map<std::string, QuantizedWeight> out;
   int wave = 0;
   while (!remaining.empty()) {
@@ -214,7 +216,11 @@ std::map<std::string, QuantizedWeight> gptq_sequential(const Model& prepared, Da
       for (const auto& u : up) free = free && !remaining.count(u);
       if (free) settled.insert(value);
     }
-    if (advance(stage, data, settled, budget)) {
+    if (cache_batch == 0) {
+      Executor whole(prepared);
+      cache_batch = probe_batch_size(whole, data, 16);
+    }
+    if (advance(stage, data, settled, budget, cache_batch)) {
       size_t held = 0;
       for (const auto& b : stage.batches) held += bytes_of(b);
       run_info.cache_bytes = std::max(run_info.cache_bytes, held);

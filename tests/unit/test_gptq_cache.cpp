@@ -68,6 +68,37 @@ TEST(GptqCache, LaterWavesRunOnCachedActivationsWithTheSameResult) {
   }
 }
 
+// An export that fixes the batch at 1 in a Reshape after the cut (the Model Zoo ResNet-50's
+// Reshape to [1, 2048] before its Gemm): the prefixes run batched, the cache holds what the whole
+// model accepts (one sample per batch), and the result equals the run without a cache.
+TEST(GptqCache, ModelFixingTheBatchAfterTheCutIsCachedSampleBySample) {
+  Model m = test::parse_model(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[N,8] x) => (float[1,4] y) {
+      h1 = Gemm<transB = 1>(x, w1)
+      a = Relu(h1)
+      h2 = Gemm<transB = 1>(a, w2)
+      b = Relu(h2)
+      s = Constant<value = int64[2] {1, 8}>()
+      r = Reshape(b, s)
+      y = Gemm<transB = 1>(r, w3)
+    })");
+  const char* names[] = {"fc1", "", "fc2", "", "", "", "fc3"};
+  for (int k = 0; k < 7; ++k) m.graph().mutable_node(k)->set_name(names[k]);
+  m.set_initializer("w1", test::random_tensor({8, 8}, 1));
+  m.set_initializer("w2", test::random_tensor({8, 8}, 2));
+  m.set_initializer("w3", test::random_tensor({4, 8}, 3));
+  auto data = memory_dataset({{"x", test::random_tensor({40, 8}, 9)}}, model_input_specs(m), "x");
+  GptqRunInfo cached, rerun;
+  const auto a = run(m, *data, -1, cached);
+  const auto b = run(m, *data, 0, rerun);
+  EXPECT_EQ(cached.waves, 3);
+  EXPECT_EQ(cached.waves_from_cache, 2);
+  ASSERT_EQ(a.size(), 3u);
+  for (const auto& [label, q] : a)
+    for (int64_t i = 0; i < q.codes.numel(); ++i)
+      ASSERT_EQ(q.codes.data<int32_t>()[i], b.at(label).codes.data<int32_t>()[i]) << label << " code " << i;
+}
+
 TEST(ModelCut, KeepsTheRestFedByTheCut) {
   const Model m = residual_mlp();
   // fc1 and its Relu settled: the rest reads a (fc2 and the Add)
