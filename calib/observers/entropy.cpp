@@ -6,6 +6,11 @@
 // the first |x| bin is replaced by its neighbour before the search: after a ReLU it holds every exact
 // zero (often half the mass or more), and that spike, which every candidate represents exactly,
 // would otherwise dominate P and push the search to clip the informative tail.
+// TensorRT starts the candidates at `levels` bins, so that the part kept unclipped spans at least
+// as many bins as there are levels. For a distribution that starts away from zero (a Sigmoid's
+// values in [0.24, 0.68]) that start is shifted to `levels` bins past the first occupied one: with
+// the start at `levels`, a candidate just above the minimum folds all the mass into its last bin,
+// P and Q are then the same spike, KL is 0, and the tensor was clipped to a single value.
 #include <algorithm>
 #include <cmath>
 
@@ -27,9 +32,12 @@ class EntropyObserver : public HistogramObserver {
     int nbins = half;
     while (nbins > 1 && absh[nbins - 1] == 0) --nbins;
     if (nbins > 1) absh[0] = absh[1];  // drop the zero spike (see the file comment)
+    int first = 0;  // first occupied |x| bin
+    while (first < nbins && absh[first] == 0) ++first;
+    const int start = first + levels;
     const double width = hist_.bin_width();
     const double amax = std::max(std::fabs(hist_.min()), std::fabs(hist_.max()));
-    if (nbins <= levels) return nonneg ? Range{0, hist_.max()} : Range{static_cast<float>(-amax), static_cast<float>(amax)};
+    if (nbins <= start) return nonneg ? Range{0, hist_.max()} : Range{static_cast<float>(-amax), static_cast<float>(amax)};
     // KL(P || Q) = sum_k p_k/ps * (log p_k - log ps - log q_k + log qs). log |x|-counts are
     // computed once, and Q is constant inside each of the `levels` buckets, so a candidate costs
     // O(i) multiply-adds and `levels` logs instead of i logs.
@@ -42,7 +50,7 @@ class EntropyObserver : public HistogramObserver {
     const double log_eps = std::log(1e-12);
     double best_kl = INFINITY;
     int best_i = nbins;
-    for (int i = levels; i <= nbins; ++i) {
+    for (int i = start; i <= nbins; ++i) {
       const double ps = total, qs = prefix[i];  // P folds the outliers into bin i-1; Q does not
       if (qs <= 0) continue;
       const double log_ps = std::log(ps), log_qs = std::log(qs);

@@ -198,6 +198,25 @@ TEST(Calibrate, PooledMatchesDirectObserversAndNamesBadTensor) {
   }
 }
 
+TEST(Observers, EntropyKeepsADistributionThatStartsAwayFromZero) {
+  // A Sigmoid's output in EfficientNet-B0: every value in [0.24, 0.68]. With the candidates starting
+  // at `levels` bins from zero, the first candidate past the minimum folded all the mass into one
+  // bin (KL 0) and the range was [0, 0.2417]: every value clipped to one (5.98 dB output SQNR).
+  std::mt19937 rng(5);
+  std::normal_distribution<float> d(0.45f, 0.07f);
+  std::vector<float> v(200000);
+  for (auto& x : v) x = std::clamp(d(rng), 0.24f, 0.68f);
+  auto obs = make_observer("entropy");
+  for (size_t i = 0; i < v.size(); i += 65536)
+    obs->observe(v.data() + i, static_cast<int64_t>(std::min<size_t>(65536, v.size() - i)));
+  std::vector<float> sorted(v);
+  std::sort(sorted.begin(), sorted.end());
+  const Range r = obs->range();
+  EXPECT_EQ(r.min, 0.f);
+  EXPECT_GT(r.max, sorted[sorted.size() * 99 / 100]) << "the range must keep the body of the distribution";
+  EXPECT_LE(r.max, 0.68f);
+}
+
 TEST(Observers, EntropyThresholdIgnoresTheZeroSpike) {
   // ReLU output: |N(0, 1)| plus many exact zeros. TensorRT-style entropy calibration (with
   // pytorch-quantization's bins[0] = bins[1]) must pick the same threshold however many zeros
