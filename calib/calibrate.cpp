@@ -10,6 +10,7 @@
 
 #include "calib/batch_runner.h"
 #include "calib/observer_pool.h"
+#include "calib/range_select.h"
 #include "core/parallel.h"
 
 namespace qtool {
@@ -116,9 +117,21 @@ CalibrationTable calibrate(const Model& model, Dataset& raw_data, const std::vec
     else spdlog::warn("tensor '{}' was never produced during calibration; it stays float", names[i]);
   }
   // Threshold searches (entropy, mse) are independent per tensor.
-  std::vector<Range> ranges(done.size());
-  parallel_for(static_cast<int64_t>(done.size()), [&](int64_t i) { ranges[i] = observers[done[i]]->range(); });
-  for (size_t i = 0; i < done.size(); ++i) table.ranges[names[done[i]]] = ranges[i];
+  std::vector<std::vector<Range>> cands(done.size());
+  parallel_for(static_cast<int64_t>(done.size()), [&](int64_t i) { cands[i] = observers[done[i]]->candidates(); });
+  const bool choose = std::any_of(cands.begin(), cands.end(), [](const auto& c) { return c.size() > 1; });
+  if (!choose) {
+    for (size_t i = 0; i < done.size(); ++i) table.ranges[names[done[i]]] = cands[i].front();
+    return table;
+  }
+  std::map<std::string, std::vector<Range>> by_name;
+  for (size_t i = 0; i < done.size(); ++i) by_name[names[done[i]]] = std::move(cands[i]);
+  RangeSelectOptions so;
+  so.act_type = opts.act_type;
+  so.max_batch = opts.max_batch;
+  spdlog::debug("choosing among candidate ranges by the readers' outputs on {} samples",
+                std::min(data.size(), so.max_samples));
+  table.ranges = select_ranges_by_reader_output(model, data, by_name, so);
   return table;
 }
 

@@ -7,12 +7,16 @@
 
 #include "calib/calibration_table.h"
 #include "calib/dataset.h"
+#include "quant/qparams.h"
 
 namespace qtool {
 
 struct CalibrateOptions {
   std::string method = "mse";      // observer registry name
   ObserverOptions observer;
+  // The activation grid the ranges are for (observers that offer several candidate ranges, "auto",
+  // are judged on it; calib/range_select.h).
+  ActType act_type = ActType::kUInt8;
   int64_t max_batch = 16;
   // Calibration data must be finite (calib/dataset.h, finite_samples): an error naming the sample
   // and input, or with skip_nonfinite those samples are dropped. A tensor computed from finite

@@ -11,6 +11,9 @@
 //   mse         range minimising expected squared error (rounding noise step^2/12 inside the
 //               range + squared clipping error outside) over the histogram, as in NVIDIA's
 //               pytorch-quantization MSE calibrator.
+//   auto        one histogram, four candidates (mse, minmax, percentile, entropy); calibrate() keeps,
+//               per tensor, the one whose quantization changes the outputs of the nodes reading the
+//               tensor least (relative squared error, calib/range_select.h), not the tensor's own error.
 // Observers register by name in calib/observer_registry.cpp.
 #pragma once
 #include <functional>
@@ -37,6 +40,9 @@ class Observer {
   virtual ~Observer() = default;
   virtual void observe(const float* x, int64_t n) = 0;
   virtual Range range() const = 0;
+  // Ranges to choose from by their effect on the layers that read the tensor (calib/range_select.h);
+  // one (range()) unless the observer offers several ("auto").
+  virtual std::vector<Range> candidates() const { return {range()}; }
 };
 
 // Observers built on a Histogram share this base.
@@ -44,6 +50,9 @@ class HistogramObserver : public Observer {
  public:
   explicit HistogramObserver(const ObserverOptions& o) : hist_(o.bins), opts_(o) {}
   void observe(const float* x, int64_t n) override { hist_.add(x, n); }
+  Range range() const override { return range_of(hist_); }
+  // The range this observer chooses for a tensor with histogram h.
+  virtual Range range_of(const Histogram& h) const = 0;
 
  protected:
   Histogram hist_;
@@ -61,5 +70,6 @@ std::unique_ptr<Observer> make_minmax_observer(const ObserverOptions&);
 std::unique_ptr<Observer> make_percentile_observer(const ObserverOptions&);
 std::unique_ptr<Observer> make_entropy_observer(const ObserverOptions&);
 std::unique_ptr<Observer> make_mse_observer(const ObserverOptions&);
+std::unique_ptr<Observer> make_auto_observer(const ObserverOptions&);
 
 }  // namespace qtool

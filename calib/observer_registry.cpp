@@ -9,6 +9,7 @@ namespace qtool {
 namespace {
 const std::map<std::string, ObserverFactory>& registry() {
   static const std::map<std::string, ObserverFactory> r = {
+      {"auto", make_auto_observer},
       {"minmax", make_minmax_observer},
       {"percentile", make_percentile_observer},
       {"entropy", make_entropy_observer},

@@ -66,6 +66,7 @@ qt_status qt_calibrate(const qt_model* model, qt_data* calib, const char* option
     get(j, "act_type", act_type);
     if (act_type != "uint8" && act_type != "int8") throw ArgumentError("act_type must be uint8 or int8, got '" + act_type + "'");
     copts.observer.unsigned_levels = act_type == "uint8";
+    copts.act_type = act_type == "int8" ? qtool::ActType::kInt8 : qtool::ActType::kUInt8;
     try {
       qtool::make_observer(copts.method);
     } catch (const qtool::InputError& e) {

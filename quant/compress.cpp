@@ -127,6 +127,7 @@ CompressResult compress(const Model& model, const CompressOptions& a, Dataset* r
     copts.method = a.method;
     copts.observer.percentile = a.percentile;
     copts.observer.unsigned_levels = ctx.options.act_type == ActType::kUInt8;
+    copts.act_type = ctx.options.act_type;
     copts.skip_nonfinite = a.skip_nonfinite;
     res.table = calibrate(prepared, *data, qdq_activation_tensors(prepared, ctx.options), copts);
     ctx.table = &res.table;

@@ -40,6 +40,7 @@ void run_calibrate(const CalibrateArgs& a) {
   copts.method = a.method;
   copts.observer.percentile = a.percentile;
   copts.observer.unsigned_levels = act_type == "uint8";
+  copts.act_type = act_type == "int8" ? ActType::kInt8 : act_type == "symmetric" ? ActType::kSymmetric : ActType::kUInt8;
   copts.skip_nonfinite = a.data.skip_nonfinite;
   CalibrationTable table = calibrate(prepared, *data, qdq_activation_tensors(prepared, ctx.options), copts);
   table.save(a.out);
@@ -53,7 +54,7 @@ void add_calibrate_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("calibrate", "compute activation ranges and write a calibration table (JSON)");
   cmd->add_option("model", args->model, "input .onnx model")->required();
   cmd->add_option("--calib", args->calib, "calibration data: .npy, .npz, folder of .npy or folder of images")->required();
-  cmd->add_option("--method", args->method, "observer: mse (default), minmax, percentile, entropy");
+  cmd->add_option("--method", args->method, "observer: mse (default), minmax, percentile, entropy, or auto (per tensor, the one of those four whose quantization changes the reading layers' outputs least)");
   cmd->add_option("--percentile", args->percentile, "percentile for --method percentile (default 99.999)");
   cmd->add_option("--act-type", args->act_type,
                   "activation type the ranges are for: uint8, int8 or symmetric (default: the target's)");

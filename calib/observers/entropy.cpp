@@ -22,22 +22,22 @@ namespace {
 class EntropyObserver : public HistogramObserver {
  public:
   using HistogramObserver::HistogramObserver;
-  Range range() const override {
-    if (hist_.total() == 0) return {0, 0};
-    const bool nonneg = hist_.min() >= 0;
+  Range range_of(const Histogram& h) const override {
+    if (h.total() == 0) return {0, 0};
+    const bool nonneg = h.min() >= 0;
     const int levels = nonneg && opts_.unsigned_levels ? 256 : 128;
-    const int half = hist_.bins() / 2;
+    const int half = h.bins() / 2;
     std::vector<double> absh(half);
-    for (int i = 0; i < half; ++i) absh[i] = hist_.counts()[half + i] + hist_.counts()[half - 1 - i];
+    for (int i = 0; i < half; ++i) absh[i] = h.counts()[half + i] + h.counts()[half - 1 - i];
     int nbins = half;
     while (nbins > 1 && absh[nbins - 1] == 0) --nbins;
     if (nbins > 1) absh[0] = absh[1];  // drop the zero spike (see the file comment)
     int first = 0;  // first occupied |x| bin
     while (first < nbins && absh[first] == 0) ++first;
     const int start = first + levels;
-    const double width = hist_.bin_width();
-    const double amax = std::max(std::fabs(hist_.min()), std::fabs(hist_.max()));
-    if (nbins <= start) return nonneg ? Range{0, hist_.max()} : Range{static_cast<float>(-amax), static_cast<float>(amax)};
+    const double width = h.bin_width();
+    const double amax = std::max(std::fabs(h.min()), std::fabs(h.max()));
+    if (nbins <= start) return nonneg ? Range{0, h.max()} : Range{static_cast<float>(-amax), static_cast<float>(amax)};
     // KL(P || Q) = sum_k p_k/ps * (log p_k - log ps - log q_k + log qs). log |x|-counts are
     // computed once, and Q is constant inside each of the `levels` buckets, so a candidate costs
     // O(i) multiply-adds and `levels` logs instead of i logs.

@@ -12,29 +12,29 @@ namespace {
 class MseObserver : public HistogramObserver {
  public:
   using HistogramObserver::HistogramObserver;
-  Range range() const override {
-    if (hist_.total() == 0) return {0, 0};
-    const bool nonneg = hist_.min() >= 0;
+  Range range_of(const Histogram& h) const override {
+    if (h.total() == 0) return {0, 0};
+    const bool nonneg = h.min() >= 0;
     const bool asym = opts_.unsigned_levels;
-    const double amax = std::max(std::fabs(hist_.min()), std::fabs(hist_.max()));
-    const double lo0 = asym ? std::min(0.f, hist_.min()) : -amax, hi0 = asym ? std::max(0.f, hist_.max()) : amax;
+    const double amax = std::max(std::fabs(h.min()), std::fabs(h.max()));
+    const double lo0 = asym ? std::min(0.f, h.min()) : -amax, hi0 = asym ? std::max(0.f, h.max()) : amax;
     const double steps = asym || nonneg ? 255.0 : 254.0;
     double best = INFINITY, best_a = 1.0;
     for (int k = 1; k <= 200; ++k) {
       const double a = k / 200.0, lo = nonneg ? 0.0 : a * lo0, hi = a * hi0;
       const double step = (hi - lo) / steps;
       double err = 0;
-      for (int i = 0; i < hist_.bins(); ++i) {
-        const double c = hist_.counts()[i];
+      for (int i = 0; i < h.bins(); ++i) {
+        const double c = h.counts()[i];
         if (c == 0) continue;
-        const double v = hist_.bin_center(i);
+        const double v = h.bin_center(i);
         if (v < lo) err += c * (v - lo) * (v - lo);
         else if (v > hi) err += c * (v - hi) * (v - hi);
         else err += c * step * step / 12.0;
       }
       if (err < best) { best = err; best_a = a; }
     }
-    return {static_cast<float>(nonneg ? std::max(0.0, static_cast<double>(hist_.min())) : best_a * lo0),
+    return {static_cast<float>(nonneg ? std::max(0.0, static_cast<double>(h.min())) : best_a * lo0),
             static_cast<float>(best_a * hi0)};
   }
 };

@@ -8,11 +8,11 @@ namespace {
 class PercentileObserver : public HistogramObserver {
  public:
   using HistogramObserver::HistogramObserver;
-  Range range() const override {
-    if (hist_.total() == 0) return {0, 0};
+  Range range_of(const Histogram& h) const override {
+    if (h.total() == 0) return {0, 0};
     const double p = opts_.percentile / 100.0;
-    float hi = static_cast<float>(std::min<double>(hist_.max(), hist_.quantile(p)));
-    float lo = hist_.min() >= 0 ? hist_.min() : static_cast<float>(std::max<double>(hist_.min(), hist_.quantile(1 - p)));
+    float hi = static_cast<float>(std::min<double>(h.max(), h.quantile(p)));
+    float lo = h.min() >= 0 ? h.min() : static_cast<float>(std::max<double>(h.min(), h.quantile(1 - p)));
     return {std::min(lo, hi), std::max(lo, hi)};
   }
 };

@@ -20,7 +20,7 @@ except ImportError:  # Python 3.7
     from typing_extensions import Literal  # type: ignore
 
 PathLike = Union[str, Path]
-Method = Literal["mse", "minmax", "percentile", "entropy"]
+Method = Literal["mse", "minmax", "percentile", "entropy", "auto"]
 
 
 class Model(_Handle):
