@@ -5,19 +5,22 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 
 #include "calib/batch_runner.h"
 #include "calib/observer_pool.h"
 #include "calib/range_select.h"
+#include "core/float_scan.h"
 #include "core/parallel.h"
 
 namespace qtool {
 
 namespace {
-// Index of the first non-finite value, or -1.
+// Index of the first non-finite value, or -1 (a vectorised pass first; the index only when needed).
 int64_t first_nonfinite(const float* x, int64_t n) {
+  if (all_abs_within(x, n, std::numeric_limits<float>::max())) return -1;
   for (int64_t i = 0; i < n; ++i)
     if (!std::isfinite(x[i])) return i;
   return -1;
@@ -55,7 +58,7 @@ CalibrationTable calibrate(const Model& model, Dataset& raw_data, const std::vec
   }
   std::vector<char> seen(names.size(), 0);  // written by the executor thread only
   std::vector<char> infinite(names.size(), 0);
-  ObserverPool pool(raw);
+  ObserverPool pool(raw, 0, size_t{64} << 20, /*finite_checked=*/true);  // submit() checks every value
   // A tensor that is not finite although the data is: recorded here, reported after its batch
   // with the sample it came from.
   std::string bad_tensor;

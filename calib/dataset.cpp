@@ -12,6 +12,7 @@
 #include <fstream>
 #include <set>
 
+#include "core/float_scan.h"
 #include "io/npy.h"
 
 namespace fs = std::filesystem;
@@ -328,6 +329,8 @@ class FiniteSamples : public Dataset {
         continue;
       const bool rows = t.rank() > 0 && t.dim(0) == count && count > 0;
       const int64_t n = t.numel(), per = rows ? n / count : n;
+      if (t.dtype() == DType::kFloat && all_abs_within(t.data<float>(), n, static_cast<float>(kMaxSampleMagnitude)))
+        continue;  // the common case, one vectorised pass without a copy
       const std::vector<double> v = t.dtype() == DType::kDouble ? t.to_doubles() : std::vector<double>();
       const std::vector<float> f = t.dtype() == DType::kDouble ? std::vector<float>() : t.to_floats();
       for (int64_t k = 0; k < n; ++k) {

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 
 #include "core/error.h"
+#include "core/float_scan.h"
 
 namespace qtool {
 
@@ -57,15 +59,19 @@ void Histogram::add(const float* x, int64_t n) {
   if (n <= 0) return;
   // Min/max first: the range may have to grow before values are binned. The vectorised pass below
   // recomputes them per block for free; this one reads the data once more (it is cache-warm for
-  // the binning that follows when a tensor fits in L2).
-  float lo = x[0], hi = x[0];
-  {
-    const Eigen::Map<const Eigen::ArrayXf> a(x, n);
-    lo = a.minCoeff();
-    hi = a.maxCoeff();
+  // the binning that follows when a tensor fits in L2) and finds NaN / inf.
+  if (!all_abs_within(x, n, std::numeric_limits<float>::max())) {
+    float v = 0;
+    for (int64_t i = 0; i < n && std::isfinite(v); ++i) v = x[i];
+    throw Error("non-finite value (" + std::to_string(v) + ") in a calibrated tensor");
   }
-  if (!std::isfinite(lo) || !std::isfinite(hi))
-    throw Error("non-finite value (" + std::to_string(!std::isfinite(lo) ? lo : hi) + ") in a calibrated tensor");
+  add_finite(x, n);
+}
+
+void Histogram::add_finite(const float* x, int64_t n) {
+  if (n <= 0) return;
+  float lo, hi;
+  minmax_finite(x, n, lo, hi);
   if (!any_) { min_ = lo; max_ = hi; any_ = true; }
   min_ = std::min(min_, lo);
   max_ = std::max(max_, hi);

@@ -11,7 +11,8 @@ namespace qtool {
 class Histogram {
  public:
   explicit Histogram(int bins = 4096) : counts_(bins, 0.0) {}
-  void add(const float* x, int64_t n);
+  void add(const float* x, int64_t n);         // Error on a NaN or infinity
+  void add_finite(const float* x, int64_t n);  // values known to be finite
   int bins() const { return static_cast<int>(counts_.size()); }
   double range() const { return range_; }          // R; bins span [-R, R]
   double bin_width() const { return 2 * range_ / bins(); }

@@ -5,8 +5,9 @@
 
 namespace qtool {
 
-ObserverPool::ObserverPool(std::vector<Observer*> observers, int workers, size_t max_pending_bytes)
-    : observers_(std::move(observers)), max_pending_bytes_(max_pending_bytes) {
+ObserverPool::ObserverPool(std::vector<Observer*> observers, int workers, size_t max_pending_bytes,
+                           bool finite_checked)
+    : observers_(std::move(observers)), max_pending_bytes_(max_pending_bytes), finite_checked_(finite_checked) {
   if (workers <= 0) workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   workers = static_cast<int>(std::min<size_t>(static_cast<size_t>(workers), std::max<size_t>(1, observers_.size())));
   workers_ = std::vector<Worker>(static_cast<size_t>(workers));
@@ -47,7 +48,11 @@ void ObserverPool::work(size_t w) {
     const size_t bytes = item.t.nbytes();
     std::exception_ptr failed;
     try {
-      if (!skip) observers_[item.index]->observe(item.t.data<float>(), item.t.numel());
+      if (!skip) {
+        Observer& o = *observers_[item.index];
+        if (finite_checked_) o.observe_finite(item.t.data<float>(), item.t.numel());
+        else o.observe(item.t.data<float>(), item.t.numel());
+      }
     } catch (...) {
       failed = std::current_exception();
     }

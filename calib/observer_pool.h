@@ -26,8 +26,10 @@ namespace qtool {
 
 class ObserverPool {
  public:
-  // workers <= 0: one per hardware thread. Observers must outlive the pool.
-  ObserverPool(std::vector<Observer*> observers, int workers = 0, size_t max_pending_bytes = size_t{64} << 20);
+  // workers <= 0: one per hardware thread. Observers must outlive the pool. finite_checked: the
+  // caller has checked every submitted value to be finite (observers get observe_finite()).
+  ObserverPool(std::vector<Observer*> observers, int workers = 0, size_t max_pending_bytes = size_t{64} << 20,
+               bool finite_checked = false);
   ~ObserverPool();
   ObserverPool(const ObserverPool&) = delete;
   ObserverPool& operator=(const ObserverPool&) = delete;
@@ -60,6 +62,7 @@ class ObserverPool {
   bool stop_ = false;
   std::exception_ptr error_;
   size_t failed_index_ = 0;
+  bool finite_checked_ = false;
 };
 
 }  // namespace qtool

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
 
 #include "calib/observer.h"
+#include "core/float_scan.h"
 #include "core/error.h"
 
 namespace qtool {
@@ -14,16 +14,27 @@ class MinMaxObserver : public Observer {
  public:
   void observe(const float* x, int64_t n) override {
     if (n <= 0) return;
-    const Eigen::Map<const Eigen::ArrayXf> a(x, n);  // vectorised min/max (a scalar loop cost 20% of calibration)
-    const float lo = a.minCoeff<Eigen::PropagateNaN>(), hi = a.maxCoeff<Eigen::PropagateNaN>();
-    if (!std::isfinite(lo) || !std::isfinite(hi))
-      throw Error("non-finite value (" + std::to_string(!std::isfinite(lo) ? lo : hi) + ") in a calibrated tensor");
-    lo_ = std::min(lo_, lo);
-    hi_ = std::max(hi_, hi);
+    const FloatScan s = scan_floats(x, n);  // vectorised
+    if (s.nonfinite) {
+      float v = 0;
+      for (int64_t i = 0; i < n && std::isfinite(v); ++i) v = x[i];
+      throw Error("non-finite value (" + std::to_string(v) + ") in a calibrated tensor");
+    }
+    merge(s.lo, s.hi);
+  }
+  void observe_finite(const float* x, int64_t n) override {
+    if (n <= 0) return;
+    float lo, hi;
+    minmax_finite(x, n, lo, hi);  // one vectorised pass
+    merge(lo, hi);
   }
   Range range() const override { return lo_ > hi_ ? Range{0, 0} : Range{lo_, hi_}; }
 
  private:
+  void merge(float lo, float hi) {
+    lo_ = std::min(lo_, lo);
+    hi_ = std::max(hi_, hi);
+  }
   float lo_ = std::numeric_limits<float>::infinity(), hi_ = -std::numeric_limits<float>::infinity();
 };
 }  // namespace
