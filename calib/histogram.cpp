@@ -29,37 +29,25 @@ void Histogram::grow_to(double amax) {
 }
 
 namespace {
-// Bin index of each value: floor(x * scale + offset) clamped to [0, last]; also the block's min,
-// max and whether it holds a NaN. No stores to shared counters, so the compiler vectorises it
-// (cloned for AVX-512 / AVX2; x86-64's baseline is SSE2).
-struct BlockStats {
-  float lo, hi;
-  bool nan;
-};
-__attribute__((target_clones("avx512f", "avx2", "default")))
-BlockStats bin_indices(const float* x, int64_t n, float scale, float offset, int32_t last, int32_t* out) {
+// Bin index of each (finite) value: floor(x * scale + offset) clamped to [0, last]. No stores to
+// shared counters, so the compiler vectorises it (cloned for AVX-512 / AVX2; x86-64's baseline is
+// SSE2; without no-trapping-math GCC keeps the float selects scalar).
+__attribute__((target_clones("avx512f", "avx2", "default"), optimize("no-trapping-math")))
+void bin_indices(const float* x, int64_t n, float scale, float offset, int32_t last, int32_t* out) {
   const float lastf = static_cast<float>(last);
-  float lo = x[0], hi = x[0];
-  int nan = 0;
   for (int64_t i = 0; i < n; ++i) {
-    const float v = x[i];
-    lo = v < lo ? v : lo;
-    hi = v > hi ? v : hi;
-    nan |= v != v;
-    float f = v * scale + offset;
-    f = f > 0.f ? f : 0.f;  // NaN -> 0
+    float f = x[i] * scale + offset;
+    f = f > 0.f ? f : 0.f;
     f = f < lastf ? f : lastf;
     out[i] = static_cast<int32_t>(f);
   }
-  return {lo, hi, nan != 0};
 }
 }  // namespace
 
 void Histogram::add(const float* x, int64_t n) {
   if (n <= 0) return;
-  // Min/max first: the range may have to grow before values are binned. The vectorised pass below
-  // recomputes them per block for free; this one reads the data once more (it is cache-warm for
-  // the binning that follows when a tensor fits in L2) and finds NaN / inf.
+  // NaN / inf first (one vectorised pass); then min/max, since the range may have to grow before
+  // values are binned.
   if (!all_abs_within(x, n, std::numeric_limits<float>::max())) {
     float v = 0;
     for (int64_t i = 0; i < n && std::isfinite(v); ++i) v = x[i];
@@ -91,8 +79,7 @@ void Histogram::add_finite(const float* x, int64_t n) {
   const float scale = static_cast<float>(b / (2 * range_)), offset = static_cast<float>(b / 2);
   for (int64_t at = 0; at < n; at += kBlock) {
     const int64_t m = std::min(kBlock, n - at);
-    if (bin_indices(x + at, m, scale, offset, b - 1, idx.data()).nan)
-      throw Error("non-finite value (nan) in a calibrated tensor");
+    bin_indices(x + at, m, scale, offset, b - 1, idx.data());
     const int32_t* k = idx.data();
     int64_t i = 0;
     for (; i + 3 < m; i += 4) {
