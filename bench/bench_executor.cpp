@@ -13,11 +13,13 @@
 #include <string>
 
 #include "io/model.h"
+#include "runtime/allocator_policy.h"
 #include "runtime/executor.h"
 
 using namespace qtool;
 
 int main(int argc, char** argv) {
+  qtool::keep_freed_memory_for_reuse();  // as the qtool executable runs the executor
   if (argc < 4) {
     std::fprintf(stderr, "usage: bench_executor MODEL BATCH SECONDS [--reference]\n");
     return 2;

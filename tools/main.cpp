@@ -2,7 +2,6 @@
 // qtool: quantize, calibrate, evaluate and inspect ONNX models.
 // Exit codes: 0 success, 2 bad input (file, model, data, option: one line "qtool: error: ..."
 // naming the file, node or tensor), 1 any other failure (qtool's own, or out of memory).
-#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 #include "core/progress.h"
 #include "core/suggest.h"
 #include "core/version.h"
+#include "runtime/allocator_policy.h"
 #include "tools/commands.h"
 #include "tools/omp_wait_policy.h"
 
@@ -78,11 +78,7 @@ std::string parse_error_line(CLI::App& app, const CLI::ParseError& e, int argc, 
 
 int main(int argc, char** argv) {
   qtool::cli::default_passive_omp_wait(argv);
-  // Activation buffers of a few MB are freed and re-allocated on every batch. glibc serves them
-  // with mmap by default, so every run page-faults its memory in again (a third of the executor's
-  // time on UltraFace). Keep them on the heap and let freed memory be reused instead.
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  qtool::keep_freed_memory_for_reuse();  // runtime/allocator_policy.h
   qtool::cli::set_command_line(argc, argv);
   CLI::App app{"qtool: make trained ONNX models small and fast (calibrate, quantize, evaluate, inspect)"};
   app.require_subcommand(1);
