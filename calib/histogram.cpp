@@ -13,6 +13,12 @@
 
 namespace qtool {
 
+void throw_nonfinite_value(const float* x, int64_t n) {
+  float v = 0;
+  for (int64_t i = 0; i < n && std::isfinite(v); ++i) v = x[i];
+  throw Error("non-finite value (" + std::to_string(v) + ") in a calibrated tensor");
+}
+
 void Histogram::grow_to(double amax) {
   if (range_ == 0) {
     range_ = amax > 0 ? std::ldexp(1.0, static_cast<int>(std::ceil(std::log2(amax)))) : 1e-8;
@@ -48,11 +54,7 @@ void Histogram::add(const float* x, int64_t n) {
   if (n <= 0) return;
   // NaN / inf first (one vectorised pass); then min/max, since the range may have to grow before
   // values are binned.
-  if (!all_abs_within(x, n, std::numeric_limits<float>::max())) {
-    float v = 0;
-    for (int64_t i = 0; i < n && std::isfinite(v); ++i) v = x[i];
-    throw Error("non-finite value (" + std::to_string(v) + ") in a calibrated tensor");
-  }
+  if (!all_abs_within(x, n, std::numeric_limits<float>::max())) throw_nonfinite_value(x, n);
   add_finite(x, n);
 }
 

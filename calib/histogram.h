@@ -8,6 +8,9 @@
 
 namespace qtool {
 
+// Throws Error "non-finite value (<first one>) in a calibrated tensor" (x holds one).
+[[noreturn]] void throw_nonfinite_value(const float* x, int64_t n);
+
 class Histogram {
  public:
   explicit Histogram(int bins = 4096) : counts_(bins, 0.0) {}

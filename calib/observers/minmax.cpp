@@ -15,11 +15,7 @@ class MinMaxObserver : public Observer {
   void observe(const float* x, int64_t n) override {
     if (n <= 0) return;
     const FloatScan s = scan_floats(x, n);  // vectorised
-    if (s.nonfinite) {
-      float v = 0;
-      for (int64_t i = 0; i < n && std::isfinite(v); ++i) v = x[i];
-      throw Error("non-finite value (" + std::to_string(v) + ") in a calibrated tensor");
-    }
+    if (s.nonfinite) throw_nonfinite_value(x, n);
     merge(s.lo, s.hi);
   }
   void observe_finite(const float* x, int64_t n) override {
