@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/float_scan.h"
 
-#include <algorithm>
-#include <cmath>
 #include <limits>
 
 namespace qtool {
@@ -19,20 +17,6 @@ void minmax_finite(const float* x, int64_t n, float& lo_out, float& hi_out) {
   }
   lo_out = lo;
   hi_out = hi;
-}
-
-FloatScan scan_floats(const float* x, int64_t n) {
-  constexpr float kInf = std::numeric_limits<float>::infinity();
-  if (n <= 0) return {kInf, -kInf, false};
-  if (all_abs_within(x, n, std::numeric_limits<float>::max())) {
-    float lo, hi;
-    minmax_finite(x, n, lo, hi);
-    return {lo, hi, false};
-  }
-  float lo = kInf, hi = -kInf;
-  for (int64_t i = 0; i < n; ++i)
-    if (std::isfinite(x[i])) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
-  return {lo, hi, true};
 }
 
 __attribute__((target_clones("avx512f", "avx2", "default"), optimize("no-trapping-math")))

@@ -6,13 +6,6 @@
 
 namespace qtool {
 
-struct FloatScan {
-  float lo, hi;    // min and max of the finite values (+inf / -inf when there is none)
-  bool nonfinite;  // some value is NaN or +-inf
-};
-// n >= 0 values.
-FloatScan scan_floats(const float* x, int64_t n);
-
 // Min and max in one pass, for values already known to be finite (n >= 1).
 void minmax_finite(const float* x, int64_t n, float& lo, float& hi);
 

@@ -14,9 +14,8 @@ class MinMaxObserver : public Observer {
  public:
   void observe(const float* x, int64_t n) override {
     if (n <= 0) return;
-    const FloatScan s = scan_floats(x, n);  // vectorised
-    if (s.nonfinite) throw_nonfinite_value(x, n);
-    merge(s.lo, s.hi);
+    if (!all_abs_within(x, n, std::numeric_limits<float>::max())) throw_nonfinite_value(x, n);
+    observe_finite(x, n);
   }
   void observe_finite(const float* x, int64_t n) override {
     if (n <= 0) return;
