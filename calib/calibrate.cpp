@@ -14,6 +14,7 @@
 #include "calib/range_select.h"
 #include "core/float_scan.h"
 #include "core/parallel.h"
+#include "runtime/dnnl_util.h"
 
 namespace qtool {
 
@@ -63,11 +64,18 @@ CalibrationTable calibrate(const Model& model, Dataset& raw_data, const std::vec
   // with the sample it came from.
   std::string bad_tensor;
   int64_t bad_index = -1, bad_numel = 0;
-  auto submit = [&](const std::string& name, const Tensor& t) {
+  auto submit = [&](const std::string& name, const Tensor& produced) {
     auto it = index.find(name);
-    if (it == index.end() || t.dtype() != DType::kFloat) return;
+    if (it == index.end() || produced.dtype() != DType::kFloat) return;
     if (infinite[it->second]) return;
-    const int64_t k = first_nonfinite(t.data<float>(), t.numel());
+    // Observers need the values, not their order: a tensor in a dense runtime layout is read as
+    // it is (set_hook below), and made plain only to name the sample of a bad value.
+    Tensor t = produced.layout() ? produced.dense_storage() : produced;
+    int64_t k = first_nonfinite(t.data<float>(), t.numel());
+    if (k >= 0 && produced.layout()) {
+      t = to_plain(produced);
+      k = first_nonfinite(t.data<float>(), t.numel());
+    }
     if (k >= 0) {
       const float* x = t.data<float>();
       // -inf only: by design (attention masks filled with -inf before Softmax); the tensor stays
@@ -93,7 +101,7 @@ CalibrationTable calibrate(const Model& model, Dataset& raw_data, const std::vec
                      " is not finite (an overflow or invalid operation in the model); calibration needs finite "
                      "activations (-inf alone, as in attention masks, keeps the tensor float)");
   };
-  exec.set_hook(submit);
+  exec.set_hook(submit, /*any_layout=*/true);
   spdlog::debug("calibrating on {} with '{}' (batch {})", data.describe(), opts.method, batch);
   try {
     run_batches(exec, data, batch, "calibrate", [&](int64_t begin, int64_t, const TensorMap& feeds, const TensorMap&) {

@@ -73,6 +73,21 @@ void Tensor::check_type(DType want) const {
                 dtype_name(want));
 }
 
+Tensor Tensor::dense_storage() const {
+  if (layout_ && !has_dense_layout()) throw Error("tensor " + shape_str(shape_) + ": its layout has padding");
+  Tensor t = *this;
+  t.layout_.reset();
+  return t;
+}
+
+Tensor Tensor::relabelled(std::shared_ptr<const Layout> layout) const {
+  if (layout_ || !layout || layout->bytes() != nbytes())
+    throw Error("tensor " + shape_str(shape_) + ": storage does not match the layout");
+  Tensor t = *this;
+  t.layout_ = std::move(layout);
+  return t;
+}
+
 Tensor Tensor::reshaped(Shape new_shape) const {
   check_type(dtype_);
   if (shape_numel(new_shape) != numel())

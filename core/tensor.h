@@ -50,6 +50,17 @@ class Tensor {
   static Tensor with_layout(DType dtype, Shape shape, std::shared_ptr<const Layout> layout);
   // nullptr for plain row-major storage.
   const Layout* layout() const { return layout_.get(); }
+  const std::shared_ptr<const Layout>& shared_layout() const { return layout_; }
+  // A layout without padding: its storage holds exactly numel() elements, the tensor's values in
+  // another order.
+  bool has_dense_layout() const { return layout_ && layout_->bytes() == nbytes(); }
+  // The same storage read as plain row-major with the same shape: for a dense layout, the values
+  // in the layout's order (what order-free work needs: element-wise maps applied to operands in
+  // one common layout, value statistics). Throws Error for a layout with padding.
+  Tensor dense_storage() const;
+  // The inverse: this plain tensor's storage labelled with `layout`, whose bytes() must equal
+  // nbytes() (throws Error otherwise).
+  Tensor relabelled(std::shared_ptr<const Layout> layout) const;
 
   template <typename T>
   static Tensor from(Shape shape, const std::vector<T>& values);

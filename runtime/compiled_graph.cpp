@@ -172,6 +172,7 @@ void CompiledGraph::compile(const onnx::GraphProto& g, const std::set<std::strin
     s.version = m.version;
     s.domain_opset = domain_opset;
     s.layout_aware = m.def->layout_aware;
+    s.pointwise = m.def->pointwise;
     bool all_const = m.def->foldable;
     for (const auto& i : n.input()) {
       if (i.empty()) {
@@ -307,9 +308,19 @@ void CompiledGraph::finish() {
     }
   }
   const bool layouts = env_->options.layouts && !env_->options.reference_only;
+  // A pointwise step can keep a layout only when no constant operand (a per-channel bias or
+  // scale) would need broadcasting; computed operands are checked when it runs.
+  for (auto& s : steps_)
+    if (s.pointwise)
+      for (int id : s.in)
+        if (id >= 0 && constants_[id].is_tensor() && constants_[id].tensor().numel() != 1) s.pointwise = false;
+  for (size_t k = 0; k < steps_.size(); ++k)
+    if (steps_[k].pointwise)
+      for (int id : steps_[k].in)
+        if (id >= 0 && !steps_[k].layout_aware) ++aware_readers[id];
   for (auto& s : steps_) {
     const int o = s.out.empty() ? -1 : s.out[0];
-    s.allow_layout_output = layouts && s.layout_aware && s.out.size() == 1 && o >= 0 && readers[o] > 0 &&
+    s.allow_layout_output = layouts && (s.layout_aware || s.pointwise) && s.out.size() == 1 && o >= 0 && readers[o] > 0 &&
                             readers[o] == aware_readers[o];  // kept values are made plain in execute()
   }
 }
@@ -330,10 +341,22 @@ struct CompiledGraph::BoundBody : Subgraph {
 void CompiledGraph::run_step(const Step& s, std::vector<Value>& slots, bool cached) const {
   KernelContext ctx(*s.node, s.domain_opset, s.version);
   const bool plain_only = !s.layout_aware || env_->options.reference_only;
+  // A pointwise step whose operands share one dense layout runs on their storage as plain
+  // tensors (views in `dense`) and labels its result with that layout.
+  std::shared_ptr<const Layout> common = s.pointwise && !env_->options.reference_only ? common_dense_layout(s, slots)
+                                                                                      : nullptr;
+  std::vector<Value> dense(common ? s.in.size() : 0);
   ctx.inputs.reserve(s.in.size());
-  for (int id : s.in) {
+  for (size_t i = 0; i < s.in.size(); ++i) {
+    const int id = s.in[i];
     if (id < 0 || !slots[id].present()) {
       ctx.inputs.push_back(nullptr);
+      ctx.constant.push_back(false);
+      continue;
+    }
+    if (common && slots[id].tensor().layout()) {
+      dense[i] = slots[id].tensor().dense_storage();
+      ctx.inputs.push_back(&dense[i]);
       ctx.constant.push_back(false);
       continue;
     }
@@ -392,8 +415,36 @@ void CompiledGraph::run_step(const Step& s, std::vector<Value>& slots, bool cach
   } catch (const std::exception& e) {
     throw Error(node_label(*s.node) + ": " + e.what());
   }
+  if (common) {  // the result is in the operands' layout order
+    if (ctx.outputs.size() != 1 || !ctx.outputs[0].is_tensor() || ctx.outputs[0].tensor().dtype() != DType::kFloat)
+      throw Error(node_label(*s.node) + ": a pointwise kernel gave an unexpected result");
+    Tensor y = ctx.outputs[0].tensor().relabelled(common);
+    ctx.outputs[0] = ctx.allow_layout_output ? std::move(y) : to_plain(y);
+  }
   for (size_t k = 0; k < s.out.size(); ++k)
     if (s.out[k] >= 0) slots[s.out[k]] = std::move(ctx.outputs[k]);
+}
+
+std::shared_ptr<const Layout> CompiledGraph::common_dense_layout(const Step& s, const std::vector<Value>& slots) const {
+  const Tensor* first = nullptr;
+  for (int id : s.in) {
+    if (id < 0 || !slots[id].present()) continue;
+    if (!slots[id].is_tensor()) return nullptr;
+    const Tensor& t = slots[id].tensor();
+    if (!t.layout()) continue;
+    if (!t.has_dense_layout() || t.dtype() != DType::kFloat) return nullptr;
+    if (!first) first = &t;
+    else if (t.shape() != first->shape() || !(t.layout() == first->layout() || desc_of(t) == desc_of(*first)))
+      return nullptr;
+  }
+  if (!first) return nullptr;
+  // plain operands: single elements only, which broadcast alike in any order
+  for (int id : s.in) {
+    if (id < 0 || !slots[id].present()) continue;
+    const Tensor& t = slots[id].tensor();
+    if (!t.layout() && (t.numel() != 1 || t.rank() > first->rank())) return nullptr;
+  }
+  return first->shared_layout();
 }
 
 std::vector<Value> CompiledGraph::execute(std::vector<Value> inputs, const std::vector<const Value*>& outer,
@@ -411,7 +462,7 @@ std::vector<Value> CompiledGraph::execute(std::vector<Value> inputs, const std::
       for (int id : s.out) {
         if (id < 0 || !slots[id].is_tensor()) continue;
         const Tensor& t = slots[id].tensor();
-        if (observer->hook && *observer->hook) (*observer->hook)(slot_names_[id], t.layout() ? to_plain(t) : t);
+        if (observer->hook && *observer->hook) (*observer->hook)(slot_names_[id], t.layout() && !(observer->any_layout && t.has_dense_layout()) ? to_plain(t) : t);
         if (observer->shapes) (*observer->shapes)[slot_names_[id]] = {t.dtype(), t.shape()};
       }
     auto release = [&](int id) {

@@ -34,6 +34,7 @@ class CompiledGraph {
   // What a top-level run reports: tensors as produced (hook) and their shapes.
   struct Observer {
     const Executor::Hook* hook = nullptr;
+    bool any_layout = false;  // the hook takes tensors in a dense runtime layout as they are
     std::map<std::string, std::pair<DType, Shape>>* shapes = nullptr;
   };
 
@@ -82,7 +83,10 @@ class CompiledGraph {
     mutable bool validated = false;
     FusedActivation activation;   // set by fusion
     bool layout_aware = false;    // kernel accepts runtime layouts (OpRegistry)
-    bool allow_layout_output = false;  // every reader of out[0] is layout-aware
+    // OpDef::pointwise with no constant input of more than one element: may run on its inputs'
+    // common dense layout (finish())
+    bool pointwise = false;
+    bool allow_layout_output = false;  // every reader of out[0] is layout-aware (or pointwise)
   };
 
   int slot(const std::string& name);
@@ -92,6 +96,9 @@ class CompiledGraph {
   void fuse();    // runtime/fusion.cpp
   void fuse_qdq();  // runtime/qdq_fusion.cpp (before fuse())
   void run_step(const Step& s, std::vector<Value>& slots, bool cached) const;
+  // The dense runtime layout every non-single-element operand of a pointwise step shares (same
+  // shape, float), or nullptr: then the step reads plain tensors.
+  std::shared_ptr<const Layout> common_dense_layout(const Step& s, const std::vector<Value>& slots) const;
   bool try_fold(Step& s);
 
   std::shared_ptr<const Env> env_;

@@ -97,7 +97,10 @@ Executor::~Executor() = default;
 Executor::Executor(Executor&&) noexcept = default;
 
 const std::vector<std::string>& Executor::output_names() const { return graph_->output_names(); }
-void Executor::set_hook(Hook hook) { hook_ = std::move(hook); }
+void Executor::set_hook(Hook hook, bool any_layout) {
+  hook_ = std::move(hook);
+  hook_any_layout_ = any_layout;
+}
 void Executor::keep_values(std::vector<std::string> names) { graph_->keep_values(names); }
 void Executor::observe_values(const std::vector<std::string>& names) { graph_->observe_values(names); }
 bool Executor::has_value(const std::string& name) const { return graph_->has_value(name); }
@@ -132,7 +135,7 @@ ValueMap Executor::run_values(const ValueMap& feeds) {
     inputs.push_back(v);
   }
   if (record_shapes_) value_shapes_.clear();
-  CompiledGraph::Observer obs{&hook_, record_shapes_ ? &value_shapes_ : nullptr};
+  CompiledGraph::Observer obs{&hook_, hook_any_layout_, record_shapes_ ? &value_shapes_ : nullptr};
   auto slots = graph_->execute(std::move(inputs), {}, &obs);
   ValueMap out;  // graph outputs and kept values
   for (size_t id = 0; id < slots.size(); ++id)

@@ -75,9 +75,13 @@ class Executor {
   const std::vector<InputSpec>& inputs() const { return inputs_; }
   const std::vector<std::string>& output_names() const;
 
-  // Called with (value name, tensor) for every tensor a top-level node produces.
+  // Called with (value name, tensor) for every tensor a top-level node produces, in plain row-major
+  // order. With any_layout, a tensor the executor holds in a dense runtime layout (no padding, e.g.
+  // oneDNN's NHWC for convolutions) is passed as it is, Tensor::layout() set: its storage holds the
+  // same values in another order (Tensor::dense_storage() reads it), which saves a reorder per
+  // value for hooks that need only value statistics (calibration observers).
   using Hook = std::function<void(const std::string&, const Tensor&)>;
-  void set_hook(Hook hook);
+  void set_hook(Hook hook, bool any_layout = false);
   // Also keep these intermediate values (beyond graph outputs) in run()'s result. Throws
   // InputError for a name the model does not have.
   void keep_values(std::vector<std::string> names);
@@ -105,6 +109,7 @@ class Executor {
   std::unique_ptr<CompiledGraph> graph_;
   std::vector<InputSpec> inputs_;
   Hook hook_;
+  bool hook_any_layout_ = false;
   std::map<std::string, std::pair<DType, Shape>> value_shapes_;
   bool record_shapes_ = false;
 };

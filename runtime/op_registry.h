@@ -32,7 +32,19 @@ struct OpDef {
   KernelFn validate = nullptr;
   bool layout_aware = false;      // `fast` accepts and may return runtime layouts (Tensor::layout)
   bool foldable = true;           // may run at compile time on constant inputs (false: random ops)
+  // Element i of the output depends only on element i of each input (after broadcasting), and on
+  // no axis: Add, Relu, Clip, ... When every input that is not a single element has the same
+  // shape and one dense runtime layout, the executor runs the kernel on that storage as if it were
+  // plain (all operands permuted alike) and labels the result with the layout, so chains of
+  // layout-aware kernels (Conv -> Add -> Relu -> Conv) keep their blocked tensors.
+  bool pointwise = false;
 };
+
+// `def` marked pointwise (see OpDef::pointwise).
+inline OpDef pointwise(OpDef def) {
+  def.pointwise = true;
+  return def;
+}
 
 class OpRegistry {
  public:

@@ -443,24 +443,24 @@ bool prelu_fast(KernelContext& c) {
 }  // namespace
 
 void register_activation_ops(OpRegistry& r) {
-  r.add("", "Relu", {6, 13, 14}, OpDef{relu, relu_fast});
-  r.add("", "LeakyRelu", {6, 16}, OpDef{leaky_relu, leaky_relu_fast});
+  r.add("", "Relu", {6, 13, 14}, pointwise(OpDef{relu, relu_fast}));
+  r.add("", "LeakyRelu", {6, 16}, pointwise(OpDef{leaky_relu, leaky_relu_fast}));
   r.add("", "PRelu", {7, 9, 16}, OpDef{prelu, prelu_fast, validate_prelu});
-  r.add("", "Elu", {6, 22}, OpDef{elu, elu_fast});
-  r.add("", "Selu", {6, 22}, OpDef{selu});
+  r.add("", "Elu", {6, 22}, pointwise(OpDef{elu, elu_fast}));
+  r.add("", "Selu", {6, 22}, pointwise(OpDef{selu}));
   r.add("", "Celu", {12, 28}, OpDef{celu, nullptr, validate_celu});
-  r.add("", "Sigmoid", {6, 13}, OpDef{sigmoid, sigmoid_fast});
-  r.add("", "HardSigmoid", {6, 22}, OpDef{hard_sigmoid, hard_sigmoid_fast});
-  r.add("", "HardSwish", {14, 22}, OpDef{hard_swish, hard_swish_fast});
-  r.add("", "Tanh", {6, 13}, OpDef{tanh_, tanh_fast});
-  r.add("", "Softplus", {1, 22}, OpDef{softplus, softplus_fast});
-  r.add("", "Softsign", {1, 22}, OpDef{softsign});
+  r.add("", "Sigmoid", {6, 13}, pointwise(OpDef{sigmoid, sigmoid_fast}));
+  r.add("", "HardSigmoid", {6, 22}, pointwise(OpDef{hard_sigmoid, hard_sigmoid_fast}));
+  r.add("", "HardSwish", {14, 22}, pointwise(OpDef{hard_swish, hard_swish_fast}));
+  r.add("", "Tanh", {6, 13}, pointwise(OpDef{tanh_, tanh_fast}));
+  r.add("", "Softplus", {1, 22}, pointwise(OpDef{softplus, softplus_fast}));
+  r.add("", "Softsign", {1, 22}, pointwise(OpDef{softsign}));
   r.add("", "ThresholdedRelu", {10, 22}, OpDef{thresholded_relu});
   r.add("", "Shrink", {9}, OpDef{shrink});
-  r.add("", "Mish", {18, 22}, OpDef{mish, mish_fast});
-  r.add("", "Swish", {24}, OpDef{swish, swish_fast});
-  r.add("", "Gelu", {20}, OpDef{gelu, gelu_fast, validate_gelu});
-  r.add("", "Clip", {6, 11, 12, 13}, OpDef{clip, clip_fast, validate_clip});
+  r.add("", "Mish", {18, 22}, pointwise(OpDef{mish, mish_fast}));
+  r.add("", "Swish", {24}, pointwise(OpDef{swish, swish_fast}));
+  r.add("", "Gelu", {20}, pointwise(OpDef{gelu, gelu_fast, validate_gelu}));
+  r.add("", "Clip", {6, 11, 12, 13}, pointwise(OpDef{clip, clip_fast, validate_clip}));
   r.add("", "Dropout", {7, 10, 12, 13, 22}, OpDef{dropout, nullptr, validate_dropout});
   r.add("com.microsoft", "Gelu", {1}, OpDef{contrib_gelu, contrib_gelu_fast});
   r.add("com.microsoft", "FastGelu", {1}, OpDef{biased_gelu<true>, biased_gelu_fast<true>, validate_bias});

@@ -260,16 +260,16 @@ bool variadic_fast(KernelContext& c) {
 }  // namespace
 
 void register_elementwise_ops(OpRegistry& r) {
-  r.add("", "Add", {7, 13, 14}, OpDef{add, binary_fast<BinOp::kAdd>, validate_broadcast_same_type});
-  r.add("", "Sub", {7, 13, 14}, OpDef{sub, binary_fast<BinOp::kSub>, validate_broadcast_same_type});
-  r.add("", "Mul", {7, 13, 14}, OpDef{mul, binary_fast<BinOp::kMul>, validate_broadcast_same_type});
-  r.add("", "Div", {7, 13, 14}, OpDef{div_, binary_fast<BinOp::kDiv>, validate_broadcast_same_type});
+  r.add("", "Add", {7, 13, 14}, pointwise(OpDef{add, binary_fast<BinOp::kAdd>, validate_broadcast_same_type}));
+  r.add("", "Sub", {7, 13, 14}, pointwise(OpDef{sub, binary_fast<BinOp::kSub>, validate_broadcast_same_type}));
+  r.add("", "Mul", {7, 13, 14}, pointwise(OpDef{mul, binary_fast<BinOp::kMul>, validate_broadcast_same_type}));
+  r.add("", "Div", {7, 13, 14}, pointwise(OpDef{div_, binary_fast<BinOp::kDiv>, validate_broadcast_same_type}));
   r.add("", "Mod", {10, 13, 28}, OpDef{mod_, nullptr, validate_mod});
   r.add("", "Pow", {7, 12, 13, 15}, OpDef{pow_, nullptr, validate_pow});
-  r.add("", "Sum", {6, 8, 13}, OpDef{sum, variadic_fast<BinOp::kAdd>, validate_variadic});
-  r.add("", "Mean", {6, 8, 13}, OpDef{mean, variadic_fast<BinOp::kAdd, true>, validate_variadic});
-  r.add("", "Max", {6, 8, 12, 13}, OpDef{max_, variadic_fast<BinOp::kMax>, validate_variadic});
-  r.add("", "Min", {6, 8, 12, 13}, OpDef{min_, variadic_fast<BinOp::kMin>, validate_variadic});
+  r.add("", "Sum", {6, 8, 13}, pointwise(OpDef{sum, variadic_fast<BinOp::kAdd>, validate_variadic}));
+  r.add("", "Mean", {6, 8, 13}, pointwise(OpDef{mean, variadic_fast<BinOp::kAdd, true>, validate_variadic}));
+  r.add("", "Max", {6, 8, 12, 13}, pointwise(OpDef{max_, variadic_fast<BinOp::kMax>, validate_variadic}));
+  r.add("", "Min", {6, 8, 12, 13}, pointwise(OpDef{min_, variadic_fast<BinOp::kMin>, validate_variadic}));
 }
 
 }  // namespace qtool

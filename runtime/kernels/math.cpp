@@ -125,17 +125,17 @@ bool log_fast(KernelContext& c) { return fast_loop(c, [](float v) QTOOL_EW_INLIN
 }  // namespace
 
 void register_math_ops(OpRegistry& r) {
-  r.add("", "Abs", {6, 13}, OpDef{abs_, abs_fast});
-  r.add("", "Neg", {6, 13}, OpDef{neg, neg_fast});
+  r.add("", "Abs", {6, 13}, pointwise(OpDef{abs_, abs_fast}));
+  r.add("", "Neg", {6, 13}, pointwise(OpDef{neg, neg_fast}));
   r.add("", "Sign", {9, 13}, OpDef{sign});
-  r.add("", "Reciprocal", {6, 13}, OpDef{reciprocal, reciprocal_fast});
-  r.add("", "Sqrt", {6, 13}, OpDef{sqrt_, sqrt_fast});
-  r.add("", "Exp", {6, 13}, OpDef{exp_, exp_fast});
-  r.add("", "Log", {6, 13}, OpDef{log_, log_fast});
-  r.add("", "Erf", {9, 13}, OpDef{erf_, erf_fast});
-  r.add("", "Floor", {6, 13}, OpDef{floor_});
-  r.add("", "Ceil", {6, 13}, OpDef{ceil_});
-  r.add("", "Round", {11, 22}, OpDef{round_});
+  r.add("", "Reciprocal", {6, 13}, pointwise(OpDef{reciprocal, reciprocal_fast}));
+  r.add("", "Sqrt", {6, 13}, pointwise(OpDef{sqrt_, sqrt_fast}));
+  r.add("", "Exp", {6, 13}, pointwise(OpDef{exp_, exp_fast}));
+  r.add("", "Log", {6, 13}, pointwise(OpDef{log_, log_fast}));
+  r.add("", "Erf", {9, 13}, pointwise(OpDef{erf_, erf_fast}));
+  r.add("", "Floor", {6, 13}, pointwise(OpDef{floor_}));
+  r.add("", "Ceil", {6, 13}, pointwise(OpDef{ceil_}));
+  r.add("", "Round", {11, 22}, pointwise(OpDef{round_}));
   r.add("", "Sin", {7, 22}, OpDef{sin_});
   r.add("", "Cos", {7, 22}, OpDef{cos_});
   r.add("", "Tan", {7, 22}, OpDef{tan_});

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: Apache-2.0
+// Pointwise ops on runtime layouts (OpDef::pointwise): between convolutions, Add / Sigmoid / Mul /
+// Clip / HardSwish run on the convolutions' dense blocked tensors instead of reordering them to
+// NCHW and back. Results must equal the plain executor and the reference kernels; a per-channel
+// constant operand (broadcast) makes the step read plain tensors. Hooks with any_layout and
+// calibration read those tensors without reordering them.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "calib/calibrate.h"
+#include "calib/dataset.h"
+#include "runtime/executor.h"
+#include "test_util.h"
+
+using namespace qtool;
+
+namespace {
+
+// x -> Conv -> Sigmoid, Mul (swish: two same-shape operands) -> square -> Clip(scalars) -> HardSwish ->
+// Conv -> Relu, Add(r, h) -> Add(per-channel constant) -> Conv -> y.
+Model pointwise_chain() {
+  Model m = test::parse_model(R"(<ir_version: 7, opset_import: ["" : 14]>
+    g (float[N,16,9,11] x) => (float[N,32,9,11] y) {
+      c1 = Conv<pads = [1,1,1,1]>(x, w1, b1)
+      s = Sigmoid(c1)
+      sw = Mul(c1, s)
+      sq = Mul(sw, sw)
+      cl = Clip(sq, lo, hi)
+      h = HardSwish(cl)
+      c2 = Conv(h, w2)
+      r = Relu(c2)
+      rh = Add(r, h)
+      cb = Add(rh, bias)
+      y = Conv<pads = [1,1,1,1]>(cb, w3)
+    })");
+  m.set_initializer("w1", test::random_tensor({32, 16, 3, 3}, 1, -0.3f, 0.3f));
+  m.set_initializer("b1", test::random_tensor({32}, 2));
+  m.set_initializer("lo", Tensor::from<float>({}, {-0.2f}));
+  m.set_initializer("hi", Tensor::from<float>({}, {2.5f}));
+  m.set_initializer("w2", test::random_tensor({32, 32, 1, 1}, 3, -0.3f, 0.3f));
+  m.set_initializer("bias", test::random_tensor({1, 32, 1, 1}, 4));
+  m.set_initializer("w3", test::random_tensor({32, 32, 3, 3}, 5, -0.3f, 0.3f));
+  return m;
+}
+
+float max_abs_diff(const Tensor& a, const Tensor& b) {
+  EXPECT_EQ(a.shape(), b.shape());
+  auto x = a.to_floats(), y = b.to_floats();
+  float d = 0.f;
+  for (size_t i = 0; i < x.size(); ++i) d = std::max(d, std::fabs(x[i] - y[i]));
+  return d;
+}
+
+std::vector<float> sorted_values(const Tensor& t) {
+  auto v = t.to_floats();
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+}  // namespace
+
+TEST(PointwiseLayout, ChainsBetweenConvolutionsEqualPlainAndReference) {
+  Model m = pointwise_chain();
+  const Tensor x = test::random_tensor({2, 16, 9, 11}, 6, -3.f, 3.f);
+  const std::vector<std::string> names{"s", "sw", "sq", "cl", "h", "rh", "cb"};
+  Executor reference(m, ExecutorOptions{false, false, true});
+  reference.keep_values(names);
+  const auto want = reference.run({{"x", x}});
+  Executor plain(m, ExecutorOptions{false, false});
+  EXPECT_LT(max_abs_diff(plain.run({{"x", x}}).at("y"), want.at("y")), 1e-4f);
+
+  Executor fast(m);
+  fast.observe_values(names);
+  std::map<std::string, Tensor> hooked;
+  fast.set_hook([&](const std::string& name, const Tensor& t) { hooked[name] = t; }, /*any_layout=*/true);
+  for (int rep = 0; rep < 2; ++rep) {  // the first run creates primitives, the second reuses them
+    hooked.clear();
+    const auto got = fast.run({{"x", x}});
+    EXPECT_EQ(got.at("y").layout(), nullptr);
+    EXPECT_LT(max_abs_diff(got.at("y"), want.at("y")), 1e-4f);
+  }
+  // The pointwise steps between the convolutions kept the convolution's dense layout...
+  for (const char* name : {"s", "sw", "sq", "cl", "h"}) {
+    ASSERT_TRUE(hooked.count(name)) << name;
+    const Tensor& t = hooked.at(name);
+    EXPECT_NE(t.layout(), nullptr) << name;
+    EXPECT_TRUE(t.has_dense_layout()) << name;
+    // ...and hold the same values (in the layout's order)
+    const auto a = sorted_values(t.dense_storage()), b = sorted_values(want.at(name));
+    ASSERT_EQ(a.size(), b.size()) << name;
+    float d = 0.f;
+    for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(a[i] - b[i]));
+    EXPECT_LT(d, 1e-4f) << name;
+  }
+  // The per-channel bias broadcasts: that Add reads plain tensors, so 'rh' (its operand, from
+  // two blocked ones) is written plain, and so is 'cb'.
+  for (const char* name : {"rh", "cb"}) {
+    EXPECT_EQ(hooked.at(name).layout(), nullptr) << name;
+    EXPECT_LT(max_abs_diff(hooked.at(name), want.at(name)), 1e-4f) << name;
+  }
+
+  // Without any_layout the hook gets plain tensors equal to the reference, element by element.
+  fast.set_hook([&](const std::string& name, const Tensor& t) {
+    EXPECT_EQ(t.layout(), nullptr) << name;
+    if (want.count(name)) EXPECT_LT(max_abs_diff(t, want.at(name)), 1e-4f) << name;
+  });
+  fast.run({{"x", x}});
+}
+
+TEST(PointwiseLayout, CalibrationReadsBlockedActivationsAndNamesTheBadSample) {
+  Model m = pointwise_chain();
+  Executor exec(m);
+  Tensor x = test::random_tensor({24, 16, 9, 11}, 7, -3.f, 3.f);
+  CalibrateOptions opts;
+  opts.method = "minmax";
+  opts.max_batch = 16;
+  const std::vector<std::string> names{"sq", "h", "rh", "cb"};
+  auto data = memory_dataset({{"x", x}}, exec.inputs(), "x");
+  const CalibrationTable t = calibrate(m, *data, names, opts);
+  Executor ref(m, ExecutorOptions{false, false, true});
+  ref.keep_values(names);
+  const auto all = ref.run({{"x", x}});
+  for (const auto& name : names) {
+    auto v = all.at(name).to_floats();
+    ASSERT_TRUE(t.ranges.count(name)) << name;
+    EXPECT_NEAR(t.ranges.at(name).min, *std::min_element(v.begin(), v.end()), 1e-4f) << name;
+    EXPECT_NEAR(t.ranges.at(name).max, *std::max_element(v.begin(), v.end()), 1e-4f) << name;
+  }
+  // Sample 21 (the second batch's sixth) overflows the square: 'sq', computed in a blocked
+  // layout, holds +inf; the error names it and the sample.
+  x.data<float>()[21 * 16 * 9 * 11 + 40] = 1e29f;
+  data = memory_dataset({{"x", x}}, exec.inputs(), "x");
+  try {
+    calibrate(m, *data, {"sq"}, opts);
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("'sq'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("sample 21 "), std::string::npos) << msg;
+  }
+}
