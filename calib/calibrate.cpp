@@ -26,6 +26,10 @@ int64_t first_nonfinite(const float* x, int64_t n) {
     if (!std::isfinite(x[i])) return i;
   return -1;
 }
+
+struct NonFiniteActivation : InputError {
+  using InputError::InputError;
+};
 }  // namespace
 
 CalibrationTable calibrate(const Model& model, Dataset& raw_data, const std::vector<std::string>& tensors,
@@ -57,63 +61,51 @@ CalibrationTable calibrate(const Model& model, Dataset& raw_data, const std::vec
     observers.push_back(make_observer(opts.method, opts.observer));
     raw.push_back(observers.back().get());
   }
-  std::vector<char> seen(names.size(), 0);  // written by the executor thread only
-  std::vector<char> infinite(names.size(), 0);
-  ObserverPool pool(raw, 0, size_t{64} << 20, /*finite_checked=*/true);  // submit() checks every value
-  // A tensor that is not finite although the data is: recorded here, reported after its batch
-  // with the sample it came from.
-  std::string bad_tensor;
-  int64_t bad_index = -1, bad_numel = 0;
-  auto submit = [&](const std::string& name, const Tensor& produced) {
-    auto it = index.find(name);
-    if (it == index.end() || produced.dtype() != DType::kFloat) return;
-    if (infinite[it->second]) return;
-    // Observers need the values, not their order: a tensor in a dense runtime layout is read as
-    // it is (set_hook below), and made plain only to name the sample of a bad value.
-    Tensor t = produced.layout() ? produced.dense_storage() : produced;
-    int64_t k = first_nonfinite(t.data<float>(), t.numel());
-    if (k >= 0 && produced.layout()) {
-      t = to_plain(produced);
-      k = first_nonfinite(t.data<float>(), t.numel());
+  std::vector<char> seen(names.size(), 0);      // written by the executor thread only
+  std::vector<char> infinite(names.size(), 0);  // written by the observer's worker; read after drain()
+  int64_t batch_begin = 0;                      // first sample of the batch being run
+  // An observer refused a tensor for a NaN or infinity although the data is finite (checked
+  // above). -inf only is by design (attention masks filled with -inf before Softmax): the tensor
+  // stays float. NaN or +inf: an overflow or invalid operation, reported with its sample.
+  auto on_nonfinite = [&](size_t i, const Tensor& produced, int64_t begin) {
+    const Tensor t = produced.layout() ? to_plain(produced) : produced;  // sample order
+    const float* x = t.data<float>();
+    const int64_t n = t.numel(), k = first_nonfinite(x, n);
+    if (k < 0) return false;
+    if (std::all_of(x + k, x + n, [](float v) { return std::isfinite(v) || v == -INFINITY; })) {
+      infinite[i] = 1;
+      return true;
     }
-    if (k >= 0) {
-      const float* x = t.data<float>();
-      // -inf only: by design (attention masks filled with -inf before Softmax); the tensor stays
-      // float. NaN or +inf: an overflow or invalid operation, reported with its sample.
-      if (std::all_of(x + k, x + t.numel(), [](float v) { return std::isfinite(v) || v == -INFINITY; })) {
-        infinite[it->second] = 1;
-        return;
-      }
-      if (bad_tensor.empty()) {
-        bad_tensor = name;
-        bad_index = k;
-        bad_numel = t.rank() ? t.numel() / std::max<int64_t>(1, t.dim(0)) : t.numel();
-      }
-      return;
-    }
-    seen[it->second] = 1;
-    pool.submit(it->second, t);
+    const int64_t per_sample = t.rank() ? n / std::max<int64_t>(1, t.dim(0)) : n;
+    throw NonFiniteActivation(data.describe() + ": tensor '" + names[i] + "' computed from sample " +
+                              std::to_string(begin + k / std::max<int64_t>(1, per_sample)) +
+                              " is not finite (an overflow or invalid operation in the model); calibration needs "
+                              "finite activations (-inf alone, as in attention masks, keeps the tensor float)");
   };
-  auto report_bad = [&](int64_t begin) {
-    if (bad_tensor.empty()) return;
-    throw InputError(data.describe() + ": tensor '" + bad_tensor + "' computed from sample " +
-                     std::to_string(begin + bad_index / std::max<int64_t>(1, bad_numel)) +
-                     " is not finite (an overflow or invalid operation in the model); calibration needs finite "
-                     "activations (-inf alone, as in attention masks, keeps the tensor float)");
+  ObserverPool pool(raw, 0, size_t{64} << 20, on_nonfinite);
+  // Observers need the values, not their order: tensors in a dense runtime layout come as they
+  // are (any_layout), and the pool's observers check them for NaN / inf in the same pass.
+  auto submit = [&](const std::string& name, const Tensor& t) {
+    auto it = index.find(name);
+    if (it == index.end() || t.dtype() != DType::kFloat) return;
+    seen[it->second] = 1;
+    pool.submit(it->second, t, batch_begin);
   };
   exec.set_hook(submit, /*any_layout=*/true);
   spdlog::debug("calibrating on {} with '{}' (batch {})", data.describe(), opts.method, batch);
   try {
-    run_batches(exec, data, batch, "calibrate", [&](int64_t begin, int64_t, const TensorMap& feeds, const TensorMap&) {
-      report_bad(begin);
+    run_batches(exec, data, batch, "calibrate", [&](int64_t begin, int64_t count, const TensorMap& feeds, const TensorMap&) {
       // Graph inputs are not node outputs, so the hook does not see them: observe them here.
       for (const auto& name : input_names) {
         auto it = feeds.find(name);
         if (it != feeds.end()) submit(name, it->second);
       }
+      batch_begin = begin + count;
     });
     exec.set_hook(nullptr);
     pool.drain();
+  } catch (const NonFiniteActivation&) {
+    throw;  // names its tensor and sample
   } catch (const Error& e) {
     if (!pool.failed()) throw;
     throw InputError("calibration: tensor '" + names[pool.failed_index()] + "': " + e.what());

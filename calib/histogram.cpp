@@ -16,7 +16,7 @@ namespace qtool {
 void throw_nonfinite_value(const float* x, int64_t n) {
   float v = 0;
   for (int64_t i = 0; i < n && std::isfinite(v); ++i) v = x[i];
-  throw Error("non-finite value (" + std::to_string(v) + ") in a calibrated tensor");
+  throw NonFiniteValue("non-finite value (" + std::to_string(v) + ") in a calibrated tensor");
 }
 
 void Histogram::grow_to(double amax) {
@@ -52,16 +52,9 @@ void bin_indices(const float* x, int64_t n, float scale, float offset, int32_t l
 
 void Histogram::add(const float* x, int64_t n) {
   if (n <= 0) return;
-  // NaN / inf first (one vectorised pass); then min/max, since the range may have to grow before
-  // values are binned.
-  if (!all_abs_within(x, n, std::numeric_limits<float>::max())) throw_nonfinite_value(x, n);
-  add_finite(x, n);
-}
-
-void Histogram::add_finite(const float* x, int64_t n) {
-  if (n <= 0) return;
+  // NaN / inf check and min / max in one vectorised pass, before binning: the range may have to grow.
   float lo, hi;
-  minmax_finite(x, n, lo, hi);
+  if (!minmax_checked(x, n, lo, hi)) throw_nonfinite_value(x, n);
   if (!any_) { min_ = lo; max_ = hi; any_ = true; }
   min_ = std::min(min_, lo);
   max_ = std::max(max_, hi);

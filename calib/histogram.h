@@ -6,16 +6,21 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/error.h"
+
 namespace qtool {
 
 // Throws Error "non-finite value (<first one>) in a calibrated tensor" (x holds one).
+// What observers throw for a NaN or infinity (calibrate() names the tensor and sample).
+struct NonFiniteValue : Error {
+  using Error::Error;
+};
 [[noreturn]] void throw_nonfinite_value(const float* x, int64_t n);
 
 class Histogram {
  public:
   explicit Histogram(int bins = 4096) : counts_(bins, 0.0) {}
-  void add(const float* x, int64_t n);         // Error on a NaN or infinity
-  void add_finite(const float* x, int64_t n);  // values known to be finite
+  void add(const float* x, int64_t n);  // NonFiniteValue on a NaN or infinity (nothing added)
   int bins() const { return static_cast<int>(counts_.size()); }
   double range() const { return range_; }          // R; bins span [-R, R]
   double bin_width() const { return 2 * range_ / bins(); }

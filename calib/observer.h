@@ -38,10 +38,9 @@ struct ObserverOptions {
 class Observer {
  public:
   virtual ~Observer() = default;
+  // Throws NonFiniteValue (calib/histogram.h) for a NaN or infinity among x, before changing
+  // anything: the observer then holds what it held.
   virtual void observe(const float* x, int64_t n) = 0;
-  // The same for values the caller has already checked to be finite (calibrate() does, to name
-  // the tensor and sample): observers may skip their own check.
-  virtual void observe_finite(const float* x, int64_t n) { observe(x, n); }
   virtual Range range() const = 0;
   // Ranges to choose from by their effect on the layers that read the tensor (calib/range_select.h);
   // one (range()) unless the observer offers several ("auto").
@@ -53,7 +52,6 @@ class HistogramObserver : public Observer {
  public:
   explicit HistogramObserver(const ObserverOptions& o) : hist_(o.bins), opts_(o) {}
   void observe(const float* x, int64_t n) override { hist_.add(x, n); }
-  void observe_finite(const float* x, int64_t n) override { hist_.add_finite(x, n); }
   Range range() const override { return range_of(hist_); }
   // The range this observer chooses for a tensor with histogram h.
   virtual Range range_of(const Histogram& h) const = 0;

@@ -6,8 +6,11 @@
 namespace qtool {
 
 ObserverPool::ObserverPool(std::vector<Observer*> observers, int workers, size_t max_pending_bytes,
-                           bool finite_checked)
-    : observers_(std::move(observers)), max_pending_bytes_(max_pending_bytes), finite_checked_(finite_checked) {
+                           NonFiniteHandler on_nonfinite)
+    : observers_(std::move(observers)),
+      max_pending_bytes_(max_pending_bytes),
+      on_nonfinite_(std::move(on_nonfinite)),
+      skipped_(observers_.size(), 0) {
   if (workers <= 0) workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   workers = static_cast<int>(std::min<size_t>(static_cast<size_t>(workers), std::max<size_t>(1, observers_.size())));
   workers_ = std::vector<Worker>(static_cast<size_t>(workers));
@@ -23,7 +26,7 @@ ObserverPool::~ObserverPool() {
   for (auto& w : workers_) w.thread.join();
 }
 
-void ObserverPool::submit(size_t index, Tensor t) {
+void ObserverPool::submit(size_t index, Tensor t, int64_t tag) {
   const size_t bytes = t.nbytes();
   std::unique_lock<std::mutex> lock(mu_);
   if (error_) std::rethrow_exception(error_);
@@ -31,7 +34,7 @@ void ObserverPool::submit(size_t index, Tensor t) {
   has_room_.wait(lock, [&] { return pending_bytes_ == 0 || pending_bytes_ + bytes <= max_pending_bytes_; });
   pending_bytes_ += bytes;
   ++pending_items_;
-  workers_[index % workers_.size()].queue.push_back({index, std::move(t)});
+  workers_[index % workers_.size()].queue.push_back({index, std::move(t), tag});
   lock.unlock();
   has_work_.notify_all();
 }
@@ -48,10 +51,14 @@ void ObserverPool::work(size_t w) {
     const size_t bytes = item.t.nbytes();
     std::exception_ptr failed;
     try {
-      if (!skip) {
-        Observer& o = *observers_[item.index];
-        if (finite_checked_) o.observe_finite(item.t.data<float>(), item.t.numel());
-        else o.observe(item.t.data<float>(), item.t.numel());
+      if (!skip && !skipped_[item.index]) {
+        const Tensor values = item.t.layout() ? item.t.dense_storage() : item.t;
+        try {
+          observers_[item.index]->observe(values.data<float>(), values.numel());
+        } catch (const NonFiniteValue&) {
+          if (!on_nonfinite_) throw;
+          if (on_nonfinite_(item.index, item.t, item.tag)) skipped_[item.index] = 1;
+        }
       }
     } catch (...) {
       failed = std::current_exception();

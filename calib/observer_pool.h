@@ -9,12 +9,15 @@
 // with the next layers' kernels.
 // Memory stays flat: submit() blocks while the tensors waiting in the queues exceed
 // `max_pending_bytes`, so at most that much activation memory is held beyond what the executor
-// holds itself. Errors: the first exception an observer throws is rethrown by drain().
+// holds itself. Errors: the first exception an observer throws is rethrown by the next submit()
+// or by drain(), as thrown. A NaN or infinity (NonFiniteValue) goes to the non-finite handler
+// first, on the worker: it may skip the tensor and the observer's later ones, or throw.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -26,17 +29,24 @@ namespace qtool {
 
 class ObserverPool {
  public:
-  // workers <= 0: one per hardware thread. Observers must outlive the pool. finite_checked: the
-  // caller has checked every submitted value to be finite (observers get observe_finite()).
+  // Called on the worker thread when observer `index` refuses tensor `t` (submitted with `tag`)
+  // for a NaN or infinity. Returns true to skip the observer's later tensors too, false to go on;
+  // what it throws fails the pool like an observer's error.
+  using NonFiniteHandler = std::function<bool(size_t index, const Tensor& t, int64_t tag)>;
+
+  // workers <= 0: one per hardware thread. Observers must outlive the pool. Without a handler, a
+  // non-finite value fails the pool.
   ObserverPool(std::vector<Observer*> observers, int workers = 0, size_t max_pending_bytes = size_t{64} << 20,
-               bool finite_checked = false);
+               NonFiniteHandler on_nonfinite = nullptr);
   ~ObserverPool();
   ObserverPool(const ObserverPool&) = delete;
   ObserverPool& operator=(const ObserverPool&) = delete;
 
-  // Queues a float tensor for observer `index`. Rethrows an earlier observer error instead, so a
-  // failure stops calibration at the next tensor.
-  void submit(size_t index, Tensor t);
+  // Queues a float tensor for observer `index` (plain, or in a dense runtime layout: observers
+  // read the values in storage order); `tag` goes to the non-finite handler (calibration: the
+  // batch's first sample). Rethrows an earlier error instead, so a failure stops calibration at
+  // the next tensor.
+  void submit(size_t index, Tensor t, int64_t tag = 0);
   // Waits until every submitted tensor has been observed; rethrows the first observer error
   // (failed_index() says whose).
   void drain();
@@ -47,6 +57,7 @@ class ObserverPool {
   struct Item {
     size_t index;
     Tensor t;
+    int64_t tag;
   };
   struct Worker {
     std::deque<Item> queue;
@@ -62,7 +73,8 @@ class ObserverPool {
   bool stop_ = false;
   std::exception_ptr error_;
   size_t failed_index_ = 0;
-  bool finite_checked_ = false;
+  NonFiniteHandler on_nonfinite_;
+  std::vector<char> skipped_;  // per observer; touched only by the observer's worker
 };
 
 }  // namespace qtool

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/float_scan.h"
 
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace qtool {
@@ -24,6 +28,68 @@ bool all_abs_within(const float* x, int64_t n, float limit) {
   int bad = 0;
   for (int64_t i = 0; i < n; ++i) bad |= !(x[i] >= -limit && x[i] <= limit);
   return bad == 0;
+}
+
+namespace {
+
+// AVX-512: four min / max accumulators (the reductions' latency, not the loads, would bound one),
+// and a mask of lanes whose |x| is above FLT_MAX or unordered (NaN). Written with intrinsics since
+// the compiler cannot vectorise min / max reductions that must see NaN without finite-math-only,
+// which would also let it drop the check.
+// GCC 12's min / max intrinsics pass _mm512_undefined_ps() as the unused merge source, which
+// -Wuninitialized reports at every call (a false positive).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+__attribute__((target("avx512f"))) bool minmax_checked_avx512(const float* x, int64_t n, float& lo, float& hi) {
+  const __m512 limit = _mm512_set1_ps(std::numeric_limits<float>::max());
+  __m512 l0 = _mm512_set1_ps(INFINITY), l1 = l0, l2 = l0, l3 = l0;
+  __m512 h0 = _mm512_set1_ps(-INFINITY), h1 = h0, h2 = h0, h3 = h0;
+  __mmask16 bad = 0;
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    const __m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + 16);
+    const __m512 c = _mm512_loadu_ps(x + i + 32), d = _mm512_loadu_ps(x + i + 48);
+    l0 = _mm512_min_ps(l0, a), h0 = _mm512_max_ps(h0, a);
+    l1 = _mm512_min_ps(l1, b), h1 = _mm512_max_ps(h1, b);
+    l2 = _mm512_min_ps(l2, c), h2 = _mm512_max_ps(h2, c);
+    l3 = _mm512_min_ps(l3, d), h3 = _mm512_max_ps(h3, d);
+    bad |= _mm512_cmp_ps_mask(_mm512_abs_ps(a), limit, _CMP_NLE_UQ) |
+           _mm512_cmp_ps_mask(_mm512_abs_ps(b), limit, _CMP_NLE_UQ) |
+           _mm512_cmp_ps_mask(_mm512_abs_ps(c), limit, _CMP_NLE_UQ) |
+           _mm512_cmp_ps_mask(_mm512_abs_ps(d), limit, _CMP_NLE_UQ);
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    const __m512 a = _mm512_maskz_loadu_ps(m, x + i);
+    l0 = _mm512_mask_min_ps(l0, m, l0, a);
+    h0 = _mm512_mask_max_ps(h0, m, h0, a);
+    bad |= _mm512_mask_cmp_ps_mask(m, _mm512_abs_ps(a), limit, _CMP_NLE_UQ);
+  }
+  alignas(64) float l[16], h[16];
+  _mm512_store_ps(l, _mm512_min_ps(_mm512_min_ps(l0, l1), _mm512_min_ps(l2, l3)));
+  _mm512_store_ps(h, _mm512_max_ps(_mm512_max_ps(h0, h1), _mm512_max_ps(h2, h3)));
+  lo = l[0], hi = h[0];
+  for (int k = 1; k < 16; ++k) lo = std::min(lo, l[k]), hi = std::max(hi, h[k]);
+  return bad == 0;
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+bool minmax_checked_plain(const float* x, int64_t n, float& lo, float& hi) {
+  if (!all_abs_within(x, n, std::numeric_limits<float>::max())) return false;
+  minmax_finite(x, n, lo, hi);
+  return true;
+}
+
+}  // namespace
+
+bool minmax_checked(const float* x, int64_t n, float& lo, float& hi) {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  return avx512 ? minmax_checked_avx512(x, n, lo, hi) : minmax_checked_plain(x, n, lo, hi);
 }
 
 }  // namespace qtool

@@ -12,4 +12,8 @@ void minmax_finite(const float* x, int64_t n, float& lo, float& hi);
 // True when every |x[i]| <= limit (a NaN is not).
 bool all_abs_within(const float* x, int64_t n, float limit);
 
+// Min and max in one pass that also checks the values (n >= 1): false when one is NaN or
+// infinite (lo / hi are then meaningless). What observers run on every activation.
+bool minmax_checked(const float* x, int64_t n, float& lo, float& hi);
+
 }  // namespace qtool

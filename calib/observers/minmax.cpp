@@ -14,13 +14,8 @@ class MinMaxObserver : public Observer {
  public:
   void observe(const float* x, int64_t n) override {
     if (n <= 0) return;
-    if (!all_abs_within(x, n, std::numeric_limits<float>::max())) throw_nonfinite_value(x, n);
-    observe_finite(x, n);
-  }
-  void observe_finite(const float* x, int64_t n) override {
-    if (n <= 0) return;
     float lo, hi;
-    minmax_finite(x, n, lo, hi);  // one vectorised pass
+    if (!minmax_checked(x, n, lo, hi)) throw_nonfinite_value(x, n);  // one vectorised pass
     merge(lo, hi);
   }
   Range range() const override { return lo_ > hi_ ? Range{0, 0} : Range{lo_, hi_}; }
