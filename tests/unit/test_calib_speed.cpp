@@ -121,15 +121,30 @@ TEST(Histogram, BinsMatchScalarFormula) {
   EXPECT_EQ(mass, static_cast<double>(all.size()));
 }
 
+// The counters are 16-bit between flushes: one bin taking a million values in one call (a ReLU's
+// zeros) must still count every one.
+TEST(Histogram, OneBinTakesAMillionValuesInOneCall) {
+  Histogram h(64);
+  std::vector<float> v(1000003, 0.f);
+  v[17] = 1.f;  // the range
+  h.add(v.data(), static_cast<int64_t>(v.size()));
+  const auto& c = h.counts();
+  EXPECT_EQ(*std::max_element(c.begin(), c.end()), 1000002.0);
+  double mass = 0;
+  for (double x : c) mass += x;
+  EXPECT_EQ(mass, 1000003.0);
+}
+
 TEST(Histogram, NonFiniteIsAnError) {
   for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
                     -std::numeric_limits<float>::infinity()}) {
     Histogram h(64);
     std::vector<float> v(5000, 0.5f);
     v[4321] = bad;  // in the second 4096-value block
-    EXPECT_THROW(h.add(v.data(), static_cast<int64_t>(v.size())), Error) << bad;
+    EXPECT_THROW(h.add(v.data(), static_cast<int64_t>(v.size())), NonFiniteValue) << bad;
+    EXPECT_EQ(h.total(), 0.0);  // nothing was added
     auto mm = make_observer("minmax");
-    EXPECT_THROW(mm->observe(v.data(), static_cast<int64_t>(v.size())), Error) << bad;
+    EXPECT_THROW(mm->observe(v.data(), static_cast<int64_t>(v.size())), NonFiniteValue) << bad;
   }
 }
 
