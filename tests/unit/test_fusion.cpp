@@ -40,13 +40,7 @@ Model conv_chain() {
   return m;
 }
 
-float max_abs_diff(const Tensor& a, const Tensor& b) {
-  EXPECT_EQ(a.shape(), b.shape());
-  auto x = a.to_floats(), y = b.to_floats();
-  float d = 0.f;
-  for (size_t i = 0; i < x.size(); ++i) d = std::max(d, std::fabs(x[i] - y[i]));
-  return d;
-}
+using test::max_abs_diff;
 
 }  // namespace
 

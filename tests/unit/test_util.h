@@ -3,6 +3,9 @@
 #pragma once
 #include <onnx/defs/parser.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <random>
 
 #include "io/model.h"
@@ -25,5 +28,14 @@ inline Tensor random_tensor(Shape shape, uint32_t seed, float lo = -1.f, float h
 }
 
 inline void set_init(Model& m, const std::string& name, const Tensor& t) { m.set_initializer(name, t); }
+
+// Largest |a - b| over the elements; infinity when the shapes differ.
+inline float max_abs_diff(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) return std::numeric_limits<float>::infinity();
+  auto x = a.to_floats(), y = b.to_floats();
+  float d = 0.f;
+  for (size_t i = 0; i < x.size(); ++i) d = std::max(d, std::fabs(x[i] - y[i]));
+  return d;
+}
 
 }  // namespace qtool::test
