@@ -52,7 +52,7 @@ void ObserverPool::work(size_t w) {
     std::exception_ptr failed;
     try {
       if (!skip && !skipped_[item.index]) {
-        const Tensor values = item.t.layout() ? item.t.dense_storage() : item.t;
+        const Tensor values = item.t.dense_storage();  // plain, or a dense layout read in storage order
         try {
           observers_[item.index]->observe(values.data<float>(), values.numel());
         } catch (const NonFiniteValue&) {

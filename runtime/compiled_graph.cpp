@@ -308,16 +308,16 @@ void CompiledGraph::finish() {
     }
   }
   const bool layouts = env_->options.layouts && !env_->options.reference_only;
-  // A pointwise step can keep a layout only when no constant operand (a per-channel bias or
-  // scale) would need broadcasting; computed operands are checked when it runs.
-  for (auto& s : steps_)
+  // A pointwise step reads layouts (counts as an aware reader) only when no constant operand (a
+  // per-channel bias or scale) would need broadcasting; computed operands are checked when it runs.
+  for (auto& s : steps_) {
+    if (!s.pointwise || s.layout_aware) continue;
+    for (int id : s.in)
+      if (id >= 0 && constants_[id].is_tensor() && constants_[id].tensor().numel() != 1) s.pointwise = false;
     if (s.pointwise)
       for (int id : s.in)
-        if (id >= 0 && constants_[id].is_tensor() && constants_[id].tensor().numel() != 1) s.pointwise = false;
-  for (size_t k = 0; k < steps_.size(); ++k)
-    if (steps_[k].pointwise)
-      for (int id : steps_[k].in)
-        if (id >= 0 && !steps_[k].layout_aware) ++aware_readers[id];
+        if (id >= 0) ++aware_readers[id];
+  }
   for (auto& s : steps_) {
     const int o = s.out.empty() ? -1 : s.out[0];
     s.allow_layout_output = layouts && (s.layout_aware || s.pointwise) && s.out.size() == 1 && o >= 0 && readers[o] > 0 &&
