@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// bench_executor MODEL BATCH SECONDS [--reference]: times qtool's executor on one model.
+// bench_executor MODEL BATCH SECONDS [--reference] [--profile]: times qtool's executor on one model.
 // Input: uniform [0, 1) float32 (or the input's integer type, 0..9) of the model's input shapes
 // with the first extent set to BATCH (symbolic extents = 1). Runs once to warm up (primitive
 // creation, weight reorders), then repeats whole runs for about SECONDS of wall time.
 // Prints one JSON line: {"batch", "runs", "ms_per_run", "images_per_s", "compile_s", "first_run_s"}.
+// --profile: also times every step of the timed runs (runtime/step_profile.h) and prints the
+// summary to stderr (the per-step clock reads cost a little throughput).
 // Used by bench/bench_executor.py (threads: OMP_NUM_THREADS, as oneDNN reads it).
 #include <chrono>
 #include <cmath>
@@ -15,20 +17,27 @@
 #include "io/model.h"
 #include "runtime/allocator_policy.h"
 #include "runtime/executor.h"
+#include "runtime/step_profile.h"
 
 using namespace qtool;
 
 int main(int argc, char** argv) {
   qtool::keep_freed_memory_for_reuse();  // as the qtool executable runs the executor
   if (argc < 4) {
-    std::fprintf(stderr, "usage: bench_executor MODEL BATCH SECONDS [--reference]\n");
+    std::fprintf(stderr, "usage: bench_executor MODEL BATCH SECONDS [--reference] [--profile]\n");
     return 2;
   }
   try {
     const int64_t batch = std::atoll(argv[2]);
     const double seconds = std::atof(argv[3]);
     ExecutorOptions opt;
-    if (argc > 4 && std::string(argv[4]) == "--reference") opt.reference_only = true;
+    bool profile = false;
+    for (int i = 4; i < argc; ++i) {
+      const std::string flag = argv[i];
+      if (flag == "--reference") opt.reference_only = true;
+      else if (flag == "--profile") profile = true;
+      else throw std::invalid_argument("unknown flag " + flag);
+    }
     using clock = std::chrono::steady_clock;
     auto t0 = clock::now();
     Model model = load_model(argv[1]);
@@ -55,6 +64,7 @@ int main(int argc, char** argv) {
     t0 = clock::now();
     exec.run(feeds);
     const double first_s = std::chrono::duration<double>(clock::now() - t0).count();
+    if (profile) exec.set_profiling(true);
     int runs = 0;
     t0 = clock::now();
     double el = 0;
@@ -67,6 +77,7 @@ int main(int argc, char** argv) {
     std::printf("{\"batch\": %lld, \"runs\": %d, \"ms_per_run\": %.3f, \"images_per_s\": %.2f, \"compile_s\": %.3f, "
                 "\"first_run_s\": %.3f}\n",
                 static_cast<long long>(batch), runs, ms, 1000.0 * batch / ms, compile_s, first_s);
+    if (profile) std::fputs(profile_summary(exec.profile()).c_str(), stderr);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_executor: %s\n", e.what());
     return 1;

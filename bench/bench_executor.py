@@ -2,8 +2,9 @@
 """Executor throughput, qtool vs onnxruntime, fp32 and int8 (QDQ written by `qtool quantize`), one run.
 
 Models: the Model Zoo ResNet-50, DenseNet-121 and Inception-v2 from the onnx wheel
-(onnx/backend/test/data/light/, weights are constants: speed only), resnet_4b and UltraFace RFB-320
-from ../shared/data (skipped when absent). Batch 1 and 16 (the models declare batch 1: the
+(onnx/backend/test/data/light/, weights are constants: speed only), resnet_4b, UltraFace RFB-320 and
+the ViT pgd_2_3_16 from ../shared/data, MobileNetV3-small and EfficientNet-B0 exported by PyTorch
+(build/torch-models, written by the coverage tests' tests/models/export_torch.py; skipped when absent). Batch 1 and 16 (the models declare batch 1: the
 onnxruntime copy gets a symbolic batch extent; a model whose graph fixes the batch reports n/a).
 Same thread count for both (OMP_NUM_THREADS for qtool's oneDNN, intra_op_num_threads for
 onnxruntime). qtool is timed by build/bench_executor (in-process Executor::run, after one warm-up
@@ -31,12 +32,16 @@ LIGHT = Path(onnx.__file__).parent / "backend/test/data/light"
 SHARED = ROOT.parent / "shared" / "data"
 if not SHARED.exists():
     SHARED = Path("/work/shared/data")
+TORCH = Path(os.environ.get("QTOOL_TORCH_MODELS", ROOT / "build/torch-models"))  # tests/models/export_torch.py
 MODELS = {
     "resnet50": LIGHT / "light_resnet50.onnx",
     "densenet121": LIGHT / "light_densenet121.onnx",
     "inception_v2": LIGHT / "light_inception_v2.onnx",
     "resnet_4b": SHARED / "cifar10-resnet-vnncomp/resnet_4b.onnx",
     "ultraface": SHARED / "ultraface/version-RFB-320.onnx",
+    "vit": SHARED / "cifar10-vit-vnncomp/pgd_2_3_16.onnx",
+    "mobilenet_v3": TORCH / "mobilenet_v3_small-opset17.onnx",
+    "efficientnet": TORCH / "efficientnet_b0-opset17.onnx",
 }
 
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <new>
 
@@ -455,9 +456,24 @@ std::vector<Value> CompiledGraph::execute(std::vector<Value> inputs, const std::
     if (i >= outer.size() || !outer[i]) throw Error("subgraph value '" + free_vars_[i] + "' is not bound");
     slots[free_slots_[i]] = *outer[i];
   }
+  std::vector<StepProfile>* profile = observer ? observer->profile : nullptr;
+  if (profile && profile->size() != steps_.size()) *profile = step_profile_table();
   for (size_t k = 0; k < steps_.size(); ++k) {
     const Step& s = steps_[k];
-    run_step(s, slots, true);
+    if (profile) {
+      bool layout_in = false;
+      for (int id : s.in) layout_in |= id >= 0 && slots[id].is_tensor() && slots[id].tensor().layout() != nullptr;
+      const auto t0 = std::chrono::steady_clock::now();
+      run_step(s, slots, true);
+      auto& p = (*profile)[k];
+      p.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      ++p.calls;
+      const bool layout_out = !s.out.empty() && s.out[0] >= 0 && slots[s.out[0]].is_tensor() &&
+                              slots[s.out[0]].tensor().layout() != nullptr;
+      p.layout = layout_in && layout_out ? "layout in+out" : layout_in ? "layout in" : layout_out ? "layout out" : "plain";
+    } else {
+      run_step(s, slots, true);
+    }
     if (observer)
       for (int id : s.out) {
         if (id < 0 || !slots[id].is_tensor()) continue;
@@ -479,6 +495,19 @@ std::vector<Value> CompiledGraph::execute(std::vector<Value> inputs, const std::
     if (slots[id].is_tensor() && slots[id].tensor().layout()) slots[id] = to_plain(slots[id].tensor());
   }
   return slots;
+}
+
+std::vector<StepProfile> CompiledGraph::step_profile_table() const {
+  static const char* const kActivation[] = {"",         "+Relu",        "+LeakyRelu", "+Clip", "+Tanh",
+                                            "+Sigmoid", "+HardSigmoid", "+HardSwish", "+Swish"};
+  static_assert(sizeof kActivation / sizeof kActivation[0] == FusedActivation::kSwish + 1, "one name per kind");
+  std::vector<StepProfile> table(steps_.size());
+  for (size_t k = 0; k < steps_.size(); ++k) {
+    const auto& n = *steps_[k].node;
+    table[k].node = !n.name().empty() ? n.name() : n.output_size() > 0 ? n.output(0) : std::string();
+    table[k].op_type = n.op_type() + kActivation[steps_[k].activation.kind];
+  }
+  return table;
 }
 
 std::vector<Value> CompiledGraph::outputs_of(const std::vector<Value>& slots) const {

@@ -36,6 +36,7 @@ class CompiledGraph {
     const Executor::Hook* hook = nullptr;
     bool any_layout = false;  // the hook takes tensors in a dense runtime layout as they are
     std::map<std::string, std::pair<DType, Shape>>* shapes = nullptr;
+    std::vector<StepProfile>* profile = nullptr;  // per step, accumulated (sized by execute())
   };
 
   // `outer`: names visible from enclosing scopes (nullptr for the model's graph).
@@ -55,6 +56,8 @@ class CompiledGraph {
                              const Observer* observer = nullptr) const;
   // Outputs in the order of output_names.
   std::vector<Value> outputs_of(const std::vector<Value>& slots) const;
+  // One empty StepProfile per step of execute(), named and typed.
+  std::vector<StepProfile> step_profile_table() const;
 
   // Top level only.
   void keep_values(const std::vector<std::string>& names);

@@ -135,12 +135,18 @@ ValueMap Executor::run_values(const ValueMap& feeds) {
     inputs.push_back(v);
   }
   if (record_shapes_) value_shapes_.clear();
-  CompiledGraph::Observer obs{&hook_, hook_any_layout_, record_shapes_ ? &value_shapes_ : nullptr};
+  CompiledGraph::Observer obs{&hook_, hook_any_layout_, record_shapes_ ? &value_shapes_ : nullptr,
+                              profiling_ ? &profile_ : nullptr};
   auto slots = graph_->execute(std::move(inputs), {}, &obs);
   ValueMap out;  // graph outputs and kept values
   for (size_t id = 0; id < slots.size(); ++id)
     if (slots[id].present()) out[graph_->slot_name(static_cast<int>(id))] = std::move(slots[id]);
   return out;
+}
+
+void Executor::set_profiling(bool on) {
+  profiling_ = on;
+  profile_.clear();
 }
 
 TensorMap Executor::run(const TensorMap& feeds) {

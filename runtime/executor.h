@@ -63,6 +63,16 @@ struct ExecutorOptions {
 
 class CompiledGraph;
 
+// Wall time of one top-level step over the runs since Executor::set_profiling(true) (fused
+// nodes are one step, named by the node that survives fusion).
+struct StepProfile {
+  std::string node;       // node name (or its first output's name when unnamed)
+  std::string op_type;    // with "+Relu" etc. for a fused activation
+  std::string layout;     // "plain", "layout in", "layout out", "layout in+out"
+  int64_t calls = 0;
+  double seconds = 0;     // summed over calls
+};
+
 class Executor {
  public:
   // The executor refers to `model`'s nodes and initializers: the model must outlive it (a
@@ -104,6 +114,10 @@ class Executor {
   // state; they run the model on real data to get them).
   const std::map<std::string, std::pair<DType, Shape>>& last_value_shapes() const { return value_shapes_; }
   void record_shapes(bool on) { record_shapes_ = on; }
+  // Time every top-level step of the following runs (a steady_clock read per step); profile()
+  // gives the totals in execution order. Turning it on clears earlier totals.
+  void set_profiling(bool on);
+  const std::vector<StepProfile>& profile() const { return profile_; }
 
  private:
   std::unique_ptr<CompiledGraph> graph_;
@@ -112,6 +126,8 @@ class Executor {
   bool hook_any_layout_ = false;
   std::map<std::string, std::pair<DType, Shape>> value_shapes_;
   bool record_shapes_ = false;
+  bool profiling_ = false;
+  std::vector<StepProfile> profile_;
 };
 
 // Runs one node (no subgraph attributes) on known inputs (nullptr for omitted ones) with the

@@ -23,8 +23,10 @@ namespace qtool {
 // An elementwise activation the executor fused into a node's output (runtime/fusion.cpp).
 // Only kernels listed in fusion.cpp as accepting one ever receive kind != kNone.
 struct FusedActivation {
-  enum Kind { kNone, kRelu, kLeakyRelu, kClip } kind = kNone;
-  float alpha = 0.f, beta = 0.f;  // LeakyRelu: alpha = slope; Clip: [alpha, beta]
+  enum Kind { kNone, kRelu, kLeakyRelu, kClip, kTanh, kSigmoid, kHardSigmoid, kHardSwish, kSwish } kind = kNone;
+  // LeakyRelu: alpha = slope; Clip: [alpha, beta]; HardSigmoid: max(0, min(1, alpha x + beta));
+  // Swish: x * sigmoid(alpha x) (SiLU for alpha 1, as Sigmoid -> Mul write it)
+  float alpha = 0.f, beta = 0.f;
 };
 
 // A subgraph attribute of a node (If's branches, Loop's and Scan's body), compiled by the

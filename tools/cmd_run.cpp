@@ -16,6 +16,7 @@
 #include "io/input_file.h"
 #include "io/npy.h"
 #include "io/onnx_value.h"
+#include "runtime/step_profile.h"
 #include "tools/commands.h"
 
 namespace fs = std::filesystem;
@@ -97,7 +98,7 @@ void add_run_command(CLI::App& app) {
   struct Args {
     std::string model, data_path, out;
     int64_t batch = 32;
-    bool reference = false;
+    bool reference = false, profile = false;
     DataOptions data;
   };
   auto a = std::make_shared<Args>();
@@ -111,6 +112,8 @@ void add_run_command(CLI::App& app) {
       ->required();
   cmd->add_option("--batch", a->batch, "largest batch to run (default 32)");
   cmd->add_flag("--reference", a->reference, "run every node with its plain reference kernel");
+  cmd->add_flag("--profile", a->profile,
+                "time every node and print time per op type and the slowest nodes (ms per run) to stdout");
   add_data_options(cmd, a->data);
   cmd->callback([a] {
     if (a->batch < 1) throw InputError("--batch must be >= 1, got " + std::to_string(a->batch));
@@ -136,17 +139,20 @@ void add_run_command(CLI::App& app) {
           guard.output(fs::path(a->out) / ("output_" + std::to_string(i) + ".pb"), true, "-o");
       }
       ValueMap feeds = read_whole_inputs(a->data_path, exec.inputs());
+      if (a->profile) exec.set_profiling(true);
       ValueMap out = exec.run_values(feeds);
       ValueMap outputs;
       for (const auto& n : exec.output_names())
         if (out.count(n)) outputs[n] = out[n];
       write_outputs(a->out, exec.output_names(), outputs);
       std::cout << "qtool run: " << feeds.size() << " whole inputs -> " << a->out << "\n";
+      if (a->profile) std::cout << profile_summary(exec.profile());
       return;
     }
     auto data = open_data(a->data_path, model_input_specs(m), a->data);
     Executor exec(m, opts);
     const int64_t batch = probe_batch_size(exec, *data, a->batch);
+    if (a->profile) exec.set_profiling(true);  // after the probe: the batches that are kept
     std::map<std::string, std::vector<Tensor>> parts;
     run_batches(exec, *data, batch, "run", [&](int64_t, int64_t, const TensorMap&, const TensorMap& out) {
       for (const auto& [k, t] : out) parts[k].push_back(t);
@@ -176,6 +182,7 @@ void add_run_command(CLI::App& app) {
     }
     write_npz(a->out, merged);
     std::cout << "qtool run: " << data->describe() << " -> " << a->out << "\n";
+    if (a->profile) std::cout << profile_summary(exec.profile());
   });
 }
 
