@@ -6,12 +6,17 @@
 //                                 (oneDNN sum post-op; residual connections), when `other` is
 //                                 computed before the Conv and the sum's one reader is an
 //                                 activation below
-//   Conv -> Relu | LeakyRelu | Clip : applied inside the Conv kernel (oneDNN eltwise post-op)
+//   Conv -> Relu | LeakyRelu | Clip | Tanh | Sigmoid | HardSigmoid | HardSwish | Swish
+//                               : applied inside the Conv kernel (oneDNN eltwise post-op)
+//   Conv -> Sigmoid -> Mul(conv, sigmoid) : SiLU as PyTorch exports it (EfficientNet), one
+//                                 swish post-op; the Conv's output then has exactly these two
+//                                 readers and the Sigmoid's output only the Mul
 // in this order (Conv -> BN -> Add -> Relu is one step).
 // A fusion happens only when the Conv's output has exactly one reader, is not a graph output and
 // is not a kept value, so no value anybody asked for disappears. Same rewrites as ONNX Runtime's
 // ConvBNFusion / ConvActivationFusion graph transformers.
 #include <cmath>
+#include <utility>
 
 #include "runtime/compiled_graph.h"
 
@@ -61,7 +66,24 @@ void CompiledGraph::fuse() {
     while (changed) {
       changed = false;
       const int out = conv.out[0];
-      if (out < 0 || keep_[out] || r[out].size() != 1) break;
+      if (out < 0 || keep_[out]) break;
+      if (r[out].size() == 2 && !summed) {  // x * sigmoid(x)
+        size_t sig = r[out][0], mul = r[out][1];
+        if (is_op(*steps_[mul].node, "Sigmoid")) std::swap(sig, mul);
+        const Step& ss = steps_[sig];
+        const Step& ms = steps_[mul];
+        const bool ok = sig != mul && !removed[sig] && !removed[mul] && is_op(*ss.node, "Sigmoid") &&
+                        is_op(*ms.node, "Mul") && ss.in.size() == 1 && ss.out.size() == 1 && ss.out[0] >= 0 &&
+                        !keep_[ss.out[0]] && r[ss.out[0]].size() == 1 && r[ss.out[0]][0] == mul && ms.in.size() == 2 &&
+                        ms.out.size() == 1 &&
+                        ((ms.in[0] == out && ms.in[1] == ss.out[0]) || (ms.in[1] == out && ms.in[0] == ss.out[0]));
+        if (!ok) break;
+        conv.activation = {FusedActivation::kSwish, 1.f, 0.f};
+        conv.out[0] = ms.out[0];
+        removed[sig] = removed[mul] = true;
+        break;  // nothing fuses after an activation
+      }
+      if (r[out].size() != 1) break;
       const size_t j = r[out][0];
       Step& next = steps_[j];
       const auto& n = *next.node;
@@ -116,6 +138,15 @@ void CompiledGraph::fuse() {
         conv.activation = {FusedActivation::kRelu, 0.f, 0.f};
       } else if (is_op(n, "LeakyRelu") && next.out.size() == 1) {
         conv.activation = {FusedActivation::kLeakyRelu, attr_float(n, "alpha", 0.01f), 0.f};
+      } else if ((is_op(n, "Tanh") || is_op(n, "Sigmoid") || is_op(n, "HardSwish")) && next.out.size() == 1) {
+        conv.activation = {is_op(n, "Tanh")      ? FusedActivation::kTanh
+                           : is_op(n, "Sigmoid") ? FusedActivation::kSigmoid
+                                                 : FusedActivation::kHardSwish,
+                           0.f, 0.f};
+      } else if (is_op(n, "HardSigmoid") && next.out.size() == 1) {
+        conv.activation = {FusedActivation::kHardSigmoid, attr_float(n, "alpha", 0.2f), attr_float(n, "beta", 0.5f)};
+      } else if (is_op(n, "Swish") && next.out.size() == 1) {
+        conv.activation = {FusedActivation::kSwish, attr_float(n, "alpha", 1.f), 0.f};
       } else if (is_op(n, "Clip") && next.out.size() == 1) {
         float lo = -INFINITY, hi = INFINITY;
         if (next.version < 11) {

@@ -23,7 +23,7 @@ using namespace convpool;
 // The activation applied to a convolution's output: the executor's fused one (Conv) or FusedConv's
 // `activation` attribute.
 struct ConvActivation {
-  enum Kind { kNone, kRelu, kLeakyRelu, kClip, kTanh, kSigmoid, kHardSigmoid } kind = kNone;
+  enum Kind { kNone, kRelu, kLeakyRelu, kClip, kTanh, kSigmoid, kHardSigmoid, kHardSwish, kSwish } kind = kNone;
   float alpha = 0.f, beta = 0.f;
 };
 
@@ -34,6 +34,11 @@ ConvActivation activation_of(const KernelContext& c) {
       case FusedActivation::kRelu: a.kind = ConvActivation::kRelu; break;
       case FusedActivation::kLeakyRelu: a.kind = ConvActivation::kLeakyRelu; break;
       case FusedActivation::kClip: a.kind = ConvActivation::kClip; break;
+      case FusedActivation::kTanh: a.kind = ConvActivation::kTanh; break;
+      case FusedActivation::kSigmoid: a.kind = ConvActivation::kSigmoid; break;
+      case FusedActivation::kHardSigmoid: a.kind = ConvActivation::kHardSigmoid; break;
+      case FusedActivation::kHardSwish: a.kind = ConvActivation::kHardSwish; break;
+      case FusedActivation::kSwish: a.kind = ConvActivation::kSwish; break;
       default: break;
     }
     a.alpha = c.activation.alpha;
@@ -81,6 +86,8 @@ inline double apply_activation(const ConvActivation& a, double v) {
     case ConvActivation::kTanh: return std::tanh(v);
     case ConvActivation::kSigmoid: return 1.0 / (1.0 + std::exp(-v));
     case ConvActivation::kHardSigmoid: return std::min(1.0, std::max(0.0, a.alpha * v + a.beta));
+    case ConvActivation::kHardSwish: return v * std::min(1.0, std::max(0.0, v / 6.0 + 0.5));
+    case ConvActivation::kSwish: return v / (1.0 + std::exp(-static_cast<double>(a.alpha) * v));
   }
   return v;
 }
@@ -241,6 +248,9 @@ bool append_post_op(dnnl::post_ops& ops, const ConvActivation& a) {
       ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, a.alpha, a.beta);
       ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip_v2, 0.f, 1.f);
       return true;
+    // oneDNN 2.x: x * relu6(x + 3) / 6, ONNX HardSwish exactly (its alpha and beta are ignored)
+    case ConvActivation::kHardSwish: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_hardswish, 0.f, 0.f); return true;
+    case ConvActivation::kSwish: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_swish, a.alpha, 0.f); return true;
   }
   return false;
 }

@@ -157,3 +157,68 @@ TEST(Fusion, ResidualAddFusesIntoConv) {
   EXPECT_GT(*std::max_element(s2.begin(), s2.end()), 2.f);
   EXPECT_LT(*std::min_element(s3.begin(), s3.end()), 0.f);
 }
+
+// MobileNetV3 / EfficientNet activations fuse into the Conv that feeds them (oneDNN eltwise
+// post-ops): HardSwish, HardSigmoid, Tanh, Sigmoid, and SiLU written as Sigmoid -> Mul(x, sigmoid).
+// A Sigmoid whose output has a second reader stays a step of its own, and so does the Mul.
+// float32 runs the oneDNN post-ops, float64 the reference kernel's fused activations.
+TEST(Fusion, MobileNetActivationsFuseIntoConv) {
+  for (const std::string type : {"float", "double"}) {
+  SCOPED_TRACE(type);
+  const DType dt = type == "float" ? DType::kFloat : DType::kDouble;
+  std::string text = R"(<ir_version: 8, opset_import: ["" : 14]>
+    g (float[2,8,10,10] x) => (float[2,8,10,10] y, float[2,8,10,10] z) {
+      c1 = Conv<pads = [1,1,1,1]>(x, w1, b1)
+      h = HardSwish(c1)
+      c2 = Conv<group = 8, pads = [1,1,1,1]>(h, w2, b2)
+      sg = Sigmoid(c2)
+      silu = Mul(sg, c2)
+      c3 = Conv(silu, w3, b3)
+      hs = HardSigmoid<alpha = 0.25, beta = 0.4>(c3)
+      c4 = Conv(hs, w3)
+      t = Tanh(c4)
+      c5 = Conv(t, w3, b3)
+      y = Sigmoid(c5)
+      c6 = Conv(y, w3, b3)
+      s6 = Sigmoid(c6)
+      m6 = Mul(c6, s6)
+      z = Add(m6, s6)
+    })";
+  for (size_t p = text.find("float["); p != std::string::npos; p = text.find("float[", p + 1)) text.replace(p, 5, type);
+  Model m = test::parse_model(text.c_str());
+  m.set_initializer("w1", test::random_tensor({8, 8, 3, 3}, 51, -0.4f, 0.4f).cast(dt));
+  m.set_initializer("b1", test::random_tensor({8}, 52).cast(dt));
+  m.set_initializer("w2", test::random_tensor({8, 1, 3, 3}, 53, -0.8f, 0.8f).cast(dt));
+  m.set_initializer("b2", test::random_tensor({8}, 54).cast(dt));
+  m.set_initializer("w3", test::random_tensor({8, 8, 1, 1}, 55, -0.8f, 0.8f).cast(dt));
+  m.set_initializer("b3", test::random_tensor({8}, 56).cast(dt));
+  const Tensor x = test::random_tensor({2, 8, 10, 10}, 57, -4.f, 4.f).cast(dt);
+  ExecutorOptions ref_opts;
+  ref_opts.reference_only = true;
+  const auto want = Executor(m, ExecutorOptions{false, false}).run({{"x", x}});
+  Executor fast(m), ref(m, ref_opts);
+  fast.set_profiling(true);
+  for (int rep = 0; rep < 2; ++rep) {
+    const auto got = fast.run({{"x", x}});
+    for (const char* out : {"y", "z"}) EXPECT_LT(max_abs_diff(got.at(out), want.at(out)), 1e-4f) << out;
+  }
+  const auto by_ref = ref.run({{"x", x}});  // the reference kernels' fused activations
+  for (const char* out : {"y", "z"}) EXPECT_LT(max_abs_diff(by_ref.at(out), want.at(out)), 1e-4f) << out;
+  std::vector<std::string> types;
+  for (const auto& p : fast.profile()) {
+    types.push_back(p.op_type);
+    EXPECT_EQ(p.calls, 2) << p.node;
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"Conv+HardSwish", "Conv+Swish", "Conv+HardSigmoid", "Conv+Tanh",
+                                             "Conv+Sigmoid", "Conv", "Sigmoid", "Mul", "Add"}));
+  // the activations had work to do: HardSwish's and HardSigmoid's both saturated regions are hit
+  Executor plain(m, ExecutorOptions{false, false});
+  plain.keep_values({"c1", "c3"});
+  const auto kept = plain.run({{"x", x}});
+  for (const char* v : {"c1", "c3"}) {
+    auto f = kept.at(v).to_floats();
+    EXPECT_LT(*std::min_element(f.begin(), f.end()), -3.f) << v;
+    EXPECT_GT(*std::max_element(f.begin(), f.end()), 3.f) << v;
+  }
+}
+}
