@@ -8,10 +8,12 @@
 //
 // Fast kernels: float32 Add/Sub/Mul/Div/Max/Min/Sum/Mean over the broadcast plan (same shape,
 // scalar, per-channel [1,C,1,1], trailing axis all become vectorizable rows), split across the
-// OpenMP threads for large outputs.
+// OpenMP threads for large outputs. Add/Sub/Mul/Div are layout-aware: a convolution's blocked
+// output combined with a broadcast per-channel operand goes through oneDNN's binary primitive.
 #include <cmath>
 #include <type_traits>
 
+#include "runtime/dnnl_util.h"
 #include "runtime/kernels/elementwise_common.h"
 
 namespace qtool {
@@ -210,9 +212,81 @@ void binary_f32(const float* a, const Shape& sa, const float* b, const Shape& sb
   broadcast_f32(a, sa, b, sb, out, so, [](float x, float y) QTOOL_EW_INLINE { return apply<Op>(x, y); });
 }
 
+// One operand in a runtime layout (a convolution's blocked or channels-last output), the other
+// plain and broadcast into it (squeeze-and-excitation's per-channel scale [N,C,1,1], a per-channel
+// bias [C,1,1]): oneDNN's binary primitive reads both as they are and writes the layout operand's
+// layout, so no reorder is needed before or after. Sub and Div only with the layout operand first.
+// Dense layouts only (channels-last, what brgconv writes on AVX-512).
+// false: not that case, or oneDNN refused it (the caller computes on plain copies).
+struct LayoutBinaryCache {
+  dnnl::memory::desc big, small;
+  bool big_first = true;
+  dnnl::binary prim;
+  bool unsupported = false;
+};
+
+template <BinOp Op>
+bool layout_binary(KernelContext& c, const Tensor& a, const Tensor& b) {
+  constexpr bool commutes = Op == BinOp::kAdd || Op == BinOp::kMul;
+  const bool big_first = a.layout() != nullptr;
+  const Tensor& big = big_first ? a : b;
+  const Tensor& small = big_first ? b : a;
+  // dense layouts only: a padded one (nChw16c with 24 channels) would need its padding kept zero
+  if (small.layout() || !big.has_dense_layout() || (!big_first && !commutes) || small.rank() > big.rank() ||
+      big.numel() == 0)
+    return false;
+  Shape sdims(big.rank() - small.rank(), 1);  // numpy: leading extents of 1
+  sdims.insert(sdims.end(), small.shape().begin(), small.shape().end());
+  for (int d = 0; d < big.rank(); ++d)
+    if (sdims[d] != 1 && sdims[d] != big.dim(d)) return false;  // would expand the layout operand
+  constexpr auto alg = Op == BinOp::kAdd   ? dnnl::algorithm::binary_add
+                       : Op == BinOp::kSub ? dnnl::algorithm::binary_sub
+                       : Op == BinOp::kMul ? dnnl::algorithm::binary_mul
+                                           : dnnl::algorithm::binary_div;
+  auto& ctx = DnnlContext::get();
+  const dnnl::memory::desc big_md = desc_of(big), small_md = plain_desc(sdims);
+  std::shared_ptr<void> local;
+  auto& slot = c.state ? *c.state : local;
+  auto* cache = static_cast<LayoutBinaryCache*>(slot.get());
+  if (!cache || cache->big != big_md || cache->small != small_md || cache->big_first != big_first) {
+    auto fresh = std::make_shared<LayoutBinaryCache>();
+    fresh->big = big_md;
+    fresh->small = small_md;
+    fresh->big_first = big_first;
+    fresh->unsupported = true;
+    slot = fresh;
+    cache = fresh.get();
+    try {
+      const dnnl::binary::desc d(alg, big_md, small_md, big_md);
+      fresh->prim = dnnl::binary(dnnl::binary::primitive_desc(d, ctx.engine));
+      fresh->unsupported = false;
+    } catch (const dnnl::error&) {
+    }
+  }
+  if (cache->unsupported) return false;
+  Tensor y = make_dnnl_tensor(big.shape(), big_md);
+  cache->prim.execute(ctx.stream, {{DNNL_ARG_SRC_0, wrap(big_md, big)},
+                                   {DNNL_ARG_SRC_1, wrap(small_md, small)},
+                                   {DNNL_ARG_DST, wrap(big_md, y)}});
+  ctx.stream.wait();
+  c.outputs[0] = c.allow_layout_output ? std::move(y) : to_plain(y);
+  return true;
+}
+
+// Layout-aware (OpRegistry): operands may arrive in runtime layouts; the executor has already
+// run same-shaped operands of one dense layout as plain views (OpDef::pointwise).
 template <BinOp Op>
 bool binary_fast(KernelContext& c) {
   if (!c.has(0) || !c.has(1)) return false;
+  if (c.in(0).layout() || c.in(1).layout()) {
+    if (layout_binary<Op>(c, c.in(0), c.in(1))) return true;
+    const Tensor a = to_plain(c.in(0)), b = to_plain(c.in(1));  // the plain path below, on copies
+    const Shape so = broadcast_inputs(c, {0, 1});
+    Tensor out = Tensor::uninitialized(DType::kFloat, so);
+    binary_f32<Op>(a.data<float>(), a.shape(), b.data<float>(), b.shape(), out.data<float>(), so);
+    c.outputs[0] = std::move(out);
+    return true;
+  }
   const Tensor& a = c.in(0);
   const Tensor& b = c.in(1);
   if (a.dtype() != DType::kFloat || b.dtype() != DType::kFloat) return false;
@@ -221,6 +295,12 @@ bool binary_fast(KernelContext& c) {
   binary_f32<Op>(a.data<float>(), a.shape(), b.data<float>(), b.shape(), out.data<float>(), so);
   c.outputs[0] = std::move(out);
   return true;
+}
+
+// Add, Sub, Mul and Div: pointwise, and their fast kernel takes runtime layouts.
+OpDef layout_binary_def(OpDef def) {
+  def.layout_aware = true;
+  return pointwise(def);
 }
 
 // Sum / Max / Min / Mean of float32 inputs: pairwise into the output.
@@ -260,10 +340,10 @@ bool variadic_fast(KernelContext& c) {
 }  // namespace
 
 void register_elementwise_ops(OpRegistry& r) {
-  r.add("", "Add", {7, 13, 14}, pointwise(OpDef{add, binary_fast<BinOp::kAdd>, validate_broadcast_same_type}));
-  r.add("", "Sub", {7, 13, 14}, pointwise(OpDef{sub, binary_fast<BinOp::kSub>, validate_broadcast_same_type}));
-  r.add("", "Mul", {7, 13, 14}, pointwise(OpDef{mul, binary_fast<BinOp::kMul>, validate_broadcast_same_type}));
-  r.add("", "Div", {7, 13, 14}, pointwise(OpDef{div_, binary_fast<BinOp::kDiv>, validate_broadcast_same_type}));
+  r.add("", "Add", {7, 13, 14}, layout_binary_def(OpDef{add, binary_fast<BinOp::kAdd>, validate_broadcast_same_type}));
+  r.add("", "Sub", {7, 13, 14}, layout_binary_def(OpDef{sub, binary_fast<BinOp::kSub>, validate_broadcast_same_type}));
+  r.add("", "Mul", {7, 13, 14}, layout_binary_def(OpDef{mul, binary_fast<BinOp::kMul>, validate_broadcast_same_type}));
+  r.add("", "Div", {7, 13, 14}, layout_binary_def(OpDef{div_, binary_fast<BinOp::kDiv>, validate_broadcast_same_type}));
   r.add("", "Mod", {10, 13, 28}, OpDef{mod_, nullptr, validate_mod});
   r.add("", "Pow", {7, 12, 13, 15}, OpDef{pow_, nullptr, validate_pow});
   r.add("", "Sum", {6, 8, 13}, pointwise(OpDef{sum, variadic_fast<BinOp::kAdd>, validate_variadic}));
