@@ -344,8 +344,22 @@ void global_average_pool(KernelContext& c) { global_pool(c, PoolKind::kAvg); }
 void global_max_pool(KernelContext& c) { global_pool(c, PoolKind::kMax); }
 void global_lp_pool(KernelContext& c) { global_pool(c, PoolKind::kLp); }
 
+// Sum of n float32 values in double: eight independent accumulators (one AVX-512 / AVX2 register
+// in the vector clones, so no reassociation is needed), then the tail. Differs from a serial sum
+// only by double rounding, far below the float32 result's.
+__attribute__((target_clones("avx512f", "avx2", "default"))) double sum_as_double(const float* x, int64_t n) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) acc[k] += static_cast<double>(x[i + k]);
+  double s = 0;
+  for (; i < n; ++i) s += static_cast<double>(x[i]);
+  for (double a : acc) s += a;
+  return s;
+}
+
 // float32: a blocked input goes through oneDNN pooling over the whole spatial extent; a plain one
-// through the float loop (memory bound either way).
+// through the float loop (memory bound either way), planes split across the OpenMP threads.
 bool global_pool_fast(KernelContext& c, PoolKind kind) {
   const Tensor& x = c.in(0);
   if (x.dtype() != DType::kFloat || x.rank() < 3 || x.numel() == 0) return false;
@@ -364,6 +378,7 @@ bool global_pool_fast(KernelContext& c, PoolKind kind) {
   Tensor y = Tensor::uninitialized(DType::kFloat, global_out_shape(x));
   const float* p = x.data<float>();
   float* o = y.data<float>();
+#pragma omp parallel for schedule(static) if (x.numel() >= (int64_t{1} << 16) && planes > 1)
   for (int64_t nc = 0; nc < planes; ++nc) {
     const float* q = p + nc * inner;
     if (kind == PoolKind::kMax) {
@@ -376,9 +391,7 @@ bool global_pool_fast(KernelContext& c, PoolKind kind) {
       }
       o[nc] = m;
     } else {
-      double acc = 0.0;
-      for (int64_t i = 0; i < inner; ++i) acc += q[i];
-      o[nc] = static_cast<float>(acc / static_cast<double>(inner));
+      o[nc] = static_cast<float>(sum_as_double(q, inner) / static_cast<double>(inner));
     }
   }
   c.outputs[0] = std::move(y);

@@ -474,6 +474,9 @@ TEST(ConvPool, LpPoolAndGlobalPools) {
   const Tensor big = random_tensor_of(DType::kFloat, {2, 13, 7, 5}, 61);
   expect_fast_ran_and_matches(avg, 22, {big});
   expect_fast_ran_and_matches(mx, 22, {big});
+  const Tensor planes = random_tensor_of(DType::kFloat, {2, 40, 30, 31}, 62);  // split across the threads
+  expect_fast_ran_and_matches(avg, 22, {planes});
+  expect_fast_ran_and_matches(mx, 22, {planes});
 }
 
 TEST(ConvPool, MaxUnpoolInvertsMaxPool) {

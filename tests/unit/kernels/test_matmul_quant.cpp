@@ -203,6 +203,11 @@ TEST(MatMulQuant, QuantizeFastMatchesReference) {
     set_attr(na, "axis", int64_t{1});
     expect_fast_matches_reference(na, 21, {x, random_tensor_of(DType::kFloat, {13}, 12, 0.05, 0.5), Tensor(zt, {13})}, 0, 0);
   }
+  // long enough to be split across the threads (the 8-bit vector runs), zero point not 0
+  const Tensor big = random_tensor_of(DType::kFloat, {4, 16, 1100}, 13, -40.0, 40.0);
+  auto n = make_node("QuantizeLinear", 3, 1);
+  expect_fast_matches_reference(n, 13, {big, scalar_f(0.173f), Tensor::from<uint8_t>({}, {131})}, 0, 0);
+  expect_fast_matches_reference(n, 13, {big, scalar_f(0.211f), Tensor::from<int8_t>({}, {-7})}, 0, 0);
 }
 
 TEST(MatMulQuant, QuantizeSaturatesAndHandlesNaN) {
@@ -279,6 +284,10 @@ TEST(MatMulQuant, DequantizeTypesAndFast) {
   auto n = make_node("DequantizeLinear", 3, 1);
   set_attr(n, "axis", int64_t{1});
   expect_fast_matches_reference(n, 13, {x, random_tensor_of(DType::kFloat, {13}, 22, 0.01, 1.0), random_tensor_of(DType::kInt8, {13}, 23, -5, 5)}, 0, 0);
+  // per tensor, long enough to be split across the threads (the 8-bit vector runs)
+  auto pt = make_node("DequantizeLinear", 3, 1);
+  expect_fast_matches_reference(pt, 13, {random_tensor_of(DType::kUInt8, {4, 16, 1100}, 24, 0, 255), scalar_f(0.037f), Tensor::from<uint8_t>({}, {119})}, 0, 0);
+  expect_fast_matches_reference(pt, 13, {random_tensor_of(DType::kInt8, {4, 16, 1100}, 25, -128, 127), scalar_f(0.037f), Tensor::from<int8_t>({}, {3})}, 0, 0);
   auto d = make_node("DequantizeLinear", 2, 1);
   const Tensor i32 = out0(d, 10, {Tensor::from<int32_t>({2}, {-7, 1 << 20}), scalar_f(0.5f)});
   EXPECT_EQ(i32.to_floats(), (std::vector<float>{-3.5f, 524288.f}));
