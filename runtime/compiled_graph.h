@@ -98,6 +98,9 @@ class CompiledGraph {
   void finish();  // fusion + liveness; after construction and keep_values()
   void fuse();    // runtime/fusion.cpp
   void fuse_qdq();  // runtime/qdq_fusion.cpp (before fuse())
+  // DequantizeLinear -> pointwise op -> QuantizeLinear as a table lookup (runtime/qdq_lookup_fusion.cpp;
+  // from fuse_qdq, which then drops the DequantizeLinear steps nobody reads)
+  void fuse_qdq_lookup(std::vector<bool>& removed);
   void run_step(const Step& s, std::vector<Value>& slots, bool cached) const;
   // The dense runtime layout every non-single-element operand of a pointwise step shares (same
   // shape, float), or nullptr: then the step reads plain tensors.

@@ -12,7 +12,9 @@
 // QLinearConv), a float output without. A Relu between Conv and QuantizeLinear is applied in the
 // integer domain (max(q, zero point) = QuantizeLinear(Relu(.)); onnxruntime drops such a Relu when
 // the zero point is the type's minimum). A float output read only by a residual Add (or two-input
-// Sum) whose one reader is a Relu takes the other summand as input 8 and the Relu along. DequantizeLinear steps nobody reads any more are removed.
+// Sum) whose one reader is a Relu takes the other summand as input 8 and the Relu along. Then
+// DequantizeLinear -> pointwise op -> QuantizeLinear chains become table lookups
+// (runtime/qdq_lookup_fusion.cpp). DequantizeLinear steps nobody reads any more are removed.
 // Like runtime/fusion.cpp, a value disappears only when it has one reader and is neither a graph
 // output, a kept value nor read by a subgraph.
 #include <algorithm>
@@ -187,6 +189,7 @@ void CompiledGraph::fuse_qdq() {
     if (q_step >= 0) removed[q_step] = true;
     if (add_step >= 0) removed[add_step] = true;
   }
+  fuse_qdq_lookup(removed);
   // DequantizeLinear steps whose results nobody reads any more
   std::vector<int> uses(slot_names_.size(), 0);
   for (size_t k = 0; k < steps_.size(); ++k) {

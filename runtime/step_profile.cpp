@@ -39,7 +39,7 @@ std::string profile_summary(const std::vector<StepProfile>& profile, size_t top_
   }
   std::vector<const StepProfile*> slow;
   for (const auto& p : profile) slow.push_back(&p);
-  std::sort(slow.begin(), slow.end(), [](const auto* a, const auto* b) { return a->seconds > b->seconds; });
+  std::stable_sort(slow.begin(), slow.end(), [](const auto* a, const auto* b) { return a->seconds > b->seconds; });
   slow.resize(std::min(slow.size(), top_steps));
   if (!slow.empty()) {
     std::snprintf(line, sizeof line, "slowest steps:\n%-36s %-22s %-14s %11s\n", "node", "op type", "layout", "ms per run");

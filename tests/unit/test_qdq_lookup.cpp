@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: Apache-2.0
+// 8-bit QDQ pointwise ops as table lookups (runtime/qdq_lookup_fusion.cpp, runtime/kernels/qlookup.cpp):
+// DequantizeLinear -> Sigmoid / HardSwish / LeakyRelu / Mul(x, x) / ... -> QuantizeLinear becomes
+// one qtool.QLookup step whose result equals the float chain's exactly; chains whose float value
+// someone else needs stay as they are; between integer convolutions the lookup keeps their layout.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+#include "kernel_test_util.h"
+#include "runtime/executor.h"
+#include "test_util.h"
+
+using namespace qtool;
+
+namespace {
+
+Tensor scalar(float v) { return Tensor::from<float>({}, {v}); }
+Tensor code(DType t, int v) { return Tensor::from<double>({}, {static_cast<double>(v)}).cast(t); }
+
+std::map<std::string, int> step_types(const Executor& e) {
+  std::map<std::string, int> n;
+  for (const auto& p : e.profile()) ++n[p.op_type];
+  return n;
+}
+
+}  // namespace
+
+TEST(QdqLookup, PointwiseChainsBecomeTablesEqualToTheFloatChain) {
+  Model m = test::parse_model(R"(<ir_version: 8, opset_import: ["" : 14]>
+    g (uint8[2,3,40,50] xq, int8[2,3,40,50] sq)
+      => (uint8[2,3,40,50] a, uint8[2,3,40,50] b, int8[2,3,40,50] c, uint8[2,3,40,50] d,
+          float[2,3,40,50] e, uint8[2,3,40,50] f, float[2,3,40,50] cl) {
+      x = DequantizeLinear(xq, xs, xz)
+      s = Sigmoid(x)
+      a = QuantizeLinear(s, as, az)
+      h = HardSwish(x)
+      b = QuantizeLinear(h, bs, bz)
+      xi = DequantizeLinear(sq, ss, sz)
+      l = LeakyRelu<alpha = 0.1>(xi)
+      c = QuantizeLinear(l, cs, cz)
+      sqr = Mul(xi, xi)
+      d = QuantizeLinear(sqr, ds, dz)
+      e = Tanh(x)
+      cl = Clip(x, lo, hi)
+      f = QuantizeLinear(cl, fs, fz)
+    })");
+  m.set_initializer("xs", scalar(0.05f));
+  m.set_initializer("xz", code(DType::kUInt8, 131));
+  m.set_initializer("as", scalar(1.f / 255));
+  m.set_initializer("az", code(DType::kUInt8, 0));
+  m.set_initializer("bs", scalar(0.03f));
+  m.set_initializer("bz", code(DType::kUInt8, 20));
+  m.set_initializer("ss", scalar(0.07f));
+  m.set_initializer("sz", code(DType::kInt8, -9));
+  m.set_initializer("cs", scalar(0.06f));
+  m.set_initializer("cz", code(DType::kInt8, 5));
+  m.set_initializer("ds", scalar(0.9f));
+  m.set_initializer("dz", code(DType::kUInt8, 2));
+  m.set_initializer("lo", scalar(-1.f));
+  m.set_initializer("hi", scalar(2.5f));
+  m.set_initializer("fs", scalar(0.02f));
+  m.set_initializer("fz", code(DType::kUInt8, 60));
+  const TensorMap feeds{{"xq", test::random_tensor_of(DType::kUInt8, {2, 3, 40, 50}, 1, 0, 255)},
+                        {"sq", test::random_tensor_of(DType::kInt8, {2, 3, 40, 50}, 2, -128, 127)}};
+  ExecutorOptions off;
+  off.integer_qdq = false;  // the same kernels, no QDQ rewrites: the float chain
+  const auto want = Executor(m, off).run(feeds);
+  Executor fused(m);
+  fused.set_profiling(true);
+  for (int rep = 0; rep < 2; ++rep) {
+    const auto got = fused.run(feeds);
+    for (const char* out : {"a", "b", "c", "d"}) {
+      ASSERT_EQ(got.at(out).dtype(), want.at(out).dtype()) << out;
+      EXPECT_EQ(got.at(out).to_int64s(), want.at(out).to_int64s()) << out;
+    }
+    EXPECT_EQ(got.at("f").to_int64s(), want.at("f").to_int64s());
+    EXPECT_EQ(test::max_abs_diff(got.at("e"), want.at("e")), 0.f);
+    EXPECT_EQ(test::max_abs_diff(got.at("cl"), want.at("cl")), 0.f);
+  }
+  // four lookups; Tanh has no QuantizeLinear and Clip's float result is a graph output, so they
+  // stay, and with them the uint8 DequantizeLinear; the int8 one only fed lookups
+  auto types = step_types(fused);
+  EXPECT_EQ(types["QLookup"], 4);
+  EXPECT_EQ(types["Tanh"], 1);
+  EXPECT_EQ(types["Clip"], 1);
+  EXPECT_EQ(types["QuantizeLinear"], 1);
+  EXPECT_EQ(types["DequantizeLinear"], 1);
+  EXPECT_EQ(types.count("Sigmoid") + types.count("HardSwish") + types.count("LeakyRelu") + types.count("Mul"), 0u);
+  // the tables did work: sigmoid codes spread over most of [0, 255], LeakyRelu kept negatives
+  const auto a = want.at("a").to_int64s(), c = want.at("c").to_int64s();
+  EXPECT_LT(*std::min_element(a.begin(), a.end()), 5);
+  EXPECT_GT(*std::max_element(a.begin(), a.end()), 250);
+  EXPECT_LT(*std::min_element(c.begin(), c.end()), -5);
+}
+
+// Between two integer convolutions the lookup reads the first one's output in its runtime layout
+// and hands its own on in that layout; results equal the same executor without layouts.
+TEST(QdqLookup, LookupBetweenIntegerConvolutionsKeepsTheLayout) {
+  Model m = test::parse_model(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (uint8[1,16,12,12] xq) => (uint8[1,16,12,12] y) {
+      x = DequantizeLinear(xq, s1, z1)
+      w1 = DequantizeLinear<axis = 0>(w1q, ws)
+      c1 = Conv<pads = [1,1,1,1]>(x, w1)
+      q1 = QuantizeLinear(c1, s2, z2)
+      d1 = DequantizeLinear(q1, s2, z2)
+      sg = Sigmoid(d1)
+      q2 = QuantizeLinear(sg, s3, z3)
+      d2 = DequantizeLinear(q2, s3, z3)
+      w2 = DequantizeLinear<axis = 0>(w2q, ws)
+      c2 = Conv<pads = [1,1,1,1]>(d2, w2)
+      y = QuantizeLinear(c2, s4, z4)
+    })");
+  m.set_initializer("s1", scalar(0.02f));
+  m.set_initializer("z1", code(DType::kUInt8, 128));
+  m.set_initializer("w1q", test::random_tensor_of(DType::kInt8, {16, 16, 3, 3}, 3, -127, 127));
+  m.set_initializer("w2q", test::random_tensor_of(DType::kInt8, {16, 16, 3, 3}, 4, -127, 127));
+  m.set_initializer("ws", test::random_tensor({16}, 5, 0.002f, 0.01f));
+  m.set_initializer("s2", scalar(0.03f));
+  m.set_initializer("z2", code(DType::kUInt8, 120));
+  m.set_initializer("s3", scalar(1.f / 255));
+  m.set_initializer("z3", code(DType::kUInt8, 0));
+  m.set_initializer("s4", scalar(0.01f));
+  m.set_initializer("z4", code(DType::kUInt8, 10));
+  const TensorMap feeds{{"xq", test::random_tensor_of(DType::kUInt8, {1, 16, 12, 12}, 6, 0, 255)}};
+  ExecutorOptions plain;
+  plain.layouts = false;
+  const auto want = Executor(m, plain).run(feeds).at("y").to_int64s();
+  Executor fused(m);
+  fused.set_profiling(true);
+  for (int rep = 0; rep < 2; ++rep) EXPECT_EQ(fused.run(feeds).at("y").to_int64s(), want);
+  std::vector<std::string> steps;
+  for (const auto& p : fused.profile()) steps.push_back(p.op_type + " " + p.layout);
+  EXPECT_EQ(steps, (std::vector<std::string>{"QDQConv layout out", "QLookup layout in+out", "QDQConv layout in"}));
+}
+
+// The kernel alone: the VBMI path (64 at a time, then the tail) equals the plain reference for
+// both code types.
+TEST(QdqLookup, KernelFastEqualsReference) {
+  auto n = test::make_node("QLookup", 2, 1, "qtool");
+  const Tensor table = test::random_tensor_of(DType::kInt8, {256}, 7, -128, 127);
+  for (DType t : {DType::kUInt8, DType::kInt8}) {
+    const Tensor x = t == DType::kUInt8 ? test::random_tensor_of(t, {3, 1000, 71}, 8, 0, 255)
+                                        : test::random_tensor_of(t, {3, 1000, 71}, 8, -128, 127);
+    test::expect_fast_matches_reference(n, 1, {x, table}, 0, 0);
+    const auto y = test::run_op(n, 1, {x, table}, false)[0].tensor().to_int64s();
+    const auto xs = x.to_int64s(), tv = table.to_int64s();
+    const int64_t lowest = t == DType::kUInt8 ? 0 : -128;
+    for (size_t i = 0; i < xs.size(); i += 997) ASSERT_EQ(y[i], tv[xs[i] - lowest]) << i;
+  }
+  EXPECT_THROW(test::run_op(n, 1, {Tensor(DType::kFloat, {4}), table}, false), InputError);
+  EXPECT_THROW(test::run_op(n, 1, {Tensor(DType::kUInt8, {4}), Tensor(DType::kUInt8, {255})}, false), InputError);
+}
