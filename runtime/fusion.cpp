@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Executor graph fusion (inference only, fp32 semantics preserved up to rounding):
 //   Conv -> BatchNormalization  : BN folded into the Conv's weights and bias (constant BN params)
+//   Conv -> Mul | Add(constant) : a per-output-channel or scalar constant scale folded into the
+//                                 weights and bias, a shift into the bias (BN as older exporters
+//                                 wrote it: the Model Zoo's Inception and DenseNet)
 //   Conv -> Add(other) -> act   : `other` becomes the Conv step's input 3, added to its output
 //                                 (a two-input Sum, as opset <= 7 models write it, likewise)
 //                                 (oneDNN sum post-op; residual connections), when `other` is
@@ -25,6 +28,19 @@ namespace qtool {
 namespace {
 
 bool is_op(const onnx::NodeProto& n, const char* op) { return n.domain().empty() && n.op_type() == op; }
+
+// A float32 constant that broadcasts against a convolution output [N, M, spatial...] (rank `rank`)
+// along M only (a scalar, [M,1,1], [1,M,1,1], ...): its M values; empty otherwise (a rank above the
+// output's would change the output's shape).
+std::vector<float> per_channel(const Tensor& c, int64_t m, int rank) {
+  if (c.dtype() != DType::kFloat || c.rank() > rank || rank < 2) return {};
+  const int lead = rank - c.rank();
+  for (int d = 0; d < c.rank(); ++d)
+    if (c.dim(d) != 1 && !(d + lead == 1 && c.dim(d) == m)) return {};
+  auto v = c.to_floats();
+  if (v.size() == 1) v.assign(static_cast<size_t>(m), v[0]);
+  return v;
+}
 
 }  // namespace
 
@@ -118,6 +134,33 @@ void CompiledGraph::fuse() {
         conv.in.resize(3);
         conv.in[1] = add_constant(base + "_W", std::move(wf));
         conv.in[2] = add_constant(base + "_B", std::move(bf));
+      } else if ((is_op(n, "Mul") || is_op(n, "Add")) && const_weight && !summed &&
+                 conv.activation.kind == FusedActivation::kNone && next.in.size() == 2 && next.out.size() == 1 &&
+                 is_const(next.in[next.in[0] == out ? 1 : 0]) &&
+                 (conv.in.size() < 3 || conv.in[2] < 0 || is_const(conv.in[2]))) {
+        // a per-output-channel (or scalar) constant scale or shift: into the weights and bias
+        const Tensor& w = cval(conv.in[1]);
+        const int64_t cout = w.dim(0), per = w.numel() / std::max<int64_t>(cout, 1);
+        const auto k = per_channel(cval(next.in[next.in[0] == out ? 1 : 0]), cout, w.rank());
+        if (k.empty()) break;
+        std::vector<float> bias(cout, 0.f);
+        if (conv.in.size() > 2 && conv.in[2] >= 0) bias = cval(conv.in[2]).to_floats();
+        if (static_cast<int64_t>(bias.size()) != cout) break;
+        const std::string base = slot_names_[out] + (is_op(n, "Mul") ? "/qtool_mul_folded" : "/qtool_add_folded");
+        if (is_op(n, "Mul")) {
+          Tensor wf = w.clone();
+          float* pw = wf.data<float>();
+          for (int64_t o = 0; o < cout; ++o) {
+            for (int64_t i = 0; i < per; ++i) pw[o * per + i] *= k[o];
+            bias[o] *= k[o];
+          }
+          conv.in.resize(3);
+          conv.in[1] = add_constant(base + "_W", std::move(wf));
+        } else {
+          for (int64_t o = 0; o < cout; ++o) bias[o] += k[o];
+          conv.in.resize(3);
+        }
+        conv.in[2] = add_constant(base + "_B", Tensor::from<float>({cout}, bias));
       } else if (is_add && !summed && next.in.size() == 2 && next.out.size() == 1 && conv.in.size() <= 3) {
         // the other summand becomes input 3 of the Conv (oneDNN sum post-op); it must already exist
         // when the Conv runs

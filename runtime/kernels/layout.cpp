@@ -10,10 +10,14 @@
 // bidirectional broadcast; Tile, DepthToSpace and SpaceToDepth are strided views of the input.
 // Every op builds a view (offset, shape, strides) once and copies it either element by element
 // (reference kernel) or with copy_view_fast (contiguous runs, fills, tiled 2-D transposes).
+// Concat is layout-aware: convolution outputs in runtime layouts are joined by oneDNN's concat.
 #include <algorithm>
 #include <cstring>
 #include <limits>
 
+#include <unordered_map>
+
+#include "runtime/dnnl_util.h"
 #include "runtime/kernels/data_movement.h"
 #include "runtime/op_registry.h"
 
@@ -348,7 +352,62 @@ void concat_run(KernelContext& c) {
   c.outputs[0] = std::move(y);
 }
 void concat_ref(KernelContext& c) { concat_run<false>(c); }
+
+// Inputs in runtime layouts (convolution outputs; Inception and DenseNet concatenate them along
+// channels): oneDNN's concat reads every input in its own layout and writes one layout for the
+// readers (or plain when some reader is not layout-aware). false: oneDNN cannot (an element type
+// it lacks, an empty input, a refused configuration).
+bool concat_layouts(KernelContext& c, int axis, const Shape& out_shape) {
+  const DType dt = c.in(0).dtype();
+  const auto ddt = dt == DType::kFloat  ? dnnl::memory::data_type::f32
+                   : dt == DType::kUInt8 ? dnnl::memory::data_type::u8
+                   : dt == DType::kInt8  ? dnnl::memory::data_type::s8
+                                         : dnnl::memory::data_type::undef;
+  if (ddt == dnnl::memory::data_type::undef || shape_numel(out_shape) == 0) return false;
+  std::vector<dnnl::memory::desc> srcs;
+  for (int i = 0; i < c.num_inputs(); ++i) {
+    const Tensor& t = c.in(i);
+    if (t.numel() == 0) return false;
+    srcs.push_back(t.layout() ? desc_of(t) : plain_desc(t.shape(), ddt));
+    if (srcs.back().data_type() != ddt) return false;
+  }
+  auto& ctx = DnnlContext::get();
+  try {
+    const auto pd = c.allow_layout_output ? dnnl::concat::primitive_desc(axis, srcs, ctx.engine)
+                                          : dnnl::concat::primitive_desc(plain_desc(out_shape, ddt), axis, srcs, ctx.engine);
+    const auto dst_md = pd.dst_desc();
+    const bool plain = dst_md == plain_desc(out_shape, ddt);
+    Tensor y = plain ? Tensor::uninitialized(dt, out_shape)
+                     : Tensor::with_layout(dt, out_shape, std::make_shared<DnnlLayout>(dst_md));
+    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_DST, dnnl::memory(dst_md, ctx.engine, y.raw())}};
+    for (int i = 0; i < c.num_inputs(); ++i)
+      args[DNNL_ARG_MULTIPLE_SRC + i] = dnnl::memory(srcs[i], ctx.engine, const_cast<void*>(c.in(i).raw()));
+    dnnl::concat(pd).execute(ctx.stream, args);
+    ctx.stream.wait();
+    c.outputs[0] = std::move(y);
+  } catch (const dnnl::error&) {
+    return false;
+  }
+  return true;
+}
+
+// Layout-aware (OpRegistry): inputs in runtime layouts go through oneDNN, or are made plain first.
 bool concat_fast(KernelContext& c) {
+  bool layouts = false;
+  for (int i = 0; i < c.num_inputs(); ++i) layouts |= c.has(i) && c.value(i).is_tensor() && c.in(i).layout();
+  if (layouts) {
+    int axis;
+    const Shape out_shape = concat_shape(c, &axis);
+    for (int i = 0; i < c.num_inputs(); ++i) c.in(i);  // every input is required
+    if (concat_layouts(c, axis, out_shape)) return true;
+    std::vector<Value> plain(c.num_inputs());  // the plain kernel on plain copies
+    for (int i = 0; i < c.num_inputs(); ++i) {
+      plain[i] = to_plain(c.in(i));
+      c.inputs[i] = &plain[i];
+    }
+    concat_run<true>(c);
+    return true;
+  }
   concat_run<true>(c);
   return true;
 }
@@ -768,7 +827,7 @@ void trilu(KernelContext& c) {
 
 void register_layout_ops(OpRegistry& r) {
   r.add("", "Transpose", {1, 13, 21, 23, 24, 25}, OpDef{transpose_ref, transpose_fast, transpose_validate});
-  r.add("", "Concat", {4, 11, 13}, OpDef{concat_ref, concat_fast, concat_validate});
+  r.add("", "Concat", {4, 11, 13}, OpDef{concat_ref, concat_fast, concat_validate, /*layout_aware=*/true});
   r.add("", "Split", {2, 11, 13, 18}, OpDef{split_ref, split_fast, split_validate});
   r.add("", "Slice", {1, 10, 11, 13}, OpDef{slice_ref, slice_fast, slice_validate});
   r.add("", "Expand", {8, 13}, OpDef{expand_ref, expand_fast, expand_validate});

@@ -19,11 +19,13 @@
 // - LpNormalization: x / ||x||_p along `axis` (p 1 or 2); a zero norm gives 0.
 // - MeanVarianceNormalization: (x - mean) / (std + 1e-9) over `axes` (default [0, 2, 3]).
 // Statistics are computed in double for every float type. Fast kernels (float32): inference
-// BatchNormalization and InstanceNormalization as vectorized per-channel loops.
+// BatchNormalization and InstanceNormalization as vectorized per-channel loops; BatchNormalization
+// is layout-aware (an input in a runtime layout goes through oneDNN's batch normalization).
 #include <Eigen/Core>
 
 #include <cmath>
 
+#include "runtime/dnnl_util.h"
 #include "runtime/kernels/reduce_util.h"
 #include "runtime/op_registry.h"
 
@@ -233,7 +235,38 @@ void batch_norm_run(KernelContext& c) {
 }
 
 // float32 inference with per-channel parameters: y = a[c] * x + b[c].
-bool batch_norm_fast(KernelContext& c) {
+// x in a runtime layout (after a Concat of convolution outputs, DenseNet's pre-activation BN):
+// oneDNN's batch normalization with the given statistics reads and writes that layout. false:
+// not that case or refused.
+bool batch_norm_layout(KernelContext& c, const NCD& g) {
+  const Tensor& x = c.in(0);
+  const double eps = attr_float(c.node, "epsilon", 1e-5f);
+  auto& ctx = DnnlContext::get();
+  try {
+    const auto md = desc_of(x);
+    using flags = dnnl::normalization_flags;
+    const dnnl::batch_normalization_forward::desc d(dnnl::prop_kind::forward_inference, md, static_cast<float>(eps),
+                                                    flags::use_global_stats | flags::use_scale | flags::use_shift);
+    const dnnl::batch_normalization_forward::primitive_desc pd(d, ctx.engine);
+    Tensor y = make_dnnl_tensor(x.shape(), md);
+    const auto pmd = plain_desc({g.c});
+    std::vector<Tensor> params;  // scale, shift, mean, variance as float32
+    for (int i = 1; i < 5; ++i) params.push_back(c.in(i).dtype() == DType::kFloat ? to_plain(c.in(i)) : c.in(i).cast(DType::kFloat));
+    dnnl::batch_normalization_forward(pd).execute(ctx.stream, {{DNNL_ARG_SRC, wrap(md, x)},
+                                                               {DNNL_ARG_DST, wrap(md, y)},
+                                                               {DNNL_ARG_SCALE, wrap(pmd, params[0])},
+                                                               {DNNL_ARG_SHIFT, wrap(pmd, params[1])},
+                                                               {DNNL_ARG_MEAN, wrap(pmd, params[2])},
+                                                               {DNNL_ARG_VARIANCE, wrap(pmd, params[3])}});
+    ctx.stream.wait();
+    c.outputs[0] = c.allow_layout_output ? std::move(y) : to_plain(y);
+  } catch (const dnnl::error&) {
+    return false;
+  }
+  return true;
+}
+
+bool batch_norm_plain_fast(KernelContext& c) {
   const Tensor& x = c.in(0);
   if (x.dtype() != DType::kFloat || x.layout() || x.rank() < 2 || bn_training(c)) return false;
   const NCD g = ncd_of(c, x, 2);
@@ -258,6 +291,22 @@ bool batch_norm_fast(KernelContext& c) {
       Eigen::Map<Eigen::ArrayXf>(o + off, g.d) = Eigen::Map<const Eigen::ArrayXf>(p + off, g.d) * af[ch] + bf[ch];
     }
   c.outputs[0] = std::move(y);
+  return true;
+}
+
+// Layout-aware (OpRegistry): an input in a runtime layout goes through oneDNN, or is made plain
+// and runs the plain kernels here (the reference must never see a layout).
+bool batch_norm_fast(KernelContext& c) {
+  if (!c.has(0) || !c.value(0).is_tensor() || !c.in(0).layout()) return batch_norm_plain_fast(c);
+  const NCD g = ncd_of(c, c.in(0), 2);
+  bool params = !bn_training(c) && bn_param_count(c, g) == g.c;
+  for (int i = 1; i < 5 && params; ++i) params = c.has(i) && c.in(i).numel() == g.c;
+  if (params && batch_norm_layout(c, g)) return true;
+  const Value plain = to_plain(c.in(0));
+  const Value* given = c.inputs[0];
+  c.inputs[0] = &plain;
+  if (!batch_norm_plain_fast(c)) batch_norm_run(c);
+  c.inputs[0] = given;
   return true;
 }
 
@@ -486,7 +535,8 @@ void mvn_run(KernelContext& c) {
 }  // namespace
 
 void register_normalization_ops(OpRegistry& r) {
-  r.add("", "BatchNormalization", {7, 9, 14, 15}, OpDef{batch_norm_run, batch_norm_fast, batch_norm_validate});
+  r.add("", "BatchNormalization", {7, 9, 14, 15},
+        OpDef{batch_norm_run, batch_norm_fast, batch_norm_validate, /*layout_aware=*/true});
   r.add("", "InstanceNormalization", {6, 22}, OpDef{instance_norm_run, instance_norm_fast, instance_norm_validate});
   r.add("", "GroupNormalization", {18, 21}, OpDef{group_norm_run, nullptr, group_norm_validate});
   r.add("", "LRN", {1, 13}, OpDef{lrn_run, nullptr, lrn_validate});

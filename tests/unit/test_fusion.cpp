@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "runtime/executor.h"
 #include "test_util.h"
@@ -221,4 +222,83 @@ TEST(Fusion, MobileNetActivationsFuseIntoConv) {
     EXPECT_GT(*std::max_element(f.begin(), f.end()), 3.f) << v;
   }
 }
+}
+
+// BatchNormalization as older exporters wrote it (Model Zoo Inception / DenseNet): Conv -> Mul(per
+// channel) -> Add(per channel) -> Relu is one Conv step with the scale folded into the weights and
+// the shift into the bias; a scalar scale too; a constant varying along a spatial axis is not
+// per channel and stays a Mul of its own.
+TEST(Fusion, ConstantScaleAndShiftFoldIntoConv) {
+  Model m = test::parse_model(R"(<ir_version: 7, opset_import: ["" : 13]>
+    g (float[2,8,6,7] x) => (float[2,8,6,7] y, float[2,8,6,7] z) {
+      c1 = Conv<pads = [1,1,1,1]>(x, w1, b1)
+      m1 = Mul(c1, scale)
+      a1 = Add(shift, m1)
+      r1 = Relu(a1)
+      c2 = Conv(r1, w2)
+      m2 = Mul(c2, half)
+      y = Add(m2, r1)
+      c3 = Conv(r1, w2)
+      z = Mul(c3, spatial)
+    })");
+  m.set_initializer("w1", test::random_tensor({8, 8, 3, 3}, 61, -0.4f, 0.4f));
+  m.set_initializer("b1", test::random_tensor({8}, 62));
+  m.set_initializer("scale", test::random_tensor({1, 8, 1, 1}, 63, -2.f, 2.f));
+  m.set_initializer("shift", test::random_tensor({8, 1, 1}, 64));
+  m.set_initializer("w2", test::random_tensor({8, 8, 1, 1}, 65, -0.4f, 0.4f));
+  m.set_initializer("half", Tensor::from<float>({}, {0.5f}));
+  m.set_initializer("spatial", test::random_tensor({1, 1, 6, 7}, 66));
+  const Tensor x = test::random_tensor({2, 8, 6, 7}, 67, -2.f, 2.f);
+  const auto want = Executor(m, ExecutorOptions{false, false}).run({{"x", x}});
+  Executor fast(m);
+  fast.set_profiling(true);
+  for (int rep = 0; rep < 2; ++rep) {
+    const auto got = fast.run({{"x", x}});
+    for (const char* out : {"y", "z"}) EXPECT_LT(max_abs_diff(got.at(out), want.at(out)), 1e-4f) << out;
+  }
+  std::vector<std::string> types;
+  for (const auto& p : fast.profile()) types.push_back(p.op_type);
+  // c2 * 0.5 folds, then `y` is a graph output: the residual Add stays; c3's spatial Mul stays
+  EXPECT_EQ(types, (std::vector<std::string>{"Conv+Relu", "Conv", "Add", "Conv", "Mul"}));
+}
+
+// DenseNet / Inception blocks: Concat of convolution outputs and the BatchNormalization after it
+// read and write runtime layouts (oneDNN concat and batch normalization), also when one Concat
+// input is plain (a graph input); results equal the plain executor.
+TEST(Fusion, ConcatAndBatchNormKeepLayouts) {
+  Model m = test::parse_model(R"(<ir_version: 7, opset_import: ["" : 13]>
+    g (float[2,16,9,11] x, float[2,8,9,11] side) => (float[2,16,9,11] y) {
+      a = Conv<pads = [1,1,1,1]>(x, w1)
+      b = Conv(x, w2)
+      cat = Concat<axis = 1>(a, b, side)
+      n = BatchNormalization(cat, s, t, mu, var)
+      r = Relu(n)
+      y = Conv(r, w3)
+    })");
+  m.set_initializer("w1", test::random_tensor({16, 16, 3, 3}, 71, -0.3f, 0.3f));
+  m.set_initializer("w2", test::random_tensor({16, 16, 1, 1}, 72, -0.3f, 0.3f));
+  m.set_initializer("s", test::random_tensor({40}, 73, 0.5f, 1.5f));
+  m.set_initializer("t", test::random_tensor({40}, 74));
+  m.set_initializer("mu", test::random_tensor({40}, 75));
+  m.set_initializer("var", test::random_tensor({40}, 76, 0.2f, 2.f));
+  m.set_initializer("w3", test::random_tensor({16, 40, 1, 1}, 77, -0.3f, 0.3f));
+  const TensorMap feeds{{"x", test::random_tensor({2, 16, 9, 11}, 78)}, {"side", test::random_tensor({2, 8, 9, 11}, 79)}};
+  const auto want = Executor(m, ExecutorOptions{false, false}).run(feeds).at("y");
+  Executor fast(m);
+  fast.set_profiling(true);
+  for (int rep = 0; rep < 2; ++rep) EXPECT_LT(max_abs_diff(fast.run(feeds).at("y"), want), 1e-4f);
+  std::map<std::string, std::string> layout;
+  for (const auto& p : fast.profile()) layout[p.op_type] = p.layout;
+  EXPECT_EQ(layout["Concat"], "layout in+out");
+  EXPECT_EQ(layout["BatchNormalization"], "layout in+out");
+  // asked for by name, the concatenation comes out plain and equal
+  Executor kept(m);
+  kept.keep_values({"cat", "n"});
+  Executor plain(m, ExecutorOptions{false, false});
+  plain.keep_values({"cat", "n"});
+  const auto got = kept.run(feeds), ref = plain.run(feeds);
+  for (const char* v : {"cat", "n"}) {
+    EXPECT_EQ(got.at(v).layout(), nullptr) << v;
+    EXPECT_LT(max_abs_diff(got.at(v), ref.at(v)), 1e-4f) << v;
+  }
 }
