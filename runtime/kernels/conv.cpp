@@ -305,15 +305,24 @@ bool conv_fast_f32(KernelContext& c) {
       };
       const bool blocked = x.layout() != nullptr || c.allow_layout_output;
       auto b_md = c.has(2) ? plain_desc({cout}) : dnnl::memory::desc();
-      dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                         blocked ? any(x.shape()) : x_md, any(wdims), b_md,
-                                         blocked ? any(g.out_shape) : fresh->dst_md, st, dl, pl, pr);
       dnnl::primitive_attr attr;
       dnnl::post_ops ops;
       if (z) ops.append_sum(1.f);
       append_post_op(ops, act);
       if (ops.len() > 0) attr.set_post_ops(ops);
-      fresh->pd = dnnl::convolution_forward::primitive_desc(d, attr, ctx.engine);
+      auto make_pd = [&](bool any_layout) {
+        const dnnl::convolution_forward::desc d(
+            dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, any_layout ? any(x.shape()) : x_md,
+            any(wdims), b_md, any_layout ? any(g.out_shape) : fresh->dst_md, st, dl, pl, pr);
+        return dnnl::convolution_forward::primitive_desc(d, attr, ctx.engine);
+      };
+      fresh->pd = make_pd(blocked);
+      // On plain NCHW oneDNN may only have its im2col + GEMM kernel, several times slower than the
+      // direct (brgconv / jit) kernels on their own layouts: then reorder in and out instead.
+      if (!blocked && std::string(fresh->pd.impl_info_str()).find("gemm") != std::string::npos) {
+        auto direct = make_pd(true);
+        if (std::string(direct.impl_info_str()).find("gemm") == std::string::npos) fresh->pd = direct;
+      }
       fresh->prim = dnnl::convolution_forward(fresh->pd);
       if (fresh->pd.src_desc() != x_md) fresh->src_mem = dnnl::memory(fresh->pd.src_desc(), ctx.engine);
       fresh->unsupported = false;
