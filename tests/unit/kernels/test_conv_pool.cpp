@@ -164,6 +164,17 @@ TEST(ConvPool, ConvFourSpatialAxesFallsBackToReference) {
   EXPECT_NEAR(y.to_doubles()[0], acc, 1e-5);
 }
 
+// A ViT's patch embedding (kernel = stride = 16, plain in and out): oneDNN has only im2col + GEMM
+// on NCHW, so the fast kernel reorders into its direct kernel's layout and back; equal to the
+// reference.
+TEST(ConvPool, PatchEmbeddingConvMatchesReference) {
+  auto n = make_node("Conv", 3, 1);
+  set_attr(n, "strides", std::vector<int64_t>{16, 16});
+  expect_fast_ran_and_matches(n, 13, {random_tensor_of(DType::kFloat, {2, 3, 32, 48}, 81),
+                                      random_tensor_of(DType::kFloat, {48, 3, 16, 16}, 82, -0.1, 0.1),
+                                      random_tensor_of(DType::kFloat, {48}, 83)});
+}
+
 TEST(ConvPool, ConvInvalidAttributes) {
   const Tensor x = random_tensor_of(DType::kFloat, {1, 4, 5, 5}, 1), w = random_tensor_of(DType::kFloat, {6, 2, 3, 3}, 2);
   auto bad = [&](const std::function<void(onnx::NodeProto&)>& set, std::vector<Value> in, const std::string& attr) {
