@@ -101,6 +101,7 @@ class CompiledGraph {
   // DequantizeLinear -> pointwise op -> QuantizeLinear as a table lookup (runtime/qdq_lookup_fusion.cpp;
   // from fuse_qdq, which then drops the DequantizeLinear steps nobody reads)
   void fuse_qdq_lookup(std::vector<bool>& removed);
+  void compose_lookups(std::vector<bool>& removed);  // QLookup2(x, QLookup(x)) -> QLookup(x)
   void run_step(const Step& s, std::vector<Value>& slots, bool cached) const;
   // The dense runtime layout every non-single-element operand of a pointwise step shares (same
   // shape, float), or nullptr: then the step reads plain tensors.

@@ -7,13 +7,17 @@
 //        constant, ...) whose other inputs are single-element constants
 //     -> QuantizeLinear(scalar scale, uint8/int8 zero point, saturate)
 //
-// becomes one qtool.QLookup step (runtime/kernels/qlookup.cpp) reading x and a 256-entry table.
+// becomes one qtool.QLookup step (runtime/kernels/qlookup.cpp) reading x and a 256-entry table;
+// a pointwise op of two such DequantizeLinear results (Mul, Add of two quantized tensors, as the
+// squeeze-and-excitation scale and hard-swish gate) one qtool.QLookup2 step with a 256 x 256 table.
 // The table is computed here by running the three nodes' own kernels on the 256 codes, so the
 // result is exactly what the float chain gives, element for element. This is how onnxruntime
 // runs QLinearSigmoid / QLinearLeakyRelu, and it covers every such op at once.
 // Like runtime/qdq_fusion.cpp, the pointwise op's output must have the QuantizeLinear as its one
 // reader and be neither a graph output, a kept value nor read by a subgraph; the
 // DequantizeLinear stays when others read it.
+#include <algorithm>
+
 #include "runtime/compiled_graph.h"
 
 namespace qtool {
@@ -27,7 +31,7 @@ bool is_q8(DType t) { return t == DType::kUInt8 || t == DType::kInt8; }
 
 void CompiledGraph::fuse_qdq_lookup(std::vector<bool>& removed) {
   const auto lookup = OpRegistry::instance().find("qtool", "QLookup", 1);
-  if (!lookup.def) return;
+  const auto lookup2 = OpRegistry::instance().find("qtool", "QLookup2", 1);
   const auto cten = [&](int id) -> const Tensor* {
     return id >= 0 && id < static_cast<int>(constants_.size()) && constants_[id].is_tensor() ? &constants_[id].tensor()
                                                                                             : nullptr;
@@ -56,65 +60,165 @@ void CompiledGraph::fuse_qdq_lookup(std::vector<bool>& removed) {
     if (removed[k] || !op.def || !op.def->pointwise || !op.bodies.empty() || op.out.size() != 1 || op.out[0] < 0 ||
         keep_[op.out[0]] || readers[op.out[0]].size() != 1)
       continue;
-    // one computed input (the DequantizeLinear's result); the rest single-element constants
-    int x = -1;
+    // one or two computed inputs (DequantizeLinear results); the rest single-element constants
+    std::vector<int> xs;
     bool ok = true;
     for (int id : op.in) {
       if (id < 0) continue;
-      if (const Tensor* t = cten(id)) {
-        ok = ok && t->numel() == 1 && t->rank() <= 1;
-      } else if (id != x) {  // Mul(y, y) reads y twice
-        ok = ok && x < 0;
-        x = id;
-      }
+      if (const Tensor* t = cten(id)) ok = ok && t->numel() == 1 && t->rank() <= 1;
+      else if (std::find(xs.begin(), xs.end(), id) == xs.end()) xs.push_back(id);  // Mul(y, y) reads y once
     }
-    if (!ok || x < 0 || producer[x] < 0) continue;
-    const Step& dq = steps_[producer[x]];
-    if (!is_op(*dq.node, "DequantizeLinear") || dq.out.size() != 1 || !scalar_params(dq) || cten(dq.in[0])) continue;
+    if (!ok || xs.empty() || xs.size() > 2 || (xs.size() == 2 && op.in.size() != 2)) continue;
+    std::vector<const Step*> dqs;
+    for (int x : xs) {
+      if (producer[x] < 0) break;
+      const Step& dq = steps_[producer[x]];
+      if (!is_op(*dq.node, "DequantizeLinear") || dq.out.size() != 1 || !scalar_params(dq) || cten(dq.in[0])) break;
+      dqs.push_back(&dq);
+    }
+    if (dqs.size() != xs.size()) continue;
     const size_t qk = readers[op.out[0]][0];
     const Step& q = steps_[qk];
     if (removed[qk] || !is_op(*q.node, "QuantizeLinear") || q.out.size() != 1 || q.out[0] < 0 || q.in[0] != op.out[0] ||
         !scalar_params(q) || attr_int(*q.node, "saturate", 1) != 1)
       continue;
-    // the table: the 256 codes through the three nodes' kernels
-    const DType xt = cten(dq.in[2])->dtype();
-    Tensor codes(xt, {256});
-    for (int i = 0; i < 256; ++i) static_cast<uint8_t*>(codes.raw())[i] = static_cast<uint8_t>(xt == DType::kInt8 ? i - 128 : i);
+    // the table: every code (pair of codes) through the nodes' own kernels; a second operand's
+    // codes lie along the second axis ([256, 1] against [1, 256])
     Tensor table;
     try {
-      const Value cv = codes;
-      std::vector<Value> f = run_node(*dq.node, dq.domain_opset, {&cv, &constants_[dq.in[1]], &constants_[dq.in[2]]});
+      std::vector<Value> deq;
+      for (size_t k2 = 0; k2 < dqs.size(); ++k2) {
+        const Step& dq = *dqs[k2];
+        const DType xt = cten(dq.in[2])->dtype();
+        Tensor codes(xt, dqs.size() == 1 ? Shape{256} : k2 == 0 ? Shape{256, 1} : Shape{1, 256});
+        for (int i = 0; i < 256; ++i)
+          static_cast<uint8_t*>(codes.raw())[i] = static_cast<uint8_t>(xt == DType::kInt8 ? i - 128 : i);
+        const Value cv = codes;
+        deq.push_back(run_node(*dq.node, dq.domain_opset, {&cv, &constants_[dq.in[1]], &constants_[dq.in[2]]}).at(0));
+      }
       std::vector<const Value*> args;
-      for (int id : op.in) args.push_back(id < 0 ? nullptr : id == x ? &f.at(0) : &constants_[id]);
+      for (int id : op.in) {
+        const auto it = std::find(xs.begin(), xs.end(), id);
+        args.push_back(id < 0 ? nullptr : it != xs.end() ? &deq[it - xs.begin()] : &constants_[id]);
+      }
       std::vector<Value> g = run_node(*op.node, op.domain_opset, args);
       const std::vector<const Value*> qargs{&g.at(0), &constants_[q.in[1]], &constants_[q.in[2]]};
       table = run_node(*q.node, q.domain_opset, qargs).at(0).tensor();
     } catch (const std::exception&) {
       continue;  // the chain does not evaluate on codes alone: it stays as it is
     }
-    if (table.shape() != Shape{256} || !is_q8(table.dtype())) continue;
+    const Shape want = dqs.size() == 1 ? Shape{256} : Shape{256, 256};
+    if (table.shape() != want || !is_q8(table.dtype())) continue;
+    if (dqs.size() == 2) {  // and its transpose (qlookup.cpp)
+      Tensor both(table.dtype(), {2, 256, 256});
+      const auto* t = static_cast<const uint8_t*>(table.raw());
+      auto* p = static_cast<uint8_t*>(both.raw());
+      for (int i = 0; i < 256; ++i)
+        for (int j = 0; j < 256; ++j) p[i * 256 + j] = p[65536 + j * 256 + i] = t[i * 256 + j];
+      table = std::move(both);
+    }
+    const auto& def = dqs.size() == 1 ? lookup : lookup2;
+    if (!def.def) continue;
     const int table_id = slot(slot_names_[q.out[0]] + "/qtool_lookup_table");
-    constants_.resize(slot_names_.size());
     if (keep_.size() < slot_names_.size()) keep_.resize(slot_names_.size(), false);
     constants_[table_id] = std::move(table);
     auto node = std::make_unique<onnx::NodeProto>();
-    node->set_op_type("QLookup");
+    node->set_op_type(dqs.size() == 1 ? "QLookup" : "QLookup2");
     node->set_domain("qtool");
     node->set_name(op.node->name().empty() ? slot_names_[op.out[0]] : op.node->name());
-    node->add_input(slot_names_[dq.in[0]]);
-    node->add_input(slot_names_[table_id]);
-    node->add_output(slot_names_[q.out[0]]);
     Step s;
-    s.def = lookup.def;
-    s.version = lookup.version;
+    for (const Step* dq : dqs) {
+      node->add_input(slot_names_[dq->in[0]]);
+      s.in.push_back(dq->in[0]);
+    }
+    node->add_input(slot_names_[table_id]);
+    s.in.push_back(table_id);
+    node->add_output(slot_names_[q.out[0]]);
+    s.def = def.def;
+    s.version = def.version;
     s.domain_opset = 1;
-    s.layout_aware = lookup.def->layout_aware;
-    s.in = {dq.in[0], table_id};
+    s.layout_aware = def.def->layout_aware;
     s.out = {q.out[0]};
     s.node = node.get();
     owned_nodes_.push_back(std::move(node));
     removed[qk] = true;
     op = std::move(s);  // in the pointwise op's place: x exists there, the readers of y come later
+  }
+  compose_lookups(removed);
+}
+
+// f(x, g(x)) for a two-operand table f and a one-operand table g (SiLU: x * sigmoid(x), as
+// x -> Sigmoid -> Mul(x, .) writes it) is one table of x: h[i] = f[i][g[i]]. The QLookup of g
+// goes when the QLookup2 is its only reader.
+void CompiledGraph::compose_lookups(std::vector<bool>& removed) {
+  const auto one = OpRegistry::instance().find("qtool", "QLookup", 1);
+  if (!one.def) return;
+  std::vector<int> producer(slot_names_.size(), -1);
+  std::vector<int> reads(slot_names_.size(), 0);
+  for (size_t k = 0; k < steps_.size(); ++k) {
+    if (removed[k]) continue;
+    for (int id : steps_[k].out)
+      if (id >= 0) producer[id] = static_cast<int>(k);
+    for (int id : steps_[k].in)
+      if (id >= 0) ++reads[id];
+    for (int id : steps_[k].implicit)
+      if (id >= 0) ++reads[id];
+  }
+  // a DequantizeLinear nobody reads any more (its reader became a lookup) goes later: not a reader
+  for (size_t k = 0; k < steps_.size(); ++k) {
+    const Step& s = steps_[k];
+    if (removed[k] || !s.node->domain().empty() || s.node->op_type() != "DequantizeLinear" || s.out.size() != 1 ||
+        s.out[0] < 0 || reads[s.out[0]] > 0 || keep_[s.out[0]])
+      continue;
+    for (int id : s.in)
+      if (id >= 0) --reads[id];
+  }
+  const auto is_lookup = [](const Step& s, const char* type) {
+    return s.node->domain() == "qtool" && s.node->op_type() == type;
+  };
+  for (size_t k = 0; k < steps_.size(); ++k) {
+    Step& f = steps_[k];
+    if (removed[k] || !is_lookup(f, "QLookup2") || f.in.size() != 3) continue;
+    for (int inner : {1, 0}) {  // g computes operand `inner` from the other one
+      const int gv = f.in[inner], x = f.in[1 - inner];
+      if (gv < 0 || x < 0 || producer[gv] < 0 || keep_[gv] || reads[gv] != 1) continue;
+      const int gk = producer[gv];
+      const Step& g = steps_[gk];
+      if (removed[gk] || !is_lookup(g, "QLookup") || g.in.size() != 2 || g.in[0] != x) continue;
+      const Tensor& gt = constants_[g.in[1]].tensor();
+      const Tensor& ft = constants_[f.in[2]].tensor();
+      const auto* gp = static_cast<const uint8_t*>(gt.raw());
+      const auto* fp = static_cast<const uint8_t*>(ft.raw());
+      const uint8_t flip = gt.dtype() == DType::kInt8 ? 0x80 : 0;  // g's codes as row indices of f
+      Tensor h(ft.dtype(), {256});
+      auto* hp = static_cast<uint8_t*>(h.raw());
+      for (int i = 0; i < 256; ++i) {
+        const int gi = static_cast<uint8_t>(gp[i] ^ flip);
+        hp[i] = inner == 1 ? fp[256 * i + gi] : fp[256 * gi + i];
+      }
+      const int table_id = slot(slot_names_[f.out[0]] + "/qtool_composed_table");
+      if (keep_.size() < slot_names_.size()) keep_.resize(slot_names_.size(), false);
+      constants_[table_id] = std::move(h);
+      auto node = std::make_unique<onnx::NodeProto>();
+      node->set_op_type("QLookup");
+      node->set_domain("qtool");
+      node->set_name(f.node->name());
+      node->add_input(slot_names_[x]);
+      node->add_input(slot_names_[table_id]);
+      node->add_output(slot_names_[f.out[0]]);
+      Step s;
+      s.def = one.def;
+      s.version = one.version;
+      s.domain_opset = 1;
+      s.layout_aware = one.def->layout_aware;
+      s.in = {x, table_id};
+      s.out = f.out;
+      s.node = node.get();
+      owned_nodes_.push_back(std::move(node));
+      removed[gk] = true;
+      f = std::move(s);
+      break;
+    }
   }
 }
 

@@ -6,14 +6,23 @@
 // (onnxruntime's QLinearSigmoid / QLinearLeakyRelu are such tables too).
 // Inputs: 0 x (uint8/int8, any shape), 1 table (1-D, 256 codes of the output type: entry i is
 // the result for the code lowest(x's type) + i). Output: y = table[x - lowest], x's shape.
+//
+// qtool.QLookup2 (internal op, since 1): the same for a pointwise op of two DequantizeLinear
+// results (Mul, Add, ... of two quantized tensors: onnxruntime's QLinearMul / QLinearAdd), with
+// numpy broadcasting. Inputs: 0 a, 1 b (uint8/int8), 2 table (2 x 256 x 256 codes of the output
+// type: entry (0, i, j) is the result for codes lowest(a) + i and lowest(b) + j, and entry (1, j, i)
+// the same value, so that a row of either operand's codes is contiguous). Output: the broadcast
+// shape of a and b.
 //   reference: plain loop.
 //   fast: 64 lookups at a time with AVX-512 VBMI (vpermi2b) where the CPU has it, split across
 //         the OpenMP threads; layout-aware: a dense runtime layout
 //         (an integer convolution's nhwc output) is kept when the output type is x's type.
 #include <immintrin.h>
 
+#include <array>
 #include <cstdint>
 
+#include "runtime/broadcast.h"
 #include "runtime/dnnl_util.h"
 #include "runtime/kernels/elementwise_common.h"
 #include "runtime/op_registry.h"
@@ -98,10 +107,97 @@ bool fast(KernelContext& c) {
   return true;
 }
 
+// ---- QLookup2
+
+void validate2(KernelContext& c) {
+  for (int i : {0, 1})
+    if (c.has(i) && !is_q8(c.in(i).dtype())) c.fail_dtype(i, c.in(i).dtype());
+  if (c.has(2)) {
+    const Tensor& t = c.in(2);
+    if (!is_q8(t.dtype())) c.fail_dtype(2, t.dtype());
+    if (t.rank() != 3 || t.dim(0) != 2 || t.dim(1) != 256 || t.dim(2) != 256)
+      c.fail("table must be 2 x 256 x 256, got " + shape_str(t.shape()));
+  }
+  if (c.has(0) && c.has(1)) broadcast_shape(c.in(0).shape(), c.in(1).shape());
+}
+
+// Row index of a code: its byte with int8's sign bit flipped (code - lowest).
+inline uint8_t row_of(uint8_t raw, uint8_t flip) { return raw ^ flip; }
+
+// y[j] = table[a[j * sa]][b[j * sb]] for one row (steps 0 or 1), operands' codes made row indices.
+void look_up2_run(const uint8_t* a, int64_t sa, uint8_t fa, const uint8_t* b, int64_t sb, uint8_t fb,
+                  const uint8_t* t, uint8_t* y, int64_t n) {
+  if (sa == 1 && sb == 1) {
+    for (int64_t j = 0; j < n; ++j) y[j] = t[256 * row_of(a[j], fa) + row_of(b[j], fb)];
+  } else {
+    for (int64_t j = 0; j < n; ++j) y[j] = t[256 * row_of(a[j * sa], fa) + row_of(b[j * sb], fb)];
+  }
+}
+
+// y = table[a][b] over the broadcast plan; `fast`: rows where one operand is fixed go through the
+// 256-entry look_up (a row of the table, or a gathered column), rows split across the threads.
+Tensor looked_up2(const Tensor& a, const Tensor& b, const Tensor& table, bool fast) {
+  const Shape so = broadcast_shape(a.shape(), b.shape());
+  Tensor y = Tensor::uninitialized(table.dtype(), so);
+  const BroadcastPlan<2> plan({&a.shape(), &b.shape()}, so);
+  if (plan.numel() == 0) return y;
+  const auto* pa = static_cast<const uint8_t*>(a.raw());
+  const auto* pb = static_cast<const uint8_t*>(b.raw());
+  const auto* t = static_cast<const uint8_t*>(table.raw());
+  auto* py = static_cast<uint8_t*>(y.raw());
+  const uint8_t fa = a.dtype() == DType::kInt8 ? 0x80 : 0, fb = b.dtype() == DType::kInt8 ? 0x80 : 0;
+  const int64_t len = plan.row_length(), sa = plan.row_step(0), sb = plan.row_step(1);
+  auto row = [&](int64_t oa, int64_t ob, int64_t o) {
+    const uint8_t *ra = pa + oa, *rb = pb + ob;
+    uint8_t* ry = py + o;
+    if (fast && sa == 1 && sb == 0) {  // b fixed: column b of the table, a row of its transpose
+      look_up(ra, fa ? 128 : 0, t + 65536 + 256 * row_of(rb[0], fb), ry, 0, len);
+    } else if (fast && sa == 0 && sb == 1) {  // a fixed: row a of the table
+      look_up(rb, fb ? 128 : 0, t + 256 * row_of(ra[0], fa), ry, 0, len);
+    } else {
+      look_up2_run(ra, sa, fa, rb, sb, fb, t, ry, len);
+    }
+  };
+  const int64_t rows = plan.rows();
+  if (rows == 1 && fast) {  // one long row (same shapes): split it
+    ew::parallel_chunks(len, ew::kParallelGrain * 4, [&](int64_t lo, int64_t hi) {
+      look_up2_run(pa + lo * sa, sa, fa, pb + lo * sb, sb, fb, t, py + lo, hi - lo);
+    });
+    return y;
+  }
+  const int64_t per_chunk = fast ? std::max<int64_t>(1, ew::kParallelGrain * 4 / std::max<int64_t>(len, 1)) : rows;
+  ew::parallel_chunks(rows, per_chunk, [&](int64_t lo, int64_t hi) {
+    plan.for_each_row(lo, hi, [&](int64_t, int64_t o, const std::array<int64_t, 2>& off) { row(off[0], off[1], o); });
+  });
+  return y;
+}
+
+void reference2(KernelContext& c) {
+  if (!c.has(0) || !c.has(1) || !c.has(2)) c.fail("a, b and table are required");
+  c.outputs[0] = looked_up2(to_plain(c.in(0)), to_plain(c.in(1)), to_plain(c.in(2)), false);
+}
+
+// Layout-aware: same-shaped operands of one dense layout (and a result of their type) keep it.
+bool fast2(KernelContext& c) {
+  if (!c.has(0) || !c.has(1) || !c.has(2) || c.in(2).layout()) return false;
+  const Tensor& a = c.in(0);
+  const Tensor& b = c.in(1);
+  const Tensor& table = c.in(2);
+  if (a.layout() && b.layout() && a.has_dense_layout() && a.shape() == b.shape() && a.dtype() == b.dtype() &&
+      a.dtype() == table.dtype() && desc_of(a) == desc_of(b)) {
+    Tensor y = looked_up2(a.dense_storage(), b.dense_storage(), table, true).relabelled(a.shared_layout());
+    c.outputs[0] = c.allow_layout_output ? std::move(y) : to_plain(y);
+    return true;
+  }
+  c.outputs[0] = looked_up2(to_plain(a), to_plain(b), table, true);
+  return true;
+}
+
 }  // namespace
 
 void register_qlookup_ops(OpRegistry& r) {
   r.add("qtool", "QLookup", {1}, OpDef{reference, fast, validate, /*layout_aware=*/true, /*foldable=*/true});
+  r.add("qtool", "QLookup2", {1}, OpDef{reference2, fast2, validate2, /*layout_aware=*/true, /*foldable=*/true});
 }
 
 }  // namespace qtool

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "kernel_test_util.h"
 #include "runtime/executor.h"
@@ -151,4 +152,90 @@ TEST(QdqLookup, KernelFastEqualsReference) {
   }
   EXPECT_THROW(test::run_op(n, 1, {Tensor(DType::kFloat, {4}), table}, false), InputError);
   EXPECT_THROW(test::run_op(n, 1, {Tensor(DType::kUInt8, {4}), Tensor(DType::kUInt8, {255})}, false), InputError);
+}
+
+// Two quantized operands (a squeeze-and-excitation scale, a residual Add): one QLookup2 step
+// with a 256 x 256 table, numpy broadcasting included; SiLU written as x -> Sigmoid -> Mul(x, .)
+// composes into one QLookup of x. All equal to the float chain exactly.
+TEST(QdqLookup, TwoOperandChainsAndSiluCompose) {
+  Model m = test::parse_model(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (uint8[2,8,5,6] aq, int8[2,8,1,1] sq, uint8[2,8,5,6] rq)
+      => (uint8[2,8,5,6] se, int8[2,8,5,6] res, uint8[2,8,5,6] silu) {
+      a = DequantizeLinear(aq, as, az)
+      s = DequantizeLinear(sq, ss, sz)
+      m = Mul(a, s)
+      se = QuantizeLinear(m, ms, mz)
+      r = DequantizeLinear(rq, rs, rz)
+      ad = Add(r, a)
+      res = QuantizeLinear(ad, ds, dz)
+      sg = Sigmoid(a)
+      sgq = QuantizeLinear(sg, gs, gz)
+      sgd = DequantizeLinear(sgq, gs, gz)
+      sl = Mul(a, sgd)
+      silu = QuantizeLinear(sl, ls, lz)
+    })");
+  m.set_initializer("as", scalar(0.04f));
+  m.set_initializer("az", code(DType::kUInt8, 100));
+  m.set_initializer("ss", scalar(0.01f));
+  m.set_initializer("sz", code(DType::kInt8, -20));
+  m.set_initializer("ms", scalar(0.05f));
+  m.set_initializer("mz", code(DType::kUInt8, 128));
+  m.set_initializer("rs", scalar(0.03f));
+  m.set_initializer("rz", code(DType::kUInt8, 7));
+  m.set_initializer("ds", scalar(0.07f));
+  m.set_initializer("dz", code(DType::kInt8, -3));
+  m.set_initializer("gs", scalar(1.f / 255));
+  m.set_initializer("gz", code(DType::kUInt8, 0));
+  m.set_initializer("ls", scalar(0.03f));
+  m.set_initializer("lz", code(DType::kUInt8, 10));
+  const TensorMap feeds{{"aq", test::random_tensor_of(DType::kUInt8, {2, 8, 5, 6}, 11, 0, 255)},
+                        {"sq", test::random_tensor_of(DType::kInt8, {2, 8, 1, 1}, 12, -128, 127)},
+                        {"rq", test::random_tensor_of(DType::kUInt8, {2, 8, 5, 6}, 13, 0, 255)}};
+  ExecutorOptions off;
+  off.integer_qdq = false;
+  const auto want = Executor(m, off).run(feeds);
+  Executor fused(m);
+  fused.set_profiling(true);
+  for (int rep = 0; rep < 2; ++rep) {
+    const auto got = fused.run(feeds);
+    for (const char* out : {"se", "res", "silu"}) {
+      ASSERT_EQ(got.at(out).dtype(), want.at(out).dtype()) << out;
+      EXPECT_EQ(got.at(out).to_int64s(), want.at(out).to_int64s()) << out;
+    }
+  }
+  auto types = step_types(fused);
+  EXPECT_EQ(types["QLookup2"], 2);  // se, res
+  EXPECT_EQ(types["QLookup"], 1);   // silu: the sigmoid's table composed into the Mul's
+  EXPECT_EQ(types.size(), 2u);      // nothing else runs: no DequantizeLinear, Sigmoid, Mul, Add
+  const auto se = want.at("se").to_int64s();
+  EXPECT_GT(std::set<int64_t>(se.begin(), se.end()).size(), 40u);  // the table is not degenerate
+}
+
+// The two-operand kernel alone: every broadcast pattern of its rows (same shape, either operand
+// fixed per row, general) equals the plain reference for both code types.
+TEST(QdqLookup, TwoOperandKernelFastEqualsReference) {
+  auto n = test::make_node("QLookup2", 3, 1, "qtool");
+  Tensor table = test::random_tensor_of(DType::kUInt8, {2, 256, 256}, 21, 0, 255);
+  auto* tp = static_cast<uint8_t*>(table.raw());
+  for (int i = 0; i < 256; ++i)  // the second half is the transpose, as the rewrite writes it
+    for (int j = 0; j < 256; ++j) tp[65536 + j * 256 + i] = tp[i * 256 + j];
+  auto codes = [](DType t, Shape s, uint32_t seed) {
+    return t == DType::kUInt8 ? test::random_tensor_of(t, s, seed, 0, 255) : test::random_tensor_of(t, s, seed, -128, 127);
+  };
+  const std::vector<std::pair<Shape, Shape>> shapes{{{2, 8, 50, 50}, {2, 8, 50, 50}},
+                                                    {{2, 8, 50, 50}, {2, 8, 1, 1}},
+                                                    {{1, 8, 1, 1}, {2, 8, 50, 50}},
+                                                    {{4, 1, 6}, {1, 5, 1}}};
+  for (DType ta : {DType::kUInt8, DType::kInt8})
+    for (DType tb : {DType::kUInt8, DType::kInt8})
+      for (const auto& [sa, sb] : shapes) {
+        const Tensor a = codes(ta, sa, 22), b = codes(tb, sb, 23);
+        test::expect_fast_matches_reference(n, 1, {a, b, table}, 0, 0);
+      }
+  // the reference indexes the table as documented: entry (0, a - lowest, b - lowest)
+  const Tensor a = Tensor::from<int8_t>({2}, {-128, 5}), b = Tensor::from<uint8_t>({2}, {3, 255});
+  const auto y = test::run_op(n, 1, {a, b, table}, true)[0].tensor().to_int64s();
+  const auto t = table.to_int64s();
+  EXPECT_EQ(y, (std::vector<int64_t>{t[0 * 256 + 3], t[133 * 256 + 255]}));
+  EXPECT_THROW(test::run_op(n, 1, {a, b, Tensor(DType::kUInt8, {256, 256})}, false), InputError);
 }
