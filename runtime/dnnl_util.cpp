@@ -4,6 +4,8 @@
 
 #include "core/error.h"
 
+#include <algorithm>
+
 namespace qtool {
 
 DnnlContext& DnnlContext::get() {
@@ -46,6 +48,39 @@ Tensor to_plain(const Tensor& t) {
   dnnl::reorder(src, dst).execute(ctx.stream, src, dst);
   ctx.stream.wait();
   return out;
+}
+
+std::vector<int> layout_axis_order(const Tensor& t) {
+  const auto* l = dynamic_cast<const DnnlLayout*>(t.layout());
+  if (!l || !t.has_dense_layout() || l->md.data.format_kind != dnnl_blocked ||
+      l->md.data.format_desc.blocking.inner_nblks != 0 || l->md.data.ndims != t.rank())
+    return {};
+  const auto& strides = l->md.data.format_desc.blocking.strides;
+  std::vector<int> order(static_cast<size_t>(t.rank()));
+  for (int i = 0; i < t.rank(); ++i) order[i] = i;
+  // outermost first; among equal strides (extents of 1) keep the logical order
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return strides[a] > strides[b]; });
+  // dense: each stride is the product of the extents inside it
+  int64_t expect = 1;
+  for (size_t k = order.size(); k-- > 0;) {
+    if (t.dim(order[k]) != 1 && strides[order[k]] != expect) return {};
+    expect *= t.dim(order[k]);
+  }
+  return order;
+}
+
+std::shared_ptr<const Layout> strided_layout_as(const Tensor& t, DType dtype) {
+  using dt = dnnl::memory::data_type;
+  const dt d = dtype == DType::kFloat   ? dt::f32
+               : dtype == DType::kUInt8 ? dt::u8
+               : dtype == DType::kInt8  ? dt::s8
+               : dtype == DType::kInt32 ? dt::s32
+                                        : dt::undef;
+  if (d == dt::undef || layout_axis_order(t).empty()) return nullptr;
+  const auto& md = static_cast<const DnnlLayout*>(t.layout())->md;
+  const auto& blk = md.data.format_desc.blocking;
+  dnnl::memory::dims dims(t.shape().begin(), t.shape().end()), strides(blk.strides, blk.strides + t.rank());
+  return std::make_shared<DnnlLayout>(dnnl::memory::desc(dims, d, strides));
 }
 
 }  // namespace qtool

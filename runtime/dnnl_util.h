@@ -5,6 +5,9 @@
 #pragma once
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <memory>
+#include <vector>
+
 #include "core/tensor.h"
 
 namespace qtool {
@@ -34,5 +37,13 @@ Tensor make_dnnl_tensor(const Shape& shape, const dnnl::memory::desc& md);
 dnnl::memory::desc desc_of(const Tensor& t);
 // Plain row-major copy of a tensor in a runtime layout (the tensor itself when already plain).
 Tensor to_plain(const Tensor& t);
+
+// For a tensor in a dense strided runtime layout (its axes permuted, no blocking, no padding: the
+// nhwc that integer and brgconv convolutions write): the axes from outermost to innermost, so
+// its storage is the tensor transposed by that order. Empty for plain tensors and other layouts.
+std::vector<int> layout_axis_order(const Tensor& t);
+// The same strided layout for elements of another type (u8 codes -> their f32 values); nullptr
+// when layout_axis_order(t) is empty or the type has no oneDNN equivalent (f32, u8, s8, s32).
+std::shared_ptr<const Layout> strided_layout_as(const Tensor& t, DType dtype);
 
 }  // namespace qtool

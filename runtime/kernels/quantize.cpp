@@ -12,9 +12,11 @@
 //   DQ: y = (x - x_zero_point) * x_scale computed in float32, then cast to x_scale's type or
 //       `output_dtype` (23+).
 // Granularity: per-tensor, per-axis (`axis`, 13+) or blocked (`block_size`, 21+).
+// Q and DQ are layout-aware: per tensor they keep a convolution's nhwc layout (on_runtime_layout).
 #include <algorithm>
 #include <cmath>
 
+#include "runtime/dnnl_util.h"
 #include "runtime/kernels/elementwise_common.h"
 #include "runtime/kernels/quant_common.h"
 #include "runtime/op_registry.h"
@@ -232,7 +234,7 @@ void quantize_f32(const float* x, const QuantLayout& l, const std::vector<double
     }
 }
 
-bool quantize_linear_fast(KernelContext& c) {
+bool quantize_linear_plain_fast(KernelContext& c) {
   const Tensor& x = c.in(0);
   const Tensor& scale = c.in(1);
   if (x.dtype() != DType::kFloat || scale.dtype() != DType::kFloat) return false;
@@ -368,7 +370,7 @@ void dequantize_8bit(const X* x, const QuantLayout& l, const std::vector<float>&
     }
 }
 
-bool dequantize_linear_fast(KernelContext& c) {
+bool dequantize_linear_plain_fast(KernelContext& c) {
   const Tensor& x = c.in(0);
   const Tensor& scale = c.in(1);
   if ((x.dtype() != DType::kUInt8 && x.dtype() != DType::kInt8) || scale.dtype() != DType::kFloat) return false;
@@ -384,6 +386,41 @@ bool dequantize_linear_fast(KernelContext& c) {
   else dequantize_8bit(x.data<int8_t>(), l, s, zp, y.data<float>());
   c.outputs[0] = std::move(y);
   return true;
+}
+
+// Layout-aware Q / DQ (OpRegistry): x in a runtime layout. Per tensor, from a dense strided layout
+// (a convolution's nhwc), the kernel runs on x's storage and the result keeps the layout for its
+// own element type, so integer and float convolutions pass nhwc through QDQ pairs; otherwise on a
+// plain copy. The plain kernels (fast, else reference) do the work in both cases.
+bool on_runtime_layout(KernelContext& c, DType out_type, bool (*plain_fast)(KernelContext&), void (*reference)(KernelContext&)) {
+  const Tensor& x = c.in(0);
+  const bool per_tensor = c.has(1) && c.in(1).numel() == 1;
+  const std::shared_ptr<const Layout> out_layout = per_tensor ? strided_layout_as(x, out_type) : nullptr;
+  const Value storage = out_layout ? x.dense_storage() : to_plain(x);
+  const Value* given = c.inputs[0];
+  c.inputs[0] = &storage;
+  if (!plain_fast(c)) {
+    for (auto& o : c.outputs) o = Value();
+    reference(c);
+  }
+  c.inputs[0] = given;
+  if (out_layout) {
+    Tensor y = c.outputs[0].tensor().relabelled(out_layout);
+    c.outputs[0] = c.allow_layout_output ? std::move(y) : to_plain(y);
+  }
+  return true;
+}
+
+bool quantize_linear_fast(KernelContext& c) {
+  if (c.has(0) && c.value(0).is_tensor() && c.in(0).layout())
+    return on_runtime_layout(c, quantize_output_type(c), quantize_linear_plain_fast, quantize_linear);
+  return quantize_linear_plain_fast(c);
+}
+
+bool dequantize_linear_fast(KernelContext& c) {
+  if (c.has(0) && c.value(0).is_tensor() && c.in(0).layout())
+    return on_runtime_layout(c, dequantize_output_type(c), dequantize_linear_plain_fast, dequantize_linear);
+  return dequantize_linear_plain_fast(c);
 }
 
 // ---------------------------------------------------------------- DynamicQuantizeLinear
@@ -421,8 +458,8 @@ void dynamic_quantize_linear(KernelContext& c) {
 }  // namespace
 
 void register_quantize_ops(OpRegistry& r) {
-  const OpDef q{quantize_linear, quantize_linear_fast, validate_quantize};
-  const OpDef dq{dequantize_linear, dequantize_linear_fast, validate_dequantize};
+  const OpDef q{quantize_linear, quantize_linear_fast, validate_quantize, /*layout_aware=*/true};
+  const OpDef dq{dequantize_linear, dequantize_linear_fast, validate_dequantize, /*layout_aware=*/true};
   r.add("", "QuantizeLinear", {10, 13, 19, 21, 23, 24, 25, 28}, q);
   r.add("", "DequantizeLinear", {10, 13, 19, 21, 23, 24, 25, 28}, dq);
   r.add("com.microsoft", "QuantizeLinear", {1}, q);

@@ -239,3 +239,68 @@ TEST(QdqLookup, TwoOperandKernelFastEqualsReference) {
   EXPECT_EQ(y, (std::vector<int64_t>{t[0 * 256 + 3], t[133 * 256 + 255]}));
   EXPECT_THROW(test::run_op(n, 1, {a, b, Tensor(DType::kUInt8, {256, 256})}, false), InputError);
 }
+
+// A quantized squeeze-and-excitation block between integer convolutions: the DequantizeLinear
+// before GlobalAveragePool keeps the convolution's nhwc layout (float32 values in the same
+// layout), and the per-channel scale multiplies the nhwc tensor in place of a reorder to NCHW.
+// Equal to the executor without layouts up to a code where the pooled mean rounds differently.
+TEST(QdqLookup, SqueezeExcitationStaysInTheConvolutionLayout) {
+  Model m = test::parse_model(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (uint8[1,16,10,10] xq) => (uint8[1,16,10,10] y) {
+      x = DequantizeLinear(xq, s1, z1)
+      w1 = DequantizeLinear<axis = 0>(w1q, ws)
+      c1 = Conv<pads = [1,1,1,1]>(x, w1)
+      q1 = QuantizeLinear(c1, s2, z2)
+      d1 = DequantizeLinear(q1, s2, z2)
+      p = GlobalAveragePool(d1)
+      pq = QuantizeLinear(p, s2, z2)
+      pd = DequantizeLinear(pq, s2, z2)
+      wf = DequantizeLinear<axis = 0>(wfq, ws)
+      f = Conv(pd, wf)
+      fq = QuantizeLinear(f, s3, z3)
+      fd = DequantizeLinear(fq, s3, z3)
+      m = Mul(d1, fd)
+      mq = QuantizeLinear(m, s4, z4)
+      md = DequantizeLinear(mq, s4, z4)
+      w2 = DequantizeLinear<axis = 0>(w2q, ws)
+      c2 = Conv<pads = [1,1,1,1]>(md, w2)
+      y = QuantizeLinear(c2, s5, z5)
+    })");
+  m.set_initializer("s1", scalar(0.02f));
+  m.set_initializer("z1", code(DType::kUInt8, 128));
+  m.set_initializer("w1q", test::random_tensor_of(DType::kInt8, {16, 16, 3, 3}, 31, -127, 127));
+  m.set_initializer("wfq", test::random_tensor_of(DType::kInt8, {16, 16, 1, 1}, 32, -127, 127));
+  m.set_initializer("w2q", test::random_tensor_of(DType::kInt8, {16, 16, 3, 3}, 33, -127, 127));
+  m.set_initializer("ws", test::random_tensor({16}, 34, 0.002f, 0.01f));
+  m.set_initializer("s2", scalar(0.03f));
+  m.set_initializer("z2", code(DType::kUInt8, 120));
+  m.set_initializer("s3", scalar(0.002f));
+  m.set_initializer("z3", code(DType::kUInt8, 128));
+  m.set_initializer("s4", scalar(0.0005f));
+  m.set_initializer("z4", code(DType::kUInt8, 128));
+  m.set_initializer("s5", scalar(0.001f));
+  m.set_initializer("z5", code(DType::kUInt8, 100));
+  const TensorMap feeds{{"xq", test::random_tensor_of(DType::kUInt8, {1, 16, 10, 10}, 35, 0, 255)}};
+  ExecutorOptions plain;
+  plain.layouts = false;
+  const auto want = Executor(m, plain).run(feeds).at("y").to_int64s();
+  Executor fused(m);
+  fused.set_profiling(true);
+  for (int rep = 0; rep < 2; ++rep) {
+    const auto got = fused.run(feeds).at("y").to_int64s();
+    ASSERT_EQ(got.size(), want.size());
+    int64_t differ = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_LE(std::llabs(got[i] - want[i]), 1) << i;
+      differ += got[i] != want[i];
+    }
+    EXPECT_LT(differ, static_cast<int64_t>(want.size()) / 50);
+  }
+  std::map<std::string, std::string> layout;
+  for (const auto& p : fused.profile()) layout[p.node + " " + p.op_type] = p.layout;
+  EXPECT_EQ(layout["c1 QDQConv"], "layout out");
+  EXPECT_EQ(layout["d1 DequantizeLinear"], "layout in+out");  // read by the pooling only
+  EXPECT_EQ(layout["p GlobalAveragePool"], "layout in");
+  EXPECT_EQ(layout["m QLookup2"], "layout in+out");          // q1 in nhwc against the plain scale
+  EXPECT_EQ(layout["c2 QDQConv"], "layout in");
+}
