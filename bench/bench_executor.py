@@ -8,10 +8,10 @@ the ViT pgd_2_3_16 from ../shared/data, MobileNetV3-small and EfficientNet-B0 ex
 onnxruntime copy gets a symbolic batch extent; a model whose graph fixes the batch reports n/a).
 Same thread count for both (OMP_NUM_THREADS for qtool's oneDNN, intra_op_num_threads for
 onnxruntime). qtool is timed by build/bench_executor (in-process Executor::run, after one warm-up
-run); onnxruntime by InferenceSession.run after one warm-up run. Each cell: images/s; ratios > 1
-mean qtool is faster.
+run); onnxruntime by InferenceSession.run after one warm-up run. Each cell: images/s, the median
+of --rounds alternating runs of each; ratios > 1 mean qtool is faster.
 
-usage: python bench/bench_executor.py [--threads 2] [--seconds 3] [--models resnet50,...] [--batches 1,16]
+usage: python bench/bench_executor.py [--threads 2] [--seconds 2] [--rounds 3] [--models resnet50,...] [--batches 1,16]
 needs: ninja -C build qtool bench_executor
 """
 import argparse
@@ -97,7 +97,8 @@ def ort_ips(model, batch, seconds, threads):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--rounds", type=int, default=3, help="alternating qtool / onnxruntime runs per cell (median)")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--batches", default="1,16")
     ap.add_argument("--build", default=str(ROOT / "build"))
@@ -110,7 +111,7 @@ def main():
     batches = [int(b) for b in a.batches.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="bench_executor_"))
     print(f"threads {a.threads}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(default)')}, "
-          f"~{a.seconds}s per cell, load average {os.getloadavg()[0]:.1f}, "
+          f"median of {a.rounds} alternating runs of ~{a.seconds}s per cell, load average {os.getloadavg()[0]:.1f}, "
           f"onnxruntime {ort.__version__}")
     print(f"{'model':13s} {'prec':4s} {'batch':>5s} {'qtool img/s':>11s} {'ort img/s':>10s} {'qtool/ort':>9s} "
           f"{'int8/fp32 qtool':>15s} {'int8/fp32 ort':>13s}")
@@ -134,8 +135,18 @@ def main():
         for prec, path in files.items():
             ort_path = symbolic_batch(path, tmp / f"{key}.{prec}.ort.onnx")
             for b in batches:
-                qi, qerr = qtool_ips(bench, path, b, a.seconds, env)
-                oi, oerr = ort_ips(ort_path, b, a.seconds, a.threads)
+                # alternate the two a few times and keep each one's median: this machine's speed
+                # drifts by up to 2x over minutes, which one run each would put into the ratio
+                qs, os_, qerr, oerr = [], [], None, None
+                for _ in range(a.rounds):
+                    qi, qerr = qtool_ips(bench, path, b, a.seconds, env)
+                    oi, oerr = ort_ips(ort_path, b, a.seconds, a.threads)
+                    qs += [qi] if qi else []
+                    os_ += [oi] if oi else []
+                    if qerr and oerr:
+                        break
+                qi = float(np.median(qs)) if qs else None
+                oi = float(np.median(os_)) if os_ else None
                 fmt = lambda v: f"{v:.2f}" if v else "n/a"  # noqa: E731
                 ratio = f"{qi / oi:.2f}x" if qi and oi else "n/a"
                 extra = ""
