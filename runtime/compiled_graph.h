@@ -102,6 +102,8 @@ class CompiledGraph {
   // from fuse_qdq, which then drops the DequantizeLinear steps nobody reads)
   void fuse_qdq_lookup(std::vector<bool>& removed);
   void compose_lookups(std::vector<bool>& removed);  // QLookup2(x, QLookup(x)) -> QLookup(x)
+  // Readers per slot among the steps not `removed` (bodies' implicit reads count).
+  std::vector<int> count_reads(const std::vector<bool>& removed) const;
   void run_step(const Step& s, std::vector<Value>& slots, bool cached) const;
   // The dense runtime layout every non-single-element operand of a pointwise step shares (same
   // shape, float), or nullptr: then the step reads plain tensors.

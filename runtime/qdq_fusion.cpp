@@ -30,6 +30,18 @@ bool is_op(const onnx::NodeProto& n, const char* op) { return n.domain().empty()
 
 }  // namespace
 
+std::vector<int> CompiledGraph::count_reads(const std::vector<bool>& removed) const {
+  std::vector<int> reads(slot_names_.size(), 0);
+  for (size_t k = 0; k < steps_.size(); ++k) {
+    if (removed[k]) continue;
+    for (int id : steps_[k].in)
+      if (id >= 0) ++reads[id];
+    for (int id : steps_[k].implicit)
+      if (id >= 0) ++reads[id];
+  }
+  return reads;
+}
+
 void CompiledGraph::fuse_qdq() {
   const auto def = OpRegistry::instance().find("qtool", "QDQConv", 1);
   if (!def.def) return;
@@ -191,19 +203,13 @@ void CompiledGraph::fuse_qdq() {
   }
   fuse_qdq_lookup(removed);
   // DequantizeLinear steps whose results nobody reads any more
-  std::vector<int> uses(slot_names_.size(), 0);
-  for (size_t k = 0; k < steps_.size(); ++k) {
-    if (removed[k]) continue;
-    for (int id : steps_[k].in)
-      if (id >= 0) ++uses[id];
-    for (int id : steps_[k].implicit)
-      if (id >= 0) ++uses[id];
-  }
+  const std::vector<int> uses = count_reads(removed);
   for (size_t k = 0; k < steps_.size(); ++k) {
     const Step& s = steps_[k];
     if (removed[k] || !is_op(*s.node, "DequantizeLinear") || s.out.size() != 1 || s.out[0] < 0) continue;
     if (uses[s.out[0]] == 0 && !keep_[s.out[0]]) removed[k] = true;
   }
+  compose_lookups(removed);
   std::vector<Step> kept;
   for (size_t k = 0; k < steps_.size(); ++k)
     if (!removed[k]) kept.push_back(std::move(steps_[k]));

@@ -144,35 +144,20 @@ void CompiledGraph::fuse_qdq_lookup(std::vector<bool>& removed) {
     removed[qk] = true;
     op = std::move(s);  // in the pointwise op's place: x exists there, the readers of y come later
   }
-  compose_lookups(removed);
 }
 
 // f(x, g(x)) for a two-operand table f and a one-operand table g (SiLU: x * sigmoid(x), as
 // x -> Sigmoid -> Mul(x, .) writes it) is one table of x: h[i] = f[i][g[i]]. The QLookup of g
-// goes when the QLookup2 is its only reader.
+// goes when the QLookup2 is its only reader (after unread DequantizeLinear steps are dropped).
 void CompiledGraph::compose_lookups(std::vector<bool>& removed) {
   const auto one = OpRegistry::instance().find("qtool", "QLookup", 1);
   if (!one.def) return;
   std::vector<int> producer(slot_names_.size(), -1);
-  std::vector<int> reads(slot_names_.size(), 0);
-  for (size_t k = 0; k < steps_.size(); ++k) {
-    if (removed[k]) continue;
-    for (int id : steps_[k].out)
-      if (id >= 0) producer[id] = static_cast<int>(k);
-    for (int id : steps_[k].in)
-      if (id >= 0) ++reads[id];
-    for (int id : steps_[k].implicit)
-      if (id >= 0) ++reads[id];
-  }
-  // a DequantizeLinear nobody reads any more (its reader became a lookup) goes later: not a reader
-  for (size_t k = 0; k < steps_.size(); ++k) {
-    const Step& s = steps_[k];
-    if (removed[k] || !s.node->domain().empty() || s.node->op_type() != "DequantizeLinear" || s.out.size() != 1 ||
-        s.out[0] < 0 || reads[s.out[0]] > 0 || keep_[s.out[0]])
-      continue;
-    for (int id : s.in)
-      if (id >= 0) --reads[id];
-  }
+  for (size_t k = 0; k < steps_.size(); ++k)
+    if (!removed[k])
+      for (int id : steps_[k].out)
+        if (id >= 0) producer[id] = static_cast<int>(k);
+  const std::vector<int> reads = count_reads(removed);
   const auto is_lookup = [](const Step& s, const char* type) {
     return s.node->domain() == "qtool" && s.node->op_type() == type;
   };
