@@ -77,7 +77,7 @@ std::string parse_error_line(CLI::App& app, const CLI::ParseError& e, int argc, 
 }  // namespace
 
 int main(int argc, char** argv) {
-  qtool::cli::default_passive_omp_wait(argv);
+  qtool::cli::default_omp_wait(argv);
   qtool::keep_freed_memory_for_reuse();  // runtime/allocator_policy.h
   qtool::cli::set_command_line(argc, argv);
   CLI::App app{"qtool: make trained ONNX models small and fast (calibrate, quantize, evaluate, inspect)"};
