@@ -5,6 +5,7 @@
 #include "core/error.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace qtool {
 
@@ -48,6 +49,17 @@ Tensor to_plain(const Tensor& t) {
   dnnl::reorder(src, dst).execute(ctx.stream, src, dst);
   ctx.stream.wait();
   return out;
+}
+
+void copy_into(const Tensor& src, const dnnl::memory::desc& src_md, dnnl::memory& dst) {
+  const auto dst_md = dst.get_desc();
+  const size_t stored = src.layout() ? src.layout()->bytes() : src.nbytes();
+  if (src_md == dst_md && src_md.get_size() == stored) {
+    std::memcpy(dst.get_data_handle(), src.raw(), src_md.get_size());
+    return;
+  }
+  dnnl::memory s = wrap(src_md, src);
+  dnnl::reorder(s, dst).execute(DnnlContext::get().stream, s, dst);
 }
 
 std::vector<int> layout_axis_order(const Tensor& t) {

@@ -38,6 +38,10 @@ dnnl::memory::desc desc_of(const Tensor& t);
 // Plain row-major copy of a tensor in a runtime layout (the tensor itself when already plain).
 Tensor to_plain(const Tensor& t);
 
+// Writes `src` (described by `src_md`) into `dst` in dst's layout: a memcpy when the two layouts
+// are the same (oneDNN's reorder takes its slow generic kernel for that), else a reorder.
+void copy_into(const Tensor& src, const dnnl::memory::desc& src_md, dnnl::memory& dst);
+
 // For a tensor in a dense strided runtime layout (its axes permuted, no blocking, no padding: the
 // nhwc that integer and brgconv convolutions write): the axes from outermost to innermost, so
 // its storage is the tensor transposed by that order. Empty for plain tensors and other layouts.

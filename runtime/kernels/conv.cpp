@@ -347,8 +347,7 @@ bool conv_fast_f32(KernelContext& c) {
     Tensor y = plain_dst ? Tensor::uninitialized(DType::kFloat, g.out_shape) : make_dnnl_tensor(g.out_shape, dst_md);
     dnnl::memory dst = wrap(dst_md, y);
     if (z) {  // the sum post-op adds what dst holds: Z (plain or blocked) in the primitive's output layout
-      dnnl::memory zm = wrap(desc_of(*z), *z);
-      dnnl::reorder(zm, dst).execute(ctx.stream, zm, dst);
+      copy_into(*z, desc_of(*z), dst);
     }
     std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, cache->src_mem ? cache->src_mem : src},
                                                {DNNL_ARG_WEIGHTS, cache->w_mem},
