@@ -63,6 +63,15 @@ int CompiledGraph::slot(const std::string& name) {
   return id;
 }
 
+int CompiledGraph::made_slot(const std::string& name) {
+  std::string n = name;
+  for (int k = 2; slot_of_.count(n) && !made_slots_.count(slot_of_.at(n)); ++k) n = name + "#" + std::to_string(k);
+  const int id = slot(n);
+  made_slots_.insert(id);
+  if (keep_.size() < slot_names_.size()) keep_.resize(slot_names_.size(), false);
+  return id;
+}
+
 int CompiledGraph::slot_of(const std::string& name) const {
   auto it = slot_of_.find(name);
   return it == slot_of_.end() ? -1 : it->second;

@@ -93,6 +93,9 @@ class CompiledGraph {
   };
 
   int slot(const std::string& name);
+  // A slot for a value compilation makes (a folded weight, a lookup table): `name`, or name#2, ...
+  // when the model itself has a value of that name; the same slot again on a later finish().
+  int made_slot(const std::string& name);
   void compile(const onnx::GraphProto& g, const std::set<std::string>* outer,
                const std::map<std::string, Value>* outer_constants);
   void finish();  // fusion + liveness; after construction and keep_values()
@@ -123,6 +126,7 @@ class CompiledGraph {
   std::vector<bool> observed_;     // protected from fusion only (observe_values)
   std::map<int, Step> folded_dq_;  // per slot: the DequantizeLinear folded into it (weights, biases)
   std::vector<std::unique_ptr<onnx::NodeProto>> owned_nodes_;  // nodes made by compilation
+  std::set<int> made_slots_;       // slots made by made_slot()
   bool subgraph_ = false;          // an If / Loop / Scan body (folding failures are deferred)
 };
 

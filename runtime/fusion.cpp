@@ -66,9 +66,8 @@ void CompiledGraph::fuse() {
     for (int id : steps_[k].out)
       if (present(id)) producer[id] = static_cast<int>(k);
   auto add_constant = [&](const std::string& name, Tensor t) {
-    int id = slot(name);
+    int id = made_slot(name);
     constants_[id] = std::move(t);
-    if (keep_.size() < slot_names_.size()) keep_.resize(slot_names_.size(), false);
     return id;
   };
   std::vector<bool> removed(steps_.size(), false);

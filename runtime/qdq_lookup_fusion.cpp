@@ -119,8 +119,7 @@ void CompiledGraph::fuse_qdq_lookup(std::vector<bool>& removed) {
     }
     const auto& def = dqs.size() == 1 ? lookup : lookup2;
     if (!def.def) continue;
-    const int table_id = slot(slot_names_[q.out[0]] + "/qtool_lookup_table");
-    if (keep_.size() < slot_names_.size()) keep_.resize(slot_names_.size(), false);
+    const int table_id = made_slot(slot_names_[q.out[0]] + "/qtool_lookup_table");
     constants_[table_id] = std::move(table);
     auto node = std::make_unique<onnx::NodeProto>();
     node->set_op_type(dqs.size() == 1 ? "QLookup" : "QLookup2");
@@ -181,8 +180,7 @@ void CompiledGraph::compose_lookups(std::vector<bool>& removed) {
         const int gi = static_cast<uint8_t>(gp[i] ^ flip);
         hp[i] = inner == 1 ? fp[256 * i + gi] : fp[256 * gi + i];
       }
-      const int table_id = slot(slot_names_[f.out[0]] + "/qtool_composed_table");
-      if (keep_.size() < slot_names_.size()) keep_.resize(slot_names_.size(), false);
+      const int table_id = made_slot(slot_names_[f.out[0]] + "/qtool_composed_table");
       constants_[table_id] = std::move(h);
       auto node = std::make_unique<onnx::NodeProto>();
       node->set_op_type("QLookup");

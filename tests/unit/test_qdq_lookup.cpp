@@ -304,3 +304,34 @@ TEST(QdqLookup, SqueezeExcitationStaysInTheConvolutionLayout) {
   EXPECT_EQ(layout["m QLookup2"], "layout in+out");          // q1 in nhwc against the plain scale
   EXPECT_EQ(layout["c2 QDQConv"], "layout in");
 }
+
+// The table's slot never takes over a model value that happens to have the name compilation
+// would give it (a crafted file): the lookup gets its own slot, the model value stays.
+TEST(QdqLookup, TableNameTakenByTheModelIsNotReused) {
+  Model m = test::parse_model(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (uint8[4,5] xq, float[3] t) => (uint8[4,5] y, float[3] u) {
+      x = DequantizeLinear(xq, xs, xz)
+      s = Sigmoid(x)
+      y = QuantizeLinear(s, ys, yz)
+      u = Identity(t)
+    })");
+  const std::string taken = "y/qtool_lookup_table";
+  m.graph().mutable_input(1)->set_name(taken);
+  for (auto& n : *m.graph().mutable_node())
+    if (n.op_type() == "Identity") n.set_input(0, taken);
+  m.set_initializer("xs", scalar(0.05f));
+  m.set_initializer("xz", code(DType::kUInt8, 128));
+  m.set_initializer("ys", scalar(1.f / 255));
+  m.set_initializer("yz", code(DType::kUInt8, 0));
+  const TensorMap feeds{{"xq", test::random_tensor_of(DType::kUInt8, {4, 5}, 41, 0, 255)},
+                        {taken, Tensor::from<float>({3}, {1.f, 2.f, 3.f})}};
+  ExecutorOptions off;
+  off.integer_qdq = false;
+  const auto want = Executor(m, off).run(feeds);
+  Executor fused(m);
+  fused.set_profiling(true);
+  const auto got = fused.run(feeds);
+  EXPECT_EQ(got.at("y").to_int64s(), want.at("y").to_int64s());
+  EXPECT_EQ(got.at("u").to_floats(), (std::vector<float>{1.f, 2.f, 3.f}));
+  EXPECT_EQ(step_types(fused)["QLookup"], 1);
+}
