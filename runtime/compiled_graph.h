@@ -107,6 +107,18 @@ class CompiledGraph {
   void compose_lookups(std::vector<bool>& removed);  // QLookup2(x, QLookup(x)) -> QLookup(x)
   // Readers per slot among the steps not `removed` (bodies' implicit reads count).
   std::vector<int> count_reads(const std::vector<bool>& removed) const;
+  // Per slot, the step computing it (-1: input, constant, outer value) and the steps reading it
+  // (bodies' implicit reads count), among the steps not `removed` (all when nullptr).
+  struct StepLinks {
+    std::vector<int> producer;
+    std::vector<std::vector<size_t>> readers;
+  };
+  StepLinks step_links(const std::vector<bool>* removed) const;
+  // The constant tensor in slot `id`, or nullptr.
+  const Tensor* constant_tensor(int id) const {
+    return id >= 0 && id < static_cast<int>(constants_.size()) && constants_[id].is_tensor() ? &constants_[id].tensor()
+                                                                                            : nullptr;
+  }
   void run_step(const Step& s, std::vector<Value>& slots, bool cached) const;
   // The dense runtime layout every non-single-element operand of a pointwise step shares (same
   // shape, float), or nullptr: then the step reads plain tensors.

@@ -30,6 +30,20 @@ bool is_op(const onnx::NodeProto& n, const char* op) { return n.domain().empty()
 
 }  // namespace
 
+CompiledGraph::StepLinks CompiledGraph::step_links(const std::vector<bool>* removed) const {
+  StepLinks l{std::vector<int>(slot_names_.size(), -1), std::vector<std::vector<size_t>>(slot_names_.size())};
+  for (size_t k = 0; k < steps_.size(); ++k) {
+    if (removed && (*removed)[k]) continue;
+    for (int id : steps_[k].out)
+      if (id >= 0) l.producer[id] = static_cast<int>(k);
+    for (int id : steps_[k].in)
+      if (id >= 0) l.readers[id].push_back(k);
+    for (int id : steps_[k].implicit)
+      if (id >= 0) l.readers[id].push_back(k);
+  }
+  return l;
+}
+
 std::vector<int> CompiledGraph::count_reads(const std::vector<bool>& removed) const {
   std::vector<int> reads(slot_names_.size(), 0);
   for (size_t k = 0; k < steps_.size(); ++k) {
@@ -45,20 +59,10 @@ std::vector<int> CompiledGraph::count_reads(const std::vector<bool>& removed) co
 void CompiledGraph::fuse_qdq() {
   const auto def = OpRegistry::instance().find("qtool", "QDQConv", 1);
   if (!def.def) return;
-  const auto cten = [&](int id) -> const Tensor* {
-    return id >= 0 && id < static_cast<int>(constants_.size()) && constants_[id].is_tensor() ? &constants_[id].tensor()
-                                                                                            : nullptr;
-  };
-  std::vector<int> producer(slot_names_.size(), -1);
-  std::vector<std::vector<size_t>> readers(slot_names_.size());
-  for (size_t k = 0; k < steps_.size(); ++k) {
-    for (int id : steps_[k].out)
-      if (id >= 0) producer[id] = static_cast<int>(k);
-    for (int id : steps_[k].in)
-      if (id >= 0) readers[id].push_back(k);
-    for (int id : steps_[k].implicit)
-      if (id >= 0) readers[id].push_back(k);
-  }
+  const auto cten = [&](int id) { return constant_tensor(id); };
+  const StepLinks links = step_links(nullptr);
+  const std::vector<int>& producer = links.producer;
+  const std::vector<std::vector<size_t>>& readers = links.readers;
   // The DequantizeLinear computing `id`: a step, or one folded at compile time.
   const auto dq_of = [&](int id) -> const Step* {
     if (id < 0) return nullptr;

@@ -32,21 +32,10 @@ bool is_q8(DType t) { return t == DType::kUInt8 || t == DType::kInt8; }
 void CompiledGraph::fuse_qdq_lookup(std::vector<bool>& removed) {
   const auto lookup = OpRegistry::instance().find("qtool", "QLookup", 1);
   const auto lookup2 = OpRegistry::instance().find("qtool", "QLookup2", 1);
-  const auto cten = [&](int id) -> const Tensor* {
-    return id >= 0 && id < static_cast<int>(constants_.size()) && constants_[id].is_tensor() ? &constants_[id].tensor()
-                                                                                            : nullptr;
-  };
-  std::vector<int> producer(slot_names_.size(), -1);
-  std::vector<std::vector<size_t>> readers(slot_names_.size());
-  for (size_t k = 0; k < steps_.size(); ++k) {
-    if (removed[k]) continue;
-    for (int id : steps_[k].out)
-      if (id >= 0) producer[id] = static_cast<int>(k);
-    for (int id : steps_[k].in)
-      if (id >= 0) readers[id].push_back(k);
-    for (int id : steps_[k].implicit)
-      if (id >= 0) readers[id].push_back(k);
-  }
+  const auto cten = [&](int id) { return constant_tensor(id); };
+  const StepLinks links = step_links(&removed);
+  const std::vector<int>& producer = links.producer;
+  const std::vector<std::vector<size_t>>& readers = links.readers;
   // scalar float scale > 0 and scalar 8-bit zero point, both constant
   const auto scalar_params = [&](const Step& s) {
     if (s.in.size() < 3 || s.in[0] < 0) return false;
@@ -151,11 +140,7 @@ void CompiledGraph::fuse_qdq_lookup(std::vector<bool>& removed) {
 void CompiledGraph::compose_lookups(std::vector<bool>& removed) {
   const auto one = OpRegistry::instance().find("qtool", "QLookup", 1);
   if (!one.def) return;
-  std::vector<int> producer(slot_names_.size(), -1);
-  for (size_t k = 0; k < steps_.size(); ++k)
-    if (!removed[k])
-      for (int id : steps_[k].out)
-        if (id >= 0) producer[id] = static_cast<int>(k);
+  const std::vector<int> producer = step_links(&removed).producer;
   const std::vector<int> reads = count_reads(removed);
   const auto is_lookup = [](const Step& s, const char* type) {
     return s.node->domain() == "qtool" && s.node->op_type() == type;
