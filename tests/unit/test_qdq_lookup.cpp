@@ -335,3 +335,33 @@ TEST(QdqLookup, TableNameTakenByTheModelIsNotReused) {
   EXPECT_EQ(got.at("u").to_floats(), (std::vector<float>{1.f, 2.f, 3.f}));
   EXPECT_EQ(step_types(fused)["QLookup"], 1);
 }
+
+// An integer convolution's 8-bit output read by a layout-aware float op that also takes integers
+// (uint8 Add): the operand arrives in nhwc and must be computed on as plain codes, not as floats.
+TEST(QdqLookup, EightBitLayoutIntoIntegerAddIsComputedPlain) {
+  Model m = test::parse_model(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (uint8[1,16,6,6] xq, uint8[1,16,6,6] other) => (uint8[1,16,6,6] y) {
+      x = DequantizeLinear(xq, s1, z1)
+      w = DequantizeLinear<axis = 0>(wq, ws)
+      c = Conv<pads = [1,1,1,1]>(x, w)
+      q = QuantizeLinear(c, s2, z2)
+      y = Add(q, other)
+    })");
+  m.set_initializer("s1", scalar(0.02f));
+  m.set_initializer("z1", code(DType::kUInt8, 128));
+  m.set_initializer("wq", test::random_tensor_of(DType::kInt8, {16, 16, 3, 3}, 51, -127, 127));
+  m.set_initializer("ws", test::random_tensor({16}, 52, 0.002f, 0.01f));
+  m.set_initializer("s2", scalar(0.03f));
+  m.set_initializer("z2", code(DType::kUInt8, 60));
+  const TensorMap feeds{{"xq", test::random_tensor_of(DType::kUInt8, {1, 16, 6, 6}, 53, 0, 255)},
+                        {"other", test::random_tensor_of(DType::kUInt8, {1, 16, 6, 6}, 54, 0, 40)}};
+  ExecutorOptions plain;
+  plain.layouts = false;
+  const auto want = Executor(m, plain).run(feeds).at("y").to_int64s();
+  Executor fused(m);
+  fused.set_profiling(true);
+  EXPECT_EQ(fused.run(feeds).at("y").to_int64s(), want);
+  std::map<std::string, std::string> layout;
+  for (const auto& p : fused.profile()) layout[p.op_type] = p.layout;
+  EXPECT_EQ(layout["QDQConv"], "layout out");  // the case under test: Add received nhwc codes
+}
