@@ -411,7 +411,20 @@ void CompiledGraph::run_step(const Step& s, std::vector<Value>& slots, bool cach
       if (!done)
         for (auto& o : ctx.outputs) o = Value();
     }
-    if (!done) s.def->run(ctx);
+    if (!done) {
+      // reference kernels read plain tensors: a layout-aware step whose fast kernel declined gets
+      // plain copies of inputs that arrived in runtime layouts
+      std::vector<Value> plain;
+      if (!plain_only) {
+        plain.resize(ctx.inputs.size());
+        for (size_t i = 0; i < ctx.inputs.size(); ++i)
+          if (ctx.inputs[i] && ctx.inputs[i]->is_tensor() && ctx.inputs[i]->tensor().layout()) {
+            plain[i] = to_plain(ctx.inputs[i]->tensor());
+            ctx.inputs[i] = &plain[i];
+          }
+      }
+      s.def->run(ctx);
+    }
   } catch (const InputError&) {
     throw;
   } catch (const AllocationCapExceeded&) {

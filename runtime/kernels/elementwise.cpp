@@ -275,26 +275,15 @@ bool layout_binary(KernelContext& c, const Tensor& a, const Tensor& b) {
 
 // Layout-aware (OpRegistry): operands may arrive in runtime layouts; the executor has already
 // run same-shaped operands of one dense layout as plain views (OpDef::pointwise).
-// (Ref: the op's reference kernel, run here on plain copies of operands that arrived in layouts
-// but are not float32, an integer convolution's 8-bit output: the reference must not see layouts.)
-template <BinOp Op, KernelFn Ref>
+template <BinOp Op>
 bool binary_fast(KernelContext& c) {
   if (!c.has(0) || !c.has(1)) return false;
   const bool layouts = c.in(0).layout() || c.in(1).layout();
   if (layouts && layout_binary<Op>(c, c.in(0), c.in(1))) return true;
-  const Value a_plain = to_plain(c.in(0)), b_plain = to_plain(c.in(1));
-  const Tensor& a = a_plain.tensor();
-  const Tensor& b = b_plain.tensor();
-  if (a.dtype() != DType::kFloat || b.dtype() != DType::kFloat) {
-    if (!layouts) return false;
-    const Value* given[2] = {c.inputs[0], c.inputs[1]};
-    c.inputs[0] = &a_plain;
-    c.inputs[1] = &b_plain;
-    Ref(c);
-    c.inputs[0] = given[0];
-    c.inputs[1] = given[1];
-    return true;
-  }
+  // plain operands as they are, runtime layouts as plain copies; 8-bit codes in a layout (an
+  // integer convolution's output) go to the reference, which the executor hands plain copies
+  const Tensor a = to_plain(c.in(0)), b = to_plain(c.in(1));
+  if (a.dtype() != DType::kFloat || b.dtype() != DType::kFloat) return false;
   const Shape so = broadcast_inputs(c, {0, 1});
   Tensor out = Tensor::uninitialized(DType::kFloat, so);
   binary_f32<Op>(a.data<float>(), a.shape(), b.data<float>(), b.shape(), out.data<float>(), so);
@@ -345,10 +334,10 @@ bool variadic_fast(KernelContext& c) {
 }  // namespace
 
 void register_elementwise_ops(OpRegistry& r) {
-  r.add("", "Add", {7, 13, 14}, layout_binary_def(OpDef{add, binary_fast<BinOp::kAdd, add>, validate_broadcast_same_type}));
-  r.add("", "Sub", {7, 13, 14}, layout_binary_def(OpDef{sub, binary_fast<BinOp::kSub, sub>, validate_broadcast_same_type}));
-  r.add("", "Mul", {7, 13, 14}, layout_binary_def(OpDef{mul, binary_fast<BinOp::kMul, mul>, validate_broadcast_same_type}));
-  r.add("", "Div", {7, 13, 14}, layout_binary_def(OpDef{div_, binary_fast<BinOp::kDiv, div_>, validate_broadcast_same_type}));
+  r.add("", "Add", {7, 13, 14}, layout_binary_def(OpDef{add, binary_fast<BinOp::kAdd>, validate_broadcast_same_type}));
+  r.add("", "Sub", {7, 13, 14}, layout_binary_def(OpDef{sub, binary_fast<BinOp::kSub>, validate_broadcast_same_type}));
+  r.add("", "Mul", {7, 13, 14}, layout_binary_def(OpDef{mul, binary_fast<BinOp::kMul>, validate_broadcast_same_type}));
+  r.add("", "Div", {7, 13, 14}, layout_binary_def(OpDef{div_, binary_fast<BinOp::kDiv>, validate_broadcast_same_type}));
   r.add("", "Mod", {10, 13, 28}, OpDef{mod_, nullptr, validate_mod});
   r.add("", "Pow", {7, 12, 13, 15}, OpDef{pow_, nullptr, validate_pow});
   r.add("", "Sum", {6, 8, 13}, pointwise(OpDef{sum, variadic_fast<BinOp::kAdd>, validate_variadic}));
