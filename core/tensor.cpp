@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/buffer_pool.h"
 #include "core/dispatch.h"
 #include "core/error.h"
 
@@ -54,16 +55,15 @@ Tensor Tensor::with_layout(DType dtype, Shape shape, std::shared_ptr<const Layou
 }
 
 Tensor::Tensor(DType dtype, Shape shape, bool zero, size_t bytes) : dtype_(dtype), shape_(std::move(shape)) {
-  constexpr size_t kAlign = 64;
   const size_t n = bytes == SIZE_MAX ? nbytes() : bytes;
   if (n > t_allocation_cap)
     throw AllocationCapExceeded("tensor " + shape_str(shape_) + " of " + std::to_string(n) + " bytes is over the cap");
-  if (n > SIZE_MAX - 2 * kAlign) throw InputError("tensor " + shape_str(shape_) + " is too large");
-  const size_t padded = (std::max<size_t>(n, 1) + kAlign - 1) / kAlign * kAlign;
-  void* p = std::aligned_alloc(kAlign, padded);
+  if (n > SIZE_MAX - 2 * kTensorAlign) throw InputError("tensor " + shape_str(shape_) + " is too large");
+  void* p = pooled_alloc(n);
   if (!p) throw Error("out of memory allocating " + std::to_string(n) + " bytes for tensor " + shape_str(shape_));
   if (zero) std::memset(p, 0, n);
-  buffer_ = std::shared_ptr<uint8_t>(static_cast<uint8_t*>(p), [](uint8_t* q) { std::free(q); });
+  // (when making the control block throws, shared_ptr itself calls the deleter)
+  buffer_ = std::shared_ptr<uint8_t>(static_cast<uint8_t*>(p), [n](uint8_t* q) { pooled_free(q, n); });
 }
 
 void Tensor::check_type(DType want) const {

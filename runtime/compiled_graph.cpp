@@ -359,6 +359,11 @@ void CompiledGraph::run_step(const Step& s, std::vector<Value>& slots, bool cach
   ctx.inputs.reserve(s.in.size());
   for (size_t i = 0; i < s.in.size(); ++i) {
     const int id = s.in[i];
+    if (id >= 0 && constants_[id].present()) {  // constants stay in constants_ (execute() does not copy them)
+      ctx.inputs.push_back(&constants_[id]);
+      ctx.constant.push_back(true);
+      continue;
+    }
     if (id < 0 || !slots[id].present()) {
       ctx.inputs.push_back(nullptr);
       ctx.constant.push_back(false);
@@ -373,13 +378,17 @@ void CompiledGraph::run_step(const Step& s, std::vector<Value>& slots, bool cach
     // Kernels that are not layout-aware read plain tensors: convert once, in the slot.
     if (plain_only && slots[id].is_tensor() && slots[id].tensor().layout()) slots[id] = to_plain(slots[id].tensor());
     ctx.inputs.push_back(&slots[id]);
-    ctx.constant.push_back(constants_[id].present());
+    ctx.constant.push_back(false);
   }
   std::vector<BoundBody> bound(s.bodies.size());
   std::vector<std::pair<std::string, const Subgraph*>> bodies;
   for (size_t b = 0; b < s.bodies.size(); ++b) {
     bound[b].graph = s.bodies[b].graph.get();
     for (int id : s.bodies[b].outer_slots) {
+      if (constants_[id].present()) {
+        bound[b].outer.push_back(&constants_[id]);
+        continue;
+      }
       if (slots[id].is_tensor() && slots[id].tensor().layout()) slots[id] = to_plain(slots[id].tensor());
       bound[b].outer.push_back(&slots[id]);
     }
@@ -451,9 +460,11 @@ void CompiledGraph::run_step(const Step& s, std::vector<Value>& slots, bool cach
 std::shared_ptr<const Layout> CompiledGraph::common_dense_layout(const Step& s, const std::vector<Value>& slots) const {
   const Tensor* first = nullptr;
   for (int id : s.in) {
-    if (id < 0 || !slots[id].present()) continue;
-    if (!slots[id].is_tensor()) return nullptr;
-    const Tensor& t = slots[id].tensor();
+    if (id < 0) continue;
+    const Value& v = constants_[id].present() ? constants_[id] : slots[id];
+    if (!v.present()) continue;
+    if (!v.is_tensor()) return nullptr;
+    const Tensor& t = v.tensor();
     if (!t.layout()) continue;
     if (!t.has_dense_layout() || t.dtype() != DType::kFloat) return nullptr;
     if (!first) first = &t;
@@ -463,8 +474,10 @@ std::shared_ptr<const Layout> CompiledGraph::common_dense_layout(const Step& s, 
   if (!first) return nullptr;
   // plain operands: single elements only, which broadcast alike in any order
   for (int id : s.in) {
-    if (id < 0 || !slots[id].present()) continue;
-    const Tensor& t = slots[id].tensor();
+    if (id < 0) continue;
+    const Value& v = constants_[id].present() ? constants_[id] : slots[id];
+    if (!v.present()) continue;
+    const Tensor& t = v.tensor();
     if (!t.layout() && (t.numel() != 1 || t.rank() > first->rank())) return nullptr;
   }
   return first->shared_layout();
@@ -472,7 +485,9 @@ std::shared_ptr<const Layout> CompiledGraph::common_dense_layout(const Step& s, 
 
 std::vector<Value> CompiledGraph::execute(std::vector<Value> inputs, const std::vector<const Value*>& outer,
                                           const Observer* observer) const {
-  std::vector<Value> slots = constants_;
+  // constants are read from constants_ in place (run_step): copying them into every run's slots
+  // cost an allocation per constant
+  std::vector<Value> slots(constants_.size());
   for (size_t i = 0; i < input_slots_.size() && i < inputs.size(); ++i) slots[input_slots_[i]] = std::move(inputs[i]);
   for (size_t i = 0; i < free_slots_.size(); ++i) {
     if (i >= outer.size() || !outer[i]) throw Error("subgraph value '" + free_vars_[i] + "' is not bound");
@@ -512,6 +527,10 @@ std::vector<Value> CompiledGraph::execute(std::vector<Value> inputs, const std::
   for (size_t id = 0; id < slots.size(); ++id) {
     if (!keep_[id]) {
       slots[id] = Value();
+      continue;
+    }
+    if (constants_[id].present()) {
+      slots[id] = constants_[id];
       continue;
     }
     if (slots[id].is_tensor() && slots[id].tensor().layout()) slots[id] = to_plain(slots[id].tensor());

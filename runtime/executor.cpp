@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "core/buffer_pool.h"
 #include "runtime/compiled_graph.h"
 #include "runtime/op_registry.h"
 
@@ -85,6 +86,7 @@ std::vector<InputSpec> model_input_specs(const Model& model) {
 
 Executor::Executor(const Model& model, ExecutorOptions options) {
   require_supported(model);
+  pool_user_ = std::make_unique<BufferPoolUser>();
   auto env = std::make_shared<CompiledGraph::Env>();
   env->opsets = model_opsets(model);
   env->options = options;

@@ -62,6 +62,7 @@ struct ExecutorOptions {
 };
 
 class CompiledGraph;
+class BufferPoolUser;
 
 // Wall time of one top-level step over the runs since Executor::set_profiling(true) (fused
 // nodes are one step, named by the node that survives fusion).
@@ -120,6 +121,9 @@ class Executor {
   const std::vector<StepProfile>& profile() const { return profile_; }
 
  private:
+  // Keeps freed tensor storage for reuse while the executor lives (core/buffer_pool.h); declared
+  // before graph_ so that the graph's constants and caches return their blocks first.
+  std::unique_ptr<BufferPoolUser> pool_user_;
   std::unique_ptr<CompiledGraph> graph_;
   std::vector<InputSpec> inputs_;
   Hook hook_;
