@@ -16,6 +16,17 @@ int thread_budget() {
   return std::max(1, std::min(cores, omp_get_max_threads()));
 }
 
+SerialScope::SerialScope(double work) {
+  if (small(work) && omp_get_max_threads() > 1) {
+    saved_ = omp_get_max_threads();
+    omp_set_num_threads(1);
+  }
+}
+
+SerialScope::~SerialScope() {
+  if (saved_ > 0) omp_set_num_threads(saved_);
+}
+
 void set_thread_budget(int n) {
   t_budget = std::max(1, n);
   omp_set_num_threads(t_budget);

@@ -3,6 +3,7 @@
 #include "runtime/dnnl_util.h"
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 #include <algorithm>
 #include <cstring>
@@ -30,6 +31,29 @@ dnnl::memory wrap(const dnnl::memory::desc& d, const Tensor& t) {
   return dnnl::memory(d, DnnlContext::get().engine, const_cast<void*>(t.raw()));
 }
 
+dnnl::reorder cached_reorder(const dnnl::memory::desc& src_md, const dnnl::memory::desc& dst_md) {
+  struct Entry {
+    dnnl::memory::desc src, dst;
+    dnnl::reorder prim;
+  };
+  constexpr size_t kEntries = 64;
+  thread_local std::vector<Entry> cache;  // most recently used first
+  for (size_t i = 0; i < cache.size(); ++i)
+    if (cache[i].src == src_md && cache[i].dst == dst_md) {
+      if (i > 0) std::rotate(cache.begin(), cache.begin() + static_cast<std::ptrdiff_t>(i), cache.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+      return cache.front().prim;
+    }
+  const auto& engine = DnnlContext::get().engine;
+  dnnl::reorder prim(dnnl::reorder::primitive_desc(engine, src_md, engine, dst_md));
+  if (cache.size() == kEntries) cache.pop_back();
+  cache.insert(cache.begin(), Entry{src_md, dst_md, prim});
+  return prim;
+}
+
+void reorder_into(dnnl::memory src, dnnl::memory dst) {
+  cached_reorder(src.get_desc(), dst.get_desc()).execute(DnnlContext::get().stream, src, dst);
+}
+
 Tensor make_dnnl_tensor(const Shape& shape, const dnnl::memory::desc& md) {
   return Tensor::with_layout(DType::kFloat, shape, std::make_shared<DnnlLayout>(md));
 }
@@ -46,7 +70,8 @@ Tensor to_plain(const Tensor& t) {
   Tensor out = Tensor::uninitialized(t.dtype(), t.shape());
   const auto src_md = desc_of(t), dst_md = plain_desc(t.shape(), src_md.data_type());
   dnnl::memory src = wrap(src_md, t), dst = wrap(dst_md, out);
-  dnnl::reorder(src, dst).execute(ctx.stream, src, dst);
+  const SerialScope serial(static_cast<double>(t.numel()));
+  cached_reorder(src_md, dst_md).execute(ctx.stream, src, dst);
   ctx.stream.wait();
   return out;
 }
@@ -59,7 +84,8 @@ void copy_into(const Tensor& src, const dnnl::memory::desc& src_md, dnnl::memory
     return;
   }
   dnnl::memory s = wrap(src_md, src);
-  dnnl::reorder(s, dst).execute(DnnlContext::get().stream, s, dst);
+  const SerialScope serial(static_cast<double>(src.numel()));
+  cached_reorder(src_md, dst_md).execute(DnnlContext::get().stream, s, dst);
 }
 
 std::vector<int> layout_axis_order(const Tensor& t) {

@@ -25,6 +25,13 @@ dnnl::memory::desc plain_desc(const Shape& dims, dnnl::memory::data_type dt);
 // Wraps a tensor's buffer (no copy).
 dnnl::memory wrap(const dnnl::memory::desc& d, const Tensor& t);
 
+// A reorder primitive from src_md to dst_md, from a small per-thread cache: making one costs
+// microseconds (oneDNN's own primitive cache still builds the primitive descriptor), more than
+// the copy itself for the small tensors of batch-1 runs.
+dnnl::reorder cached_reorder(const dnnl::memory::desc& src_md, const dnnl::memory::desc& dst_md);
+// src -> dst through cached_reorder (no wait on the stream).
+void reorder_into(dnnl::memory src, dnnl::memory dst);
+
 // A oneDNN memory format (e.g. nChw16c) as a runtime tensor layout.
 struct DnnlLayout : Layout {
   explicit DnnlLayout(dnnl::memory::desc d) : md(std::move(d)) {}

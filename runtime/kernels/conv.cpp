@@ -10,6 +10,10 @@
 //              weights reordered once, blocked layouts (nChw16c ...) between layout-aware readers,
 //              activation (and Z) as oneDNN post-ops; float16 / bfloat16 through the same kernel on
 //              float32 copies. Anything oneDNN refuses falls back to the reference.
+#include <optional>
+#include <unordered_map>
+
+#include "core/parallel.h"
 #include "runtime/dnnl_util.h"
 #include "runtime/kernels/conv_pool_common.h"
 #include "runtime/op_registry.h"
@@ -225,15 +229,36 @@ void conv_reference(KernelContext& c) {
 // ---- oneDNN fast path ----
 
 struct ConvCache {
-  Shape x_shape;
+  // what the primitive was made for: input shape and layout, the other inputs' shapes
+  Shape x_shape, w_shape, b_shape, z_shape;
+  bool has_b = false, has_z = false;
+  std::shared_ptr<const Layout> x_layout;   // the input's layout object (identity: no descriptor compare)
   dnnl::memory::desc x_md;                  // layout of the input this primitive was made for
   dnnl::memory::desc dst_md, w_md;          // plain layouts of output and weights
+  ConvGeom g;                               // checked geometry (conv_checked) for these shapes
+  double work = 0;                          // floating-point operations per run (SerialScope)
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward prim;
   dnnl::memory src_mem;                     // input reordered to the primitive's layout (if needed)
+  dnnl::reorder src_reorder;                // x -> src_mem
+  dnnl::memory x_mem, b_mem, dst_mem;       // the run's buffers, rebound with set_data_handle
+  bool plain_dst = true;
+  std::shared_ptr<const Layout> dst_layout;  // the primitive's output layout, shared by every run's output
+  std::unordered_map<int, dnnl::memory> args;
   dnnl::memory w_mem;                       // weights in the primitive's layout
   const void* w_src = nullptr;              // constant weight buffer w_mem was made from
   bool unsupported = false;                 // oneDNN refused this configuration: use the reference
+
+  // This entry serves input x (and the node's other inputs) as they are now.
+  bool made_for(const KernelContext& c, const Tensor& x) {
+    if (unsupported || x.shape() != x_shape || c.in(1).shape() != w_shape || c.has(2) != has_b || c.has(3) != has_z)
+      return false;
+    if ((has_b && c.in(2).shape() != b_shape) || (has_z && c.in(3).shape() != z_shape)) return false;
+    if (x.shared_layout() == x_layout) return true;
+    if (!x.layout() || !x_layout || desc_of(x) != x_md) return false;
+    x_layout = x.shared_layout();  // the same layout, described by another object
+    return true;
+  }
 };
 
 bool append_post_op(dnnl::post_ops& ops, const ConvActivation& a) {
@@ -260,43 +285,51 @@ bool conv_fast_f32(KernelContext& c) {
   const Tensor& w = c.in(1);
   if (x.dtype() != DType::kFloat || w.dtype() != DType::kFloat) return false;
   if (w.layout() || (c.has(2) && c.in(2).layout())) return false;  // only X may arrive blocked
-  const ConvGeom g = conv_checked(c);
-  const int sp = x.rank() - 2;
-  if (sp < 1 || sp > 3 || shape_numel(g.out_shape) == 0 || x.numel() == 0 || w.numel() == 0) return false;
-  const Tensor* z = c.has(3) ? &c.in(3) : nullptr;
-  if (z && z->shape() != g.out_shape) return false;  // a broadcast sum: the reference does it
-  const ConvActivation act = activation_of(c);
-  const int64_t cout = g.cout, group = g.group;
-  dnnl::memory::dims pl(sp), pr(sp), st(sp), dl(sp);
-  for (int i = 0; i < sp; ++i) {
-    pl[i] = g.axes[i].pad_b;
-    pr[i] = g.axes[i].pad_e;
-    st[i] = g.axes[i].stride;
-    dl[i] = g.axes[i].dil - 1;
-  }
-  Shape wdims = w.shape();
-  if (group > 1) {
-    wdims = {group, cout / group};
-    for (int i = 1; i < w.rank(); ++i) wdims.push_back(w.dim(i));
-  }
   auto& ctx = DnnlContext::get();
-  try {
+  std::shared_ptr<void> local;
+  auto& slot = c.state ? *c.state : local;
+  auto* cache = static_cast<ConvCache*>(slot.get());
+  // Repeated runs with the same shapes and input layout take everything from the cache: the
+  // checked geometry, the primitive, the memory objects (rebound to this run's buffers) and the
+  // output layout. The executor validated the inputs (conv_checked) when their shapes changed.
+  // A convolution of little work runs on this thread alone (made and executed: SerialScope).
+  std::optional<SerialScope> serial;
+  if (!cache || !cache->made_for(c, x)) {
+    const ConvGeom g = conv_checked(c);
+    const int sp = x.rank() - 2;
+    if (sp < 1 || sp > 3 || shape_numel(g.out_shape) == 0 || x.numel() == 0 || w.numel() == 0) return false;
+    const double work = 2.0 * static_cast<double>(shape_numel(g.out_shape)) * static_cast<double>(w.numel()) /
+                        static_cast<double>(std::max<int64_t>(1, g.cout));
+    serial.emplace(work);
+    const Tensor* z = c.has(3) ? &c.in(3) : nullptr;
+    if (z && z->shape() != g.out_shape) return false;  // a broadcast sum: the reference does it
+    const dnnl::memory::desc x_md = desc_of(x);
+    if (cache && cache->unsupported && cache->x_shape == x.shape() && cache->x_md == x_md) return false;
+    const ConvActivation act = activation_of(c);
+    const int64_t cout = g.cout, group = g.group;
+    dnnl::memory::dims pl(sp), pr(sp), st(sp), dl(sp);
+    for (int i = 0; i < sp; ++i) {
+      pl[i] = g.axes[i].pad_b;
+      pr[i] = g.axes[i].pad_e;
+      st[i] = g.axes[i].stride;
+      dl[i] = g.axes[i].dil - 1;
+    }
+    Shape wdims = w.shape();
+    if (group > 1) {
+      wdims = {group, cout / group};
+      for (int i = 1; i < w.rank(); ++i) wdims.push_back(w.dim(i));
+    }
     // One primitive per (input shape, input layout). When the input arrives in a blocked layout or
     // the output may leave in one (every reader is layout-aware), oneDNN picks the layouts
     // (format_tag::any): its blocked jit kernels are several times faster, and chains of
     // convolutions then pass blocked tensors without reorders. Otherwise the primitive reads and
     // writes plain NCHW, which avoids two reorders around a single convolution.
-    const dnnl::memory::desc x_md = desc_of(x);
-    std::shared_ptr<void> local;
-    auto& slot = c.state ? *c.state : local;
-    auto* cache = static_cast<ConvCache*>(slot.get());
-    if (cache && cache->unsupported && cache->x_shape == x.shape() && cache->x_md == x_md) return false;
-    if (!cache || cache->x_shape != x.shape() || cache->x_md != x_md) {
-      auto fresh = std::make_shared<ConvCache>();
-      fresh->x_shape = x.shape();
-      fresh->x_md = x_md;
-      fresh->unsupported = true;  // until the primitive exists
-      slot = fresh;
+    auto fresh = std::make_shared<ConvCache>();
+    fresh->x_shape = x.shape();
+    fresh->x_md = x_md;
+    fresh->unsupported = true;  // until the primitive exists
+    slot = fresh;
+    try {
       fresh->dst_md = plain_desc(g.out_shape);
       fresh->w_md = plain_desc(wdims);
       auto any = [](const Shape& s) {
@@ -324,10 +357,37 @@ bool conv_fast_f32(KernelContext& c) {
         if (std::string(direct.impl_info_str()).find("gemm") == std::string::npos) fresh->pd = direct;
       }
       fresh->prim = dnnl::convolution_forward(fresh->pd);
-      if (fresh->pd.src_desc() != x_md) fresh->src_mem = dnnl::memory(fresh->pd.src_desc(), ctx.engine);
-      fresh->unsupported = false;
-      cache = fresh.get();
+      fresh->x_mem = dnnl::memory(x_md, ctx.engine, nullptr);
+      if (fresh->pd.src_desc() != x_md) {
+        fresh->src_mem = dnnl::memory(fresh->pd.src_desc(), ctx.engine);
+        fresh->src_reorder = dnnl::reorder(fresh->x_mem, fresh->src_mem);
+      }
+      const auto dst_md = fresh->pd.dst_desc();
+      fresh->plain_dst = dst_md == fresh->dst_md;
+      if (!fresh->plain_dst) fresh->dst_layout = std::make_shared<DnnlLayout>(dst_md);
+      fresh->dst_mem = dnnl::memory(dst_md, ctx.engine, nullptr);
+      fresh->args = {{DNNL_ARG_SRC, fresh->src_mem ? fresh->src_mem : fresh->x_mem}, {DNNL_ARG_DST, fresh->dst_mem}};
+      if (c.has(2)) {
+        fresh->b_mem = dnnl::memory(b_md, ctx.engine, nullptr);
+        fresh->args[DNNL_ARG_BIAS] = fresh->b_mem;
+      }
+    } catch (const dnnl::error&) {
+      return false;  // the cache entry stays marked unsupported for this input
     }
+    fresh->g = g;
+    fresh->work = work;
+    fresh->w_shape = w.shape();
+    fresh->has_b = c.has(2);
+    if (fresh->has_b) fresh->b_shape = c.in(2).shape();
+    fresh->has_z = z != nullptr;
+    if (z) fresh->z_shape = z->shape();
+    fresh->x_layout = x.shared_layout();
+    fresh->unsupported = false;
+    cache = fresh.get();
+  }
+  if (!serial) serial.emplace(cache->work);
+  const Shape& out_shape = cache->g.out_shape;
+  try {
     // Weights in the primitive's layout: reused while the (constant) weight buffer is the same.
     if (!c.is_constant(1) || cache->w_src != w.raw()) {
       if (cache->pd.weights_desc() != cache->w_md) {
@@ -338,26 +398,28 @@ bool conv_fast_f32(KernelContext& c) {
         cache->w_mem = wrap(cache->w_md, w);
       }
       cache->w_src = c.is_constant(1) ? w.raw() : nullptr;
+      cache->args[DNNL_ARG_WEIGHTS] = cache->w_mem;
     }
-    dnnl::memory src = wrap(x_md, x);
-    if (cache->src_mem) dnnl::reorder(src, cache->src_mem).execute(ctx.stream, src, cache->src_mem);
-    const auto dst_md = cache->pd.dst_desc();
-    const bool plain_dst = dst_md == cache->dst_md;
-    const bool keep_layout = !plain_dst && c.allow_layout_output;
-    Tensor y = plain_dst ? Tensor::uninitialized(DType::kFloat, g.out_shape) : make_dnnl_tensor(g.out_shape, dst_md);
-    dnnl::memory dst = wrap(dst_md, y);
-    if (z) {  // the sum post-op adds what dst holds: Z (plain or blocked) in the primitive's output layout
-      copy_into(*z, desc_of(*z), dst);
+    cache->x_mem.set_data_handle(const_cast<void*>(x.raw()));
+    if (cache->src_reorder) {
+      const SerialScope copy(static_cast<double>(x.numel()));
+      cache->src_reorder.execute(ctx.stream, cache->x_mem, cache->src_mem);
     }
-    std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, cache->src_mem ? cache->src_mem : src},
-                                               {DNNL_ARG_WEIGHTS, cache->w_mem},
-                                               {DNNL_ARG_DST, dst}};
-    if (c.has(2)) args[DNNL_ARG_BIAS] = wrap(plain_desc({cout}), c.in(2));
-    cache->prim.execute(ctx.stream, args);
+    const bool keep_layout = !cache->plain_dst && c.allow_layout_output;
+    Tensor y = cache->plain_dst ? Tensor::uninitialized(DType::kFloat, out_shape)
+                                : Tensor::with_layout(DType::kFloat, out_shape, cache->dst_layout);
+    cache->dst_mem.set_data_handle(y.raw());
+    if (cache->has_z) {  // the sum post-op adds what dst holds: Z (plain or blocked) in the primitive's output layout
+      const Tensor& z = c.in(3);
+      copy_into(z, desc_of(z), cache->dst_mem);
+    }
+    if (cache->has_b) cache->b_mem.set_data_handle(const_cast<void*>(c.in(2).raw()));
+    cache->prim.execute(ctx.stream, cache->args);
     ctx.stream.wait();
-    c.outputs[0] = plain_dst || keep_layout ? std::move(y) : to_plain(y);
+    c.outputs[0] = cache->plain_dst || keep_layout ? std::move(y) : to_plain(y);
   } catch (const dnnl::error&) {
-    return false;  // the cache entry stays marked unsupported for this input
+    cache->unsupported = true;
+    return false;
   }
   return true;
 }

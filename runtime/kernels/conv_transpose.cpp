@@ -251,7 +251,7 @@ bool conv_transpose_fast(KernelContext& c) {
       cache->w_src = c.is_constant(1) ? w.raw() : nullptr;
     }
     dnnl::memory src = wrap(x_md, x);
-    if (cache->src_mem) dnnl::reorder(src, cache->src_mem).execute(ctx.stream, src, cache->src_mem);
+    if (cache->src_mem) reorder_into(src, cache->src_mem);
     const auto dst_md = cache->pd.dst_desc();
     const bool plain_dst = dst_md == cache->dst_md;
     Tensor y = plain_dst ? Tensor::uninitialized(DType::kFloat, g.out_shape) : make_dnnl_tensor(g.out_shape, dst_md);

@@ -16,7 +16,9 @@
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
+#include <unordered_map>
 
+#include "core/parallel.h"
 #include "runtime/dnnl_util.h"
 #include "runtime/op_registry.h"
 
@@ -130,6 +132,8 @@ struct DenseCache {
   dnnl::memory::desc a_md, w_plain_md, w_md, d_md, bias_md;
   dnnl::memory w_mem;
   const void* w_src = nullptr;  // constant buffer w_mem holds (reordered)
+  dnnl::memory a_mem, d_mem, bias_mem;  // rebound to each run's buffers (set_data_handle)
+  std::unordered_map<int, dnnl::memory> args;
 };
 
 }  // namespace
@@ -140,6 +144,7 @@ bool dense_f32(std::shared_ptr<void>& slot, const float* a, bool trans_a, const 
   auto& ctx = DnnlContext::get();
   auto* cache = static_cast<DenseCache*>(slot.get());
   const bool has_bias = bias != nullptr;
+  const SerialScope serial(2.0 * static_cast<double>(M) * static_cast<double>(K) * static_cast<double>(N));
   try {
     if (!cache || cache->M != M || cache->K != K || cache->N != N || cache->ta != trans_a || cache->tb != trans_b ||
         cache->has_bias != has_bias || cache->alpha != alpha || cache->b_any != b_constant) {
@@ -158,6 +163,13 @@ bool dense_f32(std::shared_ptr<void>& slot, const float* a, bool trans_a, const 
       dnnl::matmul::primitive_desc pd(d, attr, ctx.engine);
       fresh->w_md = pd.weights_desc();
       fresh->prim = dnnl::matmul(pd);
+      fresh->a_mem = dnnl::memory(fresh->a_md, ctx.engine, nullptr);
+      fresh->d_mem = dnnl::memory(fresh->d_md, ctx.engine, nullptr);
+      fresh->args = {{DNNL_ARG_SRC, fresh->a_mem}, {DNNL_ARG_DST, fresh->d_mem}};
+      if (has_bias) {
+        fresh->bias_mem = dnnl::memory(fresh->bias_md, ctx.engine, nullptr);
+        fresh->args[DNNL_ARG_BIAS] = fresh->bias_mem;
+      }
       slot = fresh;
       cache = fresh.get();
     }
@@ -170,13 +182,12 @@ bool dense_f32(std::shared_ptr<void>& slot, const float* a, bool trans_a, const 
         cache->w_mem = plain;
       }
       cache->w_src = b_constant ? b.raw() : nullptr;
+      cache->args[DNNL_ARG_WEIGHTS] = cache->w_mem;
     }
-    std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, dnnl::memory(cache->a_md, ctx.engine, const_cast<float*>(a))},
-        {DNNL_ARG_WEIGHTS, cache->w_mem},
-        {DNNL_ARG_DST, dnnl::memory(cache->d_md, ctx.engine, y)}};
-    if (has_bias) args[DNNL_ARG_BIAS] = dnnl::memory(cache->bias_md, ctx.engine, const_cast<float*>(bias));
-    cache->prim.execute(ctx.stream, args);
+    cache->a_mem.set_data_handle(const_cast<float*>(a));
+    cache->d_mem.set_data_handle(y);
+    if (has_bias) cache->bias_mem.set_data_handle(const_cast<float*>(bias));
+    cache->prim.execute(ctx.stream, cache->args);
     ctx.stream.wait();
   } catch (const dnnl::error&) {
     slot.reset();
@@ -191,6 +202,8 @@ struct BatchedCache {
   Shape a, b;
   dnnl::matmul prim;
   dnnl::memory::desc a_md, b_md, d_md;
+  dnnl::memory a_mem, b_mem, d_mem;  // rebound to each run's buffers (set_data_handle)
+  std::unordered_map<int, dnnl::memory> args;
 };
 
 // Batched float32 matmul with broadcast batch axes (dims from matmul_dims), primitive in `slot`.
@@ -198,6 +211,8 @@ bool batched_f32(std::shared_ptr<void>& slot, const Tensor& a, const Tensor& b, 
   using dt = dnnl::memory::data_type;
   auto& ctx = DnnlContext::get();
   auto* cache = static_cast<BatchedCache*>(slot.get());
+  const SerialScope serial(2.0 * static_cast<double>(shape_numel(d.batch)) * static_cast<double>(d.M) *
+                           static_cast<double>(d.K) * static_cast<double>(d.N));
   try {
     if (!cache || cache->a != a.shape() || cache->b != b.shape()) {
       auto fresh = std::make_shared<BatchedCache>();
@@ -212,12 +227,17 @@ bool batched_f32(std::shared_ptr<void>& slot, const Tensor& a, const Tensor& b, 
       fresh->d_md = dnnl::memory::desc(to_dims(ds), dt::f32, dense_strides(ds));
       dnnl::matmul::desc md(fresh->a_md, fresh->b_md, fresh->d_md);
       fresh->prim = dnnl::matmul(dnnl::matmul::primitive_desc(md, ctx.engine));
+      fresh->a_mem = dnnl::memory(fresh->a_md, ctx.engine, nullptr);
+      fresh->b_mem = dnnl::memory(fresh->b_md, ctx.engine, nullptr);
+      fresh->d_mem = dnnl::memory(fresh->d_md, ctx.engine, nullptr);
+      fresh->args = {{DNNL_ARG_SRC, fresh->a_mem}, {DNNL_ARG_WEIGHTS, fresh->b_mem}, {DNNL_ARG_DST, fresh->d_mem}};
       slot = fresh;
       cache = fresh.get();
     }
-    cache->prim.execute(ctx.stream, {{DNNL_ARG_SRC, wrap(cache->a_md, a)},
-                                     {DNNL_ARG_WEIGHTS, wrap(cache->b_md, b)},
-                                     {DNNL_ARG_DST, wrap(cache->d_md, y)}});
+    cache->a_mem.set_data_handle(const_cast<void*>(a.raw()));
+    cache->b_mem.set_data_handle(const_cast<void*>(b.raw()));
+    cache->d_mem.set_data_handle(y.raw());
+    cache->prim.execute(ctx.stream, cache->args);
     ctx.stream.wait();
   } catch (const dnnl::error&) {
     slot.reset();

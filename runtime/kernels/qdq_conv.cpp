@@ -278,7 +278,7 @@ bool fast(KernelContext& c) {
       cache = fresh.get();
     }
     dnnl::memory src(x_md, ctx.engine, const_cast<void*>(x.raw()));
-    if (cache->src_mem) dnnl::reorder(src, cache->src_mem).execute(ctx.stream, src, cache->src_mem);
+    if (cache->src_mem) reorder_into(src, cache->src_mem);
     const auto dst_md = cache->pd.dst_desc();
     const bool plain = dst_md == cache->plain_dst;
     Tensor y = plain ? Tensor::uninitialized(cache->y_type, g.out_shape)

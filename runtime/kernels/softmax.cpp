@@ -14,6 +14,7 @@
 #include <cmath>
 #include <memory>
 
+#include "core/parallel.h"
 #include "runtime/dnnl_util.h"
 #include "runtime/kernels/reduce_util.h"
 #include "runtime/op_registry.h"
@@ -116,6 +117,7 @@ bool softmax_fast(KernelContext& c) {
   // reference (-inf, the masking value, is fine).
   if (!(Eigen::Map<const Eigen::ArrayXf>(x.data<float>(), x.numel()) < INFINITY).all()) return false;
   const Geometry g = geometry(c, x);
+  const SerialScope serial(16.0 * static_cast<double>(x.numel()));  // ~16 operations per element (exp)
   std::shared_ptr<void> local;
   auto& slot = c.state ? *c.state : local;
   auto* cache = static_cast<SoftmaxCache*>(slot.get());
