@@ -184,7 +184,13 @@ dnnl::memory::data_type dnnl_type(DType t) {
 
 struct Cache {
   Shape x_shape;
+  std::shared_ptr<const Layout> x_layout;  // the input's layout object (identity: no descriptor compare)
   dnnl::memory::desc x_md;        // the input's layout this primitive was made for
+  Shape out_shape;                // checked geometry's output shape
+  dnnl::memory x_mem, dst_mem;    // rebound to each run's buffers (set_data_handle)
+  std::shared_ptr<const Layout> dst_layout;  // the primitive's output layout when not plain
+  bool plain_out = true;
+  std::unordered_map<int, dnnl::memory> args;
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward prim;
   dnnl::memory src_mem;           // the input reordered to the primitive's layout (if needed)
@@ -203,21 +209,30 @@ bool fast(KernelContext& c) {
     if (c.has(i) && ((c.state && !c.is_constant(i)) || c.in(i).layout())) return false;
   const Tensor& x = c.in(kX);
   const Tensor& w = c.in(kW);
-  const int sp = x.rank() - 2;
-  const ConvGeom g = checked(c);
-  if (sp < 1 || sp > 3 || x.numel() == 0 || w.numel() == 0 || shape_numel(g.out_shape) == 0) return false;
   auto& ctx = DnnlContext::get();
   using dt = dnnl::memory::data_type;
   using tag = dnnl::memory::format_tag;
   auto dims = [](const Shape& s) { return dnnl::memory::dims(s.begin(), s.end()); };
   try {
-    const dnnl::memory::desc x_md = x.layout() ? desc_of(x) : plain_desc(x.shape(), dnnl_type(x.dtype()));
     std::shared_ptr<void> local;
     auto& slot = c.state ? *c.state : local;
     auto* cache = static_cast<Cache*>(slot.get());
-    const bool same = cache && cache->x_shape == x.shape() && cache->x_md == x_md;
-    if (same && cache->unsupported) return false;
+    // Repeated runs on the same input shape and layout object take everything from the cache (the
+    // parameters are graph constants; the executor validated the inputs when shapes changed).
+    bool same = cache && !cache->unsupported && cache->x_shape == x.shape() && cache->x_layout == x.shared_layout();
     if (!same) {
+      const int sp = x.rank() - 2;
+      const ConvGeom g = checked(c);
+      if (sp < 1 || sp > 3 || x.numel() == 0 || w.numel() == 0 || shape_numel(g.out_shape) == 0) return false;
+      const dnnl::memory::desc x_md = x.layout() ? desc_of(x) : plain_desc(x.shape(), dnnl_type(x.dtype()));
+      same = cache && cache->x_shape == x.shape() && cache->x_md == x_md;
+      if (same && cache->unsupported) return false;
+      if (same) cache->x_layout = x.shared_layout();  // the same layout, described by another object
+    }
+    if (!same) {
+      const int sp = x.rank() - 2;
+      const ConvGeom g = checked(c);
+      const dnnl::memory::desc x_md = x.layout() ? desc_of(x) : plain_desc(x.shape(), dnnl_type(x.dtype()));
       auto fresh = std::make_shared<Cache>();
       fresh->x_shape = x.shape();
       fresh->x_md = x_md;
@@ -274,24 +289,31 @@ bool fast(KernelContext& c) {
         std::memcpy(fresh->b_mem.get_data_handle(), c.in(kBias).raw(), static_cast<size_t>(g.cout) * 4);
       }
       ctx.stream.wait();
+      fresh->out_shape = g.out_shape;
+      fresh->x_layout = x.shared_layout();
+      fresh->x_mem = dnnl::memory(x_md, ctx.engine, nullptr);
+      const auto dst_md = fresh->pd.dst_desc();
+      fresh->plain_out = dst_md == fresh->plain_dst;
+      if (!fresh->plain_out) fresh->dst_layout = std::make_shared<DnnlLayout>(dst_md);
+      fresh->dst_mem = dnnl::memory(dst_md, ctx.engine, nullptr);
+      fresh->args = {{DNNL_ARG_SRC, fresh->src_mem ? fresh->src_mem : fresh->x_mem},
+                     {DNNL_ARG_WEIGHTS, fresh->w_mem},
+                     {DNNL_ARG_DST, fresh->dst_mem}};
+      if (fresh->b_mem) fresh->args[DNNL_ARG_BIAS] = fresh->b_mem;
       fresh->unsupported = false;
       cache = fresh.get();
     }
-    dnnl::memory src(x_md, ctx.engine, const_cast<void*>(x.raw()));
-    if (cache->src_mem) reorder_into(src, cache->src_mem);
-    const auto dst_md = cache->pd.dst_desc();
-    const bool plain = dst_md == cache->plain_dst;
-    Tensor y = plain ? Tensor::uninitialized(cache->y_type, g.out_shape)
-                     : Tensor::with_layout(cache->y_type, g.out_shape, std::make_shared<DnnlLayout>(dst_md));
-    dnnl::memory dst(dst_md, ctx.engine, y.raw());
+    cache->x_mem.set_data_handle(const_cast<void*>(x.raw()));
+    if (cache->src_mem) reorder_into(cache->x_mem, cache->src_mem);
+    const bool plain = cache->plain_out;
+    Tensor y = plain ? Tensor::uninitialized(cache->y_type, cache->out_shape)
+                     : Tensor::with_layout(cache->y_type, cache->out_shape, cache->dst_layout);
+    cache->dst_mem.set_data_handle(y.raw());
     if (c.has(kSum)) {  // the sum post-op adds what dst holds: the summand in the output's layout
       const Tensor& z = c.in(kSum);
-      copy_into(z, desc_of(z), dst);
+      copy_into(z, desc_of(z), cache->dst_mem);
     }
-    std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, cache->src_mem ? cache->src_mem : src}, {DNNL_ARG_WEIGHTS, cache->w_mem}, {DNNL_ARG_DST, dst}};
-    if (cache->b_mem) args[DNNL_ARG_BIAS] = cache->b_mem;
-    cache->prim.execute(ctx.stream, args);
+    cache->prim.execute(ctx.stream, cache->args);
     ctx.stream.wait();
     c.outputs[0] = plain || c.allow_layout_output ? std::move(y) : to_plain(y);
   } catch (const dnnl::error&) {

@@ -96,6 +96,23 @@ TEST(QdqFusion, IntegerConvEqualsReferenceAndEmulation) {
   }
 }
 
+// The integer convolution keeps its primitive and memory objects between runs (rebound to each
+// run's buffers): every run with new codes equals the QDQConv reference on those codes. Earlier
+// runs' inputs stay alive so no run can reuse an address.
+TEST(QdqFusion, EveryRunSeesItsOwnCodes) {
+  Model m = qdq_conv_model(DType::kUInt8, 7, 3, 0.05f);
+  Executor fused(m);
+  ExecutorOptions ref_opt;
+  ref_opt.reference_only = true;
+  Executor reference(m, ref_opt);
+  std::vector<Tensor> inputs;
+  for (uint32_t seed = 20; seed < 24; ++seed) {
+    const Tensor& xq = inputs.emplace_back(input_of(DType::kUInt8, seed));
+    EXPECT_EQ(fused.run({{"xq", xq}}).at("y").to_int64s(), reference.run({{"xq", xq}}).at("y").to_int64s())
+        << "seed " << seed;
+  }
+}
+
 // y = round_half_even(acc * x_scale * w_scale / y_scale) + y_zero_point with the zero point added
 // after rounding (onnxruntime's MLAS): acc / 2 with an odd zero point. Adding it before rounding
 // (oneDNN's own destination zero point) would give 2, 4, 4, 6, ... on the ties.
