@@ -58,7 +58,7 @@ std::vector<int> CompiledGraph::count_reads(const std::vector<bool>& removed) co
 
 void CompiledGraph::fuse_qdq() {
   const auto def = OpRegistry::instance().find("qtool", "QDQConv", 1);
-  if (!def.def) return;
+  if (!def.def) return;  // (registered with the kernels, as QDQMatMul)
   const auto cten = [&](int id) { return constant_tensor(id); };
   const StepLinks links = step_links(nullptr);
   const std::vector<int>& producer = links.producer;
@@ -205,6 +205,7 @@ void CompiledGraph::fuse_qdq() {
     if (q_step >= 0) removed[q_step] = true;
     if (add_step >= 0) removed[add_step] = true;
   }
+  fuse_qdq_matmul(removed);
   fuse_qdq_lookup(removed);
   // DequantizeLinear steps whose results nobody reads any more
   const std::vector<int> uses = count_reads(removed);

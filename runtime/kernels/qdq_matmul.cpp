@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: Apache-2.0
+// qtool.QDQMatMul (internal op, since 1): what the executor runs for a QDQ MatMul or Gemm with
+// constant int8 weights
+//   DequantizeLinear(x_q) -> MatMul / Gemm(DequantizeLinear(w_q), [DequantizeLinear(bias int32)])
+//   [-> QuantizeLinear]
+// after the compile-time rewrite in runtime/qdq_matmul_fusion.cpp (never written to a file).
+// Inputs: 0 x (uint8/int8 [..., K]), 1 x_scale (float scalar), 2 x_zero_point (scalar, x's type),
+// 3 w (int8 [K, N], or [N, K] with trans_b = 1; zero point 0), 4 w_scale (float scalar or [N]),
+// 5 bias (int32 [N], optional; its scale is x_scale * w_scale), 6 y_scale (float scalar, optional),
+// 7 y_zero_point (uint8/int8 scalar, optional). Attributes trans_b (0/1), gemm (0/1: x must be 2-D).
+// Output [..., N] (every row of x times w): with y_scale, y = saturate(round_half_even(
+// float(acc + bias) * (x_scale * w_scale[n] / y_scale)) + y_zero_point), onnxruntime's
+// QLinearMatMul / QGemm requantization (the multiplier in float32, zero point added after
+// rounding); without, y = float(acc + bias) * (x_scale * w_scale[n]), the float MatMul of the
+// dequantized tensors. acc = sum_k (x - x_zero_point) * w in int32.
+//   reference: plain loops.
+//   fast: oneDNN's int8 matmul (u8/s8 rows, s8 weights reordered once, int32 accumulation,
+//         per-column output scales, round / +zero point as post-ops in the reference's order),
+//         on CPUs with VNNI (exact int32 accumulation).
+#include <cstring>
+#include <limits>
+#include <unordered_map>
+
+#include "core/parallel.h"
+#include "runtime/dnnl_util.h"
+#include "runtime/kernels/quant_common.h"
+#include "runtime/op_registry.h"
+
+namespace qtool {
+
+namespace {
+
+enum : int { kX = 0, kXScale, kXZp, kW, kWScale, kBias, kYScale, kYZp };
+
+bool is_q8(DType t) { return t == DType::kInt8 || t == DType::kUInt8; }
+
+struct Dims {
+  int64_t rows = 0, K = 0, N = 0;
+  Shape out;
+};
+
+Dims checked(const KernelContext& c) {
+  if (!c.has(kX) || !c.has(kW)) c.fail("x and w are required");
+  const Tensor& x = c.in(kX);
+  const Tensor& w = c.in(kW);
+  if (!is_q8(x.dtype())) c.fail_dtype(kX, x.dtype());
+  if (w.dtype() != DType::kInt8) c.fail_dtype(kW, w.dtype());
+  if (x.rank() < 1) c.fail("x must have at least one axis");
+  if (attr_int(c.node, "gemm", 0) != 0 && x.rank() != 2) c.fail("Gemm's x must be 2-D, got " + shape_str(x.shape()));
+  if (w.rank() != 2) c.fail("w must be 2-D, got " + shape_str(w.shape()));
+  for (int i : {kXScale, kXZp, kYScale, kYZp})
+    if (c.has(i) && c.in(i).numel() != 1) c.fail("quantization parameter #" + std::to_string(i) + " must be a scalar");
+  if (!c.has(kXScale) || !c.has(kXZp)) c.fail("x_scale and x_zero_point are required");
+  if (c.in(kXZp).dtype() != x.dtype()) c.fail_dtype(kXZp, c.in(kXZp).dtype());
+  if (c.has(kYScale) != c.has(kYZp)) c.fail("y_scale and y_zero_point come together");
+  if (c.has(kYZp) && !is_q8(c.in(kYZp).dtype())) c.fail_dtype(kYZp, c.in(kYZp).dtype());
+  const bool tb = attr_int(c.node, "trans_b", 0) != 0;
+  Dims d;
+  d.K = tb ? w.dim(1) : w.dim(0);
+  d.N = tb ? w.dim(0) : w.dim(1);
+  if (x.dim(-1) != d.K)
+    c.fail("x " + shape_str(x.shape()) + " and w " + shape_str(w.shape()) + " do not multiply");
+  d.rows = d.K == 0 ? 0 : x.numel() / d.K;
+  d.out = Shape(x.shape().begin(), x.shape().end() - 1);
+  d.out.push_back(d.N);
+  if (!c.has(kWScale)) c.fail("w_scale is required");
+  const Tensor& s = c.in(kWScale);
+  if (s.dtype() != DType::kFloat) c.fail_dtype(kWScale, s.dtype());
+  if (!(s.numel() == 1 || (s.rank() == 1 && s.dim(0) == d.N)))
+    c.fail("w_scale must be a scalar or [N], got " + shape_str(s.shape()));
+  if (c.has(kBias)) {
+    const Tensor& b = c.in(kBias);
+    if (b.dtype() != DType::kInt32) c.fail_dtype(kBias, b.dtype());
+    if (b.rank() != 1 || b.dim(0) != d.N) c.fail("bias must be [N], got " + shape_str(b.shape()));
+  }
+  return d;
+}
+
+void validate(KernelContext& c) { checked(c); }
+
+// Per column: the float32 multiplier of acc + bias.
+std::vector<float> multipliers(const KernelContext& c, int64_t n) {
+  const float xs = c.in(kXScale).to_floats()[0];
+  const auto ws = c.in(kWScale).to_floats();
+  const bool q = c.has(kYScale);
+  const float ys = q ? c.in(kYScale).to_floats()[0] : 1.f;
+  std::vector<float> m(static_cast<size_t>(n));
+  for (int64_t j = 0; j < n; ++j) {
+    const float w = ws.size() == 1 ? ws[0] : ws[j];
+    m[j] = q ? xs * w / ys : xs * w;
+  }
+  return m;
+}
+
+int32_t scalar_int(const KernelContext& c, int i) { return c.has(i) ? static_cast<int32_t>(c.in(i).to_int64s()[0]) : 0; }
+
+template <typename TX>
+void accumulate(const TX* x, const int8_t* w, bool tb, int32_t x_zp, const Dims& d, int32_t* acc) {
+  for (int64_t r = 0; r < d.rows; ++r)
+    for (int64_t j = 0; j < d.N; ++j) {
+      int64_t sum = 0;
+      for (int64_t k = 0; k < d.K; ++k)
+        sum += (static_cast<int64_t>(x[r * d.K + k]) - x_zp) * w[tb ? j * d.K + k : k * d.N + j];
+      acc[r * d.N + j] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(sum)));
+    }
+}
+
+void reference(KernelContext& c) {
+  const Dims d = checked(c);
+  const Tensor& x = c.in(kX);
+  const bool tb = attr_int(c.node, "trans_b", 0) != 0;
+  std::vector<int32_t> acc(static_cast<size_t>(d.rows * d.N));
+  const int32_t x_zp = scalar_int(c, kXZp);
+  if (x.dtype() == DType::kUInt8) accumulate(x.data<uint8_t>(), c.in(kW).data<int8_t>(), tb, x_zp, d, acc.data());
+  else accumulate(x.data<int8_t>(), c.in(kW).data<int8_t>(), tb, x_zp, d, acc.data());
+  const auto mult = multipliers(c, d.N);
+  const int32_t* bias = c.has(kBias) ? c.in(kBias).data<int32_t>() : nullptr;
+  auto value = [&](int64_t r, int64_t j) {
+    const uint32_t b = bias ? static_cast<uint32_t>(bias[j]) : 0u;
+    return static_cast<float>(static_cast<int32_t>(static_cast<uint32_t>(acc[r * d.N + j]) + b)) * mult[j];
+  };
+  if (!c.has(kYScale)) {
+    Tensor y = Tensor::uninitialized(DType::kFloat, d.out);
+    float* py = y.data<float>();
+    for (int64_t r = 0; r < d.rows; ++r)
+      for (int64_t j = 0; j < d.N; ++j) py[r * d.N + j] = value(r, j);
+    c.outputs[0] = std::move(y);
+    return;
+  }
+  const int32_t y_zp = scalar_int(c, kYZp);
+  const DType ty = c.in(kYZp).dtype();
+  Tensor y = Tensor::uninitialized(ty, d.out);
+  auto run = [&](auto* py) {
+    using TY = std::remove_pointer_t<decltype(py)>;
+    const float lo = static_cast<float>(std::numeric_limits<TY>::min() - y_zp);
+    const float hi = static_cast<float>(std::numeric_limits<TY>::max() - y_zp);
+    for (int64_t r = 0; r < d.rows; ++r)
+      for (int64_t j = 0; j < d.N; ++j) py[r * d.N + j] = static_cast<TY>(round_saturate_f(value(r, j), lo, hi, y_zp));
+  };
+  if (ty == DType::kUInt8) run(y.data<uint8_t>());
+  else run(y.data<int8_t>());
+  c.outputs[0] = std::move(y);
+}
+
+// ---- oneDNN int8 matmul ----
+
+bool has_vnni() {
+  static const bool yes = [] {
+    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+    return (isa & static_cast<unsigned>(dnnl_cpu_isa_avx512_core_vnni & ~dnnl_cpu_isa_avx512_core)) != 0 ||
+           (isa & static_cast<unsigned>(dnnl_cpu_isa_avx2_vnni & ~dnnl_cpu_isa_avx2)) != 0;
+  }();
+  return yes;
+}
+
+dnnl::memory::data_type dnnl_type(DType t) {
+  using dt = dnnl::memory::data_type;
+  return t == DType::kUInt8 ? dt::u8 : t == DType::kInt8 ? dt::s8 : dt::f32;
+}
+
+struct Cache {
+  Shape x_shape;
+  Dims d;
+  double work = 0;
+  DType y_type = DType::kFloat;
+  dnnl::matmul prim;
+  dnnl::memory x_mem, w_mem, b_mem, dst_mem;  // x and dst rebound to each run's buffers
+  std::unordered_map<int, dnnl::memory> args;
+  bool unsupported = false;
+};
+
+bool fast(KernelContext& c) {
+  if (!has_vnni()) return false;
+  // Parameters and weights are cached with the primitive: graph constants (the rewrite only fuses
+  // those) or a one-off run (no cache).
+  for (int i : {kXScale, kXZp, kW, kWScale, kBias, kYScale, kYZp})
+    if (c.has(i) && ((c.state && !c.is_constant(i)) || c.in(i).layout())) return false;
+  const Tensor& x = c.in(kX);
+  if (x.layout()) return false;
+  auto& ctx = DnnlContext::get();
+  using dt = dnnl::memory::data_type;
+  std::shared_ptr<void> local;
+  auto& slot = c.state ? *c.state : local;
+  auto* cache = static_cast<Cache*>(slot.get());
+  if (cache && cache->x_shape == x.shape() && cache->unsupported) return false;
+  try {
+    if (!cache || cache->x_shape != x.shape()) {
+      const Dims d = checked(c);
+      if (d.rows == 0 || d.K == 0 || d.N == 0) return false;
+      auto fresh = std::make_shared<Cache>();
+      fresh->x_shape = x.shape();
+      fresh->d = d;
+      fresh->work = 2.0 * static_cast<double>(d.rows) * static_cast<double>(d.K) * static_cast<double>(d.N);
+      fresh->unsupported = true;  // until the primitive exists
+      slot = fresh;
+      const SerialScope serial(fresh->work);
+      const bool tb = attr_int(c.node, "trans_b", 0) != 0;
+      const bool quantized = c.has(kYScale);
+      fresh->y_type = quantized ? c.in(kYZp).dtype() : DType::kFloat;
+      const dnnl::memory::desc x_md({d.rows, d.K}, dnnl_type(x.dtype()), dnnl::memory::dims{d.K, 1});
+      const dnnl::memory::desc w_plain({d.K, d.N}, dt::s8, tb ? dnnl::memory::dims{1, d.K} : dnnl::memory::dims{d.N, 1});
+      const dnnl::memory::desc w_any({d.K, d.N}, dt::s8, dnnl::memory::format_tag::any);
+      const dnnl::memory::desc b_md = c.has(kBias) ? dnnl::memory::desc({1, d.N}, dt::s32, dnnl::memory::dims{d.N, 1})
+                                                   : dnnl::memory::desc();
+      const dnnl::memory::desc y_md({d.rows, d.N}, dnnl_type(fresh->y_type), dnnl::memory::dims{d.N, 1});
+      dnnl::primitive_attr attr;
+      const auto mult = multipliers(c, d.N);
+      const bool per_column = c.in(kWScale).numel() > 1;
+      attr.set_output_scales(per_column ? 2 : 0, per_column ? mult : std::vector<float>{mult[0]});
+      const int32_t x_zp = scalar_int(c, kXZp);
+      if (x_zp != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {x_zp});
+      dnnl::post_ops ops;
+      if (quantized) {
+        // round half to even before the zero point is added (MLAS order, as QDQConv)
+        ops.append_eltwise(1.f, dnnl::algorithm::eltwise_round, 0.f, 0.f);
+        const int32_t y_zp = scalar_int(c, kYZp);
+        if (y_zp != 0) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f, static_cast<float>(y_zp));
+      }
+      if (ops.len() > 0) attr.set_post_ops(ops);
+      const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(x_md, w_any, b_md, y_md), attr, ctx.engine);
+      fresh->prim = dnnl::matmul(pd);
+      // weights reordered once (constant)
+      dnnl::memory plain_w(w_plain, ctx.engine, const_cast<void*>(c.in(kW).raw()));
+      fresh->w_mem = dnnl::memory(pd.weights_desc(), ctx.engine);
+      dnnl::reorder(plain_w, fresh->w_mem).execute(ctx.stream, plain_w, fresh->w_mem);
+      fresh->x_mem = dnnl::memory(x_md, ctx.engine, nullptr);
+      fresh->dst_mem = dnnl::memory(y_md, ctx.engine, nullptr);
+      fresh->args = {{DNNL_ARG_SRC, fresh->x_mem}, {DNNL_ARG_WEIGHTS, fresh->w_mem}, {DNNL_ARG_DST, fresh->dst_mem}};
+      if (c.has(kBias)) {
+        fresh->b_mem = dnnl::memory(b_md, ctx.engine);
+        std::memcpy(fresh->b_mem.get_data_handle(), c.in(kBias).raw(), static_cast<size_t>(d.N) * 4);
+        fresh->args[DNNL_ARG_BIAS] = fresh->b_mem;
+      }
+      ctx.stream.wait();
+      fresh->unsupported = false;
+      cache = fresh.get();
+    }
+    const SerialScope serial(cache->work);
+    Tensor y = Tensor::uninitialized(cache->y_type, cache->d.out);
+    cache->x_mem.set_data_handle(const_cast<void*>(x.raw()));
+    cache->dst_mem.set_data_handle(y.raw());
+    cache->prim.execute(ctx.stream, cache->args);
+    ctx.stream.wait();
+    c.outputs[0] = std::move(y);
+  } catch (const dnnl::error&) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void register_qdq_matmul_ops(OpRegistry& r) {
+  r.add("qtool", "QDQMatMul", {1}, OpDef{reference, fast, validate, /*layout_aware=*/false, /*foldable=*/true});
+}
+
+}  // namespace qtool

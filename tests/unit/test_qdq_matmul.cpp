@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+// QDQ MatMul / Gemm with constant int8 weights as integer matmuls in the executor
+// (runtime/qdq_matmul_fusion.cpp, runtime/kernels/qdq_matmul.cpp): the rewrite happens (and only on
+// what it may take), the oneDNN kernel equals the reference bit for bit, and the result stays
+// within one quantization step (quantized output) or float rounding (float output) of the float
+// emulation of the QDQ graph.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernel_test_util.h"
+#include "runtime/executor.h"
+#include "test_util.h"
+
+using namespace qtool;
+
+namespace {
+
+// DQ(xq [2,3,K]) -> MatMul(DQ(wq [K,N], per column or per tensor)) -> Q -> y, and
+// DQ(fq [4,K]) -> Gemm<transB=1>(DQ(gq [N,K] per row), DQ(bq int32)) -> g (float output).
+Model qdq_matmul_model(DType act, int32_t x_zp, int32_t y_zp, bool per_column) {
+  const int64_t K = 37, N = 21;
+  const std::string t = act == DType::kUInt8 ? "uint8" : "int8";
+  const std::string text = "<ir_version: 8, opset_import: [\"\" : 13]>\n g (" + t + "[2,3,37] xq, " + t +
+                           "[4,37] fq) => (" + t + "[2,3,21] y, float[4,21] g) {\n"
+                           "  x = DequantizeLinear(xq, xs, xz)\n"
+                           "  w = DequantizeLinear<axis = 1>(wq, ws)\n"
+                           "  p = MatMul(x, w)\n"
+                           "  y = QuantizeLinear(p, ys, yz)\n"
+                           "  f = DequantizeLinear(fq, xs, xz)\n"
+                           "  gw = DequantizeLinear<axis = 0>(gq, gs)\n"
+                           "  gb = DequantizeLinear<axis = 0>(bq, bs)\n"
+                           "  g = Gemm<transB = 1>(f, gw, gb)\n}";
+  Model m = test::parse_model(text.c_str());
+  const float xs = 0.03f;
+  m.set_initializer("xs", Tensor::from<float>({}, {xs}));
+  m.set_initializer("xz", Tensor::from<double>({}, {static_cast<double>(x_zp)}).cast(act));
+  m.set_initializer("wq", test::random_tensor_of(DType::kInt8, {K, N}, 4, -127, 127));
+  m.set_initializer("ws", per_column ? test::random_tensor({N}, 3, 0.002f, 0.01f) : Tensor::from<float>({}, {0.006f}));
+  m.set_initializer("ys", Tensor::from<float>({}, {0.07f}));
+  m.set_initializer("yz", Tensor::from<double>({}, {static_cast<double>(y_zp)}).cast(act));
+  const Tensor gs = test::random_tensor({N}, 5, 0.002f, 0.01f);
+  Tensor bs(DType::kFloat, {N});
+  for (int64_t o = 0; o < N; ++o) bs.data<float>()[o] = xs * gs.data<float>()[o];
+  m.set_initializer("gq", test::random_tensor_of(DType::kInt8, {N, K}, 6, -127, 127));
+  m.set_initializer("gs", gs);
+  m.set_initializer("bq", test::random_tensor_of(DType::kInt32, {N}, 7, -3000, 3000));
+  m.set_initializer("bs", bs);
+  return m;
+}
+
+std::map<std::string, Tensor> codes(DType act, uint32_t seed) {
+  const double lo = act == DType::kUInt8 ? 0 : -128, hi = act == DType::kUInt8 ? 255 : 127;
+  return {{"xq", test::random_tensor_of(act, {2, 3, 37}, seed, lo, hi)},
+          {"fq", test::random_tensor_of(act, {4, 37}, seed + 1, lo, hi)}};
+}
+
+}  // namespace
+
+TEST(QdqMatMul, IntegerMatMulEqualsReferenceAndEmulation) {
+  for (DType act : {DType::kUInt8, DType::kInt8})
+    for (bool per_column : {true, false}) {
+      const int32_t x_zp = act == DType::kUInt8 ? 131 : -3, y_zp = act == DType::kUInt8 ? 3 : -5;
+      const Model m = qdq_matmul_model(act, x_zp, y_zp, per_column);
+      Executor fused(m);
+      fused.set_profiling(true);
+      ExecutorOptions off;
+      off.integer_qdq = false;
+      Executor emulated(m, off);
+      ExecutorOptions ref_opt;
+      ref_opt.reference_only = true;
+      Executor reference(m, ref_opt);  // the QDQMatMul reference kernel
+      std::vector<std::map<std::string, Tensor>> feeds;  // kept alive: no run reuses an address
+      for (uint32_t seed = 11; seed < 14; ++seed) {
+        const auto& f = feeds.emplace_back(codes(act, seed * 2));
+        const auto got = fused.run(f), want = reference.run(f), emu = emulated.run(f);
+        ASSERT_EQ(got.at("y").dtype(), act);
+        EXPECT_EQ(got.at("y").to_int64s(), want.at("y").to_int64s()) << "seed " << seed;
+        const auto g = got.at("y").to_int64s(), e = emu.at("y").to_int64s();
+        for (size_t i = 0; i < g.size(); ++i) ASSERT_LE(std::llabs(g[i] - e[i]), 1) << i;
+        // float output: oneDNN scales acc and bias in its own order (a few ulps)
+        test::expect_tensors_near(got.at("g"), want.at("g"), 1e-5, 1e-6);
+        test::expect_tensors_near(got.at("g"), emu.at("g"), 1e-5, 1e-4);
+      }
+      std::vector<std::string> types;
+      for (const auto& p : fused.profile()) types.push_back(p.op_type);
+      EXPECT_EQ(std::count(types.begin(), types.end(), "QDQMatMul"), 2);
+      EXPECT_EQ(std::count(types.begin(), types.end(), "QuantizeLinear"), 0);
+    }
+}
+
+// Weights with a nonzero zero point, or an activation scale per element, stay float.
+TEST(QdqMatMul, WhatTheRewriteMayNotTakeStaysFloat) {
+  Model m = test::parse_model(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (uint8[3,8] xq) => (float[3,5] y) {
+      x = DequantizeLinear(xq, xs, xz)
+      w = DequantizeLinear(wq, ws, wz)
+      y = MatMul(x, w)
+    })");
+  m.set_initializer("xs", Tensor::from<float>({}, {0.05f}));
+  m.set_initializer("xz", Tensor::from<uint8_t>({}, {10}));
+  m.set_initializer("wq", test::random_tensor_of(DType::kInt8, {8, 5}, 3, -100, 100));
+  m.set_initializer("ws", Tensor::from<float>({}, {0.01f}));
+  m.set_initializer("wz", Tensor::from<int8_t>({}, {2}));
+  Executor e(m);
+  e.set_profiling(true);
+  const Tensor xq = test::random_tensor_of(DType::kUInt8, {3, 8}, 4, 0, 255);
+  const auto got = e.run({{"xq", xq}});
+  for (const auto& p : e.profile()) EXPECT_NE(p.op_type, "QDQMatMul");
+  ExecutorOptions off;
+  off.integer_qdq = false;
+  test::expect_tensors_near(got.at("y"), Executor(m, off).run({{"xq", xq}}).at("y"), 1e-6, 1e-6);
+}
+
+// A crafted QDQMatMul node: bad shapes and types are input errors naming the node.
+TEST(QdqMatMul, BadInputsAreInputErrors) {
+  onnx::NodeProto n = test::make_node("QDQMatMul", 8, 1, "qtool");
+  test::set_attr(n, "trans_b", int64_t{0});
+  test::set_attr(n, "gemm", int64_t{1});
+  const Tensor xs = Tensor::from<float>({}, {0.1f});
+  const Tensor xz = Tensor::from<uint8_t>({}, {3});
+  const Tensor w = test::random_tensor_of(DType::kInt8, {4, 2}, 1, -5, 5);
+  const Tensor ws = Tensor::from<float>({}, {0.1f});
+  // K mismatch
+  EXPECT_THROW(test::run_op(n, 1, {test::random_tensor_of(DType::kUInt8, {3, 5}, 2, 0, 9), xs, xz, w, ws, Value(),
+                                   Value(), Value()}, true),
+               InputError);
+  // Gemm's x must be 2-D
+  EXPECT_THROW(test::run_op(n, 1, {test::random_tensor_of(DType::kUInt8, {2, 3, 4}, 2, 0, 9), xs, xz, w, ws, Value(),
+                                   Value(), Value()}, true),
+               InputError);
+  // w_scale of the wrong length
+  EXPECT_THROW(test::run_op(n, 1, {test::random_tensor_of(DType::kUInt8, {3, 4}, 2, 0, 9), xs, xz, w,
+                                   test::random_tensor({3}, 4), Value(), Value(), Value()}, false),
+               InputError);
+}
