@@ -107,6 +107,9 @@ class CompiledGraph {
   // QDQ MatMul / Gemm with constant int8 weights -> qtool.QDQMatMul (runtime/qdq_matmul_fusion.cpp;
   // from fuse_qdq, after the convolutions)
   void fuse_qdq_matmul(std::vector<bool>& removed);
+  // DequantizeLinear -> data movement -> QuantizeLinear with equal parameters -> the op on the codes
+  // (runtime/qdq_data_movement_fusion.cpp; from fuse_qdq, before the lookups)
+  void fuse_qdq_data_movement(std::vector<bool>& removed);
   void compose_lookups(std::vector<bool>& removed);  // QLookup2(x, QLookup(x)) -> QLookup(x)
   // Readers per slot among the steps not `removed` (bodies' implicit reads count).
   std::vector<int> count_reads(const std::vector<bool>& removed) const;
@@ -117,6 +120,13 @@ class CompiledGraph {
     std::vector<std::vector<size_t>> readers;
   };
   StepLinks step_links(const std::vector<bool>* removed) const;
+  // QDQ rewrites (runtime/qdq_fusion.cpp): the DequantizeLinear computing `id` (a step, or one
+  // folded into a constant at compile time), or nullptr; whether slot `id` is absent or a constant
+  // of zeros; for a bias DequantizeLinear(int32 [m], scale x_scale * w_scale, zero point 0) read as
+  // `bias_id`, the slot of its int32 codes, else -1.
+  const Step* dequantize_step(int id, const StepLinks& links) const;
+  bool all_zero_constant(int id) const;
+  int int32_bias(int bias_id, float x_scale, const std::vector<float>& w_scale, int64_t m, const StepLinks& links) const;
   // The constant tensor in slot `id`, or nullptr.
   const Tensor* constant_tensor(int id) const {
     return id >= 0 && id < static_cast<int>(constants_.size()) && constants_[id].is_tensor() ? &constants_[id].tensor()

@@ -38,11 +38,22 @@ struct OpDef {
   // plain (all operands permuted alike) and labels the result with the layout, so chains of
   // layout-aware kernels (Conv -> Add -> Relu -> Conv) keep their blocked tensors.
   bool pointwise = false;
+  // Every output element is a copy of an element of input 0, chosen by the shapes, indices and
+  // attributes alone, never by the values: Transpose, Reshape, Slice, Gather (input 0), ... Such an
+  // op commutes with per-tensor quantization, so DequantizeLinear -> op -> QuantizeLinear with
+  // equal parameters runs on the codes (runtime/qdq_data_movement_fusion.cpp).
+  bool moves_data = false;
 };
 
 // `def` marked pointwise (see OpDef::pointwise).
 inline OpDef pointwise(OpDef def) {
   def.pointwise = true;
+  return def;
+}
+
+// `def` marked as moving data only (see OpDef::moves_data).
+inline OpDef data_mover(OpDef def) {
+  def.moves_data = true;
   return def;
 }
 

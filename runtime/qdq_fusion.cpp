@@ -56,6 +56,43 @@ std::vector<int> CompiledGraph::count_reads(const std::vector<bool>& removed) co
   return reads;
 }
 
+const CompiledGraph::Step* CompiledGraph::dequantize_step(int id, const StepLinks& links) const {
+  if (id < 0) return nullptr;
+  if (links.producer[id] >= 0) {
+    const Step& s = steps_[links.producer[id]];
+    return is_op(*s.node, "DequantizeLinear") ? &s : nullptr;
+  }
+  auto it = folded_dq_.find(id);
+  return it == folded_dq_.end() ? nullptr : &it->second;
+}
+
+bool CompiledGraph::all_zero_constant(int id) const {
+  if (id < 0) return true;
+  const Tensor* t = constant_tensor(id);
+  if (!t) return false;
+  for (int64_t v : t->to_int64s())
+    if (v != 0) return false;
+  return true;
+}
+
+int CompiledGraph::int32_bias(int bias_id, float x_scale, const std::vector<float>& w_scale, int64_t m,
+                              const StepLinks& links) const {
+  const Step* db = dequantize_step(bias_id, links);
+  if (!db || db->in.size() < 2) return -1;
+  const Tensor *b = constant_tensor(db->in[0]), *bs = constant_tensor(db->in[1]);
+  if (!b || !bs || b->dtype() != DType::kInt32 || b->rank() != 1 || b->dim(0) != m || bs->dtype() != DType::kFloat)
+    return -1;
+  if (db->in.size() > 2 && !all_zero_constant(db->in[2])) return -1;
+  const auto bsv = bs->to_floats();
+  if (bsv.size() != 1 && static_cast<int64_t>(bsv.size()) != m) return -1;
+  for (int64_t o = 0; o < m; ++o) {
+    const float want = x_scale * w_scale[w_scale.size() == 1 ? 0 : o];
+    const float have = bsv[bsv.size() == 1 ? 0 : o];
+    if (!(std::fabs(have - want) <= 1e-5f * std::fabs(want))) return -1;
+  }
+  return db->in[0];
+}
+
 void CompiledGraph::fuse_qdq() {
   const auto def = OpRegistry::instance().find("qtool", "QDQConv", 1);
   if (!def.def) return;  // (registered with the kernels, as QDQMatMul)
@@ -63,25 +100,9 @@ void CompiledGraph::fuse_qdq() {
   const StepLinks links = step_links(nullptr);
   const std::vector<int>& producer = links.producer;
   const std::vector<std::vector<size_t>>& readers = links.readers;
-  // The DequantizeLinear computing `id`: a step, or one folded at compile time.
-  const auto dq_of = [&](int id) -> const Step* {
-    if (id < 0) return nullptr;
-    if (producer[id] >= 0) {
-      const Step& s = steps_[producer[id]];
-      return is_op(*s.node, "DequantizeLinear") ? &s : nullptr;
-    }
-    auto it = folded_dq_.find(id);
-    return it == folded_dq_.end() ? nullptr : &it->second;
-  };
+  const auto dq_of = [&](int id) { return dequantize_step(id, links); };
   const auto is_q8 = [](DType t) { return t == DType::kUInt8 || t == DType::kInt8; };
-  const auto all_zero = [&](int id) {
-    if (id < 0) return true;
-    const Tensor* t = cten(id);
-    if (!t) return false;
-    for (int64_t v : t->to_int64s())
-      if (v != 0) return false;
-    return true;
-  };
+  const auto all_zero = [&](int id) { return all_zero_constant(id); };
   // The one step reading `id` (or -1): never for outputs, kept values or body reads.
   const auto sole_reader = [&](int id) -> int {
     if (id < 0 || keep_[id] || readers[id].size() != 1) return -1;
@@ -118,22 +139,8 @@ void CompiledGraph::fuse_qdq() {
     // bias: constant int32 on the accumulator's scale
     int bias = -1;
     if (conv.in.size() > 2 && conv.in[2] >= 0) {
-      const Step* db = dq_of(conv.in[2]);
-      if (!db || db->in.size() < 2) continue;
-      const Tensor *b = cten(db->in[0]), *bs = cten(db->in[1]);
-      if (!b || !bs || b->dtype() != DType::kInt32 || b->rank() != 1 || b->dim(0) != m || bs->dtype() != DType::kFloat)
-        continue;
-      if (db->in.size() > 2 && !all_zero(db->in[2])) continue;
-      const auto bsv = bs->to_floats();
-      if (bsv.size() != 1 && static_cast<int64_t>(bsv.size()) != m) continue;
-      bool ok = true;
-      for (int64_t o = 0; o < m && ok; ++o) {
-        const float want = x_scale * w_scale[w_scale.size() == 1 ? 0 : o];
-        const float have = bsv[bsv.size() == 1 ? 0 : o];
-        ok = std::fabs(have - want) <= 1e-5f * std::fabs(want);
-      }
-      if (!ok) continue;
-      bias = db->in[0];
+      bias = int32_bias(conv.in[2], x_scale, w_scale, m, links);
+      if (bias < 0) continue;
     }
     // output: [Relu] [QuantizeLinear]
     int final_out = conv.out[0];
@@ -206,6 +213,7 @@ void CompiledGraph::fuse_qdq() {
     if (add_step >= 0) removed[add_step] = true;
   }
   fuse_qdq_matmul(removed);
+  fuse_qdq_data_movement(removed);
   fuse_qdq_lookup(removed);
   // DequantizeLinear steps whose results nobody reads any more
   const std::vector<int> uses = count_reads(removed);

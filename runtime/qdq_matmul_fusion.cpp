@@ -12,8 +12,6 @@
 // becomes one qtool.QDQMatMul step (runtime/kernels/qdq_matmul.cpp). A value disappears only when
 // it has one reader and is neither a graph output, a kept value nor read by a subgraph; the
 // DequantizeLinear steps nobody reads any more are removed by fuse_qdq afterwards.
-#include <cmath>
-
 #include "runtime/compiled_graph.h"
 
 namespace qtool {
@@ -23,24 +21,8 @@ void CompiledGraph::fuse_qdq_matmul(std::vector<bool>& removed) {
   if (!def.def) return;
   const auto is_op = [](const onnx::NodeProto& n, const char* op) { return n.domain().empty() && n.op_type() == op; };
   const StepLinks links = step_links(&removed);
-  const auto dq_of = [&](int id) -> const Step* {
-    if (id < 0) return nullptr;
-    if (links.producer[id] >= 0) {
-      const Step& s = steps_[links.producer[id]];
-      return is_op(*s.node, "DequantizeLinear") ? &s : nullptr;
-    }
-    auto it = folded_dq_.find(id);
-    return it == folded_dq_.end() ? nullptr : &it->second;
-  };
+  const auto dq_of = [&](int id) { return dequantize_step(id, links); };
   const auto is_q8 = [](DType t) { return t == DType::kUInt8 || t == DType::kInt8; };
-  const auto all_zero = [&](int id) {
-    if (id < 0) return true;
-    const Tensor* t = constant_tensor(id);
-    if (!t) return false;
-    for (int64_t v : t->to_int64s())
-      if (v != 0) return false;
-    return true;
-  };
   for (size_t k = 0; k < steps_.size(); ++k) {
     Step& mm = steps_[k];
     if (removed[k] || mm.out.size() != 1 || mm.out[0] < 0 || mm.in.size() < 2) continue;
@@ -72,27 +54,13 @@ void CompiledGraph::fuse_qdq_matmul(std::vector<bool>& removed) {
       if (axis < 0) axis += 2;
       if (axis != (trans_b ? 0 : 1) || attr_int(*dw->node, "block_size", 0) != 0) continue;
     }
-    if (dw->in.size() > 2 && !all_zero(dw->in[2])) continue;
+    if (dw->in.size() > 2 && !all_zero_constant(dw->in[2])) continue;
     const auto w_scale = ws->to_floats();
     // Gemm's C: constant int32 [N] on the accumulator's scale
     int bias = -1;
     if (gemm && mm.in.size() > 2 && mm.in[2] >= 0) {
-      const Step* db = dq_of(mm.in[2]);
-      if (!db || db->in.size() < 2) continue;
-      const Tensor *b = constant_tensor(db->in[0]), *bs = constant_tensor(db->in[1]);
-      if (!b || !bs || b->dtype() != DType::kInt32 || b->rank() != 1 || b->dim(0) != n || bs->dtype() != DType::kFloat)
-        continue;
-      if (db->in.size() > 2 && !all_zero(db->in[2])) continue;
-      const auto bsv = bs->to_floats();
-      if (bsv.size() != 1 && static_cast<int64_t>(bsv.size()) != n) continue;
-      bool ok = true;
-      for (int64_t o = 0; o < n && ok; ++o) {
-        const float want = x_scale * w_scale[w_scale.size() == 1 ? 0 : o];
-        const float have = bsv[bsv.size() == 1 ? 0 : o];
-        ok = std::fabs(have - want) <= 1e-5f * std::fabs(want);
-      }
-      if (!ok) continue;
-      bias = db->in[0];
+      bias = int32_bias(mm.in[2], x_scale, w_scale, n, links);
+      if (bias < 0) continue;
     }
     // output: [QuantizeLinear], the only reader of the product
     int q_step = -1;

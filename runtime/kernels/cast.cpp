@@ -238,7 +238,7 @@ void register_cast_ops(OpRegistry& r) {
   r.add("", "Cast", {6, 9, 13, 19, 21, 23, 24, 25, 28}, OpDef{cast, nullptr, validate_cast});
   r.add("", "CastLike", {15, 19, 21, 23, 24, 25}, OpDef{cast_like, nullptr, validate_cast_like});
   r.add("", "BitCast", {26}, OpDef{bitcast, nullptr, validate_bitcast});
-  r.add("", "Identity", {1, 13, 14, 16, 19, 21, 23, 24, 25}, OpDef{identity});
+  r.add("", "Identity", {1, 13, 14, 16, 19, 21, 23, 24, 25}, data_mover(OpDef{identity}));
 }
 
 }  // namespace qtool

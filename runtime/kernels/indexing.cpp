@@ -496,7 +496,7 @@ void one_hot(KernelContext& c) {
 }  // namespace
 
 void register_indexing_ops(OpRegistry& r) {
-  r.add("", "Gather", {1, 11, 13}, OpDef{gather_ref, gather_fast, gather_validate});
+  r.add("", "Gather", {1, 11, 13}, data_mover(OpDef{gather_ref, gather_fast, gather_validate}));
   r.add("", "GatherElements", {11, 13}, OpDef{gather_elements, nullptr, gather_elements_validate});
   r.add("", "GatherND", {11, 12, 13}, OpDef{gather_nd, nullptr, gather_nd_validate});
   r.add("", "Compress", {9, 11, 28}, OpDef{compress, nullptr, compress_validate});

@@ -826,18 +826,18 @@ void trilu(KernelContext& c) {
 }  // namespace
 
 void register_layout_ops(OpRegistry& r) {
-  r.add("", "Transpose", {1, 13, 21, 23, 24, 25}, OpDef{transpose_ref, transpose_fast, transpose_validate});
+  r.add("", "Transpose", {1, 13, 21, 23, 24, 25}, data_mover(OpDef{transpose_ref, transpose_fast, transpose_validate}));
   r.add("", "Concat", {4, 11, 13}, OpDef{concat_ref, concat_fast, concat_validate, /*layout_aware=*/true});
   r.add("", "Split", {2, 11, 13, 18}, OpDef{split_ref, split_fast, split_validate});
-  r.add("", "Slice", {1, 10, 11, 13}, OpDef{slice_ref, slice_fast, slice_validate});
-  r.add("", "Expand", {8, 13}, OpDef{expand_ref, expand_fast, expand_validate});
-  r.add("", "Tile", {6, 13}, OpDef{tile_ref, tile_fast, tile_validate});
+  r.add("", "Slice", {1, 10, 11, 13}, data_mover(OpDef{slice_ref, slice_fast, slice_validate}));
+  r.add("", "Expand", {8, 13}, data_mover(OpDef{expand_ref, expand_fast, expand_validate}));
+  r.add("", "Tile", {6, 13}, data_mover(OpDef{tile_ref, tile_fast, tile_validate}));
   r.add("", "DepthToSpace", {1, 11, 13, 28},
-        OpDef{block_run<depth_to_space_view, false>, block_fast<depth_to_space_view>,
-              block_validate<depth_to_space_view>});
+        data_mover(OpDef{block_run<depth_to_space_view, false>, block_fast<depth_to_space_view>,
+                            block_validate<depth_to_space_view>}));
   r.add("", "SpaceToDepth", {1, 13, 28},
-        OpDef{block_run<space_to_depth_view, false>, block_fast<space_to_depth_view>,
-              block_validate<space_to_depth_view>});
+        data_mover(OpDef{block_run<space_to_depth_view, false>, block_fast<space_to_depth_view>,
+                            block_validate<space_to_depth_view>}));
   r.add("", "ReverseSequence", {10, 28}, OpDef{reverse_sequence, nullptr, reverse_sequence_validate});
   r.add("", "Trilu", {14}, OpDef{trilu, nullptr, trilu_validate});
 }

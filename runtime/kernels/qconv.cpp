@@ -12,6 +12,7 @@
 
 #include "runtime/dnnl_util.h"
 #include "runtime/kernels/conv_pool_common.h"
+#include "runtime/kernels/qdq_common.h"
 #include "runtime/kernels/quant_common.h"
 #include "runtime/op_registry.h"
 
@@ -190,16 +191,7 @@ struct QConvCache {
   bool unsupported = false;
 };
 
-// oneDNN's integer kernels are exact only with VNNI (without it, u8 x s8 pairs go through
-// vpmaddubsw, which saturates at int16).
-bool has_vnni() {
-  static const bool yes = [] {
-    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-    return (isa & static_cast<unsigned>(dnnl_cpu_isa_avx512_core_vnni & ~dnnl_cpu_isa_avx512_core)) != 0 ||
-           (isa & static_cast<unsigned>(dnnl_cpu_isa_avx2_vnni & ~dnnl_cpu_isa_avx2)) != 0;
-  }();
-  return yes;
-}
+using qdq::has_vnni;
 
 // Fills acc (plain [N, M, ...] int32) with oneDNN; false when the configuration is not covered.
 bool integer_conv_dnnl(KernelContext& c, const QConvInputs& q, const ConvGeom& g, Tensor& acc) {

@@ -25,6 +25,7 @@
 
 #include "runtime/dnnl_util.h"
 #include "runtime/kernels/conv_pool_common.h"
+#include "runtime/kernels/qdq_common.h"
 #include "runtime/kernels/quant_common.h"
 #include "runtime/op_registry.h"
 
@@ -69,21 +70,13 @@ ConvGeom checked(const KernelContext& c) {
 
 void validate(KernelContext& c) { checked(c); }
 
-// Per output channel: the float32 multiplier of acc + bias.
-std::vector<float> multipliers(const KernelContext& c, int64_t cout) {
-  const float xs = c.in(kXScale).to_floats()[0];
-  const auto ws = c.in(kWScale).to_floats();
-  const bool q = c.has(kYScale);
-  const float ys = q ? c.in(kYScale).to_floats()[0] : 1.f;
-  std::vector<float> m(cout);
-  for (int64_t o = 0; o < cout; ++o) {
-    const float w = ws.size() == 1 ? ws[0] : ws[o];
-    m[o] = q ? xs * w / ys : xs * w;
-  }
-  return m;
-}
+using qdq::dnnl_type;
+using qdq::has_vnni;
+using qdq::scalar_int;
 
-int32_t scalar_int(const KernelContext& c, int i) { return c.has(i) ? static_cast<int32_t>(c.in(i).to_int64s()[0]) : 0; }
+std::vector<float> multipliers(const KernelContext& c, int64_t cout) {
+  return qdq::multipliers(c, kXScale, kWScale, kYScale, cout);
+}
 
 template <typename TX>
 void accumulate(const Tensor& x, const Tensor& w, int32_t x_zp, const ConvGeom& g, int32_t* acc) {
@@ -121,10 +114,7 @@ void reference(KernelContext& c) {
   const int32_t* bias = c.has(kBias) ? c.in(kBias).data<int32_t>() : nullptr;
   const bool relu = attr_int(c.node, "relu", 0) != 0;
   const int64_t out_sp = g.n * g.cout != 0 ? static_cast<int64_t>(acc.size()) / (g.n * g.cout) : 0;
-  auto value = [&](int64_t m, int64_t k) {
-    const uint32_t b = bias ? static_cast<uint32_t>(bias[m]) : 0u;
-    return static_cast<float>(static_cast<int32_t>(static_cast<uint32_t>(acc[k]) + b)) * mult[m];
-  };
+  auto value = [&](int64_t m, int64_t k) { return qdq::requantized(acc[k], bias ? bias[m] : 0, mult[m]); };
   if (!c.has(kYScale)) {
     Tensor y = Tensor::uninitialized(DType::kFloat, g.out_shape);
     float* py = y.data<float>();
@@ -145,15 +135,12 @@ void reference(KernelContext& c) {
   Tensor y = Tensor::uninitialized(ty, g.out_shape);
   auto run = [&](auto* py) {
     using TY = std::remove_pointer_t<decltype(py)>;
-    const float lo = static_cast<float>(std::numeric_limits<TY>::min() - y_zp);
-    const float hi = static_cast<float>(std::numeric_limits<TY>::max() - y_zp);
     for (int64_t n = 0; n < g.n; ++n)
       for (int64_t m = 0; m < g.cout; ++m)
         for (int64_t o = 0; o < out_sp; ++o) {
           const int64_t k = (n * g.cout + m) * out_sp + o;
-          int32_t q = round_saturate_f(value(m, k), lo, hi, y_zp);
-          if (relu) q = std::max(q, y_zp);
-          py[k] = static_cast<TY>(q);
+          const TY q = qdq::quantized<TY>(value(m, k), y_zp);
+          py[k] = relu ? std::max(q, static_cast<TY>(y_zp)) : q;
         }
   };
   if (ty == DType::kUInt8) run(y.data<uint8_t>());
@@ -162,25 +149,6 @@ void reference(KernelContext& c) {
 }
 
 // ---- oneDNN int8 convolution ----
-
-bool has_vnni() {
-  static const bool yes = [] {
-    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-    return (isa & static_cast<unsigned>(dnnl_cpu_isa_avx512_core_vnni & ~dnnl_cpu_isa_avx512_core)) != 0 ||
-           (isa & static_cast<unsigned>(dnnl_cpu_isa_avx2_vnni & ~dnnl_cpu_isa_avx2)) != 0;
-  }();
-  return yes;
-}
-
-dnnl::memory::data_type dnnl_type(DType t) {
-  using dt = dnnl::memory::data_type;
-  switch (t) {
-    case DType::kUInt8: return dt::u8;
-    case DType::kInt8: return dt::s8;
-    case DType::kInt32: return dt::s32;
-    default: return dt::f32;
-  }
-}
 
 struct Cache {
   Shape x_shape;

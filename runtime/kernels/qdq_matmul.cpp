@@ -14,16 +14,15 @@
 // rounding); without, y = float(acc + bias) * (x_scale * w_scale[n]), the float MatMul of the
 // dequantized tensors. acc = sum_k (x - x_zero_point) * w in int32.
 //   reference: plain loops.
-//   fast: oneDNN's int8 matmul (u8/s8 rows, s8 weights reordered once, int32 accumulation,
-//         per-column output scales, round / +zero point as post-ops in the reference's order),
-//         on CPUs with VNNI (exact int32 accumulation).
-#include <cstring>
-#include <limits>
+//   fast: oneDNN's int8 matmul for the int32 accumulators (u8/s8 rows with their zero point, s8
+//         weights reordered once) on CPUs with VNNI (exact int32 accumulation), then the
+//         reference's requantization, so both kernels give the same bits whatever oneDNN kernel
+//         (row count, threads) computed the accumulators.
 #include <unordered_map>
 
 #include "core/parallel.h"
 #include "runtime/dnnl_util.h"
-#include "runtime/kernels/quant_common.h"
+#include "runtime/kernels/qdq_common.h"
 #include "runtime/op_registry.h"
 
 namespace qtool {
@@ -78,21 +77,11 @@ Dims checked(const KernelContext& c) {
 
 void validate(KernelContext& c) { checked(c); }
 
-// Per column: the float32 multiplier of acc + bias.
-std::vector<float> multipliers(const KernelContext& c, int64_t n) {
-  const float xs = c.in(kXScale).to_floats()[0];
-  const auto ws = c.in(kWScale).to_floats();
-  const bool q = c.has(kYScale);
-  const float ys = q ? c.in(kYScale).to_floats()[0] : 1.f;
-  std::vector<float> m(static_cast<size_t>(n));
-  for (int64_t j = 0; j < n; ++j) {
-    const float w = ws.size() == 1 ? ws[0] : ws[j];
-    m[j] = q ? xs * w / ys : xs * w;
-  }
-  return m;
-}
+using qdq::dnnl_type;
+using qdq::has_vnni;
+using qdq::scalar_int;
 
-int32_t scalar_int(const KernelContext& c, int i) { return c.has(i) ? static_cast<int32_t>(c.in(i).to_int64s()[0]) : 0; }
+std::vector<float> multipliers(const KernelContext& c, int64_t n) { return qdq::multipliers(c, kXScale, kWScale, kYScale, n); }
 
 template <typename TX>
 void accumulate(const TX* x, const int8_t* w, bool tb, int32_t x_zp, const Dims& d, int32_t* acc) {
@@ -105,6 +94,31 @@ void accumulate(const TX* x, const int8_t* w, bool tb, int32_t x_zp, const Dims&
     }
 }
 
+// The output from the int32 accumulators acc [rows, N] (both kernels: one requantization).
+Tensor requantize(const KernelContext& c, const Dims& d, const int32_t* acc) {
+  const auto mult = multipliers(c, d.N);
+  const int32_t* bias = c.has(kBias) ? c.in(kBias).data<int32_t>() : nullptr;
+  auto value = [&](int64_t r, int64_t j) { return qdq::requantized(acc[r * d.N + j], bias ? bias[j] : 0, mult[j]); };
+  if (!c.has(kYScale)) {
+    Tensor y = Tensor::uninitialized(DType::kFloat, d.out);
+    float* py = y.data<float>();
+    for (int64_t r = 0; r < d.rows; ++r)
+      for (int64_t j = 0; j < d.N; ++j) py[r * d.N + j] = value(r, j);
+    return y;
+  }
+  const int32_t y_zp = scalar_int(c, kYZp);
+  const DType ty = c.in(kYZp).dtype();
+  Tensor y = Tensor::uninitialized(ty, d.out);
+  auto run = [&](auto* py) {
+    using TY = std::remove_pointer_t<decltype(py)>;
+    for (int64_t r = 0; r < d.rows; ++r)
+      for (int64_t j = 0; j < d.N; ++j) py[r * d.N + j] = qdq::quantized<TY>(value(r, j), y_zp);
+  };
+  if (ty == DType::kUInt8) run(y.data<uint8_t>());
+  else run(y.data<int8_t>());
+  return y;
+}
+
 void reference(KernelContext& c) {
   const Dims d = checked(c);
   const Tensor& x = c.in(kX);
@@ -113,58 +127,17 @@ void reference(KernelContext& c) {
   const int32_t x_zp = scalar_int(c, kXZp);
   if (x.dtype() == DType::kUInt8) accumulate(x.data<uint8_t>(), c.in(kW).data<int8_t>(), tb, x_zp, d, acc.data());
   else accumulate(x.data<int8_t>(), c.in(kW).data<int8_t>(), tb, x_zp, d, acc.data());
-  const auto mult = multipliers(c, d.N);
-  const int32_t* bias = c.has(kBias) ? c.in(kBias).data<int32_t>() : nullptr;
-  auto value = [&](int64_t r, int64_t j) {
-    const uint32_t b = bias ? static_cast<uint32_t>(bias[j]) : 0u;
-    return static_cast<float>(static_cast<int32_t>(static_cast<uint32_t>(acc[r * d.N + j]) + b)) * mult[j];
-  };
-  if (!c.has(kYScale)) {
-    Tensor y = Tensor::uninitialized(DType::kFloat, d.out);
-    float* py = y.data<float>();
-    for (int64_t r = 0; r < d.rows; ++r)
-      for (int64_t j = 0; j < d.N; ++j) py[r * d.N + j] = value(r, j);
-    c.outputs[0] = std::move(y);
-    return;
-  }
-  const int32_t y_zp = scalar_int(c, kYZp);
-  const DType ty = c.in(kYZp).dtype();
-  Tensor y = Tensor::uninitialized(ty, d.out);
-  auto run = [&](auto* py) {
-    using TY = std::remove_pointer_t<decltype(py)>;
-    const float lo = static_cast<float>(std::numeric_limits<TY>::min() - y_zp);
-    const float hi = static_cast<float>(std::numeric_limits<TY>::max() - y_zp);
-    for (int64_t r = 0; r < d.rows; ++r)
-      for (int64_t j = 0; j < d.N; ++j) py[r * d.N + j] = static_cast<TY>(round_saturate_f(value(r, j), lo, hi, y_zp));
-  };
-  if (ty == DType::kUInt8) run(y.data<uint8_t>());
-  else run(y.data<int8_t>());
-  c.outputs[0] = std::move(y);
+  c.outputs[0] = requantize(c, d, acc.data());
 }
 
 // ---- oneDNN int8 matmul ----
-
-bool has_vnni() {
-  static const bool yes = [] {
-    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-    return (isa & static_cast<unsigned>(dnnl_cpu_isa_avx512_core_vnni & ~dnnl_cpu_isa_avx512_core)) != 0 ||
-           (isa & static_cast<unsigned>(dnnl_cpu_isa_avx2_vnni & ~dnnl_cpu_isa_avx2)) != 0;
-  }();
-  return yes;
-}
-
-dnnl::memory::data_type dnnl_type(DType t) {
-  using dt = dnnl::memory::data_type;
-  return t == DType::kUInt8 ? dt::u8 : t == DType::kInt8 ? dt::s8 : dt::f32;
-}
 
 struct Cache {
   Shape x_shape;
   Dims d;
   double work = 0;
-  DType y_type = DType::kFloat;
   dnnl::matmul prim;
-  dnnl::memory x_mem, w_mem, b_mem, dst_mem;  // x and dst rebound to each run's buffers
+  dnnl::memory x_mem, w_mem, dst_mem;  // x and dst rebound to each run's buffers
   std::unordered_map<int, dnnl::memory> args;
   bool unsupported = false;
 };
@@ -195,53 +168,36 @@ bool fast(KernelContext& c) {
       slot = fresh;
       const SerialScope serial(fresh->work);
       const bool tb = attr_int(c.node, "trans_b", 0) != 0;
-      const bool quantized = c.has(kYScale);
-      fresh->y_type = quantized ? c.in(kYZp).dtype() : DType::kFloat;
       const dnnl::memory::desc x_md({d.rows, d.K}, dnnl_type(x.dtype()), dnnl::memory::dims{d.K, 1});
       const dnnl::memory::desc w_plain({d.K, d.N}, dt::s8, tb ? dnnl::memory::dims{1, d.K} : dnnl::memory::dims{d.N, 1});
       const dnnl::memory::desc w_any({d.K, d.N}, dt::s8, dnnl::memory::format_tag::any);
-      const dnnl::memory::desc b_md = c.has(kBias) ? dnnl::memory::desc({1, d.N}, dt::s32, dnnl::memory::dims{d.N, 1})
-                                                   : dnnl::memory::desc();
-      const dnnl::memory::desc y_md({d.rows, d.N}, dnnl_type(fresh->y_type), dnnl::memory::dims{d.N, 1});
+      // the int32 accumulators only (exact with VNNI): bias, scales, rounding and zero point are the
+      // reference's own requantization, so the result does not depend on oneDNN's order of
+      // operations (which differs between its kernels, i.e. with the row count and threads)
+      const dnnl::memory::desc acc_md({d.rows, d.N}, dt::s32, dnnl::memory::dims{d.N, 1});
       dnnl::primitive_attr attr;
-      const auto mult = multipliers(c, d.N);
-      const bool per_column = c.in(kWScale).numel() > 1;
-      attr.set_output_scales(per_column ? 2 : 0, per_column ? mult : std::vector<float>{mult[0]});
       const int32_t x_zp = scalar_int(c, kXZp);
       if (x_zp != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {x_zp});
-      dnnl::post_ops ops;
-      if (quantized) {
-        // round half to even before the zero point is added (MLAS order, as QDQConv)
-        ops.append_eltwise(1.f, dnnl::algorithm::eltwise_round, 0.f, 0.f);
-        const int32_t y_zp = scalar_int(c, kYZp);
-        if (y_zp != 0) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f, static_cast<float>(y_zp));
-      }
-      if (ops.len() > 0) attr.set_post_ops(ops);
-      const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(x_md, w_any, b_md, y_md), attr, ctx.engine);
+      const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(x_md, w_any, acc_md), attr, ctx.engine);
       fresh->prim = dnnl::matmul(pd);
       // weights reordered once (constant)
       dnnl::memory plain_w(w_plain, ctx.engine, const_cast<void*>(c.in(kW).raw()));
       fresh->w_mem = dnnl::memory(pd.weights_desc(), ctx.engine);
       dnnl::reorder(plain_w, fresh->w_mem).execute(ctx.stream, plain_w, fresh->w_mem);
       fresh->x_mem = dnnl::memory(x_md, ctx.engine, nullptr);
-      fresh->dst_mem = dnnl::memory(y_md, ctx.engine, nullptr);
+      fresh->dst_mem = dnnl::memory(acc_md, ctx.engine, nullptr);
       fresh->args = {{DNNL_ARG_SRC, fresh->x_mem}, {DNNL_ARG_WEIGHTS, fresh->w_mem}, {DNNL_ARG_DST, fresh->dst_mem}};
-      if (c.has(kBias)) {
-        fresh->b_mem = dnnl::memory(b_md, ctx.engine);
-        std::memcpy(fresh->b_mem.get_data_handle(), c.in(kBias).raw(), static_cast<size_t>(d.N) * 4);
-        fresh->args[DNNL_ARG_BIAS] = fresh->b_mem;
-      }
       ctx.stream.wait();
       fresh->unsupported = false;
       cache = fresh.get();
     }
     const SerialScope serial(cache->work);
-    Tensor y = Tensor::uninitialized(cache->y_type, cache->d.out);
+    Tensor acc = Tensor::uninitialized(DType::kInt32, {cache->d.rows, cache->d.N});
     cache->x_mem.set_data_handle(const_cast<void*>(x.raw()));
-    cache->dst_mem.set_data_handle(y.raw());
+    cache->dst_mem.set_data_handle(acc.raw());
     cache->prim.execute(ctx.stream, cache->args);
     ctx.stream.wait();
-    c.outputs[0] = std::move(y);
+    c.outputs[0] = requantize(c, cache->d, acc.data<int32_t>());
   } catch (const dnnl::error&) {
     return false;
   }

@@ -175,12 +175,12 @@ void squeeze_like(KernelContext& c) {
 void register_shape_ops(OpRegistry& r) {
   r.add("Shape", {1, 13, 15, 19, 21, 23, 24, 25}, shape_op);
   r.add("Size", {1, 13, 19, 21, 23, 24, 25}, size_op);
-  r.add("", "Reshape", {5, 13, 14, 19, 21, 23, 24, 25}, OpDef{reshape, nullptr, reshape_validate});
-  r.add("", "Flatten", {1, 9, 11, 13, 21, 23, 24, 25}, OpDef{flatten, nullptr, flatten_validate});
+  r.add("", "Reshape", {5, 13, 14, 19, 21, 23, 24, 25}, data_mover(OpDef{reshape, nullptr, reshape_validate}));
+  r.add("", "Flatten", {1, 9, 11, 13, 21, 23, 24, 25}, data_mover(OpDef{flatten, nullptr, flatten_validate}));
   r.add("", "Squeeze", {1, 11, 13, 21, 23, 24, 25},
-        OpDef{squeeze_like<squeeze_shape>, nullptr, squeeze_like_validate<squeeze_shape>});
+        data_mover(OpDef{squeeze_like<squeeze_shape>, nullptr, squeeze_like_validate<squeeze_shape>}));
   r.add("", "Unsqueeze", {1, 11, 13, 21, 23, 24, 25},
-        OpDef{squeeze_like<unsqueeze_shape>, nullptr, squeeze_like_validate<unsqueeze_shape>});
+        data_mover(OpDef{squeeze_like<unsqueeze_shape>, nullptr, squeeze_like_validate<unsqueeze_shape>}));
 }
 
 }  // namespace qtool

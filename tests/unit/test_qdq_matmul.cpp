@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // QDQ MatMul / Gemm with constant int8 weights as integer matmuls in the executor
 // (runtime/qdq_matmul_fusion.cpp, runtime/kernels/qdq_matmul.cpp): the rewrite happens (and only on
-// what it may take), the oneDNN kernel equals the reference bit for bit, and the result stays
+// what it may take), the oneDNN kernel equals the reference bit for bit (quantized and float
+// output, whatever the row count), and the result stays
 // within one quantization step (quantized output) or float rounding (float output) of the float
 // emulation of the QDQ graph.
 #include <gtest/gtest.h>
@@ -68,19 +69,28 @@ TEST(QdqMatMul, IntegerMatMulEqualsReferenceAndEmulation) {
       ExecutorOptions off;
       off.integer_qdq = false;
       Executor emulated(m, off);
-      ExecutorOptions ref_opt;
-      ref_opt.reference_only = true;
-      Executor reference(m, ref_opt);  // the QDQMatMul reference kernel
+      // the QDQMatMul reference kernel on the same tensors: the MatMul (quantized output) and the
+      // Gemm (transposed weights, int32 bias, float output)
+      onnx::NodeProto mm = test::make_node("QDQMatMul", 8, 1, "qtool");
+      test::set_attr(mm, "trans_b", int64_t{0});
+      onnx::NodeProto gemm = test::make_node("QDQMatMul", 8, 1, "qtool");
+      test::set_attr(gemm, "trans_b", int64_t{1});
+      test::set_attr(gemm, "gemm", int64_t{1});
+      auto k = [&](const char* name) { return Value(*fused.constant(name)); };
       std::vector<std::map<std::string, Tensor>> feeds;  // kept alive: no run reuses an address
       for (uint32_t seed = 11; seed < 14; ++seed) {
         const auto& f = feeds.emplace_back(codes(act, seed * 2));
-        const auto got = fused.run(f), want = reference.run(f), emu = emulated.run(f);
+        const auto got = fused.run(f), emu = emulated.run(f);
+        const std::vector<Value> mm_in{f.at("xq"), k("xs"), k("xz"), k("wq"), k("ws"), Value(), k("ys"), k("yz")};
+        const std::vector<Value> gemm_in{f.at("fq"), k("xs"), k("xz"), k("gq"), k("gs"), k("bq"), Value(), Value()};
         ASSERT_EQ(got.at("y").dtype(), act);
-        EXPECT_EQ(got.at("y").to_int64s(), want.at("y").to_int64s()) << "seed " << seed;
+        for (bool ref : {true, false})  // the one-off fast kernel (no cache) equals the reference too
+          EXPECT_EQ(got.at("y").to_int64s(), test::run_op(mm, 1, mm_in, ref)[0].tensor().to_int64s()) << seed << ref;
         const auto g = got.at("y").to_int64s(), e = emu.at("y").to_int64s();
         for (size_t i = 0; i < g.size(); ++i) ASSERT_LE(std::llabs(g[i] - e[i]), 1) << i;
-        // float output: oneDNN scales acc and bias in its own order (a few ulps)
-        test::expect_tensors_near(got.at("g"), want.at("g"), 1e-5, 1e-6);
+        // float output: the same requantization of the same accumulators, bit for bit
+        for (bool ref : {true, false})
+          EXPECT_EQ(got.at("g").to_floats(), test::run_op(gemm, 1, gemm_in, ref)[0].tensor().to_floats()) << seed << ref;
         test::expect_tensors_near(got.at("g"), emu.at("g"), 1e-5, 1e-4);
       }
       std::vector<std::string> types;

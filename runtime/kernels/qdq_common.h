@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: Apache-2.0
+// What the integer kernels the executor makes from QDQ patterns share (qtool.QDQConv,
+// qtool.QDQMatMul; QLinearConv / ConvInteger use has_vnni too): the VNNI check for exact oneDNN
+// int8 accumulation, oneDNN types of codes, onnxruntime's requantization multipliers and the
+// reference requantization of int32 accumulators.
+#pragma once
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <limits>
+#include <vector>
+
+#include "runtime/kernel.h"
+#include "runtime/kernels/quant_common.h"
+
+namespace qtool::qdq {
+
+// oneDNN's integer kernels are exact only with VNNI (without it, u8 x s8 pairs go through
+// vpmaddubsw, which saturates at int16).
+inline bool has_vnni() {
+  static const bool yes = [] {
+    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+    return (isa & static_cast<unsigned>(dnnl_cpu_isa_avx512_core_vnni & ~dnnl_cpu_isa_avx512_core)) != 0 ||
+           (isa & static_cast<unsigned>(dnnl_cpu_isa_avx2_vnni & ~dnnl_cpu_isa_avx2)) != 0;
+  }();
+  return yes;
+}
+
+// u8 / s8 / s32 for the code types, f32 otherwise.
+inline dnnl::memory::data_type dnnl_type(DType t) {
+  using dt = dnnl::memory::data_type;
+  switch (t) {
+    case DType::kUInt8: return dt::u8;
+    case DType::kInt8: return dt::s8;
+    case DType::kInt32: return dt::s32;
+    default: return dt::f32;
+  }
+}
+
+// Input i as a scalar integer (0 when absent).
+inline int32_t scalar_int(const KernelContext& c, int i) {
+  return c.has(i) ? static_cast<int32_t>(c.in(i).to_int64s()[0]) : 0;
+}
+
+// Per output channel / column o < count: the float32 multiplier of acc + bias, computed in float32
+// as onnxruntime does: x_scale * w_scale[o] / y_scale (quantized output, y_scale input given), or
+// x_scale * w_scale[o] (float output). w_scale: scalar or [count].
+inline std::vector<float> multipliers(const KernelContext& c, int x_scale, int w_scale, int y_scale, int64_t count) {
+  const float xs = c.in(x_scale).to_floats()[0];
+  const auto ws = c.in(w_scale).to_floats();
+  const bool q = c.has(y_scale);
+  const float ys = q ? c.in(y_scale).to_floats()[0] : 1.f;
+  std::vector<float> m(static_cast<size_t>(count));
+  for (int64_t o = 0; o < count; ++o) {
+    const float w = ws.size() == 1 ? ws[0] : ws[o];
+    m[o] = q ? xs * w / ys : xs * w;
+  }
+  return m;
+}
+
+// float32(acc + bias) * multiplier, acc + bias wrapping in int32 as the integer kernels do.
+inline float requantized(int32_t acc, int32_t bias, float multiplier) {
+  return static_cast<float>(static_cast<int32_t>(static_cast<uint32_t>(acc) + static_cast<uint32_t>(bias))) *
+         multiplier;
+}
+
+// The codes of value v (already multiplied) in TY with zero point zp: saturate(round_half_even(v)) + zp.
+template <typename TY>
+inline TY quantized(float v, int32_t zp) {
+  const float lo = static_cast<float>(std::numeric_limits<TY>::min() - zp);
+  const float hi = static_cast<float>(std::numeric_limits<TY>::max() - zp);
+  return static_cast<TY>(round_saturate_f(v, lo, hi, zp));
+}
+
+}  // namespace qtool::qdq
