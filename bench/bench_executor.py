@@ -76,7 +76,7 @@ def ort_ips(model, batch, seconds, threads):
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
-    so.log_severity_level = 3  # errors only: the table stays readable
+    so.log_severity_level = 4  # fatal only: a refused batch size is reported in the table
     try:
         s = ort.InferenceSession(str(model), so, providers=["CPUExecutionProvider"])
         name, shape = input_shape(model)
