@@ -116,7 +116,7 @@ void CompiledGraph::fuse_qdq() {
     if (attr_string(*conv.node, "auto_pad", "NOTSET") != "NOTSET" && attr_string(*conv.node, "auto_pad", "NOTSET") != "")
       continue;  // explicit pads only (what quantizers write); the rest stays float
     // activation: per-tensor uint8/int8 with a known zero point
-    const Step* dx = producer[conv.in[0]] >= 0 ? dq_of(conv.in[0]) : nullptr;
+    const Step* dx = conv.in[0] >= 0 && producer[conv.in[0]] >= 0 ? dq_of(conv.in[0]) : nullptr;
     if (!dx || dx->in.size() < 3 || dx->in[2] < 0) continue;
     const Tensor *xs = cten(dx->in[1]), *xz = cten(dx->in[2]);
     if (!xs || !xz || xs->dtype() != DType::kFloat || xs->numel() != 1 || xz->numel() != 1 || !is_q8(xz->dtype()))

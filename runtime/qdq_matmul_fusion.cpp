@@ -36,7 +36,7 @@ void CompiledGraph::fuse_qdq_matmul(std::vector<bool>& removed) {
       trans_b = attr_int(*mm.node, "transB", 0) != 0;
     }
     // activation: per-tensor uint8/int8 with a known zero point, computed by a step
-    const Step* dx = links.producer[mm.in[0]] >= 0 ? dq_of(mm.in[0]) : nullptr;
+    const Step* dx = mm.in[0] >= 0 && links.producer[mm.in[0]] >= 0 ? dq_of(mm.in[0]) : nullptr;
     if (!dx || dx->in.size() < 3 || dx->in[2] < 0) continue;
     const Tensor *xs = constant_tensor(dx->in[1]), *xz = constant_tensor(dx->in[2]);
     if (!xs || !xz || xs->dtype() != DType::kFloat || xs->numel() != 1 || xz->numel() != 1 || !is_q8(xz->dtype()))

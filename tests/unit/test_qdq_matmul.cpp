@@ -145,3 +145,24 @@ TEST(QdqMatMul, BadInputsAreInputErrors) {
                                    test::random_tensor({3}, 4), Value(), Value(), Value()}, false),
                InputError);
 }
+
+// A crafted MatMul / Conv whose first input is omitted: the rewrites skip it (no read before the
+// slot table) and the run fails with an input error naming the node.
+TEST(QdqMatMul, OmittedActivationIsAnInputError) {
+  for (const char* op : {"MatMul", "Conv"}) {
+    Model m = test::parse_model(R"(<ir_version: 8, opset_import: ["" : 13]>
+      g (float[2,4] x) => (uint8[2,3] y) {
+        w = DequantizeLinear(wq, ws)
+        p = MatMul(x, w)
+        y = QuantizeLinear(p, s, z)
+      })");
+    auto* node = m.graph().mutable_node(1);
+    node->set_op_type(op);
+    node->set_input(0, "");
+    m.set_initializer("wq", test::random_tensor_of(DType::kInt8, {4, 3}, 1, -9, 9));
+    m.set_initializer("ws", Tensor::from<float>({}, {0.1f}));
+    m.set_initializer("s", Tensor::from<float>({}, {0.1f}));
+    m.set_initializer("z", Tensor::from<uint8_t>({}, {0}));
+    EXPECT_THROW(Executor(m).run({{"x", test::random_tensor({2, 4}, 2)}}), InputError) << op;
+  }
+}
