@@ -106,6 +106,14 @@ size_t pooled_trim() {
   return released;
 }
 
+bool pooled_caching_enabled() {
+#ifdef QTOOL_POOL_DISABLED
+  return false;
+#else
+  return true;
+#endif
+}
+
 size_t pooled_cached_bytes() {
   Pool& p = pool();
   std::lock_guard<std::mutex> lock(p.mu);

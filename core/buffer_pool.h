@@ -36,5 +36,7 @@ class BufferPoolUser {
 size_t pooled_trim();
 // Bytes currently cached (for tests).
 size_t pooled_cached_bytes();
+// False in sanitizer builds, where nothing is ever cached.
+bool pooled_caching_enabled();
 
 }  // namespace qtool
