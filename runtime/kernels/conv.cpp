@@ -15,6 +15,7 @@
 
 #include "core/parallel.h"
 #include "runtime/dnnl_util.h"
+#include "runtime/kernels/conv_dnnl.h"
 #include "runtime/kernels/conv_pool_common.h"
 #include "runtime/op_registry.h"
 
@@ -306,19 +307,9 @@ bool conv_fast_f32(KernelContext& c) {
     const dnnl::memory::desc x_md = desc_of(x);
     if (cache && cache->unsupported && cache->x_shape == x.shape() && cache->x_md == x_md) return false;
     const ConvActivation act = activation_of(c);
-    const int64_t cout = g.cout, group = g.group;
-    dnnl::memory::dims pl(sp), pr(sp), st(sp), dl(sp);
-    for (int i = 0; i < sp; ++i) {
-      pl[i] = g.axes[i].pad_b;
-      pr[i] = g.axes[i].pad_e;
-      st[i] = g.axes[i].stride;
-      dl[i] = g.axes[i].dil - 1;
-    }
-    Shape wdims = w.shape();
-    if (group > 1) {
-      wdims = {group, cout / group};
-      for (int i = 1; i < w.rank(); ++i) wdims.push_back(w.dim(i));
-    }
+    const int64_t cout = g.cout;
+    const DnnlConvDims dd = dnnl_conv_dims(g, w.shape());
+    const Shape& wdims = dd.weights;
     // One primitive per (input shape, input layout). When the input arrives in a blocked layout or
     // the output may leave in one (every reader is layout-aware), oneDNN picks the layouts
     // (format_tag::any): its blocked jit kernels are several times faster, and chains of
@@ -346,7 +337,8 @@ bool conv_fast_f32(KernelContext& c) {
       auto make_pd = [&](bool any_layout) {
         const dnnl::convolution_forward::desc d(
             dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, any_layout ? any(x.shape()) : x_md,
-            any(wdims), b_md, any_layout ? any(g.out_shape) : fresh->dst_md, st, dl, pl, pr);
+            any(wdims), b_md, any_layout ? any(g.out_shape) : fresh->dst_md, dd.strides, dd.dilates, dd.pad_l,
+            dd.pad_r);
         return dnnl::convolution_forward::primitive_desc(d, attr, ctx.engine);
       };
       fresh->pd = make_pd(blocked);

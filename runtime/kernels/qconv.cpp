@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "runtime/dnnl_util.h"
+#include "runtime/kernels/conv_dnnl.h"
 #include "runtime/kernels/conv_pool_common.h"
 #include "runtime/kernels/qdq_common.h"
 #include "runtime/kernels/quant_common.h"
@@ -204,18 +205,8 @@ bool integer_conv_dnnl(KernelContext& c, const QConvInputs& q, const ConvGeom& g
   for (int32_t z : zero_points(c, q.w_zp))
     if (z != 0) return false;
   const int32_t x_zp = zero_points(c, q.x_zp)[0];
-  dnnl::memory::dims pl(sp), pr(sp), st(sp), dl(sp);
-  for (int i = 0; i < sp; ++i) {
-    pl[i] = g.axes[i].pad_b;
-    pr[i] = g.axes[i].pad_e;
-    st[i] = g.axes[i].stride;
-    dl[i] = g.axes[i].dil - 1;
-  }
-  Shape wdims = w.shape();
-  if (g.group > 1) {
-    wdims = {g.group, g.cout / g.group};
-    for (int i = 1; i < w.rank(); ++i) wdims.push_back(w.dim(i));
-  }
+  const DnnlConvDims dd = dnnl_conv_dims(g, w.shape());
+  const Shape& wdims = dd.weights;
   using dt = dnnl::memory::data_type;
   auto dims = [](const Shape& s) { return dnnl::memory::dims(s.begin(), s.end()); };
   auto strides = [](const Shape& s) {
@@ -246,7 +237,7 @@ bool integer_conv_dnnl(KernelContext& c, const QConvInputs& q, const ConvGeom& g
           dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
           dnnl::memory::desc(dims(x.shape()), x_dt, strides(x.shape())),
           dnnl::memory::desc(dims(wdims), dt::s8, dnnl::memory::format_tag::any), dnnl::memory::desc(),
-          dnnl::memory::desc(dims(g.out_shape), dt::s32, strides(g.out_shape)), st, dl, pl, pr);
+          dnnl::memory::desc(dims(g.out_shape), dt::s32, strides(g.out_shape)), dd.strides, dd.dilates, dd.pad_l, dd.pad_r);
       dnnl::primitive_attr attr;
       if (x_zp != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {x_zp});
       fresh->pd = dnnl::convolution_forward::primitive_desc(d, attr, ctx.engine);

@@ -24,6 +24,7 @@
 #include <unordered_map>
 
 #include "runtime/dnnl_util.h"
+#include "runtime/kernels/conv_dnnl.h"
 #include "runtime/kernels/conv_pool_common.h"
 #include "runtime/kernels/qdq_common.h"
 #include "runtime/kernels/quant_common.h"
@@ -195,81 +196,69 @@ bool fast(KernelContext& c) {
       const dnnl::memory::desc x_md = x.layout() ? desc_of(x) : plain_desc(x.shape(), dnnl_type(x.dtype()));
       same = cache && cache->x_shape == x.shape() && cache->x_md == x_md;
       if (same && cache->unsupported) return false;
-      if (same) cache->x_layout = x.shared_layout();  // the same layout, described by another object
-    }
-    if (!same) {
-      const int sp = x.rank() - 2;
-      const ConvGeom g = checked(c);
-      const dnnl::memory::desc x_md = x.layout() ? desc_of(x) : plain_desc(x.shape(), dnnl_type(x.dtype()));
-      auto fresh = std::make_shared<Cache>();
-      fresh->x_shape = x.shape();
-      fresh->x_md = x_md;
-      fresh->unsupported = true;  // until the primitive exists
-      slot = fresh;
-      dnnl::memory::dims pl(sp), pr(sp), st(sp), dl(sp);
-      for (int i = 0; i < sp; ++i) {
-        pl[i] = g.axes[i].pad_b;
-        pr[i] = g.axes[i].pad_e;
-        st[i] = g.axes[i].stride;
-        dl[i] = g.axes[i].dil - 1;
+      if (same) {
+        cache->x_layout = x.shared_layout();  // the same layout, described by another object
+      } else {
+        auto fresh = std::make_shared<Cache>();
+        fresh->x_shape = x.shape();
+        fresh->x_md = x_md;
+        fresh->unsupported = true;  // until the primitive exists
+        slot = fresh;
+        const DnnlConvDims dd = dnnl_conv_dims(g, w.shape());
+        const Shape& wdims = dd.weights;
+        const bool quantized = c.has(kYScale);
+        fresh->y_type = quantized ? c.in(kYZp).dtype() : DType::kFloat;
+        const dt y_dt = dnnl_type(fresh->y_type);
+        fresh->plain_dst = plain_desc(g.out_shape, y_dt);
+        const dnnl::memory::desc b_md = c.has(kBias) ? plain_desc({g.cout}, dt::s32) : dnnl::memory::desc();
+        dnnl::convolution_forward::desc d(
+            dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+            dnnl::memory::desc(dims(x.shape()), dnnl_type(x.dtype()), tag::any),
+            dnnl::memory::desc(dims(wdims), dt::s8, tag::any), b_md, dnnl::memory::desc(dims(g.out_shape), y_dt, tag::any),
+            dd.strides, dd.dilates, dd.pad_l, dd.pad_r);
+        dnnl::primitive_attr attr;
+        const auto mult = multipliers(c, g.cout);
+        const bool per_channel = c.in(kWScale).numel() > 1;
+        attr.set_output_scales(per_channel ? 2 : 0, per_channel ? mult : std::vector<float>{mult[0]});
+        const int32_t x_zp = scalar_int(c, kXZp);
+        if (x_zp != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {x_zp});
+        dnnl::post_ops ops;
+        if (c.has(kSum)) ops.append_sum(1.f);
+        if (attr_int(c.node, "relu", 0) != 0) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+        if (quantized) {
+          // round half to even before the zero point is added (MLAS order; oneDNN's own dst zero
+          // point would be added before rounding and move ties when it is odd)
+          ops.append_eltwise(1.f, dnnl::algorithm::eltwise_round, 0.f, 0.f);
+          const int32_t y_zp = scalar_int(c, kYZp);
+          if (y_zp != 0) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f, static_cast<float>(y_zp));
+        }
+        if (ops.len() > 0) attr.set_post_ops(ops);
+        fresh->pd = dnnl::convolution_forward::primitive_desc(d, attr, ctx.engine);
+        fresh->prim = dnnl::convolution_forward(fresh->pd);
+        if (fresh->pd.src_desc() != x_md) fresh->src_mem = dnnl::memory(fresh->pd.src_desc(), ctx.engine);
+        // weights reordered once (constant)
+        dnnl::memory plain_w(plain_desc(wdims, dt::s8), ctx.engine, const_cast<void*>(w.raw()));
+        fresh->w_mem = dnnl::memory(fresh->pd.weights_desc(), ctx.engine);
+        dnnl::reorder(plain_w, fresh->w_mem).execute(ctx.stream, plain_w, fresh->w_mem);
+        if (c.has(kBias)) {
+          fresh->b_mem = dnnl::memory(b_md, ctx.engine);
+          std::memcpy(fresh->b_mem.get_data_handle(), c.in(kBias).raw(), static_cast<size_t>(g.cout) * 4);
+        }
+        ctx.stream.wait();
+        fresh->out_shape = g.out_shape;
+        fresh->x_layout = x.shared_layout();
+        fresh->x_mem = dnnl::memory(x_md, ctx.engine, nullptr);
+        const auto dst_md = fresh->pd.dst_desc();
+        fresh->plain_out = dst_md == fresh->plain_dst;
+        if (!fresh->plain_out) fresh->dst_layout = std::make_shared<DnnlLayout>(dst_md);
+        fresh->dst_mem = dnnl::memory(dst_md, ctx.engine, nullptr);
+        fresh->args = {{DNNL_ARG_SRC, fresh->src_mem ? fresh->src_mem : fresh->x_mem},
+                       {DNNL_ARG_WEIGHTS, fresh->w_mem},
+                       {DNNL_ARG_DST, fresh->dst_mem}};
+        if (fresh->b_mem) fresh->args[DNNL_ARG_BIAS] = fresh->b_mem;
+        fresh->unsupported = false;
+        cache = fresh.get();
       }
-      Shape wdims = w.shape();
-      if (g.group > 1) {
-        wdims = {g.group, g.cout / g.group};
-        for (int i = 1; i < w.rank(); ++i) wdims.push_back(w.dim(i));
-      }
-      const bool quantized = c.has(kYScale);
-      fresh->y_type = quantized ? c.in(kYZp).dtype() : DType::kFloat;
-      const dt y_dt = dnnl_type(fresh->y_type);
-      fresh->plain_dst = plain_desc(g.out_shape, y_dt);
-      const dnnl::memory::desc b_md = c.has(kBias) ? plain_desc({g.cout}, dt::s32) : dnnl::memory::desc();
-      dnnl::convolution_forward::desc d(
-          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-          dnnl::memory::desc(dims(x.shape()), dnnl_type(x.dtype()), tag::any),
-          dnnl::memory::desc(dims(wdims), dt::s8, tag::any), b_md, dnnl::memory::desc(dims(g.out_shape), y_dt, tag::any),
-          st, dl, pl, pr);
-      dnnl::primitive_attr attr;
-      const auto mult = multipliers(c, g.cout);
-      const bool per_channel = c.in(kWScale).numel() > 1;
-      attr.set_output_scales(per_channel ? 2 : 0, per_channel ? mult : std::vector<float>{mult[0]});
-      const int32_t x_zp = scalar_int(c, kXZp);
-      if (x_zp != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {x_zp});
-      dnnl::post_ops ops;
-      if (c.has(kSum)) ops.append_sum(1.f);
-      if (attr_int(c.node, "relu", 0) != 0) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-      if (quantized) {
-        // round half to even before the zero point is added (MLAS order; oneDNN's own dst zero
-        // point would be added before rounding and move ties when it is odd)
-        ops.append_eltwise(1.f, dnnl::algorithm::eltwise_round, 0.f, 0.f);
-        const int32_t y_zp = scalar_int(c, kYZp);
-        if (y_zp != 0) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, 1.f, static_cast<float>(y_zp));
-      }
-      if (ops.len() > 0) attr.set_post_ops(ops);
-      fresh->pd = dnnl::convolution_forward::primitive_desc(d, attr, ctx.engine);
-      fresh->prim = dnnl::convolution_forward(fresh->pd);
-      if (fresh->pd.src_desc() != x_md) fresh->src_mem = dnnl::memory(fresh->pd.src_desc(), ctx.engine);
-      // weights reordered once (constant)
-      dnnl::memory plain_w(plain_desc(wdims, dt::s8), ctx.engine, const_cast<void*>(w.raw()));
-      fresh->w_mem = dnnl::memory(fresh->pd.weights_desc(), ctx.engine);
-      dnnl::reorder(plain_w, fresh->w_mem).execute(ctx.stream, plain_w, fresh->w_mem);
-      if (c.has(kBias)) {
-        fresh->b_mem = dnnl::memory(b_md, ctx.engine);
-        std::memcpy(fresh->b_mem.get_data_handle(), c.in(kBias).raw(), static_cast<size_t>(g.cout) * 4);
-      }
-      ctx.stream.wait();
-      fresh->out_shape = g.out_shape;
-      fresh->x_layout = x.shared_layout();
-      fresh->x_mem = dnnl::memory(x_md, ctx.engine, nullptr);
-      const auto dst_md = fresh->pd.dst_desc();
-      fresh->plain_out = dst_md == fresh->plain_dst;
-      if (!fresh->plain_out) fresh->dst_layout = std::make_shared<DnnlLayout>(dst_md);
-      fresh->dst_mem = dnnl::memory(dst_md, ctx.engine, nullptr);
-      fresh->args = {{DNNL_ARG_SRC, fresh->src_mem ? fresh->src_mem : fresh->x_mem},
-                     {DNNL_ARG_WEIGHTS, fresh->w_mem},
-                     {DNNL_ARG_DST, fresh->dst_mem}};
-      if (fresh->b_mem) fresh->args[DNNL_ARG_BIAS] = fresh->b_mem;
-      fresh->unsupported = false;
-      cache = fresh.get();
     }
     cache->x_mem.set_data_handle(const_cast<void*>(x.raw()));
     if (cache->src_mem) reorder_into(cache->x_mem, cache->src_mem);
