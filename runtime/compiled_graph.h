@@ -126,6 +126,17 @@ class CompiledGraph {
   // `bias_id`, the slot of its int32 codes, else -1.
   const Step* dequantize_step(int id, const StepLinks& links) const;
   bool all_zero_constant(int id) const;
+  // The DequantizeLinear step computing `id` from 8-bit codes with a scalar float scale (stored in
+  // *scale) and a scalar uint8 / int8 zero point, or nullptr: an integer kernel's activation.
+  const Step* per_tensor_codes(int id, const StepLinks& links, float* scale) const;
+  // `q` is a QuantizeLinear of slot `from` to 8-bit codes with a scalar positive float scale, a
+  // scalar uint8 / int8 zero point and saturation: what an integer kernel can write itself.
+  bool quantizes_to_codes(const Step& q, int from) const;
+  // A step running `node` (an internal qtool op the rewrite made, kept in owned_nodes_) with the
+  // definition `def` on slots `in` (-1: omitted) -> `out`; the node's inputs and outputs are named
+  // after the slots.
+  Step internal_step(const OpRegistry::Match& def, std::unique_ptr<onnx::NodeProto> node, std::vector<int> in,
+                     int out);
   int int32_bias(int bias_id, float x_scale, const std::vector<float>& w_scale, int64_t m, const StepLinks& links) const;
   // The constant tensor in slot `id`, or nullptr.
   const Tensor* constant_tensor(int id) const {

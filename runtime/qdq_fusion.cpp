@@ -66,6 +66,43 @@ const CompiledGraph::Step* CompiledGraph::dequantize_step(int id, const StepLink
   return it == folded_dq_.end() ? nullptr : &it->second;
 }
 
+const CompiledGraph::Step* CompiledGraph::per_tensor_codes(int id, const StepLinks& links, float* scale) const {
+  if (id < 0 || links.producer[id] < 0) return nullptr;  // a step, not a folded constant
+  const Step* dq = dequantize_step(id, links);
+  if (!dq || dq->in.size() < 3 || dq->in[2] < 0) return nullptr;
+  const Tensor *s = constant_tensor(dq->in[1]), *z = constant_tensor(dq->in[2]);
+  if (!s || !z || s->dtype() != DType::kFloat || s->numel() != 1 || z->numel() != 1 ||
+      (z->dtype() != DType::kUInt8 && z->dtype() != DType::kInt8))
+    return nullptr;
+  *scale = s->to_floats()[0];
+  return dq;
+}
+
+bool CompiledGraph::quantizes_to_codes(const Step& q, int from) const {
+  if (!is_op(*q.node, "QuantizeLinear") || q.in.size() < 3 || q.in[0] != from || q.out.size() != 1 || q.out[0] < 0)
+    return false;
+  const Tensor *s = constant_tensor(q.in[1]), *z = constant_tensor(q.in[2]);
+  return s && z && s->dtype() == DType::kFloat && s->numel() == 1 && z->numel() == 1 &&
+         (z->dtype() == DType::kUInt8 || z->dtype() == DType::kInt8) && attr_int(*q.node, "saturate", 1) == 1 &&
+         s->to_floats()[0] > 0.f;
+}
+
+CompiledGraph::Step CompiledGraph::internal_step(const OpRegistry::Match& def, std::unique_ptr<onnx::NodeProto> node,
+                                                 std::vector<int> in, int out) {
+  Step s;
+  s.def = def.def;
+  s.version = def.version;
+  s.domain_opset = 1;
+  s.layout_aware = def.def->layout_aware;
+  for (int id : in) node->add_input(id >= 0 ? slot_names_[id] : std::string());
+  node->add_output(slot_names_[out]);
+  s.in = std::move(in);
+  s.out = {out};
+  s.node = node.get();
+  owned_nodes_.push_back(std::move(node));
+  return s;
+}
+
 bool CompiledGraph::all_zero_constant(int id) const {
   if (id < 0) return true;
   const Tensor* t = constant_tensor(id);
@@ -101,7 +138,6 @@ void CompiledGraph::fuse_qdq() {
   const std::vector<int>& producer = links.producer;
   const std::vector<std::vector<size_t>>& readers = links.readers;
   const auto dq_of = [&](int id) { return dequantize_step(id, links); };
-  const auto is_q8 = [](DType t) { return t == DType::kUInt8 || t == DType::kInt8; };
   const auto all_zero = [&](int id) { return all_zero_constant(id); };
   // The one step reading `id` (or -1): never for outputs, kept values or body reads.
   const auto sole_reader = [&](int id) -> int {
@@ -116,12 +152,9 @@ void CompiledGraph::fuse_qdq() {
     if (attr_string(*conv.node, "auto_pad", "NOTSET") != "NOTSET" && attr_string(*conv.node, "auto_pad", "NOTSET") != "")
       continue;  // explicit pads only (what quantizers write); the rest stays float
     // activation: per-tensor uint8/int8 with a known zero point
-    const Step* dx = conv.in[0] >= 0 && producer[conv.in[0]] >= 0 ? dq_of(conv.in[0]) : nullptr;
-    if (!dx || dx->in.size() < 3 || dx->in[2] < 0) continue;
-    const Tensor *xs = cten(dx->in[1]), *xz = cten(dx->in[2]);
-    if (!xs || !xz || xs->dtype() != DType::kFloat || xs->numel() != 1 || xz->numel() != 1 || !is_q8(xz->dtype()))
-      continue;
-    const float x_scale = xs->to_floats()[0];
+    float x_scale = 0.f;
+    const Step* dx = per_tensor_codes(conv.in[0], links, &x_scale);
+    if (!dx) continue;
     // weights: constant int8, per output channel (axis 0) or per tensor, zero point 0
     const Step* dw = dq_of(conv.in[1]);
     if (!dw || dw->in.size() < 2) continue;
@@ -154,13 +187,7 @@ void CompiledGraph::fuse_qdq() {
       final_out = steps_[r].out[0];
       r = sole_reader(final_out);
     }
-    if (r >= 0 && !removed[r] && is_op(*steps_[r].node, "QuantizeLinear") && steps_[r].in.size() >= 3 &&
-        steps_[r].in[0] == final_out && steps_[r].out.size() == 1 && steps_[r].out[0] >= 0) {
-      const Tensor *ys = cten(steps_[r].in[1]), *yz = cten(steps_[r].in[2]);
-      if (ys && yz && ys->dtype() == DType::kFloat && ys->numel() == 1 && yz->numel() == 1 && is_q8(yz->dtype()) &&
-          attr_int(*steps_[r].node, "saturate", 1) == 1 && ys->to_floats()[0] > 0.f)
-        q_step = r;
-    }
+    if (r >= 0 && !removed[r] && quantizes_to_codes(steps_[r], final_out)) q_step = r;
     // float output: a residual Add / two-input Sum followed by Relu runs inside (oneDNN sum post-op)
     int sum = -1, add_step = -1;
     r = sole_reader(conv.out[0]);
@@ -188,26 +215,14 @@ void CompiledGraph::fuse_qdq() {
     ra->set_name("relu");
     ra->set_type(onnx::AttributeProto::INT);
     ra->set_i(relu ? 1 : 0);
-    Step s;
-    s.def = def.def;
-    s.version = def.version;
-    s.domain_opset = 1;
-    s.layout_aware = def.def->layout_aware;
-    s.in = {dx->in[0], dx->in[1], dx->in[2], dw->in[0], dw->in[1], bias, -1, -1};
+    std::vector<int> in = {dx->in[0], dx->in[1], dx->in[2], dw->in[0], dw->in[1], bias, -1, -1};
     if (q_step >= 0) {
-      s.in[6] = steps_[q_step].in[1];
-      s.in[7] = steps_[q_step].in[2];
+      in[6] = steps_[q_step].in[1];
+      in[7] = steps_[q_step].in[2];
       final_out = steps_[q_step].out[0];
     }
-    if (sum >= 0) s.in.push_back(sum);
-    s.out = {final_out};
-    for (int id : s.in)
-      if (id >= 0) node->add_input(slot_names_[id]);
-      else node->add_input("");
-    node->add_output(slot_names_[final_out]);
-    s.node = node.get();
-    owned_nodes_.push_back(std::move(node));
-    conv = std::move(s);
+    if (sum >= 0) in.push_back(sum);
+    conv = internal_step(def, std::move(node), std::move(in), final_out);
     if (relu_step >= 0) removed[relu_step] = true;
     if (q_step >= 0) removed[q_step] = true;
     if (add_step >= 0) removed[add_step] = true;

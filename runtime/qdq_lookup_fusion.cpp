@@ -114,23 +114,12 @@ void CompiledGraph::fuse_qdq_lookup(std::vector<bool>& removed) {
     node->set_op_type(dqs.size() == 1 ? "QLookup" : "QLookup2");
     node->set_domain("qtool");
     node->set_name(op.node->name().empty() ? slot_names_[op.out[0]] : op.node->name());
-    Step s;
-    for (const Step* dq : dqs) {
-      node->add_input(slot_names_[dq->in[0]]);
-      s.in.push_back(dq->in[0]);
-    }
-    node->add_input(slot_names_[table_id]);
-    s.in.push_back(table_id);
-    node->add_output(slot_names_[q.out[0]]);
-    s.def = def.def;
-    s.version = def.version;
-    s.domain_opset = 1;
-    s.layout_aware = def.def->layout_aware;
-    s.out = {q.out[0]};
-    s.node = node.get();
-    owned_nodes_.push_back(std::move(node));
+    std::vector<int> in;
+    for (const Step* dq : dqs) in.push_back(dq->in[0]);
+    in.push_back(table_id);
     removed[qk] = true;
-    op = std::move(s);  // in the pointwise op's place: x exists there, the readers of y come later
+    // in the pointwise op's place: x exists there, the readers of y come later
+    op = internal_step(def, std::move(node), std::move(in), q.out[0]);
   }
 }
 
@@ -171,20 +160,8 @@ void CompiledGraph::compose_lookups(std::vector<bool>& removed) {
       node->set_op_type("QLookup");
       node->set_domain("qtool");
       node->set_name(f.node->name());
-      node->add_input(slot_names_[x]);
-      node->add_input(slot_names_[table_id]);
-      node->add_output(slot_names_[f.out[0]]);
-      Step s;
-      s.def = one.def;
-      s.version = one.version;
-      s.domain_opset = 1;
-      s.layout_aware = one.def->layout_aware;
-      s.in = {x, table_id};
-      s.out = f.out;
-      s.node = node.get();
-      owned_nodes_.push_back(std::move(node));
       removed[gk] = true;
-      f = std::move(s);
+      f = internal_step(one, std::move(node), {x, table_id}, f.out[0]);
       break;
     }
   }

@@ -22,7 +22,6 @@ void CompiledGraph::fuse_qdq_matmul(std::vector<bool>& removed) {
   const auto is_op = [](const onnx::NodeProto& n, const char* op) { return n.domain().empty() && n.op_type() == op; };
   const StepLinks links = step_links(&removed);
   const auto dq_of = [&](int id) { return dequantize_step(id, links); };
-  const auto is_q8 = [](DType t) { return t == DType::kUInt8 || t == DType::kInt8; };
   for (size_t k = 0; k < steps_.size(); ++k) {
     Step& mm = steps_[k];
     if (removed[k] || mm.out.size() != 1 || mm.out[0] < 0 || mm.in.size() < 2) continue;
@@ -36,12 +35,9 @@ void CompiledGraph::fuse_qdq_matmul(std::vector<bool>& removed) {
       trans_b = attr_int(*mm.node, "transB", 0) != 0;
     }
     // activation: per-tensor uint8/int8 with a known zero point, computed by a step
-    const Step* dx = mm.in[0] >= 0 && links.producer[mm.in[0]] >= 0 ? dq_of(mm.in[0]) : nullptr;
-    if (!dx || dx->in.size() < 3 || dx->in[2] < 0) continue;
-    const Tensor *xs = constant_tensor(dx->in[1]), *xz = constant_tensor(dx->in[2]);
-    if (!xs || !xz || xs->dtype() != DType::kFloat || xs->numel() != 1 || xz->numel() != 1 || !is_q8(xz->dtype()))
-      continue;
-    const float x_scale = xs->to_floats()[0];
+    float x_scale = 0.f;
+    const Step* dx = per_tensor_codes(mm.in[0], links, &x_scale);
+    if (!dx) continue;
     // weights: constant int8 2-D, per tensor or per output column, zero point 0
     const Step* dw = dq_of(mm.in[1]);
     if (!dw || dw->in.size() < 2) continue;
@@ -67,14 +63,7 @@ void CompiledGraph::fuse_qdq_matmul(std::vector<bool>& removed) {
     const int out = mm.out[0];
     if (!keep_[out] && links.readers[out].size() == 1) {
       const int r = static_cast<int>(links.readers[out][0]);
-      const Step& q = steps_[r];
-      if (!removed[r] && is_op(*q.node, "QuantizeLinear") && q.in.size() >= 3 && q.in[0] == out && q.out.size() == 1 &&
-          q.out[0] >= 0) {
-        const Tensor *ys = constant_tensor(q.in[1]), *yz = constant_tensor(q.in[2]);
-        if (ys && yz && ys->dtype() == DType::kFloat && ys->numel() == 1 && yz->numel() == 1 && is_q8(yz->dtype()) &&
-            attr_int(*q.node, "saturate", 1) == 1 && ys->to_floats()[0] > 0.f)
-          q_step = r;
-      }
+      if (!removed[r] && quantizes_to_codes(steps_[r], out)) q_step = r;
     }
     auto node = std::make_unique<onnx::NodeProto>();
     node->set_op_type("QDQMatMul");
@@ -88,25 +77,15 @@ void CompiledGraph::fuse_qdq_matmul(std::vector<bool>& removed) {
     ga->set_name("gemm");
     ga->set_type(onnx::AttributeProto::INT);
     ga->set_i(gemm ? 1 : 0);
-    Step s;
-    s.def = def.def;
-    s.version = def.version;
-    s.domain_opset = 1;
-    s.layout_aware = def.def->layout_aware;
-    s.in = {dx->in[0], dx->in[1], dx->in[2], dw->in[0], dw->in[1], bias, -1, -1};
+    std::vector<int> in = {dx->in[0], dx->in[1], dx->in[2], dw->in[0], dw->in[1], bias, -1, -1};
     int final_out = out;
     if (q_step >= 0) {
-      s.in[6] = steps_[q_step].in[1];
-      s.in[7] = steps_[q_step].in[2];
+      in[6] = steps_[q_step].in[1];
+      in[7] = steps_[q_step].in[2];
       final_out = steps_[q_step].out[0];
       removed[q_step] = true;
     }
-    s.out = {final_out};
-    for (int id : s.in) node->add_input(id >= 0 ? slot_names_[id] : std::string());
-    node->add_output(slot_names_[final_out]);
-    s.node = node.get();
-    owned_nodes_.push_back(std::move(node));
-    mm = std::move(s);
+    mm = internal_step(def, std::move(node), std::move(in), final_out);
   }
 }
 
