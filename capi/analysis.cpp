@@ -64,9 +64,10 @@ qt_status qt_calibrate(const qt_model* model, qt_data* calib, const char* option
     get(j, "method", copts.method);
     get(j, "percentile", copts.observer.percentile);
     get(j, "act_type", act_type);
-    if (act_type != "uint8" && act_type != "int8") throw ArgumentError("act_type must be uint8 or int8, got '" + act_type + "'");
-    copts.observer.unsigned_levels = act_type == "uint8";
-    copts.act_type = act_type == "int8" ? qtool::ActType::kInt8 : qtool::ActType::kUInt8;
+    if (act_type != "uint8" && act_type != "int8" && act_type != "int8-asymmetric")
+      throw ArgumentError("act_type must be uint8, int8 or int8-asymmetric, got '" + act_type + "'");
+    copts.act_type = qtool::parse_act_type(act_type);
+    copts.observer.unsigned_levels = qtool::asymmetric_grid(copts.act_type);
     try {
       qtool::make_observer(copts.method);
     } catch (const qtool::InputError& e) {

@@ -169,7 +169,7 @@ qtool::CompressOptions compress_options(const nlohmann::json& j, qtool::Calibrat
                           {"bits", "ternary", "dtype", "group_size", "symmetric", "act_bits", "act_type", "method",
                            "percentile", "rounding", "format", "exclude", "op_types", "keep_first_last", "layer_bits",
                            "sparsity", "pattern", "scope", "plan", "calib_table", "input_shapes", "skip_nonfinite",
-                           "target", "keep_float_constants"},
+                           "target", "keep_float_constants", "overflow_fix"},
                           "quantize options");
   // options that contradict each other are errors, as on the command line
   auto given = [&](const char* k) { return j.contains(k) && !j[k].is_null() && j[k] != false; };
@@ -197,6 +197,7 @@ qtool::CompressOptions compress_options(const nlohmann::json& j, qtool::Calibrat
   get("op_types", o.op_types);
   get("target", o.target);
   get("keep_float_constants", o.keep_float_constants);
+  get("overflow_fix", o.overflow_fix);
   get("sparsity", o.prune.sparsity);
   get("pattern", o.prune.pattern);
   get("scope", o.prune.scope);

@@ -171,7 +171,7 @@ QT_API void qt_quantize_options_init(qt_quantize_options* options);
 /* Quantizes `model` into a new model. calib may be NULL (weights only, round to nearest). */
 QT_API qt_status qt_quantize(const qt_model* model, const qt_quantize_options* options, qt_data* calib, qt_model** out);
 /* Same with every CLI option reachable as JSON keys: bits, ternary, dtype, group_size, symmetric,
- * act_bits, act_type, target, keep_float_constants, skip_nonfinite, method, percentile, rounding, format, exclude [..], op_types [..],
+ * act_bits, act_type, target, overflow_fix, keep_float_constants, skip_nonfinite, method, percentile, rounding, format, exclude [..], op_types [..],
  * keep_first_last, layer_bits {name: bits}, sparsity, pattern, scope, plan (path of a plan written
  * by `qtool auto` / qt_auto), calib_table (path of a calibration table), input_shapes
  * {input: [d0, ...]}. NULL/"" = defaults. Conflicting options (bits with dtype, ternary with

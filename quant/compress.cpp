@@ -11,8 +11,11 @@
 namespace qtool {
 
 void validate(const CompressOptions& a) {
-  if (!a.act_type.empty() && a.act_type != "uint8" && a.act_type != "int8" && a.act_type != "symmetric")
-    throw InputError("--act-type must be uint8, int8 or symmetric, got '" + a.act_type + "'");
+  if (!a.act_type.empty() && a.act_type != "uint8" && a.act_type != "int8" && a.act_type != "symmetric" &&
+      a.act_type != "int8-asymmetric")
+    throw InputError("--act-type must be uint8, int8, symmetric or int8-asymmetric, got '" + a.act_type + "'");
+  if (!a.overflow_fix.empty() && a.overflow_fix != "pairs" && a.overflow_fix != "off")
+    throw InputError("--overflow-fix must be pairs or off, got '" + a.overflow_fix + "'");
   if (a.target != "onnxruntime" && a.target != "openvino")
     throw InputError("--target must be onnxruntime or openvino, got '" + a.target + "'");
   if (a.act_bits != 0 && a.act_bits != 8 && a.act_bits != 32)
@@ -72,9 +75,8 @@ CompressResult compress(const Model& model, const CompressOptions& a, Dataset* r
   ctx.options.quantize_activations = a.act_bits ? a.act_bits == 8 : ctx.options.weights.format == "int8";
   ctx.options.target = a.target == "openvino" ? QdqTarget::kOpenVino : QdqTarget::kOnnxRuntime;
   const std::string act_type = a.act_type.empty() ? default_act_type(a.target) : a.act_type;
-  ctx.options.act_type = act_type == "int8"        ? ActType::kInt8
-                         : act_type == "symmetric" ? ActType::kSymmetric
-                                                   : ActType::kUInt8;
+  ctx.options.act_type = parse_act_type(act_type);
+  ctx.options.overflow_fix = (a.overflow_fix.empty() ? default_overflow_fix(a.target) : a.overflow_fix) == "pairs";
   if (ctx.options.target == QdqTarget::kOpenVino && ctx.options.act_type == ActType::kInt8 &&
       ctx.options.quantize_activations)
     spdlog::warn("--act-type int8 with --target openvino: OpenVINO 2026.4 computes int8 activations around Concat "
@@ -126,7 +128,7 @@ CompressResult compress(const Model& model, const CompressOptions& a, Dataset* r
     CalibrateOptions copts;
     copts.method = a.method;
     copts.observer.percentile = a.percentile;
-    copts.observer.unsigned_levels = ctx.options.act_type == ActType::kUInt8;
+    copts.observer.unsigned_levels = asymmetric_grid(ctx.options.act_type);
     copts.act_type = ctx.options.act_type;
     copts.skip_nonfinite = a.skip_nonfinite;
     res.table = calibrate(prepared, *data, qdq_activation_tensors(prepared, ctx.options), copts);
@@ -158,6 +160,8 @@ CompressResult compress(const Model& model, const CompressOptions& a, Dataset* r
 }
 
 std::string default_act_type(const std::string& target) { return target == "openvino" ? "symmetric" : "uint8"; }
+// OpenVINO's CPU plugin (oneDNN) halves int8 weights itself where vpmaddubsw could saturate.
+std::string default_overflow_fix(const std::string& target) { return target == "openvino" ? "off" : "pairs"; }
 
 std::string describe_weights(const WeightSpec& s) {
   if (s.format == "fp16" || s.format == "bf16" || s.format == "float") return s.format;

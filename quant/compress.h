@@ -27,7 +27,8 @@ struct CompressOptions {
   WeightPlanOptions plan;                           // --bits, --ternary, --dtype, --group-size, ...
   std::map<std::string, WeightSpec> layer_specs;    // exact per-layer specs (a replayed plan); win over `plan`
   int act_bits = 0;              // 0: int8 activations with 8-bit weights, float otherwise; 8; 32 (float)
-  std::string act_type;          // uint8 | int8 | symmetric; empty: the target's default
+  std::string act_type;          // uint8 | int8 | symmetric | int8-asymmetric; empty: the target's default
+  std::string overflow_fix;      // pairs | off (quant/overflow_fix.h); empty: the target's default
   std::string target = "onnxruntime";  // onnxruntime | openvino: Q/DQ placement (quant/qdq_placement.h)
   std::string method = "mse";      // observer
   double percentile = 99.999;
@@ -61,6 +62,8 @@ CompressResult compress(const Model& model, const CompressOptions& opts, Dataset
 
 // Activation grid a target runs fastest: onnxruntime -> "uint8" (asymmetric), openvino -> "symmetric".
 std::string default_act_type(const std::string& target);
+// "pairs" for onnxruntime (its uint8 x int8 kernels saturate without VNNI), "off" for openvino.
+std::string default_overflow_fix(const std::string& target);
 // "int4 asymmetric, blocks of 32 input channels", ...
 std::string describe_weights(const WeightSpec& s);
 // File suffix for the default output name: int8, int4, int2, binary, ternary, fp16, bf16.

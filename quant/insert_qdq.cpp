@@ -20,6 +20,7 @@
 
 #include "core/error.h"
 #include "io/onnx_tensor.h"
+#include "quant/overflow_fix.h"
 #include "quant/pass.h"
 #include "quant/qdq_placement.h"
 #include "quant/weight_storage.h"
@@ -288,6 +289,9 @@ void insert_qdq(Model& model, PassContext& ctx) {
             const bool pre = ctx.quantized && ctx.quantized->count(label);
             QuantizedWeight qw = pre ? ctx.quantized->at(label) : quantize_rtn(wt, r.axis, fmt, spec.group_size);
             if (pre) ctx.stats.gptq_layers++;
+            // int8 x uint8 pairs that could saturate vpmaddubsw (quant/overflow_fix.h)
+            if (opts.overflow_fix && acts_quantized && spec.format == "int8" && !qw.group_size)
+              ctx.stats.overflow_fixed_channels += raise_row_scales(qw, wt, pair_safe_min_scales(wt, qw.layout));
             if (!qw.group_size && static_cast<int64_t>(min_w_scale.size()) == qw.layout.rows) {
               const int64_t raised = raise_row_scales(qw, wt, min_w_scale);
               if (raised) {

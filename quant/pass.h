@@ -49,7 +49,8 @@ struct QuantOptions {
   std::map<std::string, WeightSpec> layer_weights;  // per node label (--layer-bits, --keep-first-last)
   bool quantize_activations = true;                 // QDQ on activations when a calibration table is given
   bool matmulnbits = false;                         // int4 MatMul/Gemm as com.microsoft MatMulNBits
-  ActType act_type = ActType::kUInt8;               // --act-type uint8|int8
+  ActType act_type = ActType::kUInt8;               // --act-type uint8|int8|symmetric|int8-asymmetric
+  bool overflow_fix = true;                         // int8 weight pairs safe for vpmaddubsw (quant/overflow_fix.h; --overflow-fix)
   std::set<std::string> exclude;                    // node names kept float
   std::set<std::string> op_types = default_op_types();  // ops that may be quantized
   QdqTarget target = QdqTarget::kOnnxRuntime;       // --target
@@ -68,6 +69,7 @@ struct PassStats {
   int constants_quantized = 0;                     // priors, embeddings, RNN weights stored as 8-bit
   int bias_adds_folded = 0;                        // Add / Mul constants folded into layers
   int64_t bias_limited_channels = 0;               // weight scales raised so an int32 bias fits
+  int64_t overflow_fixed_channels = 0;             // weight scales raised so no int8 pair can saturate int16
   int gptq_layers = 0;                             // weights rounded with GPTQ instead of nearest
   std::map<std::string, int64_t> weight_params;    // parameters per weight format
   int opset_before = 0, opset_after = 0;

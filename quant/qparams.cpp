@@ -9,7 +9,16 @@
 
 namespace qtool {
 
+ActType parse_act_type(const std::string& name) {
+  if (name == "uint8") return ActType::kUInt8;
+  if (name == "int8") return ActType::kInt8;
+  if (name == "symmetric") return ActType::kSymmetric;
+  if (name == "int8-asymmetric") return ActType::kInt8Asymmetric;
+  throw InputError("activation type must be uint8, int8, symmetric or int8-asymmetric, got '" + name + "'");
+}
+
 QParams activation_qparams(Range r, ActType type) {
+  if (type == ActType::kInt8Asymmetric) return as_int8(activation_qparams(r, ActType::kUInt8));
   QParams q;
   if (type == ActType::kSymmetric && r.min >= 0) {  // unsigned, zero point 0
     q.scale = r.max > 0 ? r.max / 255.f : 1.f;
@@ -34,6 +43,13 @@ QParams as_uint8(QParams q) {
   if (q.is_unsigned) return q;
   q.is_unsigned = true;
   q.zero_point += 128;
+  return q;
+}
+
+QParams as_int8(QParams q) {
+  if (!q.is_unsigned) return q;
+  q.is_unsigned = false;
+  q.zero_point -= 128;
   return q;
 }
 

@@ -5,7 +5,8 @@
 //                (the [-127,127] range keeps int8 x int8 products free of the -128 corner case).
 //   activations: uint8 asymmetric per tensor (range widened to include 0 so that 0 is exact), or
 //                int8 symmetric per tensor with zero_point 0, or (kSymmetric) uint8 with zero
-//                point 0 for non-negative ranges and int8 symmetric otherwise.
+//                point 0 for non-negative ranges and int8 symmetric otherwise, or
+//                (kInt8Asymmetric) the uint8 grid stored as int8 (codes and zero point - 128).
 //   bias:        int32, scale = input scale x weight scale (per channel), zero_point 0.
 #pragma once
 #include <cstdint>
@@ -24,12 +25,24 @@ struct QParams {
 };
 
 // kSymmetric: zero point 0; uint8 when the range is non-negative, else int8.
-enum class ActType { kUInt8, kInt8, kSymmetric };
+// kInt8Asymmetric: the kUInt8 grid (same scale, same 256 values) with int8 codes and zero point
+// z - 128: onnxruntime's QInt8 activations (quantize_static's default). On x86 CPUs without VNNI
+// onnxruntime computes uint8 x int8 products with vpmaddubsw, whose int16 pair sums saturate;
+// measured on an AVX2 EPYC (onnxruntime 1.32): resnet_4b uint8 63.4% top-1 against 75.9% for the
+// same grid in int8 (75.9% as written). Its int8 kernels do not saturate.
+enum class ActType { kUInt8, kInt8, kSymmetric, kInt8Asymmetric };
+
+// "uint8", "int8", "symmetric", "int8-asymmetric" (the --act-type spellings); InputError otherwise.
+ActType parse_act_type(const std::string& name);
+// Histogram observers use 256 levels for non-negative tensors on the asymmetric 8-bit grids.
+inline bool asymmetric_grid(ActType t) { return t == ActType::kUInt8 || t == ActType::kInt8Asymmetric; }
 
 QParams activation_qparams(Range r, ActType type);
 // The same grid stored as uint8: int8 codes with zero point z become uint8 codes with zero point
 // z + 128 (every dequantized value is unchanged); uint8 parameters are returned as they are.
 QParams as_uint8(QParams q);
+// The inverse: uint8 codes with zero point z become int8 codes with zero point z - 128.
+QParams as_int8(QParams q);
 
 // InputError "<label>: value ..." when a value is not finite or (format "fp16") beyond float16's range.
 void check_weight_values(const Tensor& w, const std::string& label, const std::string& format);

@@ -39,8 +39,8 @@ void run_calibrate(const CalibrateArgs& a) {
   CalibrateOptions copts;
   copts.method = a.method;
   copts.observer.percentile = a.percentile;
-  copts.observer.unsigned_levels = act_type == "uint8";
-  copts.act_type = act_type == "int8" ? ActType::kInt8 : act_type == "symmetric" ? ActType::kSymmetric : ActType::kUInt8;
+  copts.act_type = parse_act_type(act_type);
+  copts.observer.unsigned_levels = asymmetric_grid(copts.act_type);
   copts.skip_nonfinite = a.data.skip_nonfinite;
   CalibrationTable table = calibrate(prepared, *data, qdq_activation_tensors(prepared, ctx.options), copts);
   table.save(a.out);
@@ -57,7 +57,7 @@ void add_calibrate_command(CLI::App& app) {
   cmd->add_option("--method", args->method, "observer: mse (default), minmax, percentile, entropy, or auto (per tensor, the one of those four whose quantization changes the reading layers' outputs least)");
   cmd->add_option("--percentile", args->percentile, "percentile for --method percentile (default 99.999)");
   cmd->add_option("--act-type", args->act_type,
-                  "activation type the ranges are for: uint8, int8 or symmetric (default: the target's)");
+                  "activation type the ranges are for: uint8, int8, symmetric or int8-asymmetric (default: the target's)");
   cmd->add_option("--target", args->target, "runtime whose Q/DQ placement decides the tensors: onnxruntime (default) or openvino");
   cmd->add_option("-o,--output", args->out, "calibration table to write (.json)")->required();
   add_data_options(cmd, args->data);

@@ -28,7 +28,7 @@ namespace qtool::cli {
 namespace {
 
 struct QuantizeArgs {
-  std::string model, out, calib, calib_table, save_table, method = "mse", act_type, target = "onnxruntime";
+  std::string model, out, calib, calib_table, save_table, method = "mse", act_type, target = "onnxruntime", overflow_fix;
   int bits = 8, act_bits = 0;  // act_bits 0: 8 for 8-bit weights, float otherwise
   bool ternary = false, symmetric = false, asymmetric = false, keep_float_constants = false;
   std::string dtype, rounding = "gptq", format = "qdq";
@@ -69,6 +69,7 @@ void run_quantize(const QuantizeArgs& a) {
   o.act_type = a.act_type;
   o.target = a.target;
   o.keep_float_constants = a.keep_float_constants;
+  o.overflow_fix = a.overflow_fix;
   o.method = a.method;
   o.percentile = a.percentile;
   o.rounding = a.rounding;
@@ -153,6 +154,9 @@ void run_quantize(const QuantizeArgs& a) {
   if (st.constants_quantized)
     s << "                   " << st.constants_quantized
       << " other constants (priors, embeddings, recurrent weights) stored as 8-bit\n";
+  if (st.overflow_fixed_channels)
+    s << "                   " << st.overflow_fixed_channels
+      << " weight channels use a larger scale so no weight pair saturates int16 (--overflow-fix pairs)\n";
   if (st.bias_limited_channels)
     s << "                   " << st.bias_limited_channels
       << " weight channels use a larger scale so their int32 bias fits (the input's range is tiny)\n";
@@ -212,9 +216,14 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--method", args->method, "observer: mse (default), minmax, percentile, entropy, or auto (per tensor, the one of those four whose quantization changes the reading layers' outputs least)");
   auto* percentile = cmd->add_option("--percentile", args->percentile, "percentile for --method percentile (default 99.999)");
   cmd->add_option("--act-type", args->act_type,
-                  "activation type: uint8 (asymmetric; default for onnxruntime), int8 (symmetric) or symmetric "
-                  "(zero point 0: uint8 for non-negative tensors, int8 otherwise; default for openvino, which stores the "
-                  "signed grids as uint8 with zero point 128)");
+                  "activation type: uint8 (asymmetric; default for onnxruntime), int8 (symmetric), int8-asymmetric "
+                  "(the uint8 grid in int8 codes, zero point - 128: onnxruntime's QInt8) or symmetric (zero point 0: "
+                  "uint8 for non-negative tensors, int8 otherwise; default for openvino, which stores the signed grids "
+                  "as uint8 with zero point 128)");
+  cmd->add_option("--overflow-fix", args->overflow_fix,
+                  "pairs (default for onnxruntime): raise an int8 weight channel's scale until no two adjacent "
+                  "weights sum to more than 128 codes, so x86 CPUs without VNNI (vpmaddubsw, int16 pair sums) compute "
+                  "the file exactly; off: full [-127, 127] per channel (default for openvino)");
   cmd->add_flag("--keep-float-constants", args->keep_float_constants,
                 "int8 runs store large non-weight constants (detector priors, embedding tables, LSTM/GRU weights) as "
                 "8-bit behind DequantizeLinear when that keeps them within 40 dB SQNR; this flag keeps them float32");

@@ -29,7 +29,8 @@ def quantize(model: ModelLike, calib: Any = None, *, transform_fn: Optional[Call
              subset_size: Optional[int] = None, bits: Optional[Literal[8, 4, 2, 1]] = None, ternary: bool = False,
              dtype: Optional[Literal["fp16", "bf16"]] = None, group_size: Optional[Literal[16, 32, 64, 128]] = None,
              symmetric: Optional[bool] = None, act_bits: Optional[Literal[8, 32]] = None,
-             act_type: Literal["uint8", "int8"] = "uint8", method: Method = "mse", percentile: float = 99.999,
+             act_type: Optional[Literal["uint8", "int8", "int8-asymmetric", "symmetric"]] = None,
+             overflow_fix: Optional[Literal["pairs", "off"]] = None, method: Method = "mse", percentile: float = 99.999,
              rounding: Literal["gptq", "nearest"] = "gptq", format: Literal["qdq", "matmulnbits"] = "qdq",
              exclude: Sequence[str] = (), op_types: Optional[Sequence[str]] = None,
              keep_first_last: Optional[int] = None, layer_bits: Optional[Mapping[str, int]] = None,
@@ -46,7 +47,10 @@ def quantize(model: ModelLike, calib: Any = None, *, transform_fn: Optional[Call
     bits: weight bits 8 (default; W8A8), 4, 2 or 1 (binary). ternary / dtype ("fp16", "bf16"):
         instead of bits. group_size: one scale per block of input channels (int8/int4).
     symmetric: None = 8-bit symmetric, below asymmetric. act_bits: 8 (int8 activations, default with
-        8-bit weights) or 32 (float). act_type: "uint8" or "int8". method: activation observer.
+        8-bit weights) or 32 (float). act_type: None = the target's default (uint8 for onnxruntime),
+        "uint8", "int8" (symmetric), "int8-asymmetric" (the uint8 grid in int8 codes) or "symmetric".
+        overflow_fix: None = the target's default ("pairs" for onnxruntime: int8 weight channels
+        scaled so no adjacent pair saturates x86 vpmaddubsw without VNNI) or "off". method: activation observer.
     rounding: "gptq" (with calib; Frantar et al. 2022) or "nearest". format: "qdq" or "matmulnbits".
     exclude: node names that stay float. op_types: ops whose inputs get QDQ.
     keep_first_last: bits of the first and last weighted layers. layer_bits: {node: bits}.
@@ -64,7 +68,7 @@ def quantize(model: ModelLike, calib: Any = None, *, transform_fn: Optional[Call
             f.write(calib_table.to_json())
         calib_table = table_file
     opts = {"bits": bits, "ternary": ternary or None, "dtype": dtype, "group_size": group_size, "symmetric": symmetric,
-            "act_bits": act_bits, "act_type": act_type, "method": method, "percentile": percentile,
+            "act_bits": act_bits, "act_type": act_type, "overflow_fix": overflow_fix, "method": method, "percentile": percentile,
             "rounding": rounding, "format": format, "exclude": list(exclude), "op_types": op_types,
             "keep_first_last": keep_first_last, "layer_bits": layer_bits, "sparsity": sparsity, "pattern": pattern,
             "scope": scope, "plan": plan, "calib_table": calib_table, "input_shapes": input_shapes}
@@ -107,7 +111,7 @@ def inspect(model: ModelLike) -> Dict[str, Any]:
 
 def calibrate(model: ModelLike, calib: Any, *, transform_fn: Optional[Callable[[Any], Any]] = None,
               subset_size: Optional[int] = None, method: Method = "mse", percentile: float = 99.999,
-              act_type: Literal["uint8", "int8"] = "uint8") -> CalibrationTable:
+              act_type: Optional[Literal["uint8", "int8", "int8-asymmetric"]] = None) -> CalibrationTable:
     """Activation ranges of every tensor int8 quantization would observe (`qtool calibrate`)."""
     m = Model.of(model)
     data = as_data(calib, m, transform_fn, subset_size)

@@ -135,3 +135,20 @@ def count_faces(scores, boxes, threshold=0.7, iou=0.3):
         union = area(b[i:i + 1]) + area(b[rest]) - inter
         order = rest[inter / np.maximum(union, 1e-12) <= iou]
     return kept
+
+
+def cpu_has_vnni():
+    """True when this x86 CPU has AVX512-VNNI or AVX-VNNI. Without it, onnxruntime computes uint8 x int8
+    products with vpmaddubsw, whose int16 sums of two products saturate (onnxruntime's quantization docs);
+    its int8 x int8 kernels do not."""
+    try:
+        flags = next(l for l in open("/proc/cpuinfo") if l.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return False
+    return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
+def uint8_weight_bound():
+    """Largest int8 weight magnitude a bit-exactness test against onnxruntime's uint8 x int8 kernels
+    may draw: 127 with VNNI, else 64 (two products 255 * 64 sum to 32640, below int16's 32767)."""
+    return 127 if cpu_has_vnni() else 64

@@ -67,6 +67,27 @@ TEST(QParams, AsUint8KeepsEveryValue) {
   EXPECT_TRUE(as_uint8(pos).is_unsigned);
 }
 
+// int8-asymmetric is the uint8 grid in int8 codes: same scale, zero point - 128, and every code
+// dequantizes to the value of the uint8 code 128 above it.
+TEST(QParams, Int8AsymmetricIsTheUint8GridShifted) {
+  for (Range r : {Range{-1.f, 3.f}, Range{0.f, 6.f}, Range{-5.f, -1.f}, Range{0.f, 0.f}}) {
+    const QParams u = activation_qparams(r, ActType::kUInt8);
+    const QParams s = activation_qparams(r, ActType::kInt8Asymmetric);
+    ASSERT_FALSE(s.is_unsigned);
+    EXPECT_EQ(s.zero_point, u.zero_point - 128);
+    EXPECT_GE(s.zero_point, -128);
+    EXPECT_LE(s.zero_point, 127);
+    EXPECT_FLOAT_EQ(s.scale, u.scale);
+    for (int code = -128; code <= 127; ++code)
+      EXPECT_FLOAT_EQ((code - s.zero_point) * s.scale, (code + 128 - u.zero_point) * u.scale);
+    EXPECT_EQ(as_uint8(s).zero_point, u.zero_point);
+  }
+  EXPECT_EQ(parse_act_type("int8-asymmetric"), ActType::kInt8Asymmetric);
+  EXPECT_THROW(parse_act_type("int7"), InputError);
+  EXPECT_TRUE(asymmetric_grid(ActType::kInt8Asymmetric));
+  EXPECT_FALSE(asymmetric_grid(ActType::kInt8));
+}
+
 TEST(QParams, BiasScaleIsInputTimesWeightScale) {
   std::vector<float> bs;
   Tensor q = quantize_bias(Tensor::from<float>({2}, {1.f, -0.5f}), 0.1f, {0.01f, 0.02f}, &bs);
