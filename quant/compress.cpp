@@ -160,8 +160,8 @@ CompressResult compress(const Model& model, const CompressOptions& a, Dataset* r
 }
 
 std::string default_act_type(const std::string& target) { return target == "openvino" ? "symmetric" : "uint8"; }
-// OpenVINO's CPU plugin (oneDNN) halves int8 weights itself where vpmaddubsw could saturate.
-std::string default_overflow_fix(const std::string& target) { return target == "openvino" ? "off" : "pairs"; }
+// Both runtimes saturated on an AVX2 CPU without VNNI (quant/overflow_fix.h).
+std::string default_overflow_fix(const std::string&) { return "pairs"; }
 
 std::string describe_weights(const WeightSpec& s) {
   if (s.format == "fp16" || s.format == "bf16" || s.format == "float") return s.format;

@@ -62,7 +62,7 @@ CompressResult compress(const Model& model, const CompressOptions& opts, Dataset
 
 // Activation grid a target runs fastest: onnxruntime -> "uint8" (asymmetric), openvino -> "symmetric".
 std::string default_act_type(const std::string& target);
-// "pairs" for onnxruntime (its uint8 x int8 kernels saturate without VNNI), "off" for openvino.
+// "pairs" for both targets (their uint8 x int8 kernels saturate on x86 CPUs without VNNI).
 std::string default_overflow_fix(const std::string& target);
 // "int4 asymmetric, blocks of 32 input channels", ...
 std::string describe_weights(const WeightSpec& s);

@@ -289,8 +289,11 @@ void insert_qdq(Model& model, PassContext& ctx) {
             const bool pre = ctx.quantized && ctx.quantized->count(label);
             QuantizedWeight qw = pre ? ctx.quantized->at(label) : quantize_rtn(wt, r.axis, fmt, spec.group_size);
             if (pre) ctx.stats.gptq_layers++;
-            // int8 x uint8 pairs that could saturate vpmaddubsw (quant/overflow_fix.h)
-            if (opts.overflow_fix && acts_quantized && spec.format == "int8" && !qw.group_size)
+            // int8 x uint8 pairs that could saturate vpmaddubsw (quant/overflow_fix.h); depthwise
+            // convolutions sum each channel's window in int32 and are left at full range
+            const bool depthwise = node.op_type() == "Conv" && attr_int(node, "group", 1) > 1 && wt.rank() > 1 &&
+                                   wt.dim(1) == 1;
+            if (opts.overflow_fix && acts_quantized && spec.format == "int8" && !qw.group_size && !depthwise)
               ctx.stats.overflow_fixed_channels += raise_row_scales(qw, wt, pair_safe_min_scales(wt, qw.layout));
             if (!qw.group_size && static_cast<int64_t>(min_w_scale.size()) == qw.layout.rows) {
               const int64_t raised = raise_row_scales(qw, wt, min_w_scale);

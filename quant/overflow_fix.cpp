@@ -27,6 +27,10 @@ std::vector<float> pair_safe_min_scales(const Tensor& w, const WeightLayout& l) 
       for (int64_t p = 0; p < l.positions; ++p)  // kernel position major
         for (int64_t i = 0; i < l.in; ++i) seq[p * l.in + i] = std::fabs(src[l.flat(r, i, p)]);
       widest = std::max(widest, widest_pair());
+      // channel blocks padded per position (oneDNN's blocked layouts): pairs (2j, 2j+1) of each position
+      for (int64_t p = 0; p < l.positions; ++p)
+        for (int64_t i = 0; i + 1 < l.in; i += 2)
+          widest = std::max(widest, std::fabs(src[l.flat(r, i, p)]) + std::fabs(src[l.flat(r, i + 1, p)]));
     }
     out[r] = widest / kPairCodeLimit;
   }

@@ -221,9 +221,9 @@ void add_quantize_command(CLI::App& app) {
                   "uint8 for non-negative tensors, int8 otherwise; default for openvino, which stores the signed grids "
                   "as uint8 with zero point 128)");
   cmd->add_option("--overflow-fix", args->overflow_fix,
-                  "pairs (default for onnxruntime): raise an int8 weight channel's scale until no two adjacent "
-                  "weights sum to more than 128 codes, so x86 CPUs without VNNI (vpmaddubsw, int16 pair sums) compute "
-                  "the file exactly; off: full [-127, 127] per channel (default for openvino)");
+                  "pairs (default): raise an int8 weight channel's scale until no two adjacent weights sum to more "
+                  "than 128 codes, so onnxruntime and OpenVINO on x86 CPUs without VNNI (vpmaddubsw, int16 pair sums) "
+                  "compute the file exactly; off: full [-127, 127] per channel");
   cmd->add_flag("--keep-float-constants", args->keep_float_constants,
                 "int8 runs store large non-weight constants (detector priors, embedding tables, LSTM/GRU weights) as "
                 "8-bit behind DequantizeLinear when that keeps them within 40 dB SQNR; this flag keeps them float32");

@@ -49,7 +49,7 @@ def quantize(model: ModelLike, calib: Any = None, *, transform_fn: Optional[Call
     symmetric: None = 8-bit symmetric, below asymmetric. act_bits: 8 (int8 activations, default with
         8-bit weights) or 32 (float). act_type: None = the target's default (uint8 for onnxruntime),
         "uint8", "int8" (symmetric), "int8-asymmetric" (the uint8 grid in int8 codes) or "symmetric".
-        overflow_fix: None = the target's default ("pairs" for onnxruntime: int8 weight channels
+        overflow_fix: None = the default ("pairs": int8 weight channels
         scaled so no adjacent pair saturates x86 vpmaddubsw without VNNI) or "off". method: activation observer.
     rounding: "gptq" (with calib; Frantar et al. 2022) or "nearest". format: "qdq" or "matmulnbits".
     exclude: node names that stay float. op_types: ops whose inputs get QDQ.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The overflow fix (quant/overflow_fix.h): int8 weight channels whose adjacent pairs could saturate
 // vpmaddubsw's int16 sums against uint8 codes get a larger scale; every pair then sums to <= 128
-// codes in both K orders of a convolution.
+// codes in each K order a runtime may pack a convolution in.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -23,6 +23,10 @@ TEST(OverflowFix, MinScalesReadBothKOrders) {
   ASSERT_EQ(s.size(), 2u);
   EXPECT_FLOAT_EQ(s[0], 2.f / 127);
   EXPECT_FLOAT_EQ(s[1], 1.f / 127);
+  // 3 input channels, 2 positions: (w[0,1], w[1,1]) is a pair only in the blocked order (channel
+  // pairs of each position); in the flat orders those two weights fall into different pairs
+  const Tensor b = Tensor::from<float>({1, 3, 1, 2}, {0.f, 1.f, 0.f, 1.f, 0.f, 0.f});
+  EXPECT_FLOAT_EQ(pair_safe_min_scales(b, WeightLayout::of(b.shape(), 0))[0], 2.f / 127);
   // MatMul weights [K, N] (output axis 1): pairs run along K; an odd K ends with a single weight
   const Tensor m = Tensor::from<float>({3, 2}, {0.3f, 0.f, -0.4f, 0.f, 2.f, 0.1f});
   const auto sm = pair_safe_min_scales(m, WeightLayout::of(m.shape(), 1));
@@ -31,7 +35,7 @@ TEST(OverflowFix, MinScalesReadBothKOrders) {
 }
 
 namespace {
-// Largest |c_a| + |c_b| over adjacent pairs of the int8 codes of a [M, C, kh, kw] weight, both K orders.
+// Largest |c_a| + |c_b| over adjacent pairs of the int8 codes of a [M, C, kh, kw] weight, every K order.
 int widest_code_pair(const Tensor& q) {
   const int64_t m = q.dim(0), c = q.dim(1), pos = q.dim(2) * q.dim(3);
   const int8_t* v = q.data<int8_t>();
@@ -46,6 +50,10 @@ int widest_code_pair(const Tensor& q) {
         }
       for (size_t k = 0; k + 1 < seq.size(); k += 2) widest = std::max(widest, seq[k] + seq[k + 1]);
     }
+  for (int64_t r = 0; r < m; ++r)  // channel pairs of each position (blocked layouts)
+    for (int64_t p = 0; p < pos; ++p)
+      for (int64_t i = 0; i + 1 < c; i += 2)
+        widest = std::max(widest, std::abs(v[(r * c + i) * pos + p]) + std::abs(v[(r * c + i + 1) * pos + p]));
   return widest;
 }
 
