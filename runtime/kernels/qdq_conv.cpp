@@ -18,7 +18,9 @@
 //   fast: oneDNN's int8 convolution (u8/s8 source, s8 weights reordered once, int32 accumulation,
 //         per-channel output scales, relu / round / +zero point as post-ops so the tie rounding
 //         is that of the reference), on CPUs with VNNI (exact int32 accumulation); oneDNN picks
-//         the layouts (nhwc / blocked), which pass between layout-aware readers.
+//         the layouts (nhwc / blocked), which pass between layout-aware readers. Without VNNI:
+//         oneDNN's float32 convolution of the integer values, exact under a bound checked per
+//         shape (fast_exact_f32), plain layouts.
 #include <cmath>
 #include <limits>
 #include <unordered_map>
@@ -103,14 +105,8 @@ void accumulate(const Tensor& x, const Tensor& w, int32_t x_zp, const ConvGeom& 
     }
 }
 
-void reference(KernelContext& c) {
-  const ConvGeom g = checked(c);
-  const Tensor x = to_plain(c.in(kX));
-  const Tensor& w = c.in(kW);
-  const int32_t x_zp = scalar_int(c, kXZp);
-  std::vector<int32_t> acc(static_cast<size_t>(shape_numel(g.out_shape)));
-  if (x.dtype() == DType::kUInt8) accumulate<uint8_t>(x, w, x_zp, g, acc.data());
-  else accumulate<int8_t>(x, w, x_zp, g, acc.data());
+// The output from int32 accumulators (plain N x M x spatial order): bias, requantization, relu, sum.
+void finish(KernelContext& c, const ConvGeom& g, const std::vector<int32_t>& acc) {
   const auto mult = multipliers(c, g.cout);
   const int32_t* bias = c.has(kBias) ? c.in(kBias).data<int32_t>() : nullptr;
   const bool relu = attr_int(c.node, "relu", 0) != 0;
@@ -149,6 +145,110 @@ void reference(KernelContext& c) {
   c.outputs[0] = std::move(y);
 }
 
+void reference(KernelContext& c) {
+  const ConvGeom g = checked(c);
+  const Tensor x = to_plain(c.in(kX));
+  const Tensor& w = c.in(kW);
+  const int32_t x_zp = scalar_int(c, kXZp);
+  std::vector<int32_t> acc(static_cast<size_t>(shape_numel(g.out_shape)));
+  if (x.dtype() == DType::kUInt8) accumulate<uint8_t>(x, w, x_zp, g, acc.data());
+  else accumulate<int8_t>(x, w, x_zp, g, acc.data());
+  finish(c, g, acc);
+}
+
+// ---- CPUs without VNNI: the accumulators from oneDNN's float32 convolution ----
+// oneDNN's int8 kernels there multiply byte pairs with vpmaddubsw, whose int16 sums saturate, so
+// the accumulators come from a float32 convolution of x - x_zero_point with the integer weights.
+// That is exact while every partial sum stays below 2^24 in magnitude, which
+// max|x - x_zp| * max_m sum|w_m| < 2^24 guarantees in any summation order (checked once per
+// shape; otherwise the reference runs); the strict fpmath mode keeps oneDNN from bf16 / tf32.
+
+struct ExactF32Cache {
+  Shape x_shape;
+  bool unsupported = true;
+  Shape out_shape;
+  dnnl::convolution_forward prim;
+  dnnl::memory src, w_mem, dst;  // plain float32 source and accumulators; weights in the primitive's layout
+  std::unordered_map<int, dnnl::memory> args;
+};
+
+template <typename TX>
+void shifted_codes(const Tensor& x, int32_t zp, float* out) {
+  const TX* p = x.data<TX>();
+  const int64_t n = x.numel();
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(static_cast<int32_t>(p[i]) - zp);
+}
+
+bool fast_exact_f32(KernelContext& c) {
+  if (c.has(kSum) && c.in(kSum).dtype() != DType::kFloat) return false;
+  for (int i : {kXScale, kXZp, kW, kWScale, kBias, kYScale, kYZp})
+    if (c.has(i) && ((c.state && !c.is_constant(i)) || c.in(i).layout())) return false;
+  const Tensor x = to_plain(c.in(kX));
+  const Tensor& w = c.in(kW);
+  auto& ctx = DnnlContext::get();
+  using dt = dnnl::memory::data_type;
+  using tag = dnnl::memory::format_tag;
+  auto dims = [](const Shape& s) { return dnnl::memory::dims(s.begin(), s.end()); };
+  const int32_t x_zp = scalar_int(c, kXZp);
+  try {
+    std::shared_ptr<void> local;
+    auto& slot = c.state ? *c.state : local;
+    auto* cache = static_cast<ExactF32Cache*>(slot.get());
+    if (!cache || cache->x_shape != x.shape()) {
+      auto fresh = std::make_shared<ExactF32Cache>();
+      fresh->x_shape = x.shape();
+      slot = fresh;
+      cache = fresh.get();
+      const int sp = x.rank() - 2;
+      const ConvGeom g = checked(c);
+      if (sp < 1 || sp > 3 || x.numel() == 0 || w.numel() == 0 || shape_numel(g.out_shape) == 0) return false;
+      const int64_t lo = x.dtype() == DType::kUInt8 ? 0 : -128, hi = x.dtype() == DType::kUInt8 ? 255 : 127;
+      const double amax = static_cast<double>(std::max(hi - x_zp, x_zp - lo));
+      const int64_t per_m = w.numel() / g.cout;
+      double widest = 0;
+      for (int64_t m = 0; m < g.cout; ++m) {
+        double s = 0;
+        for (int64_t k = 0; k < per_m; ++k) s += std::abs(static_cast<int>(w.data<int8_t>()[m * per_m + k]));
+        widest = std::max(widest, s);
+      }
+      if (amax * widest >= 16777216.0) return false;  // 2^24: float32 sums would not be exact
+      const DnnlConvDims dd = dnnl_conv_dims(g, w.shape());
+      dnnl::convolution_forward::desc d(
+          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, plain_desc(x.shape(), dt::f32),
+          dnnl::memory::desc(dims(dd.weights), dt::f32, tag::any), plain_desc(g.out_shape, dt::f32), dd.strides,
+          dd.dilates, dd.pad_l, dd.pad_r);
+      dnnl::primitive_attr attr;
+      attr.set_fpmath_mode(dnnl::fpmath_mode::strict);
+      const dnnl::convolution_forward::primitive_desc pd(d, attr, ctx.engine);
+      fresh->prim = dnnl::convolution_forward(pd);
+      std::vector<float> wf(static_cast<size_t>(w.numel()));
+      for (int64_t k = 0; k < w.numel(); ++k) wf[k] = static_cast<float>(w.data<int8_t>()[k]);
+      dnnl::memory plain_w(plain_desc(dd.weights, dt::f32), ctx.engine, wf.data());
+      fresh->w_mem = dnnl::memory(pd.weights_desc(), ctx.engine);
+      dnnl::reorder(plain_w, fresh->w_mem).execute(ctx.stream, plain_w, fresh->w_mem);
+      ctx.stream.wait();
+      fresh->src = dnnl::memory(pd.src_desc(), ctx.engine);
+      fresh->dst = dnnl::memory(pd.dst_desc(), ctx.engine);
+      fresh->args = {{DNNL_ARG_SRC, fresh->src}, {DNNL_ARG_WEIGHTS, fresh->w_mem}, {DNNL_ARG_DST, fresh->dst}};
+      fresh->out_shape = g.out_shape;
+      fresh->unsupported = false;
+    }
+    if (cache->unsupported) return false;
+    auto* src = static_cast<float*>(cache->src.get_data_handle());
+    if (x.dtype() == DType::kUInt8) shifted_codes<uint8_t>(x, x_zp, src);
+    else shifted_codes<int8_t>(x, x_zp, src);
+    cache->prim.execute(ctx.stream, cache->args);
+    ctx.stream.wait();
+    const auto* sums = static_cast<const float*>(cache->dst.get_data_handle());
+    std::vector<int32_t> acc(static_cast<size_t>(shape_numel(cache->out_shape)));
+    for (size_t k = 0; k < acc.size(); ++k) acc[k] = static_cast<int32_t>(sums[k]);
+    finish(c, conv_geom(c, kX, kW), acc);
+  } catch (const dnnl::error&) {
+    return false;
+  }
+  return true;
+}
+
 // ---- oneDNN int8 convolution ----
 
 struct Cache {
@@ -170,7 +270,7 @@ struct Cache {
 };
 
 bool fast(KernelContext& c) {
-  if (!has_vnni()) return false;
+  if (!has_vnni()) return fast_exact_f32(c);
   // Parameters and weights are cached with the primitive: graph constants (the rewrite only fuses
   // those) or a one-off run (no cache).
   if (c.has(kSum) && c.in(kSum).dtype() != DType::kFloat) return false;

@@ -17,7 +17,11 @@
 //   fast: oneDNN's int8 matmul for the int32 accumulators (u8/s8 rows with their zero point, s8
 //         weights reordered once) on CPUs with VNNI (exact int32 accumulation), then the
 //         reference's requantization, so both kernels give the same bits whatever oneDNN kernel
-//         (row count, threads) computed the accumulators.
+//         (row count, threads) computed the accumulators. Without VNNI the accumulators come
+//         from oneDNN's float32 matmul of x - x_zero_point and the integer weights, exact under a
+//         bound checked when the primitive is made (as QDQConv's).
+#include <algorithm>
+#include <cstdlib>
 #include <unordered_map>
 
 #include "core/parallel.h"
@@ -140,10 +144,18 @@ struct Cache {
   dnnl::memory x_mem, w_mem, dst_mem;  // x and dst rebound to each run's buffers
   std::unordered_map<int, dnnl::memory> args;
   bool unsupported = false;
+  // Without VNNI (qdq_conv.cpp, fast_exact_f32): float32 x - x_zero_point and sums, owned here,
+  // exact under the bound checked when the primitive is made.
+  bool f32 = false;
+  int32_t x_zp = 0;
 };
 
+template <typename TX>
+void shifted_codes(const TX* x, int64_t n, int32_t zp, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(static_cast<int32_t>(x[i]) - zp);
+}
+
 bool fast(KernelContext& c) {
-  if (!has_vnni()) return false;
   // Parameters and weights are cached with the primitive: graph constants (the rewrite only fuses
   // those) or a one-off run (no cache).
   for (int i : {kXScale, kXZp, kW, kWScale, kBias, kYScale, kYZp})
@@ -168,24 +180,42 @@ bool fast(KernelContext& c) {
       slot = fresh;
       const SerialScope serial(fresh->work);
       const bool tb = attr_int(c.node, "trans_b", 0) != 0;
-      const dnnl::memory::desc x_md({d.rows, d.K}, dnnl_type(x.dtype()), dnnl::memory::dims{d.K, 1});
-      const dnnl::memory::desc w_plain({d.K, d.N}, dt::s8, tb ? dnnl::memory::dims{1, d.K} : dnnl::memory::dims{d.N, 1});
-      const dnnl::memory::desc w_any({d.K, d.N}, dt::s8, dnnl::memory::format_tag::any);
+      const int32_t x_zp = scalar_int(c, kXZp);
+      fresh->f32 = !has_vnni();
+      fresh->x_zp = x_zp;
+      const Tensor& w = c.in(kW);
+      std::vector<float> wf;
+      if (fresh->f32) {  // exact while max|x - x_zp| * max_j sum_k |w[k, j]| < 2^24
+        const int64_t lo = x.dtype() == DType::kUInt8 ? 0 : -128, hi = x.dtype() == DType::kUInt8 ? 255 : 127;
+        std::vector<double> col(static_cast<size_t>(d.N), 0.0);
+        const int8_t* pw = w.data<int8_t>();
+        for (int64_t k = 0; k < d.K; ++k)
+          for (int64_t j = 0; j < d.N; ++j) col[j] += std::abs(static_cast<int>(pw[tb ? j * d.K + k : k * d.N + j]));
+        const double widest = *std::max_element(col.begin(), col.end());
+        if (static_cast<double>(std::max(hi - x_zp, x_zp - lo)) * widest >= 16777216.0) return false;
+        wf.resize(static_cast<size_t>(w.numel()));
+        for (int64_t k = 0; k < w.numel(); ++k) wf[k] = static_cast<float>(pw[k]);
+      }
+      const dt x_dt = fresh->f32 ? dt::f32 : dnnl_type(x.dtype()), w_dt = fresh->f32 ? dt::f32 : dt::s8;
+      const dnnl::memory::desc x_md({d.rows, d.K}, x_dt, dnnl::memory::dims{d.K, 1});
+      const dnnl::memory::desc w_plain({d.K, d.N}, w_dt, tb ? dnnl::memory::dims{1, d.K} : dnnl::memory::dims{d.N, 1});
+      const dnnl::memory::desc w_any({d.K, d.N}, w_dt, dnnl::memory::format_tag::any);
       // the int32 accumulators only (exact with VNNI): bias, scales, rounding and zero point are the
       // reference's own requantization, so the result does not depend on oneDNN's order of
       // operations (which differs between its kernels, i.e. with the row count and threads)
-      const dnnl::memory::desc acc_md({d.rows, d.N}, dt::s32, dnnl::memory::dims{d.N, 1});
+      const dnnl::memory::desc acc_md({d.rows, d.N}, fresh->f32 ? dt::f32 : dt::s32, dnnl::memory::dims{d.N, 1});
       dnnl::primitive_attr attr;
-      const int32_t x_zp = scalar_int(c, kXZp);
-      if (x_zp != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {x_zp});
+      if (fresh->f32) attr.set_fpmath_mode(dnnl::fpmath_mode::strict);
+      else if (x_zp != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {x_zp});
       const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(x_md, w_any, acc_md), attr, ctx.engine);
       fresh->prim = dnnl::matmul(pd);
       // weights reordered once (constant)
-      dnnl::memory plain_w(w_plain, ctx.engine, const_cast<void*>(c.in(kW).raw()));
+      dnnl::memory plain_w(w_plain, ctx.engine, fresh->f32 ? static_cast<void*>(wf.data()) : const_cast<void*>(w.raw()));
       fresh->w_mem = dnnl::memory(pd.weights_desc(), ctx.engine);
       dnnl::reorder(plain_w, fresh->w_mem).execute(ctx.stream, plain_w, fresh->w_mem);
-      fresh->x_mem = dnnl::memory(x_md, ctx.engine, nullptr);
-      fresh->dst_mem = dnnl::memory(acc_md, ctx.engine, nullptr);
+      // float32 source and sums are owned by the cache; the integer kernel reads and writes in place
+      fresh->x_mem = fresh->f32 ? dnnl::memory(x_md, ctx.engine) : dnnl::memory(x_md, ctx.engine, nullptr);
+      fresh->dst_mem = fresh->f32 ? dnnl::memory(acc_md, ctx.engine) : dnnl::memory(acc_md, ctx.engine, nullptr);
       fresh->args = {{DNNL_ARG_SRC, fresh->x_mem}, {DNNL_ARG_WEIGHTS, fresh->w_mem}, {DNNL_ARG_DST, fresh->dst_mem}};
       ctx.stream.wait();
       fresh->unsupported = false;
@@ -193,10 +223,21 @@ bool fast(KernelContext& c) {
     }
     const SerialScope serial(cache->work);
     Tensor acc = Tensor::uninitialized(DType::kInt32, {cache->d.rows, cache->d.N});
-    cache->x_mem.set_data_handle(const_cast<void*>(x.raw()));
-    cache->dst_mem.set_data_handle(acc.raw());
-    cache->prim.execute(ctx.stream, cache->args);
-    ctx.stream.wait();
+    if (cache->f32) {
+      auto* src = static_cast<float*>(cache->x_mem.get_data_handle());
+      if (x.dtype() == DType::kUInt8) shifted_codes(x.data<uint8_t>(), x.numel(), cache->x_zp, src);
+      else shifted_codes(x.data<int8_t>(), x.numel(), cache->x_zp, src);
+      cache->prim.execute(ctx.stream, cache->args);
+      ctx.stream.wait();
+      const auto* sums = static_cast<const float*>(cache->dst_mem.get_data_handle());
+      int32_t* pa = acc.data<int32_t>();
+      for (int64_t k = 0; k < acc.numel(); ++k) pa[k] = static_cast<int32_t>(sums[k]);
+    } else {
+      cache->x_mem.set_data_handle(const_cast<void*>(x.raw()));
+      cache->dst_mem.set_data_handle(acc.raw());
+      cache->prim.execute(ctx.stream, cache->args);
+      ctx.stream.wait();
+    }
     c.outputs[0] = requantize(c, cache->d, acc.data<int32_t>());
   } catch (const dnnl::error&) {
     return false;

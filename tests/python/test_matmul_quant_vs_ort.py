@@ -203,6 +203,8 @@ def test_qlinear_softmax(tmp_path):
 def test_matmul_integer_to_float_and_dynamic_quantize_matmul(tmp_path):
     rng = np.random.default_rng(8)
     a, bq = q8(rng, (2, 7, 13)), q8(rng, (13, 5), np.int8)
+    # onnxruntime's uint8 x int8 kernels saturate int16 pair sums without VNNI: equal only within the bound
+    bq = (bq.astype(np.int32) * h.uint8_weight_bound() // 127).astype(np.int8)
     x = rng.standard_normal((2, 7, 13)).astype(np.float32)
     bs = (rng.uniform(0.01, 0.05, 5)).astype(np.float32)
     bias = rng.standard_normal(5).astype(np.float32)
