@@ -88,9 +88,15 @@ def test_openvino_scores_what_onnxruntime_scores(name, shared, cache, int8_files
         x, y = np.load(m["nchw"]), np.load(m["labels"])
     else:
         x, y = h.cifar_jpg_array(sd.RESNET_STD), np.load(sd.cifar_jpg_labels(cache))
-    a_ort, a_ov = h.top1(h.ort_run_all(f, x)[0], y), h.top1(rt.ov_run_all(f, x)[0], y)
-    print(f"{name}: top-1 onnxruntime {a_ort:.4f}, OpenVINO {a_ov:.4f}")
-    assert abs(a_ort - a_ov) <= 0.002
+    l_ort, l_ov = h.ort_run_all(f, x)[0], rt.ov_run_all(f, x)[0]
+    a_ort, a_ov = h.top1(l_ort, y), h.top1(l_ov, y)
+    agree = h.sqnr_db(l_ort, l_ov)
+    print(f"{name}: top-1 onnxruntime {a_ort:.4f}, OpenVINO {a_ov:.4f}; logits agree at {agree:.1f} dB")
+    # Without VNNI, OpenVINO's int8 kernels round differently from the QDQ graph (resnet_4b on an AVX2
+    # EPYC: 36 dB against the graph as written, where onnxruntime gives 63 dB), which moved 4 of 1,500
+    # top-1 answers; a saturating file (no overflow fix) agrees at 6 dB.
+    assert abs(a_ort - a_ov) <= (0.002 if h.cpu_has_vnni() else 0.004)
+    assert agree >= 30
 
 
 @pytest.mark.skipif(not rt.ov_available(), reason=rt.OV_UNAVAILABLE)
