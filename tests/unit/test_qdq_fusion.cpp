@@ -186,3 +186,22 @@ TEST(QdqFusion, ResidualAddReluRunsInside) {
   for (float v : want.to_floats()) any_zero |= v == 0.f;
   EXPECT_TRUE(any_zero);
 }
+
+// Sums too wide for float32 to hold exactly (2048 inputs of up to 255 x 127, all positive: above
+// 2^24, where float32's spacing is 2): the fast kernel still equals the reference bit for bit.
+// Without VNNI its float32 path must notice the bound and leave such a convolution to the
+// reference (runtime/kernels/qdq_conv.cpp).
+TEST(QdqFusion, SumsBeyondFloatExactnessEqualTheReference) {
+  const int64_t cin = 2048;
+  const Tensor w = test::random_tensor_of(DType::kInt8, {4, cin, 1, 1}, 91, 100, 127);
+  const Tensor x = test::random_tensor_of(DType::kUInt8, {1, cin, 3, 3}, 92, 0, 255);
+  onnx::NodeProto n = test::make_node("QDQConv", 5, 1, "qtool");
+  const Tensor ws = Tensor::from<float>({4}, {1.f, 1.f, 1.f, 1.f});
+  std::vector<Value> in = {x, Tensor::from<float>({}, {1.f}), Tensor(DType::kUInt8, {}), w, ws};
+  const Tensor want = test::run_op(n, 1, in, true)[0].tensor();  // = the int32 accumulators as floats
+  const Tensor got = test::run_op(n, 1, in, false)[0].tensor();
+  ASSERT_EQ(got.dtype(), DType::kFloat);
+  EXPECT_EQ(got.to_floats(), want.to_floats());
+  const auto acc = want.to_floats();
+  EXPECT_GT(*std::min_element(acc.begin(), acc.end()), 16777216.f);  // every window is that wide
+}
