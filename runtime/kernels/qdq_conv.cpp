@@ -117,13 +117,14 @@ void finish(KernelContext& c, const ConvGeom& g, const std::vector<int32_t>& acc
     float* py = y.data<float>();
     const Tensor z = c.has(kSum) ? to_plain(c.in(kSum)) : Tensor();
     const float* pz = c.has(kSum) ? z.data<float>() : nullptr;
-    for (int64_t n = 0; n < g.n; ++n)
-      for (int64_t m = 0; m < g.cout; ++m)
-        for (int64_t o = 0; o < out_sp; ++o) {
-          const int64_t k = (n * g.cout + m) * out_sp + o;
-          const float v = pz ? value(m, k) + pz[k] : value(m, k);
-          py[k] = relu ? std::max(v, 0.f) : v;
-        }
+    const int64_t planes = g.n * g.cout;
+#pragma omp parallel for schedule(static) if (planes > 1 && static_cast<int64_t>(acc.size()) >= (int64_t{1} << 15))
+    for (int64_t nm = 0; nm < planes; ++nm)
+      for (int64_t o = 0; o < out_sp; ++o) {
+        const int64_t m = nm % g.cout, k = nm * out_sp + o;
+        const float v = pz ? value(m, k) + pz[k] : value(m, k);
+        py[k] = relu ? std::max(v, 0.f) : v;
+      }
     c.outputs[0] = std::move(y);
     return;
   }
@@ -132,13 +133,20 @@ void finish(KernelContext& c, const ConvGeom& g, const std::vector<int32_t>& acc
   Tensor y = Tensor::uninitialized(ty, g.out_shape);
   auto run = [&](auto* py) {
     using TY = std::remove_pointer_t<decltype(py)>;
-    for (int64_t n = 0; n < g.n; ++n)
-      for (int64_t m = 0; m < g.cout; ++m)
-        for (int64_t o = 0; o < out_sp; ++o) {
-          const int64_t k = (n * g.cout + m) * out_sp + o;
-          const TY q = qdq::quantized<TY>(value(m, k), y_zp);
-          py[k] = relu ? std::max(q, static_cast<TY>(y_zp)) : q;
-        }
+    const int64_t planes = g.n * g.cout;
+#pragma omp parallel for schedule(static) if (planes > 1 && static_cast<int64_t>(acc.size()) >= (int64_t{1} << 15))
+    for (int64_t nm = 0; nm < planes; ++nm) {
+      // one plane: its multiplier, bias and clamp bounds hoisted (relu: the zero point is the floor)
+      const int64_t m = nm % g.cout;
+      const float mul = mult[m];
+      const int32_t b = bias ? bias[m] : 0;
+      const float lo = static_cast<float>((relu ? y_zp : std::numeric_limits<TY>::min()) - y_zp);
+      const float hi = static_cast<float>(std::numeric_limits<TY>::max() - y_zp);
+      const int32_t* pa = acc.data() + nm * out_sp;
+      TY* out = py + nm * out_sp;
+      for (int64_t o = 0; o < out_sp; ++o)
+        out[o] = static_cast<TY>(round_saturate_f(qdq::requantized(pa[o], b, mul), lo, hi, y_zp));
+    }
   };
   if (ty == DType::kUInt8) run(y.data<uint8_t>());
   else run(y.data<int8_t>());
@@ -169,6 +177,7 @@ struct ExactF32Cache {
   Shape out_shape;
   dnnl::convolution_forward prim;
   dnnl::memory src, w_mem, dst;  // plain float32 source and accumulators; weights in the primitive's layout
+  dnnl::memory src_blk, dst_blk;  // the primitive's own source / destination layouts, when not plain
   std::unordered_map<int, dnnl::memory> args;
 };
 
@@ -176,6 +185,7 @@ template <typename TX>
 void shifted_codes(const Tensor& x, int32_t zp, float* out) {
   const TX* p = x.data<TX>();
   const int64_t n = x.numel();
+#pragma omp parallel for schedule(static) if (n >= (int64_t{1} << 16))
   for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(static_cast<int32_t>(p[i]) - zp);
 }
 
@@ -214,9 +224,9 @@ bool fast_exact_f32(KernelContext& c) {
       if (amax * widest >= 16777216.0) return false;  // 2^24: float32 sums would not be exact
       const DnnlConvDims dd = dnnl_conv_dims(g, w.shape());
       dnnl::convolution_forward::desc d(
-          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, plain_desc(x.shape(), dt::f32),
-          dnnl::memory::desc(dims(dd.weights), dt::f32, tag::any), plain_desc(g.out_shape, dt::f32), dd.strides,
-          dd.dilates, dd.pad_l, dd.pad_r);
+          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+          dnnl::memory::desc(dims(x.shape()), dt::f32, tag::any), dnnl::memory::desc(dims(dd.weights), dt::f32, tag::any),
+          dnnl::memory::desc(dims(g.out_shape), dt::f32, tag::any), dd.strides, dd.dilates, dd.pad_l, dd.pad_r);
       dnnl::primitive_attr attr;
       attr.set_fpmath_mode(dnnl::fpmath_mode::strict);
       const dnnl::convolution_forward::primitive_desc pd(d, attr, ctx.engine);
@@ -227,9 +237,14 @@ bool fast_exact_f32(KernelContext& c) {
       fresh->w_mem = dnnl::memory(pd.weights_desc(), ctx.engine);
       dnnl::reorder(plain_w, fresh->w_mem).execute(ctx.stream, plain_w, fresh->w_mem);
       ctx.stream.wait();
-      fresh->src = dnnl::memory(pd.src_desc(), ctx.engine);
-      fresh->dst = dnnl::memory(pd.dst_desc(), ctx.engine);
-      fresh->args = {{DNNL_ARG_SRC, fresh->src}, {DNNL_ARG_WEIGHTS, fresh->w_mem}, {DNNL_ARG_DST, fresh->dst}};
+      // oneDNN's direct kernels want blocked layouts (nChw8c on AVX2): plain in, reorders around
+      fresh->src = dnnl::memory(plain_desc(x.shape(), dt::f32), ctx.engine);
+      fresh->dst = dnnl::memory(plain_desc(g.out_shape, dt::f32), ctx.engine);
+      if (pd.src_desc() != fresh->src.get_desc()) fresh->src_blk = dnnl::memory(pd.src_desc(), ctx.engine);
+      if (pd.dst_desc() != fresh->dst.get_desc()) fresh->dst_blk = dnnl::memory(pd.dst_desc(), ctx.engine);
+      fresh->args = {{DNNL_ARG_SRC, fresh->src_blk ? fresh->src_blk : fresh->src},
+                     {DNNL_ARG_WEIGHTS, fresh->w_mem},
+                     {DNNL_ARG_DST, fresh->dst_blk ? fresh->dst_blk : fresh->dst}};
       fresh->out_shape = g.out_shape;
       fresh->unsupported = false;
     }
@@ -237,11 +252,15 @@ bool fast_exact_f32(KernelContext& c) {
     auto* src = static_cast<float*>(cache->src.get_data_handle());
     if (x.dtype() == DType::kUInt8) shifted_codes<uint8_t>(x, x_zp, src);
     else shifted_codes<int8_t>(x, x_zp, src);
+    if (cache->src_blk) reorder_into(cache->src, cache->src_blk);
     cache->prim.execute(ctx.stream, cache->args);
+    if (cache->dst_blk) reorder_into(cache->dst_blk, cache->dst);
     ctx.stream.wait();
     const auto* sums = static_cast<const float*>(cache->dst.get_data_handle());
     std::vector<int32_t> acc(static_cast<size_t>(shape_numel(cache->out_shape)));
-    for (size_t k = 0; k < acc.size(); ++k) acc[k] = static_cast<int32_t>(sums[k]);
+    const int64_t count = static_cast<int64_t>(acc.size());
+#pragma omp parallel for schedule(static) if (count >= (int64_t{1} << 16))
+    for (int64_t k = 0; k < count; ++k) acc[k] = static_cast<int32_t>(sums[k]);
     finish(c, conv_geom(c, kX, kW), acc);
   } catch (const dnnl::error&) {
     return false;
