@@ -6,6 +6,7 @@
 #pragma once
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <algorithm>
 #include <limits>
 #include <vector>
 
@@ -69,6 +70,32 @@ inline TY quantized(float v, int32_t zp) {
   const float lo = static_cast<float>(std::numeric_limits<TY>::min() - zp);
   const float hi = static_cast<float>(std::numeric_limits<TY>::max() - zp);
   return static_cast<TY>(round_saturate_f(v, lo, hi, zp));
+}
+
+// Without VNNI the integer kernels take their accumulators from oneDNN's float32 kernels on
+// x - x_zero_point and the integer weights: exact while max|x - x_zp| * widest < 2^24, widest being
+// the largest sum of |w| over one output channel / column (every partial sum is then an exact
+// float32 integer, in any summation order).
+inline bool float_sums_exact(DType x_type, int32_t x_zp, double widest) {
+  const int64_t lo = x_type == DType::kUInt8 ? 0 : -128, hi = x_type == DType::kUInt8 ? 255 : 127;
+  return static_cast<double>(std::max<int64_t>(hi - x_zp, x_zp - lo)) * widest < 16777216.0;
+}
+
+// out[i] = x[i] - zp as float32 (x uint8 / int8, plain).
+inline void shifted_codes(const Tensor& x, int32_t zp, float* out) {
+  const int64_t n = x.numel();
+  auto run = [&](const auto* p) {
+#pragma omp parallel for schedule(static) if (n >= (int64_t{1} << 16))
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(static_cast<int32_t>(p[i]) - zp);
+  };
+  if (x.dtype() == DType::kUInt8) run(x.data<uint8_t>());
+  else run(x.data<int8_t>());
+}
+
+// acc[k] = sums[k] (exact integers held in float32).
+inline void sums_to_int32(const float* sums, int64_t n, int32_t* acc) {
+#pragma omp parallel for schedule(static) if (n >= (int64_t{1} << 16))
+  for (int64_t k = 0; k < n; ++k) acc[k] = static_cast<int32_t>(sums[k]);
 }
 
 }  // namespace qtool::qdq

@@ -174,20 +174,12 @@ void reference(KernelContext& c) {
 struct ExactF32Cache {
   Shape x_shape;
   bool unsupported = true;
-  Shape out_shape;
+  ConvGeom g;  // checked geometry of x_shape
   dnnl::convolution_forward prim;
   dnnl::memory src, w_mem, dst;  // plain float32 source and accumulators; weights in the primitive's layout
   dnnl::memory src_blk, dst_blk;  // the primitive's own source / destination layouts, when not plain
   std::unordered_map<int, dnnl::memory> args;
 };
-
-template <typename TX>
-void shifted_codes(const Tensor& x, int32_t zp, float* out) {
-  const TX* p = x.data<TX>();
-  const int64_t n = x.numel();
-#pragma omp parallel for schedule(static) if (n >= (int64_t{1} << 16))
-  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(static_cast<int32_t>(p[i]) - zp);
-}
 
 bool fast_exact_f32(KernelContext& c) {
   if (c.has(kSum) && c.in(kSum).dtype() != DType::kFloat) return false;
@@ -212,8 +204,6 @@ bool fast_exact_f32(KernelContext& c) {
       const int sp = x.rank() - 2;
       const ConvGeom g = checked(c);
       if (sp < 1 || sp > 3 || x.numel() == 0 || w.numel() == 0 || shape_numel(g.out_shape) == 0) return false;
-      const int64_t lo = x.dtype() == DType::kUInt8 ? 0 : -128, hi = x.dtype() == DType::kUInt8 ? 255 : 127;
-      const double amax = static_cast<double>(std::max(hi - x_zp, x_zp - lo));
       const int64_t per_m = w.numel() / g.cout;
       double widest = 0;
       for (int64_t m = 0; m < g.cout; ++m) {
@@ -221,7 +211,7 @@ bool fast_exact_f32(KernelContext& c) {
         for (int64_t k = 0; k < per_m; ++k) s += std::abs(static_cast<int>(w.data<int8_t>()[m * per_m + k]));
         widest = std::max(widest, s);
       }
-      if (amax * widest >= 16777216.0) return false;  // 2^24: float32 sums would not be exact
+      if (!qdq::float_sums_exact(x.dtype(), x_zp, widest)) return false;
       const DnnlConvDims dd = dnnl_conv_dims(g, w.shape());
       dnnl::convolution_forward::desc d(
           dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
@@ -245,23 +235,19 @@ bool fast_exact_f32(KernelContext& c) {
       fresh->args = {{DNNL_ARG_SRC, fresh->src_blk ? fresh->src_blk : fresh->src},
                      {DNNL_ARG_WEIGHTS, fresh->w_mem},
                      {DNNL_ARG_DST, fresh->dst_blk ? fresh->dst_blk : fresh->dst}};
-      fresh->out_shape = g.out_shape;
+      fresh->g = g;
       fresh->unsupported = false;
     }
     if (cache->unsupported) return false;
-    auto* src = static_cast<float*>(cache->src.get_data_handle());
-    if (x.dtype() == DType::kUInt8) shifted_codes<uint8_t>(x, x_zp, src);
-    else shifted_codes<int8_t>(x, x_zp, src);
+    qdq::shifted_codes(x, x_zp, static_cast<float*>(cache->src.get_data_handle()));
     if (cache->src_blk) reorder_into(cache->src, cache->src_blk);
     cache->prim.execute(ctx.stream, cache->args);
     if (cache->dst_blk) reorder_into(cache->dst_blk, cache->dst);
     ctx.stream.wait();
-    const auto* sums = static_cast<const float*>(cache->dst.get_data_handle());
-    std::vector<int32_t> acc(static_cast<size_t>(shape_numel(cache->out_shape)));
-    const int64_t count = static_cast<int64_t>(acc.size());
-#pragma omp parallel for schedule(static) if (count >= (int64_t{1} << 16))
-    for (int64_t k = 0; k < count; ++k) acc[k] = static_cast<int32_t>(sums[k]);
-    finish(c, conv_geom(c, kX, kW), acc);
+    std::vector<int32_t> acc(static_cast<size_t>(shape_numel(cache->g.out_shape)));
+    qdq::sums_to_int32(static_cast<const float*>(cache->dst.get_data_handle()), static_cast<int64_t>(acc.size()),
+                       acc.data());
+    finish(c, cache->g, acc);
   } catch (const dnnl::error&) {
     return false;
   }

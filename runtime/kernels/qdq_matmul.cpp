@@ -144,16 +144,11 @@ struct Cache {
   dnnl::memory x_mem, w_mem, dst_mem;  // x and dst rebound to each run's buffers
   std::unordered_map<int, dnnl::memory> args;
   bool unsupported = false;
-  // Without VNNI (qdq_conv.cpp, fast_exact_f32): float32 x - x_zero_point and sums, owned here,
+  // Without VNNI (qdq::float_sums_exact): float32 x - x_zero_point and sums, owned here,
   // exact under the bound checked when the primitive is made.
   bool f32 = false;
   int32_t x_zp = 0;
 };
-
-template <typename TX>
-void shifted_codes(const TX* x, int64_t n, int32_t zp, float* out) {
-  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(static_cast<int32_t>(x[i]) - zp);
-}
 
 bool fast(KernelContext& c) {
   // Parameters and weights are cached with the primitive: graph constants (the rewrite only fuses
@@ -186,13 +181,12 @@ bool fast(KernelContext& c) {
       const Tensor& w = c.in(kW);
       std::vector<float> wf;
       if (fresh->f32) {  // exact while max|x - x_zp| * max_j sum_k |w[k, j]| < 2^24
-        const int64_t lo = x.dtype() == DType::kUInt8 ? 0 : -128, hi = x.dtype() == DType::kUInt8 ? 255 : 127;
         std::vector<double> col(static_cast<size_t>(d.N), 0.0);
         const int8_t* pw = w.data<int8_t>();
         for (int64_t k = 0; k < d.K; ++k)
           for (int64_t j = 0; j < d.N; ++j) col[j] += std::abs(static_cast<int>(pw[tb ? j * d.K + k : k * d.N + j]));
         const double widest = *std::max_element(col.begin(), col.end());
-        if (static_cast<double>(std::max(hi - x_zp, x_zp - lo)) * widest >= 16777216.0) return false;
+        if (!qdq::float_sums_exact(x.dtype(), x_zp, widest)) return false;
         wf.resize(static_cast<size_t>(w.numel()));
         for (int64_t k = 0; k < w.numel(); ++k) wf[k] = static_cast<float>(pw[k]);
       }
@@ -224,14 +218,10 @@ bool fast(KernelContext& c) {
     const SerialScope serial(cache->work);
     Tensor acc = Tensor::uninitialized(DType::kInt32, {cache->d.rows, cache->d.N});
     if (cache->f32) {
-      auto* src = static_cast<float*>(cache->x_mem.get_data_handle());
-      if (x.dtype() == DType::kUInt8) shifted_codes(x.data<uint8_t>(), x.numel(), cache->x_zp, src);
-      else shifted_codes(x.data<int8_t>(), x.numel(), cache->x_zp, src);
+      qdq::shifted_codes(x, cache->x_zp, static_cast<float*>(cache->x_mem.get_data_handle()));
       cache->prim.execute(ctx.stream, cache->args);
       ctx.stream.wait();
-      const auto* sums = static_cast<const float*>(cache->dst_mem.get_data_handle());
-      int32_t* pa = acc.data<int32_t>();
-      for (int64_t k = 0; k < acc.numel(); ++k) pa[k] = static_cast<int32_t>(sums[k]);
+      qdq::sums_to_int32(static_cast<const float*>(cache->dst_mem.get_data_handle()), acc.numel(), acc.data<int32_t>());
     } else {
       cache->x_mem.set_data_handle(const_cast<void*>(x.raw()));
       cache->dst_mem.set_data_handle(acc.raw());
