@@ -76,7 +76,7 @@ CompressResult compress(const Model& model, const CompressOptions& a, Dataset* r
   ctx.options.target = a.target == "openvino" ? QdqTarget::kOpenVino : QdqTarget::kOnnxRuntime;
   const std::string act_type = a.act_type.empty() ? default_act_type(a.target) : a.act_type;
   ctx.options.act_type = parse_act_type(act_type);
-  ctx.options.overflow_fix = (a.overflow_fix.empty() ? default_overflow_fix(a.target) : a.overflow_fix) == "pairs";
+  ctx.options.overflow_fix = a.overflow_fix != "off";  // empty: pairs
   if (ctx.options.target == QdqTarget::kOpenVino && ctx.options.act_type == ActType::kInt8 &&
       ctx.options.quantize_activations)
     spdlog::warn("--act-type int8 with --target openvino: OpenVINO 2026.4 computes int8 activations around Concat "
@@ -160,8 +160,6 @@ CompressResult compress(const Model& model, const CompressOptions& a, Dataset* r
 }
 
 std::string default_act_type(const std::string& target) { return target == "openvino" ? "symmetric" : "uint8"; }
-// Both runtimes saturated on an AVX2 CPU without VNNI (quant/overflow_fix.h).
-std::string default_overflow_fix(const std::string&) { return "pairs"; }
 
 std::string describe_weights(const WeightSpec& s) {
   if (s.format == "fp16" || s.format == "bf16" || s.format == "float") return s.format;

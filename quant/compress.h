@@ -28,7 +28,7 @@ struct CompressOptions {
   std::map<std::string, WeightSpec> layer_specs;    // exact per-layer specs (a replayed plan); win over `plan`
   int act_bits = 0;              // 0: int8 activations with 8-bit weights, float otherwise; 8; 32 (float)
   std::string act_type;          // uint8 | int8 | symmetric | int8-asymmetric; empty: the target's default
-  std::string overflow_fix;      // pairs | off (quant/overflow_fix.h); empty: the target's default
+  std::string overflow_fix;      // pairs | off (quant/overflow_fix.h); empty: pairs (both targets saturate without VNNI)
   std::string target = "onnxruntime";  // onnxruntime | openvino: Q/DQ placement (quant/qdq_placement.h)
   std::string method = "mse";      // observer
   double percentile = 99.999;
@@ -62,8 +62,6 @@ CompressResult compress(const Model& model, const CompressOptions& opts, Dataset
 
 // Activation grid a target runs fastest: onnxruntime -> "uint8" (asymmetric), openvino -> "symmetric".
 std::string default_act_type(const std::string& target);
-// "pairs" for both targets (their uint8 x int8 kernels saturate on x86 CPUs without VNNI).
-std::string default_overflow_fix(const std::string& target);
 // "int4 asymmetric, blocks of 32 input channels", ...
 std::string describe_weights(const WeightSpec& s);
 // File suffix for the default output name: int8, int4, int2, binary, ternary, fp16, bf16.
