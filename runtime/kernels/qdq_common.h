@@ -7,7 +7,9 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "runtime/kernel.h"
@@ -15,8 +17,8 @@
 
 namespace qtool::qdq {
 
-// oneDNN's integer kernels are exact only with VNNI (without it, u8 x s8 pairs go through
-// vpmaddubsw, which saturates at int16).
+// oneDNN's integer kernels are exact for any weights only with VNNI (without it, u8 x s8 pairs go
+// through vpmaddubsw, which saturates at int16: pairs_fit_int16 below).
 inline bool has_vnni() {
   static const bool yes = [] {
     const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
@@ -24,6 +26,37 @@ inline bool has_vnni() {
            (isa & static_cast<unsigned>(dnnl_cpu_isa_avx2_vnni & ~dnnl_cpu_isa_avx2)) != 0;
   }();
   return yes;
+}
+
+// Without VNNI, oneDNN's integer kernels (AVX2 / AVX-512 without VNNI) multiply uint8 source codes
+// by int8 weights with vpmaddubsw, which adds the products of each pair of adjacent K elements
+// (k, k + 1), k even, into a saturating int16: the convolution's K pairs are input channels
+// (2j, 2j + 1) of one kernel position (blocked weight layouts, 4 input channels innermost), the
+// matmul's consecutive rows of B. With |w_k| + |w_k+1| <= 128 every pair stays within
+// 255 * 128 = 32640 <= 32767 and the int32 accumulators are exact. Only for uint8 sources: oneDNN
+// runs int8 sources (signed input) there with weights halved ("scale_adjust" 0.5), which rounds
+// odd weights. Measured with oneDNN 2.6 on an AVX2 EPYC (jit_uni_int8 / jit_uni_int8_1x1
+// convolutions, gemm:jit matmul): exact for pair-safe weights, wrong in most outputs otherwise or
+// with odd-aligned pairs; depthwise kernels (one input channel per group) have no pairs.
+// w: int8 [outer, k, inner] (row major); true when every pair (o, 2j..2j+1, i) sums to <= 128 in
+// magnitude. qtool's own files satisfy it (quant/overflow_fix.h, --overflow-fix pairs).
+inline bool pairs_fit_int16(const int8_t* w, int64_t outer, int64_t k, int64_t inner) {
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t kk = 0; kk + 1 < k; kk += 2) {
+      const int8_t* a = w + (o * k + kk) * inner;
+      const int8_t* b = a + inner;
+      for (int64_t i = 0; i < inner; ++i)
+        if (std::abs(static_cast<int>(a[i])) + std::abs(static_cast<int>(b[i])) > 128) return false;
+    }
+  return true;
+}
+
+// The oneDNN implementations whose pair order pairs_fit_int16 describes (checked by name: a
+// gemm-based convolution would pair im2col columns, the reference kernels are exact but slow).
+inline bool pairs_order_known(const char* impl, bool convolution) {
+  const std::string name = impl ? impl : "";
+  if (convolution) return name.rfind("jit_uni_int8", 0) == 0 || name.rfind("jit_int8", 0) == 0;
+  return name == "gemm:jit";
 }
 
 // u8 / s8 / s32 for the code types, f32 otherwise.

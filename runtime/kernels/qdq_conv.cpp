@@ -17,10 +17,12 @@
 //   reference: plain loops.
 //   fast: oneDNN's int8 convolution (u8/s8 source, s8 weights reordered once, int32 accumulation,
 //         per-channel output scales, relu / round / +zero point as post-ops so the tie rounding
-//         is that of the reference), on CPUs with VNNI (exact int32 accumulation); oneDNN picks
-//         the layouts (nhwc / blocked), which pass between layout-aware readers. Without VNNI:
-//         oneDNN's float32 convolution of the integer values, exact under a bound checked per
-//         shape (fast_exact_f32), plain layouts.
+//         is that of the reference), on CPUs with VNNI (exact int32 accumulation), and without
+//         VNNI for a uint8 source when no pair of adjacent input channels' weights at one kernel
+//         position sums to more than 128 codes (qdq::pairs_fit_int16: qtool's own files); oneDNN
+//         picks the layouts (nhwc / blocked), which pass between layout-aware readers. Otherwise
+//         without VNNI: oneDNN's float32 convolution of the integer values, exact under a bound
+//         checked per shape (fast_exact_f32), plain layouts.
 #include <cmath>
 #include <limits>
 #include <unordered_map>
@@ -181,10 +183,7 @@ struct ExactF32Cache {
   std::unordered_map<int, dnnl::memory> args;
 };
 
-bool fast_exact_f32(KernelContext& c) {
-  if (c.has(kSum) && c.in(kSum).dtype() != DType::kFloat) return false;
-  for (int i : {kXScale, kXZp, kW, kWScale, kBias, kYScale, kYZp})
-    if (c.has(i) && ((c.state && !c.is_constant(i)) || c.in(i).layout())) return false;
+bool fast_exact_f32(KernelContext& c, std::shared_ptr<void>& slot) {
   const Tensor x = to_plain(c.in(kX));
   const Tensor& w = c.in(kW);
   auto& ctx = DnnlContext::get();
@@ -193,8 +192,6 @@ bool fast_exact_f32(KernelContext& c) {
   auto dims = [](const Shape& s) { return dnnl::memory::dims(s.begin(), s.end()); };
   const int32_t x_zp = scalar_int(c, kXZp);
   try {
-    std::shared_ptr<void> local;
-    auto& slot = c.state ? *c.state : local;
     auto* cache = static_cast<ExactF32Cache*>(slot.get());
     if (!cache || cache->x_shape != x.shape()) {
       auto fresh = std::make_shared<ExactF32Cache>();
@@ -274,13 +271,9 @@ struct Cache {
   bool unsupported = false;
 };
 
-bool fast(KernelContext& c) {
-  if (!has_vnni()) return fast_exact_f32(c);
-  // Parameters and weights are cached with the primitive: graph constants (the rewrite only fuses
-  // those) or a one-off run (no cache).
-  if (c.has(kSum) && c.in(kSum).dtype() != DType::kFloat) return false;
-  for (int i : {kXScale, kXZp, kW, kWScale, kBias, kYScale, kYZp})
-    if (c.has(i) && ((c.state && !c.is_constant(i)) || c.in(i).layout())) return false;
+// pairs_only: a CPU without VNNI, weights checked by qdq::pairs_fit_int16 and a uint8 source;
+// the primitive is used only when its implementation pairs input channels (qdq::pairs_order_known).
+bool fast_int8(KernelContext& c, std::shared_ptr<void>& slot, bool pairs_only) {
   const Tensor& x = c.in(kX);
   const Tensor& w = c.in(kW);
   auto& ctx = DnnlContext::get();
@@ -288,8 +281,6 @@ bool fast(KernelContext& c) {
   using tag = dnnl::memory::format_tag;
   auto dims = [](const Shape& s) { return dnnl::memory::dims(s.begin(), s.end()); };
   try {
-    std::shared_ptr<void> local;
-    auto& slot = c.state ? *c.state : local;
     auto* cache = static_cast<Cache*>(slot.get());
     // Repeated runs on the same input shape and layout object take everything from the cache (the
     // parameters are graph constants; the executor validated the inputs when shapes changed).
@@ -339,6 +330,7 @@ bool fast(KernelContext& c) {
         }
         if (ops.len() > 0) attr.set_post_ops(ops);
         fresh->pd = dnnl::convolution_forward::primitive_desc(d, attr, ctx.engine);
+        if (pairs_only && !qdq::pairs_order_known(fresh->pd.impl_info_str(), true)) return false;
         fresh->prim = dnnl::convolution_forward(fresh->pd);
         if (fresh->pd.src_desc() != x_md) fresh->src_mem = dnnl::memory(fresh->pd.src_desc(), ctx.engine);
         // weights reordered once (constant)
@@ -382,6 +374,37 @@ bool fast(KernelContext& c) {
     return false;
   }
   return true;
+}
+
+// Without VNNI: which kernel a node takes, decided once from its constant weights; each kernel
+// keeps its own cache.
+struct Route {
+  bool pairs_fit = false;  // qdq::pairs_fit_int16 over input-channel pairs of each position
+  std::shared_ptr<void> int8, f32;
+};
+
+bool fast(KernelContext& c) {
+  // Parameters and weights are cached with the primitive: graph constants (the rewrite only fuses
+  // those) or a one-off run (no cache).
+  if (c.has(kSum) && c.in(kSum).dtype() != DType::kFloat) return false;
+  for (int i : {kXScale, kXZp, kW, kWScale, kBias, kYScale, kYZp})
+    if (c.has(i) && ((c.state && !c.is_constant(i)) || c.in(i).layout())) return false;
+  std::shared_ptr<void> local;
+  auto& slot = c.state ? *c.state : local;
+  if (has_vnni()) return fast_int8(c, slot, false);
+  auto* route = static_cast<Route*>(slot.get());
+  if (!route) {
+    auto fresh = std::make_shared<Route>();
+    const Tensor& w = c.in(kW);
+    if (w.dtype() == DType::kInt8 && w.rank() >= 3 && w.dim(0) > 0) {
+      const int64_t per_m = w.numel() / w.dim(0);
+      fresh->pairs_fit = qdq::pairs_fit_int16(w.data<int8_t>(), w.dim(0), w.dim(1), per_m / std::max<int64_t>(w.dim(1), 1));
+    }
+    slot = fresh;
+    route = fresh.get();
+  }
+  if (route->pairs_fit && c.in(kX).dtype() == DType::kUInt8 && fast_int8(c, route->int8, true)) return true;
+  return fast_exact_f32(c, route->f32);
 }
 
 }  // namespace

@@ -144,8 +144,8 @@ struct Cache {
   dnnl::memory x_mem, w_mem, dst_mem;  // x and dst rebound to each run's buffers
   std::unordered_map<int, dnnl::memory> args;
   bool unsupported = false;
-  // Without VNNI (qdq::float_sums_exact): float32 x - x_zero_point and sums, owned here,
-  // exact under the bound checked when the primitive is made.
+  // Without VNNI, for weights whose K pairs may saturate int16 (qdq::float_sums_exact): float32
+  // x - x_zero_point and sums, owned here, exact under the bound checked when the primitive is made.
   bool f32 = false;
   int32_t x_zp = 0;
 };
@@ -176,13 +176,35 @@ bool fast(KernelContext& c) {
       const SerialScope serial(fresh->work);
       const bool tb = attr_int(c.node, "trans_b", 0) != 0;
       const int32_t x_zp = scalar_int(c, kXZp);
-      fresh->f32 = !has_vnni();
-      fresh->x_zp = x_zp;
+      // Without VNNI the integer kernel is exact only for weights whose K pairs fit int16
+      // (qdq::pairs_fit_int16: qtool's own files) and an implementation with that pair order;
+      // otherwise float32 sums of x - x_zero_point.
       const Tensor& w = c.in(kW);
+      const int8_t* pw = w.data<int8_t>();
+      const bool pairs_only = !has_vnni();
+      fresh->f32 = pairs_only && !(tb ? qdq::pairs_fit_int16(pw, d.N, d.K, 1) : qdq::pairs_fit_int16(pw, 1, d.K, d.N));
+      fresh->x_zp = x_zp;
+      auto make = [&](bool f32) {
+        const dt x_dt = f32 ? dt::f32 : dnnl_type(x.dtype()), w_dt = f32 ? dt::f32 : dt::s8;
+        const dnnl::memory::desc x_md({d.rows, d.K}, x_dt, dnnl::memory::dims{d.K, 1});
+        const dnnl::memory::desc w_any({d.K, d.N}, w_dt, dnnl::memory::format_tag::any);
+        // the int32 accumulators only (exact): bias, scales, rounding and zero point are the
+        // reference's own requantization, so the result does not depend on oneDNN's order of
+        // operations (which differs between its kernels, i.e. with the row count and threads)
+        const dnnl::memory::desc acc_md({d.rows, d.N}, f32 ? dt::f32 : dt::s32, dnnl::memory::dims{d.N, 1});
+        dnnl::primitive_attr attr;
+        if (f32) attr.set_fpmath_mode(dnnl::fpmath_mode::strict);
+        else if (x_zp != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {x_zp});
+        return dnnl::matmul::primitive_desc(dnnl::matmul::desc(x_md, w_any, acc_md), attr, ctx.engine);
+      };
+      dnnl::matmul::primitive_desc pd = make(fresh->f32);
+      if (!fresh->f32 && pairs_only && !qdq::pairs_order_known(pd.impl_info_str(), false)) {
+        fresh->f32 = true;
+        pd = make(true);
+      }
       std::vector<float> wf;
       if (fresh->f32) {  // exact while max|x - x_zp| * max_j sum_k |w[k, j]| < 2^24
         std::vector<double> col(static_cast<size_t>(d.N), 0.0);
-        const int8_t* pw = w.data<int8_t>();
         for (int64_t k = 0; k < d.K; ++k)
           for (int64_t j = 0; j < d.N; ++j) col[j] += std::abs(static_cast<int>(pw[tb ? j * d.K + k : k * d.N + j]));
         const double widest = *std::max_element(col.begin(), col.end());
@@ -190,18 +212,9 @@ bool fast(KernelContext& c) {
         wf.resize(static_cast<size_t>(w.numel()));
         for (int64_t k = 0; k < w.numel(); ++k) wf[k] = static_cast<float>(pw[k]);
       }
-      const dt x_dt = fresh->f32 ? dt::f32 : dnnl_type(x.dtype()), w_dt = fresh->f32 ? dt::f32 : dt::s8;
-      const dnnl::memory::desc x_md({d.rows, d.K}, x_dt, dnnl::memory::dims{d.K, 1});
+      const dt w_dt = fresh->f32 ? dt::f32 : dt::s8;
       const dnnl::memory::desc w_plain({d.K, d.N}, w_dt, tb ? dnnl::memory::dims{1, d.K} : dnnl::memory::dims{d.N, 1});
-      const dnnl::memory::desc w_any({d.K, d.N}, w_dt, dnnl::memory::format_tag::any);
-      // the int32 accumulators only (exact with VNNI): bias, scales, rounding and zero point are the
-      // reference's own requantization, so the result does not depend on oneDNN's order of
-      // operations (which differs between its kernels, i.e. with the row count and threads)
-      const dnnl::memory::desc acc_md({d.rows, d.N}, fresh->f32 ? dt::f32 : dt::s32, dnnl::memory::dims{d.N, 1});
-      dnnl::primitive_attr attr;
-      if (fresh->f32) attr.set_fpmath_mode(dnnl::fpmath_mode::strict);
-      else if (x_zp != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {x_zp});
-      const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(x_md, w_any, acc_md), attr, ctx.engine);
+      const dnnl::memory::desc x_md = pd.src_desc(), acc_md = pd.dst_desc();
       fresh->prim = dnnl::matmul(pd);
       // weights reordered once (constant)
       dnnl::memory plain_w(w_plain, ctx.engine, fresh->f32 ? static_cast<void*>(wf.data()) : const_cast<void*>(w.raw()));

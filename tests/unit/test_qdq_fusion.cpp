@@ -16,8 +16,10 @@ using namespace qtool;
 
 namespace {
 
-// DQ(xq) -> Conv(DQ(wq per channel), DQ(bq)) -> Relu -> Q; also the float Relu output.
-Model qdq_conv_model(DType act, int32_t x_zp, int32_t y_zp, float y_scale) {
+// DQ(xq) -> Conv(DQ(wq per channel), DQ(bq)) -> Relu -> Q; also the float Relu output. Weight
+// codes within [-w_bound, w_bound] (64: every pair fits int16, oneDNN's integer kernel without
+// VNNI too; 127: its float32 path there).
+Model qdq_conv_model(DType act, int32_t x_zp, int32_t y_zp, float y_scale, int w_bound = 127) {
   const std::string t = act == DType::kUInt8 ? "uint8" : "int8";
   const std::string text = "<ir_version: 8, opset_import: [\"\" : 13]>\n g (" + t + "[2,13,7,9] xq) => (" + t +
                            "[2,5,4,5] y, float[2,5,4,5] r) {\n"
@@ -34,7 +36,7 @@ Model qdq_conv_model(DType act, int32_t x_zp, int32_t y_zp, float y_scale) {
   for (int o = 0; o < 5; ++o) bs.data<float>()[o] = xs * ws.data<float>()[o];
   m.set_initializer("xs", Tensor::from<float>({}, {xs}));
   m.set_initializer("xz", Tensor::from<double>({}, {static_cast<double>(x_zp)}).cast(act));
-  m.set_initializer("wq", test::random_tensor_of(DType::kInt8, {5, 13, 3, 3}, 4, -127, 127));
+  m.set_initializer("wq", test::random_tensor_of(DType::kInt8, {5, 13, 3, 3}, 4, -w_bound, w_bound));
   m.set_initializer("ws", ws);
   m.set_initializer("bq", test::random_tensor_of(DType::kInt32, {5}, 5, -3000, 3000));
   m.set_initializer("bs", bs);
@@ -53,9 +55,11 @@ Tensor input_of(DType act, uint32_t seed) {
 // The fused executor (oneDNN int8, cached primitive on the second run) equals the QDQConv
 // reference kernel exactly, and stays within one quantization step of the float QDQ emulation.
 TEST(QdqFusion, IntegerConvEqualsReferenceAndEmulation) {
+  for (int w_bound : {127, 64})
   for (DType act : {DType::kUInt8, DType::kInt8}) {
+    SCOPED_TRACE(std::to_string(w_bound) + " " + dtype_name(act));
     const int32_t x_zp = act == DType::kUInt8 ? 7 : -3, y_zp = act == DType::kUInt8 ? 3 : -5;
-    Model m = qdq_conv_model(act, x_zp, y_zp, 0.05f);
+    Model m = qdq_conv_model(act, x_zp, y_zp, 0.05f, w_bound);
     Tensor xq = input_of(act, 11);
     Executor fused(m);
     ExecutorOptions off;

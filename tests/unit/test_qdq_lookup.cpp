@@ -11,7 +11,6 @@
 
 #include "kernel_test_util.h"
 #include "runtime/executor.h"
-#include "runtime/kernels/qdq_common.h"
 #include "test_util.h"
 
 using namespace qtool;
@@ -116,8 +115,8 @@ TEST(QdqLookup, LookupBetweenIntegerConvolutionsKeepsTheLayout) {
     })");
   m.set_initializer("s1", scalar(0.02f));
   m.set_initializer("z1", code(DType::kUInt8, 128));
-  m.set_initializer("w1q", test::random_tensor_of(DType::kInt8, {16, 16, 3, 3}, 3, -127, 127));
-  m.set_initializer("w2q", test::random_tensor_of(DType::kInt8, {16, 16, 3, 3}, 4, -127, 127));
+  m.set_initializer("w1q", test::random_tensor_of(DType::kInt8, {16, 16, 3, 3}, 3, -64, 64));
+  m.set_initializer("w2q", test::random_tensor_of(DType::kInt8, {16, 16, 3, 3}, 4, -64, 64));
   m.set_initializer("ws", test::random_tensor({16}, 5, 0.002f, 0.01f));
   m.set_initializer("s2", scalar(0.03f));
   m.set_initializer("z2", code(DType::kUInt8, 120));
@@ -134,12 +133,9 @@ TEST(QdqLookup, LookupBetweenIntegerConvolutionsKeepsTheLayout) {
   for (int rep = 0; rep < 2; ++rep) EXPECT_EQ(fused.run(feeds).at("y").to_int64s(), want);
   std::vector<std::string> steps;
   for (const auto& p : fused.profile()) steps.push_back(p.op_type + " " + p.layout);
-  // oneDNN's integer convolution (VNNI) hands on its blocked layout; without VNNI the exact
-  // reference kernels run and every step is plain (runtime/kernels/qdq_common.h).
-  if (qdq::has_vnni())
-    EXPECT_EQ(steps, (std::vector<std::string>{"QDQConv layout out", "QLookup layout in+out", "QDQConv layout in"}));
-  else
-    EXPECT_EQ(steps, (std::vector<std::string>{"QDQConv plain", "QLookup plain", "QDQConv plain"}));
+  // oneDNN's integer convolution hands on its blocked layout (weights within [-64, 64]: exact
+  // without VNNI too, runtime/kernels/qdq_common.h)
+  EXPECT_EQ(steps, (std::vector<std::string>{"QDQConv layout out", "QLookup layout in+out", "QDQConv layout in"}));
 }
 
 // The kernel alone: the VBMI path (64 at a time, then the tail) equals the plain reference for
@@ -274,9 +270,9 @@ TEST(QdqLookup, SqueezeExcitationStaysInTheConvolutionLayout) {
     })");
   m.set_initializer("s1", scalar(0.02f));
   m.set_initializer("z1", code(DType::kUInt8, 128));
-  m.set_initializer("w1q", test::random_tensor_of(DType::kInt8, {16, 16, 3, 3}, 31, -127, 127));
-  m.set_initializer("wfq", test::random_tensor_of(DType::kInt8, {16, 16, 1, 1}, 32, -127, 127));
-  m.set_initializer("w2q", test::random_tensor_of(DType::kInt8, {16, 16, 3, 3}, 33, -127, 127));
+  m.set_initializer("w1q", test::random_tensor_of(DType::kInt8, {16, 16, 3, 3}, 31, -64, 64));
+  m.set_initializer("wfq", test::random_tensor_of(DType::kInt8, {16, 16, 1, 1}, 32, -64, 64));
+  m.set_initializer("w2q", test::random_tensor_of(DType::kInt8, {16, 16, 3, 3}, 33, -64, 64));
   m.set_initializer("ws", test::random_tensor({16}, 34, 0.002f, 0.01f));
   m.set_initializer("s2", scalar(0.03f));
   m.set_initializer("z2", code(DType::kUInt8, 120));
@@ -304,10 +300,6 @@ TEST(QdqLookup, SqueezeExcitationStaysInTheConvolutionLayout) {
   }
   std::map<std::string, std::string> layout;
   for (const auto& p : fused.profile()) layout[p.node + " " + p.op_type] = p.layout;
-  if (!qdq::has_vnni()) {  // the reference integer kernels: nothing leaves the plain layout
-    for (const auto& [step, l] : layout) EXPECT_EQ(l, "plain") << step;
-    return;
-  }
   EXPECT_EQ(layout["c1 QDQConv"], "layout out");
   EXPECT_EQ(layout["d1 DequantizeLinear"], "layout in+out");  // read by the pooling only
   EXPECT_EQ(layout["p GlobalAveragePool"], "layout in");
@@ -359,7 +351,7 @@ TEST(QdqLookup, EightBitLayoutIntoIntegerAddIsComputedPlain) {
     })");
   m.set_initializer("s1", scalar(0.02f));
   m.set_initializer("z1", code(DType::kUInt8, 128));
-  m.set_initializer("wq", test::random_tensor_of(DType::kInt8, {16, 16, 3, 3}, 51, -127, 127));
+  m.set_initializer("wq", test::random_tensor_of(DType::kInt8, {16, 16, 3, 3}, 51, -64, 64));
   m.set_initializer("ws", test::random_tensor({16}, 52, 0.002f, 0.01f));
   m.set_initializer("s2", scalar(0.03f));
   m.set_initializer("z2", code(DType::kUInt8, 60));
@@ -373,7 +365,6 @@ TEST(QdqLookup, EightBitLayoutIntoIntegerAddIsComputedPlain) {
   EXPECT_EQ(fused.run(feeds).at("y").to_int64s(), want);
   std::map<std::string, std::string> layout;
   for (const auto& p : fused.profile()) layout[p.op_type] = p.layout;
-  // The case under test needs oneDNN's integer convolution (VNNI) to hand nhwc codes to the Add;
-  // without VNNI the reference kernel writes plain codes.
-  EXPECT_EQ(layout["QDQConv"], qdq::has_vnni() ? "layout out" : "plain");
+  // the case under test: oneDNN's integer convolution hands nhwc codes to the Add
+  EXPECT_EQ(layout["QDQConv"], "layout out");
 }

@@ -20,7 +20,8 @@ namespace {
 
 // DQ(xq [2,3,K]) -> MatMul(DQ(wq [K,N], per column or per tensor)) -> Q -> y, and
 // DQ(fq [4,K]) -> Gemm<transB=1>(DQ(gq [N,K] per row), DQ(bq int32)) -> g (float output).
-Model qdq_matmul_model(DType act, int32_t x_zp, int32_t y_zp, bool per_column) {
+// Weight codes within [-w_bound, w_bound] (64: oneDNN's integer kernel without VNNI too).
+Model qdq_matmul_model(DType act, int32_t x_zp, int32_t y_zp, bool per_column, int w_bound = 127) {
   const int64_t K = 37, N = 21;
   const std::string t = act == DType::kUInt8 ? "uint8" : "int8";
   const std::string text = "<ir_version: 8, opset_import: [\"\" : 13]>\n g (" + t + "[2,3,37] xq, " + t +
@@ -37,14 +38,14 @@ Model qdq_matmul_model(DType act, int32_t x_zp, int32_t y_zp, bool per_column) {
   const float xs = 0.03f;
   m.set_initializer("xs", Tensor::from<float>({}, {xs}));
   m.set_initializer("xz", Tensor::from<double>({}, {static_cast<double>(x_zp)}).cast(act));
-  m.set_initializer("wq", test::random_tensor_of(DType::kInt8, {K, N}, 4, -127, 127));
+  m.set_initializer("wq", test::random_tensor_of(DType::kInt8, {K, N}, 4, -w_bound, w_bound));
   m.set_initializer("ws", per_column ? test::random_tensor({N}, 3, 0.002f, 0.01f) : Tensor::from<float>({}, {0.006f}));
   m.set_initializer("ys", Tensor::from<float>({}, {0.07f}));
   m.set_initializer("yz", Tensor::from<double>({}, {static_cast<double>(y_zp)}).cast(act));
   const Tensor gs = test::random_tensor({N}, 5, 0.002f, 0.01f);
   Tensor bs(DType::kFloat, {N});
   for (int64_t o = 0; o < N; ++o) bs.data<float>()[o] = xs * gs.data<float>()[o];
-  m.set_initializer("gq", test::random_tensor_of(DType::kInt8, {N, K}, 6, -127, 127));
+  m.set_initializer("gq", test::random_tensor_of(DType::kInt8, {N, K}, 6, -w_bound, w_bound));
   m.set_initializer("gs", gs);
   m.set_initializer("bq", test::random_tensor_of(DType::kInt32, {N}, 7, -3000, 3000));
   m.set_initializer("bs", bs);
@@ -60,10 +61,12 @@ std::map<std::string, Tensor> codes(DType act, uint32_t seed) {
 }  // namespace
 
 TEST(QdqMatMul, IntegerMatMulEqualsReferenceAndEmulation) {
+  for (int w_bound : {127, 64})
   for (DType act : {DType::kUInt8, DType::kInt8})
     for (bool per_column : {true, false}) {
+      SCOPED_TRACE(std::to_string(w_bound) + " " + dtype_name(act) + (per_column ? " per column" : ""));
       const int32_t x_zp = act == DType::kUInt8 ? 131 : -3, y_zp = act == DType::kUInt8 ? 3 : -5;
-      const Model m = qdq_matmul_model(act, x_zp, y_zp, per_column);
+      const Model m = qdq_matmul_model(act, x_zp, y_zp, per_column, w_bound);
       Executor fused(m);
       fused.set_profiling(true);
       ExecutorOptions off;
