@@ -9,8 +9,10 @@
 usage: .venv/bin/python bench/bench.py [--calib-samples 1000]
 """
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -105,6 +107,7 @@ def main():
     if not sd.available():
         raise SystemExit("../shared/data is absent; the benchmark needs the real models")
     work = Path(tempfile.mkdtemp(prefix="qtool_bench_"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # files written here go with the run
     cache = work / "cache"
     rows = []
 

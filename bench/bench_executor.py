@@ -15,8 +15,10 @@ usage: python bench/bench_executor.py [--threads 2] [--seconds 2] [--rounds 3] [
 needs: ninja -C build qtool bench_executor
 """
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -110,6 +112,7 @@ def main():
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     batches = [int(b) for b in a.batches.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="bench_executor_"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)  # files written here go with the run
     print(f"threads {a.threads}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(default)')}, "
           f"median of {a.rounds} alternating runs of ~{a.seconds}s per cell, load average {os.getloadavg()[0]:.1f}, "
           f"onnxruntime {ort.__version__}")

@@ -15,8 +15,10 @@ usage: python bench/bench_gptq.py [--cache /tmp/qtool_bench] [--samples 64] [--m
 This is a benchmark, not a test: it prints numbers and asserts nothing.
 """
 import argparse
+import atexit
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -38,6 +40,7 @@ def main():
     args.cache.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     work = Path(tempfile.mkdtemp(prefix="qtool_bg_"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # files written here go with the run
     names = args.models.split(",")
     models, evals = bq.prepare(args.cache, args.samples, args.eval, names)
     print(f"=== qtool quantize --bits 4 (GPTQ) vs --bits 8: {args.samples} calibration samples, "

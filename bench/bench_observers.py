@@ -16,7 +16,9 @@ usage: python bench/bench_observers.py [--models a,b] [--methods minmax,percenti
 A benchmark, not a test: it prints a table and asserts nothing.
 """
 import argparse
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -134,6 +136,7 @@ def main():
         raise SystemExit("../shared/data is absent (set QTOOL_SHARED)")
     a.cache.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="qtool_obs_"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # files written here go with the run
     names = a.models.split(",")
     cs = cases(a.cache, names)
     methods = [m for m in a.methods.split(",") if m]

@@ -27,8 +27,10 @@ usage: python bench/bench_quantize.py [--cache /tmp/qtool_bench] [--samples 1000
 This is a benchmark, not a test: it prints numbers and asserts nothing.
 """
 import argparse
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -216,6 +218,7 @@ def main():
     args.cache.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     work = Path(tempfile.mkdtemp(prefix="qtool_bq_"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # files written here go with the run
     if args.scaling:
         scaling(args, env, work)
         return

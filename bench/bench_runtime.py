@@ -21,7 +21,9 @@ usage: <venv>/bin/python bench/bench_runtime.py [--runs 50] [--models mnist-12,r
   (needs onnxruntime; OpenVINO columns when the openvino package is installed)
 """
 import argparse
+import atexit
 import logging
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -119,6 +121,7 @@ def main():
     ort.set_default_logger_severity(3)
     ov = rt.ov_available()
     work = Path(tempfile.mkdtemp(prefix="qtool_bench_rt_"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # files written here go with the run
     cache = work / "cache"
     wanted = args.models.split(",")
     print(f"onnxruntime {ort.__version__}; OpenVINO "

@@ -13,7 +13,9 @@ usage: <venv>/bin/python bench/profile_ort_ops.py [--runs 40] [--models mobilene
        [--torch-models DIR]   (QTOOL_BIN, QTOOL_SHARED as for the tests)
 """
 import argparse
+import atexit
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -35,7 +37,9 @@ def profile(paths, x, runs):
         so = ort.SessionOptions()
         so.intra_op_num_threads, so.inter_op_num_threads = rt.THREADS, 1
         so.enable_profiling = True
-        so.profile_file_prefix = tempfile.mkdtemp(prefix="qtool_prof_") + "/p"
+        prof_dir = tempfile.mkdtemp(prefix="qtool_prof_")
+        atexit.register(shutil.rmtree, prof_dir, ignore_errors=True)
+        so.profile_file_prefix = prof_dir + "/p"
         sessions.append(ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"]))
     for i in range(runs + 5):
         for s in sessions:
@@ -67,6 +71,7 @@ def main():
     import onnxruntime as ort
     ort.set_default_logger_severity(3)
     work = Path(tempfile.mkdtemp(prefix="qtool_prof_"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)  # files written here go with the run
     known = {n: (sd.SHARED / rel) for n, rel, _ in br.MODELS}
     known.update({n: p for n, p, _ in br.zoo_models(args.torch_models)})
     for name in args.models.split(","):
