@@ -33,9 +33,9 @@ inline bool has_vnni() {
 // (k, k + 1), k even, into a saturating int16: the convolution's K pairs are input channels
 // (2j, 2j + 1) of one kernel position (blocked weight layouts, 4 input channels innermost), the
 // matmul's consecutive rows of B. With |w_k| + |w_k+1| <= 128 every pair stays within
-// 255 * 128 = 32640 <= 32767 and the int32 accumulators are exact. Only for uint8 sources: oneDNN
-// runs int8 sources (signed input) there with weights halved ("scale_adjust" 0.5), which rounds
-// odd weights. Measured with oneDNN 2.6 on an AVX2 EPYC (jit_uni_int8 / jit_uni_int8_1x1
+// 255 * 128 = 32640 <= 32767 and the int32 accumulators are exact. oneDNN's convolutions run int8
+// sources (signed input) there with weights halved ("scale_adjust" 0.5), which rounds odd weights:
+// QDQConv hands them over as uint8 codes x + 128 (its matmul shifts int8 rows itself, exactly). Measured with oneDNN 2.6 on an AVX2 EPYC (jit_uni_int8 / jit_uni_int8_1x1
 // convolutions, gemm:jit matmul): exact for pair-safe weights, wrong in most outputs otherwise or
 // with odd-aligned pairs; depthwise kernels (one input channel per group) have no pairs.
 // w: int8 [outer, k, inner] (row major); true when every pair (o, 2j..2j+1, i) sums to <= 128 in

@@ -18,8 +18,9 @@
 //   fast: oneDNN's int8 convolution (u8/s8 source, s8 weights reordered once, int32 accumulation,
 //         per-channel output scales, relu / round / +zero point as post-ops so the tie rounding
 //         is that of the reference), on CPUs with VNNI (exact int32 accumulation), and without
-//         VNNI for a uint8 source when no pair of adjacent input channels' weights at one kernel
-//         position sums to more than 128 codes (qdq::pairs_fit_int16: qtool's own files); oneDNN
+//         VNNI when no pair of adjacent input channels' weights at one kernel position sums to
+//         more than 128 codes (qdq::pairs_fit_int16: qtool's own files; an int8 source runs as
+//         uint8 codes x + 128 with zero point + 128); oneDNN
 //         picks the layouts (nhwc / blocked), which pass between layout-aware readers. Otherwise
 //         without VNNI: oneDNN's float32 convolution of the integer values, exact under a bound
 //         checked per shape (fast_exact_f32), plain layouts.
@@ -265,14 +266,17 @@ struct Cache {
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward prim;
   dnnl::memory src_mem;           // the input reordered to the primitive's layout (if needed)
+  bool flip = false;  // int8 source run as uint8 codes x ^ 0x80 = x + 128 (zero point + 128), owned by x_mem
   dnnl::memory w_mem, b_mem;      // weights in the primitive's layout, bias
   dnnl::memory::desc plain_dst;   // plain layout of the output
   DType y_type = DType::kFloat;
   bool unsupported = false;
 };
 
-// pairs_only: a CPU without VNNI, weights checked by qdq::pairs_fit_int16 and a uint8 source;
-// the primitive is used only when its implementation pairs input channels (qdq::pairs_order_known).
+// pairs_only: a CPU without VNNI and weights checked by qdq::pairs_fit_int16; the primitive is
+// used only when its implementation pairs input channels (qdq::pairs_order_known). oneDNN would run
+// an int8 source there with halved weights, so it gets uint8 codes x + 128 with zero point + 128:
+// the same x - x_zero_point, exactly.
 bool fast_int8(KernelContext& c, std::shared_ptr<void>& slot, bool pairs_only) {
   const Tensor& x = c.in(kX);
   const Tensor& w = c.in(kW);
@@ -299,6 +303,9 @@ bool fast_int8(KernelContext& c, std::shared_ptr<void>& slot, bool pairs_only) {
         fresh->x_shape = x.shape();
         fresh->x_md = x_md;
         fresh->unsupported = true;  // until the primitive exists
+        fresh->flip = pairs_only && x.dtype() == DType::kInt8;
+        dnnl::memory::desc in_md = x_md;  // what the primitive reads: x, or x + 128 as uint8
+        if (fresh->flip) in_md.data.data_type = dnnl_u8;
         slot = fresh;
         const DnnlConvDims dd = dnnl_conv_dims(g, w.shape());
         const Shape& wdims = dd.weights;
@@ -309,14 +316,14 @@ bool fast_int8(KernelContext& c, std::shared_ptr<void>& slot, bool pairs_only) {
         const dnnl::memory::desc b_md = c.has(kBias) ? plain_desc({g.cout}, dt::s32) : dnnl::memory::desc();
         dnnl::convolution_forward::desc d(
             dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-            dnnl::memory::desc(dims(x.shape()), dnnl_type(x.dtype()), tag::any),
+            dnnl::memory::desc(dims(x.shape()), fresh->flip ? dt::u8 : dnnl_type(x.dtype()), tag::any),
             dnnl::memory::desc(dims(wdims), dt::s8, tag::any), b_md, dnnl::memory::desc(dims(g.out_shape), y_dt, tag::any),
             dd.strides, dd.dilates, dd.pad_l, dd.pad_r);
         dnnl::primitive_attr attr;
         const auto mult = multipliers(c, g.cout);
         const bool per_channel = c.in(kWScale).numel() > 1;
         attr.set_output_scales(per_channel ? 2 : 0, per_channel ? mult : std::vector<float>{mult[0]});
-        const int32_t x_zp = scalar_int(c, kXZp);
+        const int32_t x_zp = scalar_int(c, kXZp) + (fresh->flip ? 128 : 0);
         if (x_zp != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {x_zp});
         dnnl::post_ops ops;
         if (c.has(kSum)) ops.append_sum(1.f);
@@ -332,7 +339,7 @@ bool fast_int8(KernelContext& c, std::shared_ptr<void>& slot, bool pairs_only) {
         fresh->pd = dnnl::convolution_forward::primitive_desc(d, attr, ctx.engine);
         if (pairs_only && !qdq::pairs_order_known(fresh->pd.impl_info_str(), true)) return false;
         fresh->prim = dnnl::convolution_forward(fresh->pd);
-        if (fresh->pd.src_desc() != x_md) fresh->src_mem = dnnl::memory(fresh->pd.src_desc(), ctx.engine);
+        if (fresh->pd.src_desc() != in_md) fresh->src_mem = dnnl::memory(fresh->pd.src_desc(), ctx.engine);
         // weights reordered once (constant)
         dnnl::memory plain_w(plain_desc(wdims, dt::s8), ctx.engine, const_cast<void*>(w.raw()));
         fresh->w_mem = dnnl::memory(fresh->pd.weights_desc(), ctx.engine);
@@ -344,7 +351,7 @@ bool fast_int8(KernelContext& c, std::shared_ptr<void>& slot, bool pairs_only) {
         ctx.stream.wait();
         fresh->out_shape = g.out_shape;
         fresh->x_layout = x.shared_layout();
-        fresh->x_mem = dnnl::memory(x_md, ctx.engine, nullptr);
+        fresh->x_mem = fresh->flip ? dnnl::memory(in_md, ctx.engine) : dnnl::memory(x_md, ctx.engine, nullptr);
         const auto dst_md = fresh->pd.dst_desc();
         fresh->plain_out = dst_md == fresh->plain_dst;
         if (!fresh->plain_out) fresh->dst_layout = std::make_shared<DnnlLayout>(dst_md);
@@ -357,7 +364,15 @@ bool fast_int8(KernelContext& c, std::shared_ptr<void>& slot, bool pairs_only) {
         cache = fresh.get();
       }
     }
-    cache->x_mem.set_data_handle(const_cast<void*>(x.raw()));
+    if (cache->flip) {  // padding bytes (0) become 128: the zero point, as oneDNN's own padding
+      const auto* in = static_cast<const uint8_t*>(x.raw());
+      auto* out = static_cast<uint8_t*>(cache->x_mem.get_data_handle());
+      const int64_t n = static_cast<int64_t>(cache->x_md.get_size());
+#pragma omp parallel for schedule(static) if (n >= (int64_t{1} << 18))
+      for (int64_t i = 0; i < n; ++i) out[i] = in[i] ^ 0x80;
+    } else {
+      cache->x_mem.set_data_handle(const_cast<void*>(x.raw()));
+    }
     if (cache->src_mem) reorder_into(cache->x_mem, cache->src_mem);
     const bool plain = cache->plain_out;
     Tensor y = plain ? Tensor::uninitialized(cache->y_type, cache->out_shape)
@@ -403,7 +418,7 @@ bool fast(KernelContext& c) {
     slot = fresh;
     route = fresh.get();
   }
-  if (route->pairs_fit && c.in(kX).dtype() == DType::kUInt8 && fast_int8(c, route->int8, true)) return true;
+  if (route->pairs_fit && fast_int8(c, route->int8, true)) return true;
   return fast_exact_f32(c, route->f32);
 }
 

@@ -59,7 +59,8 @@ TEST(QdqPairs, PairsFitInt16ChecksEvenAlignedPairsAlongK) {
 }
 
 // Convolutions at the limit: plain 3x3, 1x1 (oneDNN's 1x1 kernel), odd input channels (the
-// first layer), strides / pads, a grouped convolution and a depthwise one, with a zero point.
+// first layer), strides / pads, a grouped convolution and a depthwise one, with a zero point;
+// uint8 and int8 sources.
 TEST(QdqPairs, ConvolutionAtThePairLimitEqualsTheReference) {
   struct Case {
     int64_t cin, cout, k, group, stride, pad;
@@ -73,19 +74,27 @@ TEST(QdqPairs, ConvolutionAtThePairLimitEqualsTheReference) {
     const int64_t cin_g = t.cin / t.group;
     const Tensor w = weights_at_the_limit({t.cout, cin_g, t.k, t.k}, t.cout, cin_g, t.k * t.k, seed++);
     ASSERT_TRUE(qdq::pairs_fit_int16(w.data<int8_t>(), t.cout, cin_g, t.k * t.k));
-    const Tensor x = codes_near_the_top({2, t.cin, 9, 11}, seed++);
     onnx::NodeProto n = test::make_node("QDQConv", 5, 1, "qtool");
     test::set_attr(n, "pads", std::vector<int64_t>{t.pad, t.pad, t.pad, t.pad});
     test::set_attr(n, "strides", std::vector<int64_t>{t.stride, t.stride});
     test::set_attr(n, "group", t.group);
     // unit scales and a float output: the outputs are the int32 accumulators themselves
     const Tensor ws = Tensor::from<float>({}, {1.f});
-    Tensor zp(DType::kUInt8, {});
-    zp.data<uint8_t>()[0] = static_cast<uint8_t>(t.x_zp);
-    const std::vector<Value> in = {x, Tensor::from<float>({}, {1.f}), zp, w, ws};
-    const Tensor want = test::run_op(n, 1, in, true)[0].tensor();
-    const Tensor got = test::run_op(n, 1, in, false)[0].tensor();
-    EXPECT_EQ(got.to_floats(), want.to_floats()) << "cin " << t.cin << " k " << t.k << " group " << t.group;
+    // uint8 codes near 255, and int8 codes near 127 (run as uint8 x + 128 without VNNI), with the
+    // zero point shifted alike
+    for (DType act : {DType::kUInt8, DType::kInt8}) {
+      const bool u8 = act == DType::kUInt8;
+      const Tensor x = u8 ? codes_near_the_top({2, t.cin, 9, 11}, seed++)
+                          : test::random_tensor_of(act, {2, t.cin, 9, 11}, seed++, 112, 127);
+      Tensor zp(act, {});
+      if (u8) zp.data<uint8_t>()[0] = static_cast<uint8_t>(t.x_zp);
+      else zp.data<int8_t>()[0] = static_cast<int8_t>(t.x_zp - 128);
+      const std::vector<Value> in = {x, Tensor::from<float>({}, {1.f}), zp, w, ws};
+      const Tensor want = test::run_op(n, 1, in, true)[0].tensor();
+      const Tensor got = test::run_op(n, 1, in, false)[0].tensor();
+      EXPECT_EQ(got.to_floats(), want.to_floats())
+          << dtype_name(act) << " cin " << t.cin << " k " << t.k << " group " << t.group;
+    }
   }
 }
 
