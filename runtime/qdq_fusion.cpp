@@ -229,6 +229,7 @@ void CompiledGraph::fuse_qdq() {
   }
   fuse_qdq_matmul(removed);
   fuse_qdq_data_movement(removed);
+  fuse_qdq_add(removed);
   fuse_qdq_lookup(removed);
   // DequantizeLinear steps whose results nobody reads any more
   const std::vector<int> uses = count_reads(removed);
