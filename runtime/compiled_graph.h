@@ -104,7 +104,7 @@ class CompiledGraph {
   // DequantizeLinear -> pointwise op -> QuantizeLinear as a table lookup (runtime/qdq_lookup_fusion.cpp;
   // from fuse_qdq, which then drops the DequantizeLinear steps nobody reads)
   void fuse_qdq_lookup(std::vector<bool>& removed);
-  // Add of two DequantizeLinear results [-> Relu] -> QuantizeLinear as one qtool.QAdd
+  // Add / Mul of two DequantizeLinear results [-> Relu] -> QuantizeLinear as one qtool.QAdd / QMul
   // (runtime/qdq_add_fusion.cpp; from fuse_qdq, before the lookups)
   void fuse_qdq_add(std::vector<bool>& removed);
   // QDQ MatMul / Gemm with constant int8 weights -> qtool.QDQMatMul (runtime/qdq_matmul_fusion.cpp;

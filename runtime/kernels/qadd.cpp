@@ -1,20 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
-// qtool.QAdd (internal op, since 1): what the executor runs for the residual add of a QDQ model
+// qtool.QAdd / qtool.QMul (internal ops, since 1): what the executor runs for the residual add and
+// the squeeze-and-excitation scale of a QDQ model
 //   Add(DequantizeLinear(a), DequantizeLinear(b)) [-> Relu] -> QuantizeLinear
-// with scalar scales and zero points (onnxruntime's QLinearAdd), after the compile-time rewrite in
-// runtime/qdq_add_fusion.cpp (never written to a file).
+//   Mul(DequantizeLinear(a), DequantizeLinear(b)) [-> Relu] -> QuantizeLinear
+// with scalar scales and zero points (onnxruntime's QLinearAdd / QLinearMul), after the
+// compile-time rewrite in runtime/qdq_add_fusion.cpp (never written to a file).
 // Inputs: 0 a, 1 a_scale (float scalar), 2 a_zero_point (a's type), 3 b, 4 b_scale, 5 b_zero_point
 // (a, b: uint8/int8, numpy broadcasting), 6 y_scale (float scalar), 7 y_zero_point (uint8/int8
 // scalar, the output's type). Attribute relu (0/1).
 // Output: per element, the float chain's own arithmetic in float32:
-//   v = float(a - a_zp) * a_scale + float(b - b_zp) * b_scale   (two products, then one sum)
+//   v = float(a - a_zp) * a_scale + float(b - b_zp) * b_scale   (QAdd: two products, then one sum)
+//   v = (float(a - a_zp) * a_scale) * (float(b - b_zp) * b_scale) (QMul)
 //   v = max(v, 0) with relu
 //   y = saturate(round_half_even(v / y_scale) + y_zp)           (a true division, as QuantizeLinear)
 // so it equals DequantizeLinear -> Add -> Relu -> QuantizeLinear bit for bit.
 //   reference: plain loop over the broadcast plan.
 //   fast: the same arithmetic in loops compiled for AVX-512 / AVX2 (picked at load time), split
 //         across the OpenMP threads; layout-aware: same-shaped operands in one dense runtime layout
-//         (integer convolutions' nhwc outputs) give the result in that layout.
+//         (integer convolutions' nhwc outputs), or one such operand and a plain one broadcast into
+//         it (runtime/kernels/layout_broadcast.h), give the result in that layout.
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -23,6 +27,7 @@
 #include "runtime/broadcast.h"
 #include "runtime/dnnl_util.h"
 #include "runtime/kernels/elementwise_common.h"
+#include "runtime/kernels/layout_broadcast.h"
 #include "runtime/kernels/quant_common.h"
 #include "runtime/op_registry.h"
 
@@ -55,7 +60,7 @@ void validate(KernelContext& c) {
 struct Params {
   float sa = 1, sb = 1, sy = 1, lo = 0, hi = 0;  // lo / hi: the output range minus its zero point
   int32_t za = 0, zb = 0, zy = 0;
-  bool relu = false;
+  bool relu = false, mul = false;
 };
 
 Params params(const KernelContext& c) {
@@ -70,6 +75,7 @@ Params params(const KernelContext& c) {
   p.lo = static_cast<float>((u8 ? 0 : -128) - p.zy);
   p.hi = static_cast<float>((u8 ? 255 : 127) - p.zy);
   p.relu = attr_int(c.node, "relu", 0) != 0;
+  p.mul = c.node.op_type() == "QMul";
   return p;
 }
 
@@ -78,30 +84,30 @@ template <typename TA, typename TB>
 QTOOL_EW_INLINE inline int32_t add_one(TA a, TB b, const Params& p) {
   const float da = static_cast<float>(static_cast<int32_t>(a) - p.za) * p.sa;
   const float db = static_cast<float>(static_cast<int32_t>(b) - p.zb) * p.sb;
-  float v = da + db;
+  float v = p.mul ? da * db : da + db;
   if (p.relu) v = v > 0.f ? v : 0.f;
   return round_saturate_f(v / p.sy, p.lo, p.hi, p.zy);
 }
 
-// Parameters copied to locals and the relu test outside the loop: the output bytes may alias
+// Parameters copied to locals and the op / relu tests outside the loop: the output bytes may alias
 // anything, so loads through `p` would be repeated every element and keep the loop scalar.
-template <typename TA, typename TB, typename TY>
-QTOOL_EW_INLINE inline void add_run(const TA* a, const TB* b, int64_t n, const Params& p, TY* y) {
+template <bool kMul, bool kRelu, typename TA, typename TB, typename TY>
+QTOOL_EW_INLINE inline void run_as(const TA* a, const TB* b, int64_t n, const Params& p, TY* y) {
   const float sa = p.sa, sb = p.sb, sy = p.sy, lo = p.lo, hi = p.hi;
   const int32_t za = p.za, zb = p.zb, zy = p.zy;
-  if (p.relu) {
-    for (int64_t i = 0; i < n; ++i) {
-      const float v = static_cast<float>(static_cast<int32_t>(a[i]) - za) * sa +
-                      static_cast<float>(static_cast<int32_t>(b[i]) - zb) * sb;
-      y[i] = static_cast<TY>(round_saturate_f((v > 0.f ? v : 0.f) / sy, lo, hi, zy));
-    }
-  } else {
-    for (int64_t i = 0; i < n; ++i) {
-      const float v = static_cast<float>(static_cast<int32_t>(a[i]) - za) * sa +
-                      static_cast<float>(static_cast<int32_t>(b[i]) - zb) * sb;
-      y[i] = static_cast<TY>(round_saturate_f(v / sy, lo, hi, zy));
-    }
+  for (int64_t i = 0; i < n; ++i) {
+    const float da = static_cast<float>(static_cast<int32_t>(a[i]) - za) * sa;
+    const float db = static_cast<float>(static_cast<int32_t>(b[i]) - zb) * sb;
+    float v = kMul ? da * db : da + db;
+    if (kRelu) v = v > 0.f ? v : 0.f;
+    y[i] = static_cast<TY>(round_saturate_f(v / sy, lo, hi, zy));
   }
+}
+
+template <typename TA, typename TB, typename TY>
+QTOOL_EW_INLINE inline void add_run(const TA* a, const TB* b, int64_t n, const Params& p, TY* y) {
+  if (p.mul) p.relu ? run_as<true, true>(a, b, n, p, y) : run_as<true, false>(a, b, n, p, y);
+  else p.relu ? run_as<false, true>(a, b, n, p, y) : run_as<false, false>(a, b, n, p, y);
 }
 
 // The contiguous same-type loops, cloned for AVX-512 / AVX2 (no-trapping-math lets GCC vectorize
@@ -184,6 +190,12 @@ bool fast(KernelContext& c) {
     c.outputs[0] = c.allow_layout_output ? std::move(y) : to_plain(y);
     return true;
   }
+  LayoutBroadcast v;
+  if (layout_broadcast_views(a, b, &v) && v.big->dtype() == ty) {
+    Tensor y = added(v.a, v.b, p, ty, true).reshaped(v.big->shape()).relabelled(v.big->shared_layout());
+    c.outputs[0] = c.allow_layout_output ? std::move(y) : to_plain(y);
+    return true;
+  }
   c.outputs[0] = added(to_plain(a), to_plain(b), p, ty, true);
   return true;
 }
@@ -192,6 +204,7 @@ bool fast(KernelContext& c) {
 
 void register_qadd_ops(OpRegistry& r) {
   r.add("qtool", "QAdd", {1}, OpDef{reference, fast, validate, /*layout_aware=*/true, /*foldable=*/true});
+  r.add("qtool", "QMul", {1}, OpDef{reference, fast, validate, /*layout_aware=*/true, /*foldable=*/true});
 }
 
 }  // namespace qtool

@@ -25,6 +25,7 @@
 #include "runtime/broadcast.h"
 #include "runtime/dnnl_util.h"
 #include "runtime/kernels/elementwise_common.h"
+#include "runtime/kernels/layout_broadcast.h"
 #include "runtime/op_registry.h"
 
 namespace qtool {
@@ -177,35 +178,13 @@ void reference2(KernelContext& c) {
   c.outputs[0] = looked_up2(to_plain(c.in(0)), to_plain(c.in(1)), to_plain(c.in(2)), false);
 }
 
-// One operand in a dense strided layout (nhwc), the other plain and broadcast into it without
-// expanding it, its axes of extent > 1 in the layout's order (a per-channel [N,C,1,1] scale):
-// both viewed transposed by that order (the plain one's data does not move), the result in the
-// layout. false: not that case.
+// One operand in a dense strided layout (nhwc), the other plain and broadcast into it
+// (runtime/kernels/layout_broadcast.h): the result in the layout. false: not that case.
 bool broadcast_on_layout(KernelContext& c, const Tensor& a, const Tensor& b, const Tensor& table) {
-  const bool a_big = a.layout() != nullptr;
-  const Tensor& big = a_big ? a : b;
-  const Tensor& small = a_big ? b : a;
-  if (small.layout() || big.dtype() != table.dtype() || small.rank() > big.rank()) return false;
-  const std::vector<int> order = layout_axis_order(big);
-  if (order.empty()) return false;
-  Shape aligned(big.rank() - small.rank(), 1);
-  aligned.insert(aligned.end(), small.shape().begin(), small.shape().end());
-  for (int d = 0; d < big.rank(); ++d)
-    if (aligned[d] != 1 && aligned[d] != big.dim(d)) return false;
-  int last = -1;
-  for (int d : order)
-    if (aligned[d] != 1) {
-      if (d < last) return false;
-      last = d;
-    }
-  Shape big_view, small_view;
-  for (int d : order) {
-    big_view.push_back(big.dim(d));
-    small_view.push_back(aligned[d]);
-  }
-  const Tensor bv = big.dense_storage().reshaped(big_view), sv = small.reshaped(small_view);
-  Tensor y = looked_up2(a_big ? bv : sv, a_big ? sv : bv, table, true);
-  y = y.reshaped(big.shape()).relabelled(big.shared_layout());
+  LayoutBroadcast v;
+  if (!layout_broadcast_views(a, b, &v) || v.big->dtype() != table.dtype()) return false;
+  Tensor y = looked_up2(v.a, v.b, table, true);
+  y = y.reshaped(v.big->shape()).relabelled(v.big->shared_layout());
   c.outputs[0] = c.allow_layout_output ? std::move(y) : to_plain(y);
   return true;
 }

@@ -10,23 +10,14 @@
 #include <set>
 
 #include "kernel_test_util.h"
+#include "qdq_test_util.h"
 #include "runtime/executor.h"
 #include "test_util.h"
 
 using namespace qtool;
-
-namespace {
-
-Tensor scalar(float v) { return Tensor::from<float>({}, {v}); }
-Tensor code(DType t, int v) { return Tensor::from<double>({}, {static_cast<double>(v)}).cast(t); }
-
-std::map<std::string, int> step_types(const Executor& e) {
-  std::map<std::string, int> n;
-  for (const auto& p : e.profile()) ++n[p.op_type];
-  return n;
-}
-
-}  // namespace
+using test::code;
+using test::scalar;
+using test::step_types;
 
 TEST(QdqLookup, PointwiseChainsBecomeTablesEqualToTheFloatChain) {
   Model m = test::parse_model(R"(<ir_version: 8, opset_import: ["" : 14]>
@@ -125,9 +116,7 @@ TEST(QdqLookup, LookupBetweenIntegerConvolutionsKeepsTheLayout) {
   m.set_initializer("s4", scalar(0.01f));
   m.set_initializer("z4", code(DType::kUInt8, 10));
   const TensorMap feeds{{"xq", test::random_tensor_of(DType::kUInt8, {1, 16, 12, 12}, 6, 0, 255)}};
-  ExecutorOptions plain;
-  plain.layouts = false;
-  const auto want = Executor(m, plain).run(feeds).at("y").to_int64s();
+  const auto want = test::codes_without_layouts(m, feeds, "y");
   Executor fused(m);
   fused.set_profiling(true);
   for (int rep = 0; rep < 2; ++rep) EXPECT_EQ(fused.run(feeds).at("y").to_int64s(), want);
@@ -156,13 +145,14 @@ TEST(QdqLookup, KernelFastEqualsReference) {
   EXPECT_THROW(test::run_op(n, 1, {Tensor(DType::kUInt8, {4}), Tensor(DType::kUInt8, {255})}, false), InputError);
 }
 
-// Two quantized operands (a squeeze-and-excitation scale, a residual Add): one QLookup2 step
-// with a 256 x 256 table, numpy broadcasting included; SiLU written as x -> Sigmoid -> Mul(x, .)
-// composes into one QLookup of x. All equal to the float chain exactly.
+// Two quantized operands: a squeeze-and-excitation scale and a residual Add compute on the codes
+// (QMul, QAdd: runtime/qdq_add_fusion.cpp), other binary ops (Sub, broadcast) become one QLookup2
+// step with a 256 x 256 table; SiLU written as x -> Sigmoid -> Mul(x, .) composes into one QLookup
+// of x. All equal to the float chain exactly.
 TEST(QdqLookup, TwoOperandChainsAndSiluCompose) {
   Model m = test::parse_model(R"(<ir_version: 8, opset_import: ["" : 13]>
     g (uint8[2,8,5,6] aq, int8[2,8,1,1] sq, uint8[2,8,5,6] rq)
-      => (uint8[2,8,5,6] se, int8[2,8,5,6] res, uint8[2,8,5,6] silu) {
+      => (uint8[2,8,5,6] se, int8[2,8,5,6] res, uint8[2,8,5,6] silu, int8[2,8,5,6] dif) {
       a = DequantizeLinear(aq, as, az)
       s = DequantizeLinear(sq, ss, sz)
       m = Mul(a, s)
@@ -170,6 +160,8 @@ TEST(QdqLookup, TwoOperandChainsAndSiluCompose) {
       r = DequantizeLinear(rq, rs, rz)
       ad = Add(r, a)
       res = QuantizeLinear(ad, ds, dz)
+      sb = Sub(a, s)
+      dif = QuantizeLinear(sb, ds, dz)
       sg = Sigmoid(a)
       sgq = QuantizeLinear(sg, gs, gz)
       sgd = DequantizeLinear(sgq, gs, gz)
@@ -200,16 +192,17 @@ TEST(QdqLookup, TwoOperandChainsAndSiluCompose) {
   fused.set_profiling(true);
   for (int rep = 0; rep < 2; ++rep) {
     const auto got = fused.run(feeds);
-    for (const char* out : {"se", "res", "silu"}) {
+    for (const char* out : {"se", "res", "silu", "dif"}) {
       ASSERT_EQ(got.at(out).dtype(), want.at(out).dtype()) << out;
       EXPECT_EQ(got.at(out).to_int64s(), want.at(out).to_int64s()) << out;
     }
   }
   auto types = step_types(fused);
-  EXPECT_EQ(types["QLookup2"], 1);  // se
-  EXPECT_EQ(types["QAdd"], 1);      // res: quantized residual adds compute instead (qadd.cpp)
-  EXPECT_EQ(types["QLookup"], 1);   // silu: the sigmoid's table composed into the Mul's
-  EXPECT_EQ(types.size(), 3u);      // nothing else runs: no DequantizeLinear, Sigmoid, Mul, Add
+  EXPECT_EQ(types["QMul"], 1);      // se
+  EXPECT_EQ(types["QAdd"], 1);      // res
+  EXPECT_EQ(types["QLookup2"], 1);  // dif
+  EXPECT_EQ(types["QLookup"], 1);  // silu: the sigmoid's table composed into the Mul's
+  EXPECT_EQ(types.size(), 4u);  // nothing else runs: no DequantizeLinear, Sigmoid, Mul, Add, Sub
   const auto se = want.at("se").to_int64s();
   EXPECT_GT(std::set<int64_t>(se.begin(), se.end()).size(), 40u);  // the table is not degenerate
 }
@@ -284,9 +277,7 @@ TEST(QdqLookup, SqueezeExcitationStaysInTheConvolutionLayout) {
   m.set_initializer("s5", scalar(0.001f));
   m.set_initializer("z5", code(DType::kUInt8, 100));
   const TensorMap feeds{{"xq", test::random_tensor_of(DType::kUInt8, {1, 16, 10, 10}, 35, 0, 255)}};
-  ExecutorOptions plain;
-  plain.layouts = false;
-  const auto want = Executor(m, plain).run(feeds).at("y").to_int64s();
+  const auto want = test::codes_without_layouts(m, feeds, "y");
   Executor fused(m);
   fused.set_profiling(true);
   for (int rep = 0; rep < 2; ++rep) {
@@ -304,7 +295,7 @@ TEST(QdqLookup, SqueezeExcitationStaysInTheConvolutionLayout) {
   EXPECT_EQ(layout["c1 QDQConv"], "layout out");
   EXPECT_EQ(layout["d1 DequantizeLinear"], "layout in+out");  // read by the pooling only
   EXPECT_EQ(layout["p GlobalAveragePool"], "layout in");
-  EXPECT_EQ(layout["m QLookup2"], "layout in+out");          // q1 in nhwc against the plain scale
+  EXPECT_EQ(layout["m QMul"], "layout in+out");              // q1 in nhwc against the plain scale
   EXPECT_EQ(layout["c2 QDQConv"], "layout in");
 }
 
@@ -358,9 +349,7 @@ TEST(QdqLookup, EightBitLayoutIntoIntegerAddIsComputedPlain) {
   m.set_initializer("z2", code(DType::kUInt8, 60));
   const TensorMap feeds{{"xq", test::random_tensor_of(DType::kUInt8, {1, 16, 6, 6}, 53, 0, 255)},
                         {"other", test::random_tensor_of(DType::kUInt8, {1, 16, 6, 6}, 54, 0, 40)}};
-  ExecutorOptions plain;
-  plain.layouts = false;
-  const auto want = Executor(m, plain).run(feeds).at("y").to_int64s();
+  const auto want = test::codes_without_layouts(m, feeds, "y");
   Executor fused(m);
   fused.set_profiling(true);
   EXPECT_EQ(fused.run(feeds).at("y").to_int64s(), want);
