@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // core/float_scan: the vectorised scans calibration runs over every activation, against plain loops,
-// for every length up to a few vector widths (the AVX-512 path's tails) and with NaN / inf anywhere.
+// for every length up to a few vector widths (the AVX-512 and AVX2 paths' tails) and with NaN / inf anywhere.
 #include <gtest/gtest.h>
 
 #include <algorithm>
