@@ -13,6 +13,13 @@
 
 namespace qtool {
 
+// Same-shaped operands of one type in one dense runtime layout: a pointwise op can run on their
+// dense storage and give its result in that layout.
+inline bool one_dense_layout(const Tensor& a, const Tensor& b) {
+  return a.layout() && b.layout() && a.has_dense_layout() && a.shape() == b.shape() && a.dtype() == b.dtype() &&
+         desc_of(a) == desc_of(b);
+}
+
 struct LayoutBroadcast {
   Tensor a, b;                // the operands' views, in the order given
   const Tensor* big = nullptr;  // the operand whose layout the result takes

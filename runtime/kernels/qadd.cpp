@@ -79,25 +79,17 @@ Params params(const KernelContext& c) {
   return p;
 }
 
-// One element, the chain's arithmetic (see the file comment).
-template <typename TA, typename TB>
-QTOOL_EW_INLINE inline int32_t add_one(TA a, TB b, const Params& p) {
-  const float da = static_cast<float>(static_cast<int32_t>(a) - p.za) * p.sa;
-  const float db = static_cast<float>(static_cast<int32_t>(b) - p.zb) * p.sb;
-  float v = p.mul ? da * db : da + db;
-  if (p.relu) v = v > 0.f ? v : 0.f;
-  return round_saturate_f(v / p.sy, p.lo, p.hi, p.zy);
-}
-
-// Parameters copied to locals and the op / relu tests outside the loop: the output bytes may alias
-// anything, so loads through `p` would be repeated every element and keep the loop scalar.
+// The chain's arithmetic (see the file comment) over n elements a[i * as], b[i * bs]. Parameters
+// copied to locals and the op / relu tests outside the loop: the output bytes may alias anything,
+// so loads through `p` would be repeated every element and keep the loop scalar.
 template <bool kMul, bool kRelu, typename TA, typename TB, typename TY>
-QTOOL_EW_INLINE inline void run_as(const TA* a, const TB* b, int64_t n, const Params& p, TY* y) {
+QTOOL_EW_INLINE inline void run_as(const TA* a, int64_t as, const TB* b, int64_t bs, int64_t n, const Params& p,
+                                   TY* y) {
   const float sa = p.sa, sb = p.sb, sy = p.sy, lo = p.lo, hi = p.hi;
   const int32_t za = p.za, zb = p.zb, zy = p.zy;
   for (int64_t i = 0; i < n; ++i) {
-    const float da = static_cast<float>(static_cast<int32_t>(a[i]) - za) * sa;
-    const float db = static_cast<float>(static_cast<int32_t>(b[i]) - zb) * sb;
+    const float da = static_cast<float>(static_cast<int32_t>(a[i * as]) - za) * sa;
+    const float db = static_cast<float>(static_cast<int32_t>(b[i * bs]) - zb) * sb;
     float v = kMul ? da * db : da + db;
     if (kRelu) v = v > 0.f ? v : 0.f;
     y[i] = static_cast<TY>(round_saturate_f(v / sy, lo, hi, zy));
@@ -105,9 +97,10 @@ QTOOL_EW_INLINE inline void run_as(const TA* a, const TB* b, int64_t n, const Pa
 }
 
 template <typename TA, typename TB, typename TY>
-QTOOL_EW_INLINE inline void add_run(const TA* a, const TB* b, int64_t n, const Params& p, TY* y) {
-  if (p.mul) p.relu ? run_as<true, true>(a, b, n, p, y) : run_as<true, false>(a, b, n, p, y);
-  else p.relu ? run_as<false, true>(a, b, n, p, y) : run_as<false, false>(a, b, n, p, y);
+QTOOL_EW_INLINE inline void add_run(const TA* a, int64_t as, const TB* b, int64_t bs, int64_t n, const Params& p,
+                                    TY* y) {
+  if (p.mul) p.relu ? run_as<true, true>(a, as, b, bs, n, p, y) : run_as<true, false>(a, as, b, bs, n, p, y);
+  else p.relu ? run_as<false, true>(a, as, b, bs, n, p, y) : run_as<false, false>(a, as, b, bs, n, p, y);
 }
 
 // The contiguous same-type loops, cloned for AVX-512 / AVX2 (no-trapping-math lets GCC vectorize
@@ -116,7 +109,7 @@ QTOOL_EW_INLINE inline void add_run(const TA* a, const TB* b, int64_t n, const P
 #define QTOOL_QADD_RUN(NAME, TA, TB, TY)                                                                   \
   __attribute__((target_clones("avx512f", "avx2", "default"), optimize("no-trapping-math", "fp-contract=off"))) void NAME( \
       const TA* a, const TB* b, int64_t n, const Params& p, TY* y) {                                   \
-    add_run(a, b, n, p, y);                                                                             \
+    add_run(a, 1, b, 1, n, p, y);                                                                       \
   }
 QTOOL_QADD_RUN(add_u8u8u8, uint8_t, uint8_t, uint8_t)
 QTOOL_QADD_RUN(add_s8s8s8, int8_t, int8_t, int8_t)
@@ -141,7 +134,7 @@ Tensor added(const Tensor& a, const Tensor& b, const Params& p, DType ty, bool f
         if constexpr (std::is_same_v<TA, int8_t> && std::is_same_v<TB, int8_t> && std::is_same_v<TY, int8_t>)
           return add_s8s8s8(ra, rb, n, p, ry);
       }
-      for (int64_t j = 0; j < n; ++j) ry[j] = static_cast<TY>(add_one(ra[j * sa], rb[j * sb], p));
+      add_run(ra, sa, rb, sb, n, p, ry);
     };
     const int64_t rows = plan.rows();
     if (rows == 1 && fast) {  // one long row (same shapes): split it
@@ -184,8 +177,7 @@ bool fast(KernelContext& c) {
   const Params p = params(c);
   // same-shaped operands of one dense layout: the result in that layout (padding bytes compute a
   // value nobody reads)
-  if (a.layout() && b.layout() && a.has_dense_layout() && a.shape() == b.shape() && a.dtype() == b.dtype() &&
-      a.dtype() == ty && desc_of(a) == desc_of(b)) {
+  if (one_dense_layout(a, b) && a.dtype() == ty) {
     Tensor y = added(a.dense_storage(), b.dense_storage(), p, ty, true).relabelled(a.shared_layout());
     c.outputs[0] = c.allow_layout_output ? std::move(y) : to_plain(y);
     return true;

@@ -222,8 +222,7 @@ bool fast2(KernelContext& c) {
   const Tensor& a = c.in(0);
   const Tensor& b = c.in(1);
   const Tensor& table = c.in(2);
-  if (a.layout() && b.layout() && a.has_dense_layout() && a.shape() == b.shape() && a.dtype() == b.dtype() &&
-      a.dtype() == table.dtype() && desc_of(a) == desc_of(b)) {
+  if (one_dense_layout(a, b) && a.dtype() == table.dtype()) {
     Tensor y = looked_up2(a.dense_storage(), b.dense_storage(), table, true).relabelled(a.shared_layout());
     c.outputs[0] = c.allow_layout_output ? std::move(y) : to_plain(y);
     return true;
