@@ -239,7 +239,10 @@ TEST(ReduceNormFast, SoftmaxMatchesReference) {
   uint32_t seed = 11;
   for (const char* op : {"Softmax", "LogSoftmax"})
     for (int opset : {11, 13})
-      for (const Shape& s : {Shape{13, 127}, Shape{2, 3, 13}, Shape{1, 1}, Shape{3, 1, 5, 7}})
+      // The last four cross the fast kernel's work units (rows of 13 and of 5000, 40 x 1000 on
+      // threads, strips of 102 columns of 600) on every axis.
+      for (const Shape& s : {Shape{13, 127}, Shape{2, 3, 13}, Shape{1, 1}, Shape{3, 1, 5, 7}, Shape{700, 13},
+                             Shape{3, 5000}, Shape{40, 1000}, Shape{2, 40, 600}})
         for (int64_t axis = -static_cast<int64_t>(s.size()); axis < static_cast<int64_t>(s.size()); ++axis) {
           auto n = make_node(op, 1, 1);
           set_attr(n, "axis", axis);
@@ -252,18 +255,29 @@ TEST(ReduceNormFast, SoftmaxMatchesReference) {
 TEST(ReduceNormFast, SoftmaxNonFiniteRowsMatchReference) {
   // -inf masks an element; NaN / +inf make the whole row NaN (numpy, onnxruntime).
   Tensor x = f32({4, 4}, {-INFINITY, 0, 1, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, INFINITY, 0, 1, 2, NAN, 0, 1, 2});
-  for (const char* op : {"Softmax", "LogSoftmax"}) {
-    Tensor y = run_op(make_node(op, 1, 1), 13, {x}, false)[0].tensor();
-    const auto v = y.to_doubles();
-    EXPECT_EQ(v[0], std::string(op) == "Softmax" ? 0.0 : -INFINITY) << op;
-    for (int i = 4; i < 16; ++i) EXPECT_TRUE(std::isnan(v[i])) << op << " at " << i;
-    const auto r = ref0(make_node(op, 1, 1), 13, {x}).to_doubles();
-    for (int i = 0; i < 16; ++i) {
-      if (std::isnan(r[i])) EXPECT_TRUE(std::isnan(v[i])) << op << " at " << i;
-      else if (std::isinf(r[i])) EXPECT_EQ(v[i], r[i]) << op << " at " << i;
-      else EXPECT_NEAR(v[i], r[i], 1e-6) << op << " at " << i;
-    }
-  }
+  // A row of -inf masks only (any op): NaN. Column-wise (axis 0) the -inf entries of columns 0 and
+  // 3 still give 0 / -inf next to finite values; a -inf mask without NaN / +inf takes the fast kernel.
+  Tensor masked = f32({3, 4}, {-INFINITY, 0, 1, -INFINITY, 2, -INFINITY, 3, 0.5f, -1, 4, -INFINITY, 7});
+  for (const char* op : {"Softmax", "LogSoftmax"})
+    for (int64_t axis : {-1, 0})
+      for (const Tensor* in : {&x, &masked}) {
+        auto node = make_node(op, 1, 1);
+        set_attr(node, "axis", axis);
+        SCOPED_TRACE(std::string(op) + " axis " + std::to_string(axis) + " input " + shape_str(in->shape()));
+        const auto v = run_op(node, 13, {*in}, false)[0].tensor().to_doubles();
+        if (in == &x && axis == -1) {
+          EXPECT_EQ(v[0], std::string(op) == "Softmax" ? 0.0 : -INFINITY);
+          for (int i = 4; i < 16; ++i) EXPECT_TRUE(std::isnan(v[i])) << "at " << i;
+        }
+        if (in == &masked) EXPECT_EQ(v[0], std::string(op) == "Softmax" ? 0.0 : -INFINITY);
+        const auto r = ref0(node, 13, {*in}).to_doubles();
+        ASSERT_EQ(v.size(), r.size());
+        for (size_t i = 0; i < r.size(); ++i) {
+          if (std::isnan(r[i])) EXPECT_TRUE(std::isnan(v[i])) << "at " << i;
+          else if (std::isinf(r[i])) EXPECT_EQ(v[i], r[i]) << "at " << i;
+          else EXPECT_NEAR(v[i], r[i], 1e-6) << "at " << i;
+        }
+      }
 }
 
 TEST(ReduceNorm, SoftmaxCoercesTo2DBefore13) {
