@@ -172,9 +172,18 @@ void copy_view_typed(const uint8_t* src, uint8_t* dst, const Shape& shape, const
     });
     return;
   }
+  const size_t row_bytes = static_cast<size_t>(len * es);
+  if (s_last == 1 && r >= 2) {  // contiguous rows: the last two dimensions as runs
+    std::vector<int64_t> ext(shape.begin(), shape.end() - 2), ss(st.begin(), st.end() - 2),
+        ds(ost.begin(), ost.end() - 2);
+    const int64_t rows = shape[r - 2], s_step = st[r - 2] * es, d_step = ost[r - 2] * es;
+    for_each_index(ext, ss, ds, [&](int64_t so, int64_t dof) {
+      copy_runs(src + so * es, s_step, dst + dof * es, d_step, rows, row_bytes);
+    });
+    return;
+  }
   std::vector<int64_t> ext(shape.begin(), shape.end() - 1), ss(st.begin(), st.end() - 1),
       ds(ost.begin(), ost.end() - 1);
-  const size_t row_bytes = static_cast<size_t>(len * es);
   for_each_index(ext, ss, ds, [&](int64_t so, int64_t dof) {
     const uint8_t* s = src + so * es;
     uint8_t* d = dst + dof * es;
@@ -337,12 +346,13 @@ void concat_run(KernelContext& c) {
       const Tensor& t = c.in(i);
       const int64_t row = t.dim(axis) * inner;
       const uint8_t* src = bytes(t);
-      for (int64_t o = 0; o < outer; ++o) {
-        uint8_t* d = dst + (o * out_row + col) * static_cast<int64_t>(es);
-        const uint8_t* s = src + o * row * static_cast<int64_t>(es);
-        if (kFast) {
-          std::memcpy(d, s, static_cast<size_t>(row) * es);
-        } else {
+      const int64_t ies = static_cast<int64_t>(es);
+      if (kFast) {
+        copy_runs(src, row * ies, dst + col * ies, out_row * ies, outer, static_cast<size_t>(row) * es);
+      } else {
+        for (int64_t o = 0; o < outer; ++o) {
+          uint8_t* d = dst + (o * out_row + col) * ies;
+          const uint8_t* s = src + o * row * ies;
           for (int64_t j = 0; j < row; ++j) std::memcpy(d + j * es, s + j * es, es);
         }
       }

@@ -185,6 +185,23 @@ TEST(DataMovementConcat, FastMatchesReferenceAndValues) {
   EXPECT_THROW(run1(m, 11, {iota_f32({2, 1}), i64({2, 1}, {1, 2})}), InputError);
 }
 
+// Runs of 1..64 bytes along the last axis (copy_runs: fixed-size moves for 1, 2, 4, 8, 12, 16, 24
+// and 32 bytes, memcpy otherwise), as in a detection head's [1, 4420, 2] + [1, 4420, 2] scores.
+TEST(DataMovementConcat, ShortRunsMatchReference) {
+  auto cat = make_node("Concat", 2, 1);
+  set_attr(cat, "axis", int64_t{-1});
+  auto slice = make_node("Slice", 4, 1);
+  uint32_t seed = 40;
+  for (DType dt : {DType::kUInt8, DType::kFloat16, DType::kFloat, DType::kDouble})
+    for (int64_t k : {1, 2, 3, 4, 5, 6, 8}) {
+      SCOPED_TRACE(dtype_name(dt) + " last extent " + std::to_string(k));
+      const auto a = random_of(dt, {2, 37, k}, seed++), b = random_of(dt, {2, 37, k + 1}, seed++);
+      expect_fast_equals_reference(cat, 13, {a, b});
+      expect_fast_equals_reference(slice, 13, {b, i64v({1}), i64v({k + 1}), i64v({-1})});
+      expect_fast_equals_reference(slice, 13, {b, i64v({0, 1}), i64v({20, k + 1}), i64v({1, 2})});
+    }
+}
+
 TEST(DataMovementSplit, VersionsAndUnevenLastChunk) {
   auto n18 = make_node("Split", 1, 3);
   set_attr(n18, "num_outputs", int64_t{3});
