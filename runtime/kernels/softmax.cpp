@@ -16,11 +16,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
+#include "core/parallel.h"
 #include "runtime/dnnl_util.h"
-#include "runtime/kernels/elementwise_common.h"
 #include "runtime/kernels/reduce_util.h"
 #include "runtime/op_registry.h"
 
@@ -108,7 +109,7 @@ void softmax_run(KernelContext& c) {
 }
 
 // Float32 (log)softmax along n of [outer, n, inner], in float, in three passes: d = x - max
-// (per row), e = exp(d) (oneDNN's vectorized exp over the whole tensor), then y = e / sum(e) or
+// (per row), e = exp(d) (oneDNN's vectorized exp over the whole tensor, one primitive per step), then y = e / sum(e) or
 // d - log(sum(e)). The rows are cut into units of about kUnit floats spread over OpenMP threads:
 // runs of whole rows when inner == 1 (small n, e.g. UltraFace's 4420 rows of 2 scores, pays no
 // per-row call), else column strips of each [n, inner] block (a softmax over the 21 channels of a
@@ -149,7 +150,38 @@ void for_each_unit(const Geometry& g, const Units& u, F&& f) {
   }
 }
 
-void softmax_f32(const float* x, float* y, const Geometry& g, bool log_softmax) {
+// oneDNN's exp over n floats, the primitive kept in the step's state (made again when n changes):
+// made per call it cost ~6 us, more than a small attention softmax takes.
+struct ExpCache {
+  int64_t n = -1;
+  bool serial = false;  // made inside a SerialScope (core/parallel.h)
+  dnnl::memory::desc md;
+  dnnl::eltwise_forward prim;
+};
+
+void exp_f32(const float* x, float* y, int64_t n, std::shared_ptr<void>* state) {
+  std::shared_ptr<void> local;
+  auto& slot = state ? *state : local;
+  auto* cache = static_cast<ExpCache*>(slot.get());
+  auto& dc = DnnlContext::get();
+  const bool serial = SerialScope::small(16.0 * static_cast<double>(n));
+  if (!cache || cache->n != n || cache->serial != serial) {
+    auto fresh = std::make_shared<ExpCache>();
+    fresh->n = n;
+    fresh->serial = serial;
+    fresh->md = dnnl::memory::desc({n}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::x);
+    const dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_exp, fresh->md,
+                                        0.f, 0.f);
+    fresh->prim = dnnl::eltwise_forward(dnnl::eltwise_forward::primitive_desc(d, dc.engine));
+    slot = fresh;
+    cache = fresh.get();
+  }
+  dnnl::memory src(cache->md, dc.engine, const_cast<float*>(x)), dst(cache->md, dc.engine, y);
+  cache->prim.execute(dc.stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+  dc.stream.wait();
+}
+
+void softmax_f32(const float* x, float* y, const Geometry& g, bool log_softmax, std::shared_ptr<void>* state) {
   using Arr = Eigen::Map<Eigen::ArrayXXf, 0, Eigen::OuterStride<>>;
   using CArr = Eigen::Map<const Eigen::ArrayXXf, 0, Eigen::OuterStride<>>;
   const Units u = units_of(g);
@@ -181,7 +213,7 @@ void softmax_f32(const float* x, float* y, const Geometry& g, bool log_softmax) 
   });
   std::vector<float> e_buf(log_softmax ? static_cast<size_t>(numel) : 0);
   float* e = log_softmax ? e_buf.data() : y;
-  ew::dnnl_eltwise_f32(y, e, numel, static_cast<int>(dnnl::algorithm::eltwise_exp), 0.f, 0.f);
+  exp_f32(y, e, numel, state);
   for_each_unit(g, u, [&](int64_t off, int64_t w) {
     if (short_rows) {
       for (int64_t r = 0; r < w; ++r) {
@@ -219,7 +251,8 @@ bool softmax_fast(KernelContext& c) {
   if (!(Eigen::Map<const Eigen::ArrayXf>(x.data<float>(), x.numel()) < INFINITY).all()) return false;
   const Geometry g = geometry(c, x);
   Tensor y = Tensor::uninitialized(DType::kFloat, x.shape());
-  softmax_f32(x.data<float>(), y.data<float>(), g, M == Mode::kLogSoftmax);
+  const SerialScope serial(16.0 * static_cast<double>(x.numel()));  // ~16 operations per element (exp)
+  softmax_f32(x.data<float>(), y.data<float>(), g, M == Mode::kLogSoftmax, c.state);
   c.outputs[0] = std::move(y);
   return true;
 }
