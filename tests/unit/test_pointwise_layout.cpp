@@ -2,9 +2,9 @@
 // Pointwise ops on runtime layouts (OpDef::pointwise): between convolutions, Add / Sigmoid / Mul /
 // Clip / HardSwish run on the convolutions' dense blocked tensors instead of reordering them to
 // NCHW and back. Results must equal the plain executor and the reference kernels. Add / Sub /
-// Mul / Div with a broadcast per-channel operand keep the layout too (oneDNN binary), except Sub /
-// Div whose layout operand comes second (plain copies). Hooks with any_layout and calibration read
-// those tensors without reordering them.
+// Mul / Div with a broadcast per-channel operand keep the layout too (oneDNN binary, or qtool's loop
+// for channel-blocked layouts), except Sub / Div whose layout operand comes second (plain copies).
+// Hooks with any_layout and calibration read those tensors without reordering them.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -12,6 +12,8 @@
 
 #include "calib/calibrate.h"
 #include "calib/dataset.h"
+#include "kernel_test_util.h"
+#include "runtime/dnnl_util.h"
 #include "runtime/executor.h"
 #include "test_util.h"
 
@@ -140,4 +142,51 @@ TEST(PointwiseLayout, CalibrationReadsBlockedActivationsAndNamesTheBadSample) {
     EXPECT_NE(msg.find("'sq'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("sample 21 "), std::string::npos) << msg;
   }
+}
+
+// A plain tensor copied into oneDNN's channel-blocked format `t` (nChw8c / nChw16c and the 1-D and
+// 3-D versions), as a convolution writes it on AVX2 CPUs.
+Tensor blocked(const Tensor& plain, dnnl::memory::format_tag t) {
+  const dnnl::memory::desc md(dnnl::memory::dims(plain.shape().begin(), plain.shape().end()),
+                              dnnl::memory::data_type::f32, t);
+  Tensor y = make_dnnl_tensor(plain.shape(), md);
+  reorder_into(wrap(plain_desc(plain.shape()), plain), wrap(md, y));
+  DnnlContext::get().stream.wait();
+  return y;
+}
+
+// oneDNN 2.6 has no jit binary kernel for a channel-blocked operand and a per-channel one (it ran
+// its reference kernel, 7 ms per DenseNet-121 batch norm); the executor's own loop must give the
+// plain reference's values exactly, for every broadcast it takes, and decline the others (padded
+// blocks, broadcasts along a spatial axis), which then run on plain copies.
+TEST(PointwiseLayout, ChannelBlockedWithPerChannelOperandEqualsReference) {
+  using tag = dnnl::memory::format_tag;
+  struct Case {
+    Shape big, small;
+    tag t;
+  };
+  const Case cases[] = {
+      {{2, 16, 5, 7}, {16, 1, 1}, tag::aBcd8b},     {{2, 32, 3, 4}, {1, 32, 1, 1}, tag::aBcd16b},
+      {{3, 24, 4, 5}, {3, 24, 1, 1}, tag::aBcd8b},  {{2, 16, 6}, {16, 1}, tag::aBc8b},
+      {{1, 16, 2, 3, 4}, {16, 1, 1, 1}, tag::aBcde16b}, {{2, 16, 5, 7}, {1}, tag::aBcd8b},
+      {{2, 16, 5, 7}, {}, tag::aBcd16b},
+      // declined: a padded block (12 of 16 channels), a spatial broadcast
+      {{2, 12, 5, 7}, {12, 1, 1}, tag::aBcd16b},    {{2, 16, 5, 7}, {1, 1, 5, 7}, tag::aBcd8b}};
+  uint32_t seed = 90;
+  for (const Case& k : cases)
+    for (const char* op : {"Add", "Sub", "Mul", "Div"})
+      for (bool big_first : {true, false}) {
+        SCOPED_TRACE(std::string(op) + " " + shape_str(k.big) + " x " + shape_str(k.small) +
+                     (big_first ? "" : " (small first)"));
+        const Tensor big = test::random_tensor(k.big, seed++, -3.f, 3.f);
+        const Tensor small = test::random_tensor(k.small, seed++, 0.5f, 2.f);
+        const auto n = test::make_node(op, 2, 1);
+        const std::vector<Value> plain_in = big_first ? std::vector<Value>{big, small} : std::vector<Value>{small, big};
+        const Tensor bb = blocked(big, k.t);
+        const std::vector<Value> layout_in = big_first ? std::vector<Value>{bb, small} : std::vector<Value>{small, bb};
+        const Tensor want = test::run_op(n, 14, plain_in, true)[0].tensor();
+        const Tensor got = test::run_op(n, 14, layout_in, false)[0].tensor();
+        ASSERT_EQ(got.layout(), nullptr);  // run_node asks for plain outputs
+        EXPECT_EQ(got.to_floats(), want.to_floats());
+      }
 }
