@@ -226,7 +226,7 @@ void CompiledGraph::compile(const onnx::GraphProto& g, const std::set<std::strin
       }
     }
     for (const auto& o : n.output()) s.out.push_back(o.empty() ? -1 : slot(o));
-    if (all_const && try_fold(s)) {
+    if (all_const && try_fold(s, &s.constant_inputs)) {
       // quantized weights stay visible to the integer rewrite (qdq_fusion.cpp)
       if (n.op_type() == "DequantizeLinear" && domain.empty() && s.out.size() == 1 && s.out[0] >= 0)
         folded_dq_[s.out[0]] = std::move(s);
@@ -247,12 +247,13 @@ void CompiledGraph::compile(const onnx::GraphProto& g, const std::set<std::strin
   for (int id : output_slots_) keep_[id] = true;
 }
 
-bool CompiledGraph::try_fold(Step& s) {
+bool CompiledGraph::try_fold(Step& s, bool* too_big) {
   try {
     AllocationCap cap(env_->options.fold_limit_bytes);
     run_step(s, constants_, false);
   } catch (const AllocationCapExceeded&) {
     spdlog::debug("{}: not folded, a result would exceed {} bytes", node_label(*s.node), env_->options.fold_limit_bytes);
+    if (too_big) *too_big = true;
     for (int id : s.out)
       if (id >= 0) constants_[id] = Value();
     return false;
@@ -349,6 +350,11 @@ struct CompiledGraph::BoundBody : Subgraph {
 };
 
 void CompiledGraph::run_step(const Step& s, std::vector<Value>& slots, bool cached) const {
+  if (cached && s.constant_inputs && !s.kept_outputs.empty()) {  // the first run's results (tensors share buffers)
+    for (size_t k = 0; k < s.out.size(); ++k)
+      if (s.out[k] >= 0) slots[s.out[k]] = s.kept_outputs[k];
+    return;
+  }
   KernelContext ctx(*s.node, s.domain_opset, s.version);
   const bool plain_only = !s.layout_aware || env_->options.reference_only;
   // A pointwise step whose operands share one dense layout runs on their storage as plain
@@ -453,6 +459,7 @@ void CompiledGraph::run_step(const Step& s, std::vector<Value>& slots, bool cach
     Tensor y = ctx.outputs[0].tensor().relabelled(common);
     ctx.outputs[0] = ctx.allow_layout_output ? std::move(y) : to_plain(y);
   }
+  if (cached && s.constant_inputs) s.kept_outputs = ctx.outputs;
   for (size_t k = 0; k < s.out.size(); ++k)
     if (s.out[k] >= 0) slots[s.out[k]] = std::move(ctx.outputs[k]);
 }

@@ -3,7 +3,8 @@
 //
 // Compilation: nodes are sorted topologically (reads of subgraphs count as reads of their node),
 // every value gets a slot, initializers and Constant nodes become constants, nodes whose inputs are
-// all constant are run once (constant folding, bounded by ExecutorOptions::fold_limit_bytes), each
+// all constant are run once (constant folding, bounded by ExecutorOptions::fold_limit_bytes; a
+// larger result is computed by the first run and kept), each
 // node is matched to its OpRegistry definition by the model's opset of its domain, and subgraph
 // attributes are compiled as child graphs. A child graph's free variables (names it reads from
 // enclosing scopes) become implicit inputs of its node, so liveness and ordering see them; names
@@ -90,6 +91,10 @@ class CompiledGraph {
     // common dense layout (finish())
     bool pointwise = false;
     bool allow_layout_output = false;  // every reader of out[0] is layout-aware (or pointwise)
+    // Every input is a constant but a result exceeded the fold limit (VGG-19's 411 MB fc6 weight
+    // made by ConstantOfShape): computed by the first run, then kept and handed out (kept_outputs).
+    bool constant_inputs = false;
+    mutable std::vector<Value> kept_outputs;
   };
 
   int slot(const std::string& name);
@@ -150,7 +155,9 @@ class CompiledGraph {
   // The dense runtime layout every non-single-element operand of a pointwise step shares (same
   // shape, float), or nullptr: then the step reads plain tensors.
   std::shared_ptr<const Layout> common_dense_layout(const Step& s, const std::vector<Value>& slots) const;
-  bool try_fold(Step& s);
+  // Runs a step of constant inputs at compile time; false (and *too_big when the fold limit was
+  // the reason) leaves it in the graph.
+  bool try_fold(Step& s, bool* too_big = nullptr);
 
   std::shared_ptr<const Env> env_;
   std::map<std::string, int> slot_of_;

@@ -4,7 +4,8 @@
 //
 // The graph is compiled once (runtime/compiled_graph.h): nodes sorted topologically, values get
 // slots, initializers and Constant nodes become tensors, every node whose inputs are all constant
-// is folded (unless its result would exceed ExecutorOptions::fold_limit_bytes), and If/Loop/Scan
+// is folded (a result larger than ExecutorOptions::fold_limit_bytes is computed by the first run
+// instead, and kept for the later ones), and If/Loop/Scan
 // bodies are compiled as child graphs that read outer-scope values. run() then executes the
 // remaining nodes in order. Inputs are named like the model's graph inputs; a leading batch
 // extent > 1 is accepted where the model declares 1 or a symbolic extent.

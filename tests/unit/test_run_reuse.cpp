@@ -124,3 +124,36 @@ TEST(SerialScope, SmallWorkRunsOnTheCallingThreadAlone) {
   }
   omp_set_num_threads(saved);
 }
+
+// A node of constant inputs whose result exceeds the fold limit (VGG-19's 411 MB fc6 weight made
+// by ConstantOfShape from the Model Zoo's light files) is computed by the first run and kept: later
+// runs hand out the same buffer, and every run's result is right.
+TEST(RunReuse, ConstantNodeAboveTheFoldLimitRunsOnce) {
+  Model m = test::parse_model(R"(<ir_version: 7, opset_import: ["" : 14]>
+    g (float[N,64] x) => (float[N,64] y, float[64,64] w) {
+      w = ConstantOfShape<value = float[1] {0.5}>(shape)
+      y = MatMul(x, w)
+    })");
+  m.set_initializer("shape", Tensor::from<int64_t>({2}, {64, 64}));
+  ExecutorOptions opts;
+  opts.fold_limit_bytes = 1024;  // 16 KiB of weight: over the limit
+  Executor exec(m, opts);
+  exec.keep_values({"w"});
+  std::vector<TensorMap> held;  // every run's results stay alive: no buffer can be recycled
+  for (int run = 0; run < 3; ++run) {
+    const Tensor x = test::random_tensor({run + 1, 64}, 20 + run);
+    held.push_back(exec.run({{"x", x}}));
+    const TensorMap& out = held.back();
+    EXPECT_EQ(out.at("w").raw(), held.front().at("w").raw()) << "run " << run;  // the kept result
+    const auto xs = x.to_floats(), ys = out.at("y").to_floats();
+    for (int r = 0; r <= run; ++r) {
+      float row = 0;
+      for (int k = 0; k < 64; ++k) row += xs[r * 64 + k];
+      for (int j = 0; j < 64; ++j) EXPECT_NEAR(ys[r * 64 + j], 0.5f * row, 1e-4f) << "run " << run;
+    }
+  }
+  // under the limit it is folded at compile time: the same values
+  Executor folded(m);
+  EXPECT_EQ(folded.run({{"x", test::random_tensor({1, 64}, 30)}}).at("w").to_floats(),
+            std::vector<float>(64 * 64, 0.5f));
+}
