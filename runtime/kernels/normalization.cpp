@@ -20,11 +20,14 @@
 // - MeanVarianceNormalization: (x - mean) / (std + 1e-9) over `axes` (default [0, 2, 3]).
 // Statistics are computed in double for every float type. Fast kernels (float32): inference
 // BatchNormalization and InstanceNormalization as vectorized per-channel loops; BatchNormalization
-// is layout-aware (an input in a runtime layout goes through oneDNN's batch normalization).
+// is layout-aware (an input in a runtime layout goes through oneDNN's batch normalization); LRN of
+// an odd size through oneDNN's LRN, on the input's layout.
 #include <Eigen/Core>
 
 #include <cmath>
+#include <memory>
 
+#include "core/parallel.h"
 #include "runtime/dnnl_util.h"
 #include "runtime/kernels/reduce_util.h"
 #include "runtime/op_registry.h"
@@ -451,6 +454,51 @@ void lrn_run(KernelContext& c) {
   c.outputs[0] = real_tensor(x.dtype(), x.shape(), ys);
 }
 
+// float32, odd size: oneDNN's LRN across channels (its window [c - (size-1)/2, c + (size-1)/2] is the
+// spec's for odd sizes; alpha is divided by size as in the spec), on the input's layout (a
+// convolution's blocked output in AlexNet / ZFNet / GoogLeNet stays blocked). The primitive is kept
+// in the step's state. false: not that case or refused.
+struct LrnCache {
+  dnnl::memory::desc md;
+  dnnl::lrn_forward prim;
+  bool serial = false;
+};
+
+bool lrn_fast(KernelContext& c) {
+  const Tensor& x = c.in(0);
+  const int64_t size = attr_int(c.node, "size", 0);
+  if (x.dtype() != DType::kFloat || size % 2 == 0 || x.rank() < 3 || x.rank() > 5 || x.numel() == 0 ||
+      (x.layout() && !x.has_dense_layout()))
+    return false;
+  auto& ctx = DnnlContext::get();
+  try {
+    const dnnl::memory::desc md = x.layout() ? desc_of(x) : plain_desc(x.shape());
+    const SerialScope serial(16.0 * static_cast<double>(x.numel()) * static_cast<double>(size));
+    std::shared_ptr<void> local;
+    auto& slot = c.state ? *c.state : local;
+    auto* cache = static_cast<LrnCache*>(slot.get());
+    const bool one_thread = SerialScope::small(16.0 * static_cast<double>(x.numel()) * static_cast<double>(size));
+    if (!cache || cache->md != md || cache->serial != one_thread) {
+      auto fresh = std::make_shared<LrnCache>();
+      fresh->md = md;
+      fresh->serial = one_thread;
+      const dnnl::lrn_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::lrn_across_channels, md,
+                                      size, attr_float(c.node, "alpha", 1e-4f), attr_float(c.node, "beta", 0.75f),
+                                      attr_float(c.node, "bias", 1.0f));
+      fresh->prim = dnnl::lrn_forward(dnnl::lrn_forward::primitive_desc(d, ctx.engine));
+      slot = fresh;
+      cache = fresh.get();
+    }
+    Tensor y = x.layout() ? make_dnnl_tensor(x.shape(), md) : Tensor::uninitialized(DType::kFloat, x.shape());
+    cache->prim.execute(ctx.stream, {{DNNL_ARG_SRC, wrap(md, x)}, {DNNL_ARG_DST, wrap(md, y)}});
+    ctx.stream.wait();
+    c.outputs[0] = !y.layout() || c.allow_layout_output ? std::move(y) : to_plain(y);
+  } catch (const dnnl::error&) {
+    return false;
+  }
+  return true;
+}
+
 // ---- LpNormalization -------------------------------------------------------------------------
 
 void lp_norm_validate(KernelContext& c) {
@@ -539,7 +587,7 @@ void register_normalization_ops(OpRegistry& r) {
         OpDef{batch_norm_run, batch_norm_fast, batch_norm_validate, /*layout_aware=*/true});
   r.add("", "InstanceNormalization", {6, 22}, OpDef{instance_norm_run, instance_norm_fast, instance_norm_validate});
   r.add("", "GroupNormalization", {18, 21}, OpDef{group_norm_run, nullptr, group_norm_validate});
-  r.add("", "LRN", {1, 13}, OpDef{lrn_run, nullptr, lrn_validate});
+  r.add("", "LRN", {1, 13}, OpDef{lrn_run, lrn_fast, lrn_validate, /*layout_aware=*/true});
   r.add("", "LpNormalization", {1, 22}, OpDef{lp_norm_run, nullptr, lp_norm_validate});
   r.add("", "MeanVarianceNormalization", {9, 13}, OpDef{mvn_run, nullptr, mvn_validate});
 }
