@@ -8,8 +8,9 @@
 //              (ONNX Conv spec; onnx/reference/ops/op_conv.py).
 //   fast:      float32 with 1-3 spatial axes through oneDNN convolution_forward: cached primitive,
 //              weights reordered once, blocked layouts (nChw16c ...) between layout-aware readers,
-//              activation (and Z) as oneDNN post-ops; float16 / bfloat16 through the same kernel on
-//              float32 copies. Anything oneDNN refuses falls back to the reference.
+//              activation (and Z) as oneDNN post-ops; kernel taps that only ever read padding cut
+//              off (live_taps); float16 / bfloat16 through the same kernel on float32 copies.
+//              Anything oneDNN refuses falls back to the reference.
 #include <optional>
 #include <unordered_map>
 
@@ -248,6 +249,7 @@ struct ConvCache {
   std::unordered_map<int, dnnl::memory> args;
   dnnl::memory w_mem;                       // weights in the primitive's layout
   const void* w_src = nullptr;              // constant weight buffer w_mem was made from
+  std::optional<Tensor> w_cut;              // weights of the live taps only (live_taps)
   bool unsupported = false;                 // oneDNN refused this configuration: use the reference
 
   // This entry serves input x (and the node's other inputs) as they are now.
@@ -281,6 +283,52 @@ bool append_post_op(dnnl::post_ops& ops, const ConvActivation& a) {
   return false;
 }
 
+// Kernel taps that read only padding, for every output position (DeepLab's atrous convolutions:
+// dilation 24 or 36 on a 16 x 16 map leaves the centre tap alone), contribute nothing: the
+// convolution equals one with those taps cut off and the padding shortened by as much. Returns the
+// weights with only the live taps (w [M, C/group, k...] float32), and sets the shortened pads in dd,
+// or nothing when every tap can be reached (or cutting would need a negative pad).
+std::optional<Tensor> live_taps(const Tensor& w, const ConvGeom& g, DnnlConvDims& dd) {
+  const size_t sp = g.axes.size();
+  std::vector<int64_t> first(sp), last(sp);
+  bool cut = false;
+  for (size_t i = 0; i < sp; ++i) {
+    const Axis& a = g.axes[i];
+    auto live = [&](int64_t k) {  // some output o reads input o * stride + k * dil - pad_b inside [0, in)
+      const int64_t lo = k * a.dil - a.pad_b, hi = (a.out - 1) * a.stride + lo;
+      return hi >= 0 && lo < a.in;
+    };
+    first[i] = 0;
+    while (first[i] < a.k && !live(first[i])) ++first[i];
+    last[i] = a.k - 1;
+    while (last[i] >= first[i] && !live(last[i])) --last[i];
+    if (first[i] > last[i]) return std::nullopt;  // nothing live: leave it to oneDNN as it is
+    if (a.pad_b - first[i] * a.dil < 0 || a.pad_e - (a.k - 1 - last[i]) * a.dil < 0) return std::nullopt;
+    cut |= first[i] > 0 || last[i] < a.k - 1;
+  }
+  if (!cut) return std::nullopt;
+  Shape ts = w.shape();
+  for (size_t i = 0; i < sp; ++i) ts[2 + i] = last[i] - first[i] + 1;
+  Tensor t = Tensor::uninitialized(DType::kFloat, ts);
+  const float* src = w.data<float>();
+  float* dst = t.data<float>();
+  const int64_t planes = w.dim(0) * w.dim(1);
+  const int64_t k0 = sp > 0 ? w.dim(2) : 1, k1 = sp > 1 ? w.dim(3) : 1, k2 = sp > 2 ? w.dim(4) : 1;
+  const int64_t t0 = sp > 0 ? ts[2] : 1, t1 = sp > 1 ? ts[3] : 1, t2 = sp > 2 ? ts[4] : 1;
+  const int64_t f0 = sp > 0 ? first[0] : 0, f1 = sp > 1 ? first[1] : 0, f2 = sp > 2 ? first[2] : 0;
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t a = 0; a < t0; ++a)
+      for (int64_t b = 0; b < t1; ++b)
+        for (int64_t e = 0; e < t2; ++e)
+          *dst++ = src[((p * k0 + a + f0) * k1 + b + f1) * k2 + e + f2];
+  dd = dnnl_conv_dims(g, ts);
+  for (size_t i = 0; i < sp; ++i) {
+    dd.pad_l[i] = g.axes[i].pad_b - first[i] * g.axes[i].dil;
+    dd.pad_r[i] = g.axes[i].pad_e - (g.axes[i].k - 1 - last[i]) * g.axes[i].dil;
+  }
+  return t;
+}
+
 bool conv_fast_f32(KernelContext& c) {
   const Tensor& x = c.in(0);
   const Tensor& w = c.in(1);
@@ -308,7 +356,9 @@ bool conv_fast_f32(KernelContext& c) {
     if (cache && cache->unsupported && cache->x_shape == x.shape() && cache->x_md == x_md) return false;
     const ConvActivation act = activation_of(c);
     const int64_t cout = g.cout;
-    const DnnlConvDims dd = dnnl_conv_dims(g, w.shape());
+    DnnlConvDims dd = dnnl_conv_dims(g, w.shape());
+    // constant weights only: the cut copy is made once, with the primitive
+    std::optional<Tensor> cut = c.is_constant(1) ? live_taps(w, g, dd) : std::nullopt;
     const Shape& wdims = dd.weights;
     // One primitive per (input shape, input layout). When the input arrives in a blocked layout or
     // the output may leave in one (every reader is layout-aware), oneDNN picks the layouts
@@ -368,6 +418,7 @@ bool conv_fast_f32(KernelContext& c) {
     }
     fresh->g = g;
     fresh->work = work;
+    fresh->w_cut = std::move(cut);
     fresh->w_shape = w.shape();
     fresh->has_b = c.has(2);
     if (fresh->has_b) fresh->b_shape = c.in(2).shape();
@@ -382,12 +433,13 @@ bool conv_fast_f32(KernelContext& c) {
   try {
     // Weights in the primitive's layout: reused while the (constant) weight buffer is the same.
     if (!c.is_constant(1) || cache->w_src != w.raw()) {
+      const Tensor& wk = cache->w_cut ? *cache->w_cut : w;  // the live taps' weights (same constant)
       if (cache->pd.weights_desc() != cache->w_md) {
         cache->w_mem = dnnl::memory(cache->pd.weights_desc(), ctx.engine);
-        dnnl::memory plain_w = wrap(cache->w_md, w);
+        dnnl::memory plain_w = wrap(cache->w_md, wk);
         dnnl::reorder(plain_w, cache->w_mem).execute(ctx.stream, plain_w, cache->w_mem);
       } else {
-        cache->w_mem = wrap(cache->w_md, w);
+        cache->w_mem = wrap(cache->w_md, wk);
       }
       cache->w_src = c.is_constant(1) ? w.raw() : nullptr;
       cache->args[DNNL_ARG_WEIGHTS] = cache->w_mem;

@@ -9,6 +9,7 @@
 
 #include "../kernel_test_util.h"
 #include "../test_util.h"
+#include "runtime/executor.h"
 #include "runtime/op_registry.h"
 
 using namespace qtool;
@@ -225,6 +226,63 @@ TEST(ConvPool, ConvBlockedLayoutThroughPoolingEqualsPlain) {
     const Tensor got = fast.run({{"x", x}}).at("y");
     EXPECT_EQ(got.layout(), nullptr);
     expect_tensors_near(got, want, 1e-4, 1e-5);
+  }
+}
+
+// Taps that read only padding for every output position are cut off before oneDNN sees the
+// convolution (DeepLab's atrous rates 24 / 36 on a 16 x 16 map keep the centre tap alone). The
+// results equal the reference kernel's: centre only, one side cut (asymmetric pads), a grouped
+// 1-D case, 3-D, and cases where every tap stays (rate 12 on 16, stride 2) or nothing would be left.
+TEST(ConvPool, AtrousConvolutionWithDeadTapsEqualsReference) {
+  struct Case {
+    Shape x, w;
+    std::vector<int64_t> pads, dil, strides;
+    int64_t group;
+  };
+  const Case cases[] = {
+      {{1, 8, 16, 16}, {6, 8, 3, 3}, {24, 24, 24, 24}, {24, 24}, {1, 1}, 1},
+      {{2, 8, 16, 16}, {6, 8, 3, 3}, {36, 36, 36, 36}, {36, 36}, {1, 1}, 1},
+      {{1, 4, 9, 10}, {4, 4, 3, 3}, {12, 0, 2, 2}, {6, 1}, {1, 1}, 1},
+      {{1, 6, 7}, {6, 2, 5}, {9, 3}, {4}, {1}, 3},
+      {{1, 4, 5, 5, 5}, {3, 4, 3, 3, 3}, {6, 6, 6, 6, 6, 6}, {6, 6, 6}, {1, 1, 1}, 1},
+      {{1, 8, 16, 16}, {6, 8, 3, 3}, {12, 12, 12, 12}, {12, 12}, {1, 1}, 1},
+      {{1, 8, 16, 16}, {6, 8, 3, 3}, {12, 12, 12, 12}, {12, 12}, {2, 2}, 1}};
+  uint32_t seed = 300;
+  for (const Case& k : cases) {
+    SCOPED_TRACE(shape_str(k.x) + " * " + shape_str(k.w));
+    Model m = parse_model(R"(<ir_version: 7, opset_import: ["" : 13]>
+      g (float[N,C,H] x) => (float[N,M,H] y) {
+        y = Conv(x, w, b)
+      })");
+    // the attributes of this case
+    auto* node = m.proto.mutable_graph()->mutable_node(0);
+    auto ints = [&](const char* name, const std::vector<int64_t>& v) {
+      auto* a = node->add_attribute();
+      a->set_name(name);
+      a->set_type(onnx::AttributeProto::INTS);
+      for (int64_t i : v) a->add_ints(i);
+    };
+    ints("pads", k.pads);
+    ints("dilations", k.dil);
+    ints("strides", k.strides);
+    auto* g = node->add_attribute();
+    g->set_name("group");
+    g->set_type(onnx::AttributeProto::INT);
+    g->set_i(k.group);
+    m.proto.mutable_graph()->clear_input();
+    m.proto.mutable_graph()->clear_output();
+    *m.proto.mutable_graph()->add_input() = onnx::ValueInfoProto();
+    m.proto.mutable_graph()->mutable_input(0)->set_name("x");
+    auto* tt = m.proto.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : k.x) tt->mutable_shape()->add_dim()->set_dim_value(d);
+    m.proto.mutable_graph()->add_output()->set_name("y");
+    m.set_initializer("w", random_tensor(k.w, seed++, -0.5f, 0.5f));
+    m.set_initializer("b", random_tensor({k.w[0]}, seed++));
+    const Tensor x = random_tensor(k.x, seed++);
+    const Tensor want = Executor(m, ExecutorOptions{false, false, true}).run({{"x", x}}).at("y");
+    Executor fast(m);
+    for (int rep = 0; rep < 2; ++rep) expect_tensors_near(fast.run({{"x", x}}).at("y"), want, 1e-4, 1e-5);
   }
 }
 
