@@ -229,17 +229,61 @@ TEST(ConvPool, ConvBlockedLayoutThroughPoolingEqualsPlain) {
   }
 }
 
+namespace {
+
+// y = Conv(x, w, b) with constant w and b (as the executor sees a model's weights), x of `xs`.
+struct ConvCase {
+  Shape x, w;
+  std::vector<int64_t> pads, dil, strides;
+  int64_t group;
+};
+
+Model single_conv(const ConvCase& k, uint32_t seed) {
+  Model m = parse_model(R"(<ir_version: 7, opset_import: ["" : 13]>
+    g (float[N,C,H] x) => (float[N,M,H] y) {
+      y = Conv(x, w, b)
+    })");
+  auto* node = m.proto.mutable_graph()->mutable_node(0);
+  auto ints = [&](const char* name, const std::vector<int64_t>& v) {
+    auto* a = node->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INTS);
+    for (int64_t i : v) a->add_ints(i);
+  };
+  ints("pads", k.pads);
+  ints("dilations", k.dil);
+  ints("strides", k.strides);
+  auto* g = node->add_attribute();
+  g->set_name("group");
+  g->set_type(onnx::AttributeProto::INT);
+  g->set_i(k.group);
+  auto* in = m.proto.mutable_graph()->mutable_input(0);
+  in->mutable_type()->mutable_tensor_type()->clear_shape();
+  for (int64_t d : k.x) in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+  m.proto.mutable_graph()->mutable_output(0)->clear_type();
+  m.set_initializer("w", random_tensor(k.w, seed, -0.5f, 0.5f));
+  m.set_initializer("b", random_tensor({k.w[0]}, seed + 1));
+  return m;
+}
+
+// The executor's fast path (twice: made, then cached) against the reference kernel.
+void expect_conv_matches_reference(const ConvCase& k, uint32_t seed) {
+  SCOPED_TRACE(shape_str(k.x) + " * " + shape_str(k.w) + " group " + std::to_string(k.group));
+  const Model m = single_conv(k, seed);
+  const Tensor x = random_tensor(k.x, seed + 2);
+  const Tensor want = Executor(m, ExecutorOptions{false, false, true}).run({{"x", x}}).at("y");
+  Executor fast(m);
+  for (int rep = 0; rep < 2; ++rep) expect_tensors_near(fast.run({{"x", x}}).at("y"), want, 1e-4, 1e-5);
+}
+
+}  // namespace
+
 // Taps that read only padding for every output position are cut off before oneDNN sees the
 // convolution (DeepLab's atrous rates 24 / 36 on a 16 x 16 map keep the centre tap alone). The
 // results equal the reference kernel's: centre only, one side cut (asymmetric pads), a grouped
-// 1-D case, 3-D, and cases where every tap stays (rate 12 on 16, stride 2) or nothing would be left.
+// 1-D case, 3-D, and cases where every tap stays (rate 12 on 16, stride 2).
 TEST(ConvPool, AtrousConvolutionWithDeadTapsEqualsReference) {
-  struct Case {
-    Shape x, w;
-    std::vector<int64_t> pads, dil, strides;
-    int64_t group;
-  };
-  const Case cases[] = {
+  const ConvCase cases[] = {
       {{1, 8, 16, 16}, {6, 8, 3, 3}, {24, 24, 24, 24}, {24, 24}, {1, 1}, 1},
       {{2, 8, 16, 16}, {6, 8, 3, 3}, {36, 36, 36, 36}, {36, 36}, {1, 1}, 1},
       {{1, 4, 9, 10}, {4, 4, 3, 3}, {12, 0, 2, 2}, {6, 1}, {1, 1}, 1},
@@ -248,42 +292,20 @@ TEST(ConvPool, AtrousConvolutionWithDeadTapsEqualsReference) {
       {{1, 8, 16, 16}, {6, 8, 3, 3}, {12, 12, 12, 12}, {12, 12}, {1, 1}, 1},
       {{1, 8, 16, 16}, {6, 8, 3, 3}, {12, 12, 12, 12}, {12, 12}, {2, 2}, 1}};
   uint32_t seed = 300;
-  for (const Case& k : cases) {
-    SCOPED_TRACE(shape_str(k.x) + " * " + shape_str(k.w));
-    Model m = parse_model(R"(<ir_version: 7, opset_import: ["" : 13]>
-      g (float[N,C,H] x) => (float[N,M,H] y) {
-        y = Conv(x, w, b)
-      })");
-    // the attributes of this case
-    auto* node = m.proto.mutable_graph()->mutable_node(0);
-    auto ints = [&](const char* name, const std::vector<int64_t>& v) {
-      auto* a = node->add_attribute();
-      a->set_name(name);
-      a->set_type(onnx::AttributeProto::INTS);
-      for (int64_t i : v) a->add_ints(i);
-    };
-    ints("pads", k.pads);
-    ints("dilations", k.dil);
-    ints("strides", k.strides);
-    auto* g = node->add_attribute();
-    g->set_name("group");
-    g->set_type(onnx::AttributeProto::INT);
-    g->set_i(k.group);
-    m.proto.mutable_graph()->clear_input();
-    m.proto.mutable_graph()->clear_output();
-    *m.proto.mutable_graph()->add_input() = onnx::ValueInfoProto();
-    m.proto.mutable_graph()->mutable_input(0)->set_name("x");
-    auto* tt = m.proto.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : k.x) tt->mutable_shape()->add_dim()->set_dim_value(d);
-    m.proto.mutable_graph()->add_output()->set_name("y");
-    m.set_initializer("w", random_tensor(k.w, seed++, -0.5f, 0.5f));
-    m.set_initializer("b", random_tensor({k.w[0]}, seed++));
-    const Tensor x = random_tensor(k.x, seed++);
-    const Tensor want = Executor(m, ExecutorOptions{false, false, true}).run({{"x", x}}).at("y");
-    Executor fast(m);
-    for (int rep = 0; rep < 2; ++rep) expect_tensors_near(fast.run({{"x", x}}).at("y"), want, 1e-4, 1e-5);
-  }
+  for (const ConvCase& k : cases) expect_conv_matches_reference(k, seed += 3);
+}
+
+// Grouped convolutions whose groups oneDNN runs with its GEMM kernel (channels per group not a
+// multiple of its block: ShuffleNet's 4 x 34) run as one dense block-diagonal convolution; equal
+// to the reference for 2-8 groups, 1 x 1 and 3 x 3, strides and pads.
+TEST(ConvPool, GroupedConvolutionAsBlockDiagonalEqualsReference) {
+  const ConvCase cases[] = {
+      {{1, 136, 14, 14}, {136, 34, 1, 1}, {0, 0, 0, 0}, {1, 1}, {1, 1}, 4},
+      {{2, 24, 9, 11}, {36, 8, 3, 3}, {1, 1, 1, 1}, {1, 1}, {2, 2}, 3},
+      {{1, 10, 7, 7}, {6, 5, 1, 1}, {0, 0, 0, 0}, {1, 1}, {1, 1}, 2},
+      {{1, 40, 8, 8}, {16, 5, 3, 3}, {1, 0, 1, 2}, {1, 1}, {1, 1}, 8}};
+  uint32_t seed = 400;
+  for (const ConvCase& k : cases) expect_conv_matches_reference(k, seed += 3);
 }
 
 // ---------------------------------------------------------------- FusedConv
