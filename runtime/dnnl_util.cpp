@@ -88,6 +88,23 @@ void copy_into(const Tensor& src, const dnnl::memory::desc& src_md, dnnl::memory
   cached_reorder(src_md, dst_md).execute(DnnlContext::get().stream, s, dst);
 }
 
+dnnl::memory::desc channel_blocked_desc(const Shape& shape, dnnl::memory::data_type dt, int64_t block) {
+  using tag = dnnl::memory::format_tag;
+  const size_t r = shape.size();
+  const tag f = r == 3 ? (block == 8 ? tag::aBc8b : tag::aBc16b)
+                       : r == 4 ? (block == 8 ? tag::aBcd8b : tag::aBcd16b) : (block == 8 ? tag::aBcde8b : tag::aBcde16b);
+  return dnnl::memory::desc(dnnl::memory::dims(shape.begin(), shape.end()), dt, f);
+}
+
+int64_t channel_block(const Tensor& t) {
+  const int r = t.rank();
+  if (!t.layout() || r < 3 || r > 5) return 0;
+  const dnnl::memory::desc md = desc_of(t);
+  for (int64_t b : {8, 16})
+    if (t.dim(1) % b == 0 && md == channel_blocked_desc(t.shape(), md.data_type(), b)) return b;
+  return 0;
+}
+
 std::vector<int> layout_axis_order(const Tensor& t) {
   const auto* l = dynamic_cast<const DnnlLayout*>(t.layout());
   if (!l || !t.has_dense_layout() || l->md.data.format_kind != dnnl_blocked ||

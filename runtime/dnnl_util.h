@@ -53,6 +53,12 @@ void copy_into(const Tensor& src, const dnnl::memory::desc& src_md, dnnl::memory
 // nhwc that integer and brgconv convolutions write): the axes from outermost to innermost, so
 // its storage is the tensor transposed by that order. Empty for plain tensors and other layouts.
 std::vector<int> layout_axis_order(const Tensor& t);
+// For a tensor of rank 3-5 in oneDNN's channel-blocked format (nCw / nChw / nCdhw with 8 or 16
+// channels per block: [N][C/B][spatial][B], what AVX2 convolutions write) whose channel count is a
+// multiple of the block (no padding): B. Else 0.
+int64_t channel_block(const Tensor& t);
+// That format's descriptor for `shape` (rank 3-5, block 8 or 16).
+dnnl::memory::desc channel_blocked_desc(const Shape& shape, dnnl::memory::data_type dt, int64_t block);
 // The same strided layout for elements of another type (u8 codes -> their f32 values); nullptr
 // when layout_axis_order(t) is empty or the type has no oneDNN equivalent (f32, u8, s8, s32).
 std::shared_ptr<const Layout> strided_layout_as(const Tensor& t, DType dtype);

@@ -234,20 +234,12 @@ struct LayoutBinaryCache {
 // big's rank) broadcasts along another axis.
 template <BinOp Op>
 bool channel_blocked_binary(const Tensor& big, const Tensor& small, const Shape& sdims, bool big_first, Tensor& y) {
-  using tag = dnnl::memory::format_tag;
   const int r = big.rank();
-  if (r < 3 || r > 5) return false;
+  const int64_t block = channel_block(big);
+  if (block == 0) return false;
   for (int d = 2; d < r; ++d)
     if (sdims[d] != 1) return false;
   const dnnl::memory::desc md = desc_of(big);
-  const dnnl::memory::dims dims(big.shape().begin(), big.shape().end());
-  int64_t block = 0;
-  for (int64_t bsz : {8, 16}) {
-    const tag t = r == 3 ? (bsz == 8 ? tag::aBc8b : tag::aBc16b)
-                         : r == 4 ? (bsz == 8 ? tag::aBcd8b : tag::aBcd16b) : (bsz == 8 ? tag::aBcde8b : tag::aBcde16b);
-    if (big.dim(1) % bsz == 0 && md == dnnl::memory::desc(dims, dnnl::memory::data_type::f32, t)) block = bsz;
-  }
-  if (block == 0) return false;
   const int64_t n = big.dim(0), ch = big.dim(1), blocks = ch / block;
   int64_t sp = 1;
   for (int d = 2; d < r; ++d) sp *= big.dim(d);

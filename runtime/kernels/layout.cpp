@@ -367,7 +367,40 @@ void concat_ref(KernelContext& c) { concat_run<false>(c); }
 // channels): oneDNN's concat reads every input in its own layout and writes one layout for the
 // readers (or plain when some reader is not layout-aware). false: oneDNN cannot (an element type
 // it lacks, an empty input, a refused configuration).
+// Along the channels of inputs that share one channel-blocked format (nChw8c, channel counts
+// multiples of 8, as DenseNet's and SqueezeNet's concatenations of convolution outputs): each
+// input is one contiguous chunk per sample of the output's storage, so the concatenation is a
+// memcpy per (sample, input). oneDNN 2.6's "simple" concat took 0.65 ms for two 64 x 55 x 55 maps.
+bool concat_channel_blocks(KernelContext& c, int axis, const Shape& out_shape) {
+  if (axis != 1 || !c.allow_layout_output) return false;
+  const Tensor& first = c.in(0);
+  const int64_t block = channel_block(first);
+  if (block == 0) return false;
+  for (int i = 0; i < c.num_inputs(); ++i)
+    if (c.in(i).dtype() != first.dtype() || channel_block(c.in(i)) != block) return false;
+  const auto md = channel_blocked_desc(out_shape, desc_of(first).data_type(), block);
+  Tensor y = Tensor::with_layout(first.dtype(), out_shape, std::make_shared<DnnlLayout>(md));
+  const int64_t n = out_shape[0], es = static_cast<int64_t>(dtype_size(first.dtype()));
+  const int64_t per_channel = shape_numel(out_shape) / (n * out_shape[1]) * es;  // spatial bytes of one channel
+  const int64_t out_sample = out_shape[1] * per_channel;
+  std::vector<int64_t> at(c.num_inputs() + 1, 0);  // first channel of each input in the output
+  for (int i = 0; i < c.num_inputs(); ++i) at[i + 1] = at[i] + c.in(i).dim(1);
+  auto* out = static_cast<uint8_t*>(y.raw());
+  const int64_t parts = n * c.num_inputs();
+#pragma omp parallel for schedule(static) if (parts > 1 && shape_numel(out_shape) * es >= (int64_t{1} << 20))
+  for (int64_t p = 0; p < parts; ++p) {
+    const int64_t s = p / c.num_inputs();
+    const int i = static_cast<int>(p % c.num_inputs());
+    const int64_t bytes = c.in(i).dim(1) * per_channel;
+    std::memcpy(out + s * out_sample + at[i] * per_channel, static_cast<const uint8_t*>(c.in(i).raw()) + s * bytes,
+                static_cast<size_t>(bytes));
+  }
+  c.outputs[0] = std::move(y);
+  return true;
+}
+
 bool concat_layouts(KernelContext& c, int axis, const Shape& out_shape) {
+  if (concat_channel_blocks(c, axis, out_shape)) return true;
   const DType dt = c.in(0).dtype();
   const auto ddt = dt == DType::kFloat  ? dnnl::memory::data_type::f32
                    : dt == DType::kUInt8 ? dnnl::memory::data_type::u8

@@ -265,6 +265,39 @@ TEST(Fusion, ConstantScaleAndShiftFoldIntoConv) {
 // DenseNet / Inception blocks: Concat of convolution outputs and the BatchNormalization after it
 // read and write runtime layouts (oneDNN concat and batch normalization), also when one Concat
 // input is plain (a graph input); results equal the plain executor.
+// Concatenated convolution outputs of 8, 16 and 24 channels, two samples (DenseNet's and
+// SqueezeNet's pattern): in a channel-blocked format the concatenation is a copy per (sample,
+// input) of the storage; the result equals the plain executor's and stays in the layout.
+TEST(Fusion, ConcatOfChannelBlockedConvolutionsEqualsPlain) {
+  Model m = test::parse_model(R"(<ir_version: 7, opset_import: ["" : 13]>
+    g (float[2,16,9,11] x) => (float[2,8,9,11] y) {
+      a = Conv<pads = [1,1,1,1]>(x, w1)
+      b = Conv(x, w2)
+      c = Conv(x, w3)
+      cat = Concat<axis = 1>(a, b, c)
+      y = Conv(cat, w4)
+    })");
+  m.set_initializer("w1", test::random_tensor({8, 16, 3, 3}, 81, -0.3f, 0.3f));
+  m.set_initializer("w2", test::random_tensor({16, 16, 1, 1}, 82, -0.3f, 0.3f));
+  m.set_initializer("w3", test::random_tensor({24, 16, 1, 1}, 83, -0.3f, 0.3f));
+  m.set_initializer("w4", test::random_tensor({8, 48, 1, 1}, 84, -0.3f, 0.3f));
+  const TensorMap feeds{{"x", test::random_tensor({2, 16, 9, 11}, 85)}};
+  Executor plain(m, ExecutorOptions{false, false});
+  plain.keep_values({"cat"});
+  const auto want = plain.run(feeds);
+  Executor fast(m);
+  fast.set_profiling(true);
+  fast.observe_values({"cat"});
+  Tensor cat;
+  fast.set_hook([&](const std::string& name, const Tensor& t) { if (name == "cat") cat = t; });
+  for (int rep = 0; rep < 2; ++rep) {
+    EXPECT_LT(max_abs_diff(fast.run(feeds).at("y"), want.at("y")), 1e-4f);
+    EXPECT_LT(max_abs_diff(cat, want.at("cat")), 1e-5f);  // the hook sees it plain
+  }
+  for (const auto& p : fast.profile())
+    if (p.op_type == "Concat") EXPECT_EQ(p.layout, "layout in+out");
+}
+
 TEST(Fusion, ConcatAndBatchNormKeepLayouts) {
   Model m = test::parse_model(R"(<ir_version: 7, opset_import: ["" : 13]>
     g (float[2,16,9,11] x, float[2,8,9,11] side) => (float[2,16,9,11] y) {
