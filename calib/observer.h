@@ -7,7 +7,9 @@
 //               (for non-negative tensors, the low end stays at the true minimum).
 //   entropy     KL-divergence threshold search over a histogram of |x|, TensorRT-style
 //               (Migacz, "8-bit Inference with TensorRT", GTC 2017); 128 levels for signed
-//               tensors, 256 for non-negative tensors quantized to uint8.
+//               tensors, 256 for non-negative tensors quantized to uint8. Two candidates, the KL
+//               threshold and the exact min/max: calibrate() keeps the threshold unless the full
+//               range changes the reading nodes' outputs less (calib/range_select.h).
 //   mse         range minimising expected squared error (rounding noise step^2/12 inside the
 //               range + squared clipping error outside) over the histogram, as in NVIDIA's
 //               pytorch-quantization MSE calibrator.

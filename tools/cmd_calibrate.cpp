@@ -54,7 +54,7 @@ void add_calibrate_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("calibrate", "compute activation ranges and write a calibration table (JSON)");
   cmd->add_option("model", args->model, "input .onnx model")->required();
   cmd->add_option("--calib", args->calib, "calibration data: .npy, .npz, folder of .npy or folder of images")->required();
-  cmd->add_option("--method", args->method, "observer: mse (default), minmax, percentile, entropy, or auto (per tensor, the one of those four whose quantization changes the reading layers' outputs least)");
+  cmd->add_option("--method", args->method, "observer: mse (default), minmax, percentile, entropy (the KL threshold where the reading layers' outputs do not suffer from it, else min/max), or auto (per tensor, the one of those four whose quantization changes the reading layers' outputs least)");
   cmd->add_option("--percentile", args->percentile, "percentile for --method percentile (default 99.999)");
   cmd->add_option("--act-type", args->act_type,
                   "activation type the ranges are for: uint8, int8, symmetric or int8-asymmetric (default: the target's)");

@@ -213,7 +213,7 @@ void add_quantize_command(CLI::App& app) {
   auto* calib = cmd->add_option("--calib", args->calib, "calibration data: .npy, .npz, folder of .npy or folder of images");
   auto* table = cmd->add_option("--calib-table", args->calib_table, "reuse a calibration table written by 'qtool calibrate'");
   auto* save_table = cmd->add_option("--save-calib-table", args->save_table, "also write the calibration table computed from --calib");
-  cmd->add_option("--method", args->method, "observer: mse (default), minmax, percentile, entropy, or auto (per tensor, the one of those four whose quantization changes the reading layers' outputs least)");
+  cmd->add_option("--method", args->method, "observer: mse (default), minmax, percentile, entropy (the KL threshold where the reading layers' outputs do not suffer from it, else min/max), or auto (per tensor, the one of those four whose quantization changes the reading layers' outputs least)");
   auto* percentile = cmd->add_option("--percentile", args->percentile, "percentile for --method percentile (default 99.999)");
   cmd->add_option("--act-type", args->act_type,
                   "activation type: uint8 (asymmetric; default for onnxruntime), int8 (symmetric), int8-asymmetric "

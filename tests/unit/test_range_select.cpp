@@ -99,5 +99,33 @@ TEST(AutoObserver, CalibrationKeepsTheRangeTheReaderNeeds) {
   EXPECT_GT(chosen[0], chosen[1]) << "y reads column 0: its tail must be kept more than when it does not";
 }
 
+TEST(EntropyObserver, KeepsItsThresholdUnlessTheReaderNeedsTheClippedTail) {
+  // Column 0 exponential (max ~5 over 400 samples): the KL threshold clips its tail (~2% of the
+  // column). Whether that is right depends on the reader: with w0 = 1 y sums the tail and the full
+  // range wins, with w0 = 0 y ignores column 0 and the threshold's finer grid stays.
+  float kl = 0, hi = 0;
+  for (float w0 : {1.f, 0.f}) {
+    Case c = outlier_case(w0);
+    const Tensor u = test::random_tensor({400}, 11, 0.f, 1.f);
+    for (int64_t i = 0; i < 400; ++i) c.x.data<float>()[i * 4] = -std::log(1.f - u.data<float>()[i]);
+    auto obs = make_observer("entropy");
+    Executor exec(c.model);
+    exec.keep_values({"r"});
+    const Tensor r = exec.run({{"x", c.x}}).at("r");
+    obs->observe(r.data<float>(), r.numel());
+    kl = obs->range().max;
+    hi = *std::max_element(r.data<float>(), r.data<float>() + r.numel());
+    const auto cands = obs->candidates();
+    ASSERT_EQ(cands.size(), 2u);
+    EXPECT_EQ(cands[0].max, kl);
+    EXPECT_EQ(cands[1].max, hi);
+    ASSERT_LT(kl, 0.9f * hi) << "the KL threshold must clip the tail for the test to mean anything";
+    auto data = memory_dataset({{"x", c.x}}, model_input_specs(c.model), "x");
+    CalibrateOptions o;
+    o.method = "entropy";
+    EXPECT_EQ(calibrate(c.model, *data, {"r"}, o).ranges.at("r").max, w0 == 1.f ? hi : kl) << "w0 = " << w0;
+  }
+}
+
 }  // namespace
 }  // namespace qtool
