@@ -268,11 +268,17 @@ bool channel_blocked_binary(const Tensor& big, const Tensor& small, const Shape&
 template <BinOp Op>
 bool layout_binary(KernelContext& c, const Tensor& a, const Tensor& b) {
   constexpr bool commutes = Op == BinOp::kAdd || Op == BinOp::kMul;
-  const bool big_first = a.layout() != nullptr;
+  // `big`: the operand in a layout that is not broadcast. An operand in a layout that is broadcast
+  // (the [N,C,1,1] Sigmoid of a squeeze-and-excitation block, written by a convolution) is small and
+  // made plain; two layout operands of one size go to the caller.
+  const bool big_first = a.layout() && (!b.layout() || a.numel() > b.numel());
   const Tensor& big = big_first ? a : b;
-  const Tensor& small = big_first ? b : a;
+  const Tensor& small_in = big_first ? b : a;
+  if (small_in.layout() && small_in.numel() >= big.numel()) return false;
+  const Tensor small_plain = small_in.layout() ? to_plain(small_in) : Tensor();
+  const Tensor& small = small_in.layout() ? small_plain : small_in;
   // dense layouts only: a padded one (nChw16c with 24 channels) would need its padding kept zero
-  if (small.layout() || !big.has_dense_layout() || (!big_first && !commutes) || small.rank() > big.rank() ||
+  if (!big.has_dense_layout() || (!big_first && !commutes) || small.rank() > big.rank() ||
       big.numel() == 0 || big.dtype() != DType::kFloat || small.dtype() != DType::kFloat)
     return false;
   Shape sdims(big.rank() - small.rank(), 1);  // numpy: leading extents of 1

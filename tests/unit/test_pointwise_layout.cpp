@@ -188,5 +188,11 @@ TEST(PointwiseLayout, ChannelBlockedWithPerChannelOperandEqualsReference) {
         const Tensor got = test::run_op(n, 14, layout_in, false)[0].tensor();
         ASSERT_EQ(got.layout(), nullptr);  // run_node asks for plain outputs
         EXPECT_EQ(got.to_floats(), want.to_floats());
+        if (k.small.size() != k.big.size()) continue;
+        // the small operand in the same blocked format (a squeeze-and-excitation block's [N,C,1,1]
+        // Sigmoid, written by a convolution): made plain, the same values
+        const Tensor sb = blocked(small, k.t);
+        const std::vector<Value> both_in = big_first ? std::vector<Value>{bb, sb} : std::vector<Value>{sb, bb};
+        EXPECT_EQ(test::run_op(n, 14, both_in, false)[0].tensor().to_floats(), want.to_floats()) << "both blocked";
       }
 }
