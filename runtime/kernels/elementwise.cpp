@@ -275,7 +275,15 @@ bool layout_binary(KernelContext& c, const Tensor& a, const Tensor& b) {
   const Tensor& big = big_first ? a : b;
   const Tensor& small_in = big_first ? b : a;
   if (small_in.layout() && small_in.numel() >= big.numel()) return false;
-  const Tensor small_plain = small_in.layout() ? to_plain(small_in) : Tensor();
+  // [N,C,1...] in nChw8c / nChw16c without padding: the storage is the plain order already
+  auto spatial_ones = [](const Tensor& t) {
+    for (int d = 2; d < t.rank(); ++d)
+      if (t.dim(d) != 1) return false;
+    return true;
+  };
+  const Tensor small_plain = !small_in.layout() ? Tensor()
+                             : channel_block(small_in) && spatial_ones(small_in) ? small_in.dense_storage()
+                                                                                 : to_plain(small_in);
   const Tensor& small = small_in.layout() ? small_plain : small_in;
   // dense layouts only: a padded one (nChw16c with 24 channels) would need its padding kept zero
   if (!big.has_dense_layout() || (!big_first && !commutes) || small.rank() > big.rank() ||
