@@ -334,6 +334,68 @@ void CompiledGraph::finish() {
     s.allow_layout_output = layouts && (s.layout_aware || s.pointwise) && s.out.size() == 1 && o >= 0 && readers[o] > 0 &&
                             readers[o] == aware_readers[o];  // kept values are made plain in execute()
   }
+  // Values that depend on input extents only: constants, Shape / Size results and what is computed
+  // from them alone. Their steps keep their results while their inputs stay the same (run_step);
+  // values the caller receives (kept, graph outputs) are computed afresh.
+  std::vector<bool> shape_only(slot_names_.size(), false);
+  for (size_t id = 0; id < slot_names_.size(); ++id) shape_only[id] = constants_[id].present();
+  for (auto& s : steps_) {
+    s.shape_memo = false;
+    if (!s.bodies.empty() || !s.def->foldable || s.out.empty() || s.in.empty()) continue;
+    const bool source = canonical_domain(s.node->domain()).empty() &&
+                        (s.node->op_type() == "Shape" || s.node->op_type() == "Size") && s.in.size() == 1 && s.in[0] >= 0;
+    bool derived = !source, computed = false;
+    for (int id : s.in)
+      if (id >= 0) {
+        derived = derived && shape_only[id];
+        computed = computed || !constants_[id].present();
+      }
+    if (!source && !(derived && computed)) continue;
+    if (std::any_of(s.out.begin(), s.out.end(), [&](int id) { return id >= 0 && keep_[id]; })) continue;
+    s.shape_memo = true;
+    for (int id : s.out)
+      if (id >= 0) shape_only[id] = true;
+  }
+}
+
+bool CompiledGraph::memo_hit(const Step& s, const std::vector<Value>& slots) const {
+  if (!s.memo_valid || s.memo_shapes.size() != s.in.size()) return false;
+  const bool source = s.memo_inputs.empty();
+  for (size_t i = 0; i < s.in.size(); ++i) {
+    const int id = s.in[i];
+    if (id < 0 || constants_[id].present()) continue;
+    if (!slots[id].is_tensor()) return false;
+    const Tensor& t = slots[id].tensor();
+    if (t.shape() != s.memo_shapes[i] || (!source && t.raw() != s.memo_inputs[i].tensor().raw())) return false;
+  }
+  return true;
+}
+
+void CompiledGraph::memo_record(const Step& s, const std::vector<Value>& slots, const std::vector<Value>& outputs) const {
+  s.memo_valid = false;
+  s.kept_outputs.clear();
+  size_t bytes = 0;
+  for (const Value& v : outputs) {
+    if (!v.is_tensor() || v.tensor().layout()) return;
+    bytes += v.tensor().nbytes();
+  }
+  if (bytes > env_->options.fold_limit_bytes) return;
+  const bool source = canonical_domain(s.node->domain()).empty() &&
+                      (s.node->op_type() == "Shape" || s.node->op_type() == "Size");
+  s.memo_shapes.assign(s.in.size(), Shape{});
+  s.memo_inputs.assign(source ? 0 : s.in.size(), Value());
+  for (size_t i = 0; i < s.in.size(); ++i) {
+    const int id = s.in[i];
+    if (id < 0 || constants_[id].present()) continue;
+    if (!slots[id].is_tensor()) return;
+    s.memo_shapes[i] = slots[id].tensor().shape();
+    if (source) continue;
+    bytes += slots[id].tensor().nbytes();
+    if (bytes > env_->options.fold_limit_bytes) return;
+    s.memo_inputs[i] = slots[id];
+  }
+  s.kept_outputs = outputs;
+  s.memo_valid = true;
 }
 
 struct CompiledGraph::BoundBody : Subgraph {
@@ -351,6 +413,11 @@ struct CompiledGraph::BoundBody : Subgraph {
 
 void CompiledGraph::run_step(const Step& s, std::vector<Value>& slots, bool cached) const {
   if (cached && s.constant_inputs && !s.kept_outputs.empty()) {  // the first run's results (tensors share buffers)
+    for (size_t k = 0; k < s.out.size(); ++k)
+      if (s.out[k] >= 0) slots[s.out[k]] = s.kept_outputs[k];
+    return;
+  }
+  if (cached && s.shape_memo && memo_hit(s, slots)) {  // the same inputs as the kept results'
     for (size_t k = 0; k < s.out.size(); ++k)
       if (s.out[k] >= 0) slots[s.out[k]] = s.kept_outputs[k];
     return;
@@ -460,6 +527,7 @@ void CompiledGraph::run_step(const Step& s, std::vector<Value>& slots, bool cach
     ctx.outputs[0] = ctx.allow_layout_output ? std::move(y) : to_plain(y);
   }
   if (cached && s.constant_inputs) s.kept_outputs = ctx.outputs;
+  if (cached && s.shape_memo) memo_record(s, slots, ctx.outputs);
   for (size_t k = 0; k < s.out.size(); ++k)
     if (s.out[k] >= 0) slots[s.out[k]] = std::move(ctx.outputs[k]);
 }

@@ -95,6 +95,16 @@ class CompiledGraph {
     // made by ConstantOfShape): computed by the first run, then kept and handed out (kept_outputs).
     bool constant_inputs = false;
     mutable std::vector<Value> kept_outputs;
+    // A Shape / Size step, or a step whose every computed input is such a step's result (the
+    // Shape -> Gather -> Unsqueeze -> Concat chains of exported models, which compute Reshape
+    // targets from input extents): its results are kept (kept_outputs) and handed out again while
+    // the inputs are the same (finish(), run_step()).
+    bool shape_memo = false;
+    mutable bool memo_valid = false;
+    mutable std::vector<Shape> memo_shapes;        // per input: the shape last run on
+    // per input: the value last run on (not for Shape / Size), held so that its storage address
+    // cannot be reused by another value while it is compared
+    mutable std::vector<Value> memo_inputs;
   };
 
   int slot(const std::string& name);
@@ -152,6 +162,10 @@ class CompiledGraph {
                                                                                             : nullptr;
   }
   void run_step(const Step& s, std::vector<Value>& slots, bool cached) const;
+  // For a shape_memo step: whether its inputs in `slots` are those of its kept results; record()
+  // stores them with the results (kept only when they fit the fold limit).
+  bool memo_hit(const Step& s, const std::vector<Value>& slots) const;
+  void memo_record(const Step& s, const std::vector<Value>& slots, const std::vector<Value>& outputs) const;
   // The dense runtime layout every non-single-element operand of a pointwise step shares (same
   // shape, float), or nullptr: then the step reads plain tensors.
   std::shared_ptr<const Layout> common_dense_layout(const Step& s, const std::vector<Value>& slots) const;

@@ -157,3 +157,47 @@ TEST(RunReuse, ConstantNodeAboveTheFoldLimitRunsOnce) {
   EXPECT_EQ(folded.run({{"x", test::random_tensor({1, 64}, 30)}}).at("w").to_floats(),
             std::vector<float>(64 * 64, 0.5f));
 }
+
+// Shape -> Gather -> Unsqueeze -> Concat computes a Reshape target from the input's extents (as
+// exporters write them): the chain runs again only when the extents change, and a shape computed
+// from data (NonZero's count) is computed again whenever that shape changes.
+TEST(RunReuse, ShapeComputationsRunAgainOnlyWhenTheirInputShapesChange) {
+  Model m = test::parse_model(R"(<ir_version: 8, opset_import: ["" : 14]>
+    g (float[N,C,4] x) => (float[N,M] y, float cnt) {
+      s = Shape(x)
+      n = Gather<axis = 0>(s, zero)
+      nu = Unsqueeze(n, axes)
+      t = Concat<axis = 0>(nu, minus1)
+      y = Reshape(x, t)
+      nz = NonZero(x)
+      s2 = Shape(nz)
+      c = Gather<axis = 0>(s2, one)
+      cu = Unsqueeze(c, axes)
+      z = ConstantOfShape<value = float[1] {1.0}>(cu)
+      cnt = ReduceSum<keepdims = 0>(z)
+    })");
+  m.set_initializer("zero", Tensor::from<int64_t>({}, {0}));
+  m.set_initializer("one", Tensor::from<int64_t>({}, {1}));
+  m.set_initializer("axes", Tensor::from<int64_t>({1}, {0}));
+  m.set_initializer("minus1", Tensor::from<int64_t>({1}, {-1}));
+  Executor exec(m);
+  exec.observe_values({"t"});
+  Tensor t_seen;
+  exec.set_hook([&](const std::string& name, const Tensor& v) {
+    if (name == "t") t_seen = v;
+  });
+  const void* t_first = nullptr;
+  for (int run = 0; run < 4; ++run) {
+    const int64_t n = run < 3 ? 2 : 5;  // runs 0-2: [2,3,4], run 3: [5,3,4]
+    Tensor x = test::random_tensor({n, 3, 4}, 40 + run, 0.5f, 1.f);
+    for (int64_t i = 0; i < run; ++i) x.data<float>()[i * 5] = 0.f;  // run k: k zeros
+    const TensorMap out = exec.run({{"x", x}});
+    EXPECT_EQ(out.at("y").shape(), (Shape{n, 12})) << "run " << run;
+    EXPECT_EQ(out.at("y").to_floats(), x.to_floats()) << "run " << run;
+    EXPECT_EQ(out.at("cnt").to_floats(), std::vector<float>{static_cast<float>(n * 12 - run)}) << "run " << run;
+    EXPECT_EQ(t_seen.to_int64s(), (std::vector<int64_t>{n, -1})) << "run " << run;
+    if (run == 0) t_first = t_seen.raw();
+    if (run < 3) EXPECT_EQ(t_seen.raw(), t_first) << "run " << run << ": the same extents reuse the target";
+    else EXPECT_NE(t_seen.raw(), t_first) << "new extents compute it again";
+  }
+}
