@@ -48,7 +48,7 @@ class EntropyObserver : public HistogramObserver {
     const int start = first + levels;
     const double width = h.bin_width();
     const double amax = std::max(std::fabs(h.min()), std::fabs(h.max()));
-    if (nbins <= start) return nonneg ? Range{0, h.max()} : Range{static_cast<float>(-amax), static_cast<float>(amax)};
+    if (nbins <= start) return nonneg ? Range{0, h.max()} : Range{h.min(), h.max()};
     // KL(P || Q) = sum_k p_k/ps * (log p_k - log ps - log q_k + log qs). log |x|-counts are
     // computed once, and Q is constant inside each of the `levels` buckets, so a candidate costs
     // O(i) multiply-adds and `levels` logs instead of i logs.
@@ -84,8 +84,11 @@ class EntropyObserver : public HistogramObserver {
       }
       if (kl < best_kl) { best_kl = kl; best_i = i; }
     }
+    // The search is over |x| (TensorRT's symmetric grid); each side is clipped at T only where the
+    // calibration data reach past it, so an asymmetric grid does not spend codes on values never seen
+    // (pgd_2_3_16's input: [-2.43, 2.75] instead of [-2.75, 2.75]).
     const float t = static_cast<float>(std::min(best_i * width, amax));
-    return nonneg ? Range{0, t} : Range{-t, t};
+    return nonneg ? Range{0, std::min(h.max(), t)} : Range{std::max(h.min(), -t), std::min(h.max(), t)};
   }
 };
 }  // namespace
