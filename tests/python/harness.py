@@ -36,11 +36,14 @@ def qtool(*args, check=True):
     return r
 
 
-def session(path, threads=2, optimize=True):
-    """optimize=False runs the graph exactly as written (no fusion of QDQ into integer kernels)."""
+def session(path, threads=2, optimize=True, config=None):
+    """optimize=False runs the graph exactly as written (no fusion of QDQ into integer kernels);
+    config: session configuration entries (name -> value)."""
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
+    for k, v in (config or {}).items():
+        so.add_session_config_entry(k, v)
     if not optimize:
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])

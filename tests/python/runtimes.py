@@ -115,7 +115,10 @@ def _median_ms(fns, x, runs):
 
 
 def _ort_fn(path):
-    s = h.session(path, THREADS)
+    # Files are timed interleaved: without this, the pool of the session that ran last keeps spinning
+    # on both cores during the next session's run (the Model Zoo ResNet-50: 52 ms alone, 89-99 ms
+    # interleaved with two other sessions; 51 ms with it, and sub-millisecond models unchanged).
+    s = h.session(path, THREADS, config={"session.force_spinning_stop": "1"})
     name = s.get_inputs()[0].name
     return lambda xi: s.run(None, {name: xi})
 
