@@ -13,9 +13,11 @@ The peer is onnxruntime.quantization.quantize_static (QDQ, MinMax, per channel, 
 opset 13) on the same calibration array; qtool runs with its defaults (mse, --target onnxruntime).
 
 With --zoo it adds real-size Conv-heavy architectures without trained weights (kernels, SQNR of int8 vs fp32
-and latency only; calibration on the few random / exported samples): onnx's Model Zoo "light" ResNet-50 and
-DenseNet-121 (onnx/backend/test/data/light) and the PyTorch exports of tests/models/export_torch.py found in
---torch-models (MobileNetV3, EfficientNet-B0, DeepLabV3, SSDlite).
+and latency only): onnx's Model Zoo ResNet-50 and DenseNet-121 (onnx/backend/test/data/light) with the seeded
+weights of bench/make_models.py (the wheel's files hold ConstantOfShape(0.02) weights, on which int8 is exact
+and quantize_static fails), calibrated on 16 CIFAR-10 JPEGs resized to 224 and scored on the next 16; and the
+PyTorch exports of tests/models/export_torch.py found in --torch-models (MobileNetV3, EfficientNet-B0,
+DeepLabV3, SSDlite) on their exported samples. Seeded models and resized images go to --cache.
 
 usage: <venv>/bin/python bench/bench_runtime.py [--runs 50] [--models mnist-12,resnet_4b,...] [--zoo]
   (needs onnxruntime; OpenVINO columns when the openvino package is installed)
@@ -32,6 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "python"))
 import harness as h  # noqa: E402
+import make_models as mm  # noqa: E402
 import runtimes as rt  # noqa: E402
 import shared_data as sd  # noqa: E402
 
@@ -45,35 +48,30 @@ MODELS = [
     ("pgd_2_3_16", "cifar10-vit-vnncomp/pgd_2_3_16.onnx", False),
     ("ultraface", "ultraface/version-RFB-320.onnx", True),
 ]
-ZOO = [("light_resnet50", True), ("light_densenet121", True)]
+ZOO = [("resnet50", True), ("densenet121", True)]  # Model Zoo "light" architectures, seeded weights
 TORCH = [("mobilenet_v3_small", True), ("efficientnet_b0", True), ("deeplabv3_mobilenet_v3_large", False),
          ("ssdlite320_mobilenet_v3_large", False)]
 
 
-def zoo_models(torch_dir):
-    """(name, model path, heavy) of the --zoo models present here."""
-    import onnx
-    light = Path(onnx.__file__).parent / "backend/test/data/light"
-    out = [(n, light / f"{n}.onnx", heavy) for n, heavy in ZOO if (light / f"{n}.onnx").exists()]
+def zoo_models(torch_dir, cache, wanted):
+    """(name, model path, heavy) of the --zoo models present here (seeded Model Zoo files written on demand)."""
+    out = [(n, mm.materialize_light(n, cache / f"{n}.onnx"), heavy) for n, heavy in ZOO
+           if n in wanted and (mm.LIGHT / f"light_{n}.onnx").exists()]
     out += [(n, torch_dir / f"{n}-opset17.onnx", heavy) for n, heavy in TORCH
             if (torch_dir / f"{n}-opset17.onnx").exists()]
     return out
 
 
-def zoo_data(model, work):
-    """Random (light models) or exported (PyTorch) samples: (qtool args, peer calibration .npy, eval x)."""
-    import onnx
-    npz = model.with_suffix(".npz")
-    if npz.exists():
-        with np.load(npz) as z:
-            x = z[z.files[0]].astype(np.float32)
-    else:
-        m = onnx.load(str(model))
-        inits = {t.name for t in m.graph.initializer}
-        inp = [i for i in m.graph.input if i.name not in inits][0]
-        shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
-        x = np.random.RandomState(0).rand(4, *shape[1:]).astype(np.float32)
+def zoo_data(name, model, work, cache):
+    """Model Zoo: 16 + 16 CIFAR images at 224; PyTorch exports: their exported samples (calibration and eval).
+    Returns (qtool args, peer calibration .npy, eval x, None)."""
     calib = work / f"{model.stem}.calib.npy"
+    if name in dict(ZOO):
+        x = np.load(mm.cifar224(cache, 32))
+        np.save(calib, x[:16])
+        return ["--calib", calib], calib, x[16:], None
+    with np.load(model.with_suffix(".npz")) as z:
+        x = z[z.files[0]].astype(np.float32)
     np.save(calib, x)
     return ["--calib", calib], calib, x, None
 
@@ -114,6 +112,8 @@ def main():
                     help="comma-separated names of shared or zoo models (--zoo adds every zoo model)")
     ap.add_argument("--zoo", action="store_true", help="also the real-size architectures without trained weights")
     ap.add_argument("--torch-models", type=Path, default=Path(__file__).resolve().parents[1] / "build/torch-models")
+    ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "qtool_bench",
+                    help="seeded Model Zoo files and resized images (bench/make_models.py's cache)")
     args = ap.parse_args()
     if not sd.available():
         raise SystemExit("../shared/data is absent (set QTOOL_SHARED); the benchmark needs the real models")
@@ -129,13 +129,14 @@ def main():
           f"; batch 1, {rt.THREADS} threads, median of {args.runs} runs (10x for sub-millisecond models), files "
           "timed interleaved")
     summary = []
-    zoo = zoo_models(args.torch_models)
     if args.zoo:
-        wanted += [z[0] for z in zoo]
+        wanted += [n for n, _ in ZOO + TORCH]
+    args.cache.mkdir(parents=True, exist_ok=True)
+    zoo = zoo_models(args.torch_models, args.cache, wanted)
     todo = [t for t in [(n, sd.SHARED / rel, heavy) for n, rel, heavy in MODELS] + zoo if t[0] in wanted]
     for name, model, heavy in todo:
         qargs, calib, x, labels = (data(name, cache, work) if model.is_relative_to(sd.SHARED)
-                                   else zoo_data(model, work))
+                                   else zoo_data(name, model, work, args.cache))
         ours, peer = work / f"{name}.qtool.int8.onnx", work / f"{name}.ort.int8.onnx"
         h.qtool("-q", "quantize", model, "-o", ours, *qargs)
         ours_ov = work / f"{name}.qtool.openvino.int8.onnx"  # --target openvino: timed in OpenVINO
