@@ -24,7 +24,7 @@ using namespace qtool;
 int main(int argc, char** argv) {
   qtool::keep_freed_memory_for_reuse();  // as the qtool executable runs the executor
   if (argc < 4) {
-    std::fprintf(stderr, "usage: bench_executor MODEL BATCH SECONDS [--reference] [--profile]\n");
+    std::fprintf(stderr, "usage: bench_executor MODEL BATCH SECONDS [--reference] [--profile [--top N]]\n");
     return 2;
   }
   try {
@@ -32,10 +32,12 @@ int main(int argc, char** argv) {
     const double seconds = std::atof(argv[3]);
     ExecutorOptions opt;
     bool profile = false;
+    size_t top = 15;
     for (int i = 4; i < argc; ++i) {
       const std::string flag = argv[i];
       if (flag == "--reference") opt.reference_only = true;
       else if (flag == "--profile") profile = true;
+      else if (flag == "--top" && i + 1 < argc) top = static_cast<size_t>(std::max(0, std::atoi(argv[++i])));
       else throw std::invalid_argument("unknown flag " + flag);
     }
     using clock = std::chrono::steady_clock;
@@ -77,7 +79,7 @@ int main(int argc, char** argv) {
     std::printf("{\"batch\": %lld, \"runs\": %d, \"ms_per_run\": %.3f, \"images_per_s\": %.2f, \"compile_s\": %.3f, "
                 "\"first_run_s\": %.3f}\n",
                 static_cast<long long>(batch), runs, ms, 1000.0 * batch / ms, compile_s, first_s);
-    if (profile) std::fputs(profile_summary(exec.profile()).c_str(), stderr);
+    if (profile) std::fputs(profile_summary(exec.profile(), top).c_str(), stderr);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_executor: %s\n", e.what());
     return 1;

@@ -46,7 +46,9 @@ std::string profile_summary(const std::vector<StepProfile>& profile, size_t top_
     out += line;
   }
   for (const auto* p : slow) {
-    std::snprintf(line, sizeof line, "%-36.36s %-22.22s %-14s %11.3f\n", p->node.c_str(), p->op_type.c_str(),
+    // exported models' node names share long prefixes ("/features/features.2/..."): the tail tells them apart
+    const std::string name = p->node.size() > 36 ? ".." + p->node.substr(p->node.size() - 34) : p->node;
+    std::snprintf(line, sizeof line, "%-36s %-22.22s %-14s %11.3f\n", name.c_str(), p->op_type.c_str(),
                   p->layout.c_str(), 1000 * p->seconds / runs);
     out += line;
   }
