@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -228,8 +229,15 @@ Model parse_model(const std::string& bytes, const std::string& label) {
     throw InputError(label + ": not an ONNX model (no IR version or no graph nodes found)");
   if (m.proto.ir_version() < 3)
     throw InputError(label + ": IR version " + std::to_string(m.proto.ir_version()) + " is too old (need >= 3)");
-  int opset = m.opset();
-  if (opset < kMinOpset || opset > kMaxOpset)
+  const int opset = m.opset();
+  // A model of other domains only (ai.onnx.ml, ai.onnx.preview.training) imports no ai.onnx opset:
+  // the range applies when it does, or when a top-level node is in the default domain.
+  const bool uses_default =
+      std::any_of(m.proto.opset_import().begin(), m.proto.opset_import().end(),
+                  [](const auto& o) { return o.domain().empty() || o.domain() == "ai.onnx"; }) ||
+      std::any_of(m.graph().node().begin(), m.graph().node().end(),
+                  [](const auto& n) { return n.domain().empty() || n.domain() == "ai.onnx"; });
+  if (uses_default && (opset < kMinOpset || opset > kMaxOpset))
     throw InputError(label + ": unsupported opset " + std::to_string(opset) + " (qtool supports ai.onnx opsets " +
                      std::to_string(kMinOpset) + ".." + std::to_string(kMaxOpset) + ")");
   // Registry keys come from qtool's own loader only: a file cannot point at another model's data.

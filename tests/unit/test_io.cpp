@@ -58,6 +58,18 @@ TEST(Load, BadFilesNameTheFileAndProblem) {
   m.set_opset(3);
   write(d / "old.onnx", m.proto.SerializeAsString());
   EXPECT_NE(message_of(d / "old.onnx").find("unsupported opset 3"), std::string::npos);
+  // default-domain nodes without an ai.onnx import: opset 1, refused as such
+  m.proto.clear_opset_import();
+  write(d / "no_import.onnx", m.proto.SerializeAsString());
+  EXPECT_NE(message_of(d / "no_import.onnx").find("unsupported opset 1"), std::string::npos);
+  // nodes of another domain only (an ai.onnx.ml file): no ai.onnx opset to check; the op is named
+  for (auto& n : *m.graph().mutable_node()) n.set_domain("ai.onnx.ml");
+  auto* ml = m.proto.add_opset_import();
+  ml->set_domain("ai.onnx.ml");
+  ml->set_version(3);
+  write(d / "ml.onnx", m.proto.SerializeAsString());
+  const std::string ml_message = message_of(d / "ml.onnx");
+  EXPECT_EQ(ml_message.find("unsupported opset"), std::string::npos) << ml_message;
   fs::remove_all(d);
 }
 
