@@ -304,6 +304,10 @@ void CompiledGraph::finish() {
   }
   if (keep_.size() < slot_names_.size()) keep_.resize(slot_names_.size(), false);
   last_use_.assign(slot_names_.size(), -1);
+  produced_.assign(slot_names_.size(), false);
+  for (const auto& st : steps_)
+    for (int id : st.out)
+      if (id >= 0 && !constants_[id].present()) produced_[id] = true;
   // A value may stay in a runtime layout only when all of its readers are layout-aware.
   std::vector<int> readers(slot_names_.size(), 0), aware_readers(slot_names_.size(), 0);
   for (size_t k = 0; k < steps_.size(); ++k) {
@@ -452,6 +456,19 @@ void CompiledGraph::run_step(const Step& s, std::vector<Value>& slots, bool cach
     if (plain_only && slots[id].is_tensor() && slots[id].tensor().layout()) slots[id] = to_plain(slots[id].tensor());
     ctx.inputs.push_back(&slots[id]);
     ctx.constant.push_back(false);
+  }
+  if (cached) {  // inputs whose storage the kernel may take over (KernelContext::last_read)
+    const int k = static_cast<int>(&s - steps_.data());
+    ctx.last_read.assign(s.in.size(), false);
+    for (size_t i = 0; i < s.in.size(); ++i) {
+      const int id = s.in[i];
+      if (id < 0 || k < 0 || k >= static_cast<int>(steps_.size()) || !produced_[id] || keep_[id] ||
+          last_use_[id] != k || ctx.inputs[i] != &slots[id])
+        continue;
+      if (std::count(s.in.begin(), s.in.end(), id) == 1 &&
+          std::find(s.implicit.begin(), s.implicit.end(), id) == s.implicit.end())
+        ctx.last_read[i] = true;
+    }
   }
   std::vector<BoundBody> bound(s.bodies.size());
   std::vector<std::pair<std::string, const Subgraph*>> bodies;

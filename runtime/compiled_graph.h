@@ -182,6 +182,7 @@ class CompiledGraph {
   std::vector<Step> graph_steps_;  // as in the model (constant nodes folded)
   std::vector<Step> steps_;        // what execute() runs (after fusion)
   std::vector<int> last_use_;      // per slot: index of the last step reading it
+  std::vector<bool> produced_;     // per slot: written by a step (not a graph input, outer value or constant)
   std::vector<bool> keep_;
   std::vector<bool> observed_;     // protected from fusion only (observe_values)
   std::map<int, Step> folded_dq_;  // per slot: the DequantizeLinear folded into it (weights, biases)

@@ -55,6 +55,11 @@ struct KernelContext {
   // between runs, so a kernel may cache work derived from them. Empty = none known.
   std::vector<bool> constant;
   FusedActivation activation;             // apply to the output before returning it
+  // Inputs this node is the last reader of: values computed by an earlier node of the run, read once
+  // here, not a graph output or kept. A kernel may write its output into such an input's storage
+  // when no other tensor shares it (Tensor::storage_unshared()): the residual operand of a Conv with
+  // a sum post-op. Empty = none (constant folding, graph inputs).
+  std::vector<bool> last_read;
   // Every reader of output 0 is layout-aware: a layout-aware kernel may return it in a runtime
   // layout (Tensor::layout()). Inputs of layout-aware kernels may carry a layout too.
   bool allow_layout_output = false;
@@ -65,6 +70,7 @@ struct KernelContext {
   // Input i is given (any kind of value).
   bool has(int i) const { return i >= 0 && i < num_inputs() && inputs[i] != nullptr && inputs[i]->present(); }
   bool is_constant(int i) const { return i < static_cast<int>(constant.size()) && constant[i]; }
+  bool is_last_read(int i) const { return i >= 0 && i < static_cast<int>(last_read.size()) && last_read[i]; }
   // Input i as a tensor; fail()s when it is missing or not a tensor.
   const Tensor& in(int i) const;
   // Input i as a value of any kind; fail()s when it is missing.

@@ -486,13 +486,17 @@ bool conv_fast_f32(KernelContext& c) {
       cache->src_reorder.execute(ctx.stream, cache->x_mem, cache->src_mem);
     }
     const bool keep_layout = !cache->plain_dst && c.allow_layout_output;
-    Tensor y = cache->plain_dst ? Tensor::uninitialized(DType::kFloat, out_shape)
-                                : Tensor::with_layout(DType::kFloat, out_shape, cache->dst_layout);
+    // The sum post-op adds what dst holds: Z (plain or blocked) in the primitive's output layout.
+    // A Z read last here, unshared and already in that layout is written over in place (a
+    // ResNet's residual operand); otherwise it is copied into a fresh output.
+    const Tensor* z = cache->has_z ? &c.in(3) : nullptr;
+    const bool z_in_place = z && c.is_last_read(3) && z->storage_unshared() && z->dtype() == DType::kFloat &&
+                            (cache->plain_dst ? !z->layout() : (z->layout() && desc_of(*z) == cache->pd.dst_desc()));
+    Tensor y = z_in_place           ? *z
+               : cache->plain_dst ? Tensor::uninitialized(DType::kFloat, out_shape)
+                                  : Tensor::with_layout(DType::kFloat, out_shape, cache->dst_layout);
     cache->dst_mem.set_data_handle(y.raw());
-    if (cache->has_z) {  // the sum post-op adds what dst holds: Z (plain or blocked) in the primitive's output layout
-      const Tensor& z = c.in(3);
-      copy_into(z, desc_of(z), cache->dst_mem);
-    }
+    if (z && !z_in_place) copy_into(*z, desc_of(*z), cache->dst_mem);
     if (cache->has_b) cache->b_mem.set_data_handle(const_cast<void*>(c.in(2).raw()));
     cache->prim.execute(ctx.stream, cache->args);
     ctx.stream.wait();

@@ -335,3 +335,39 @@ TEST(Fusion, ConcatAndBatchNormKeepLayouts) {
     EXPECT_LT(max_abs_diff(got.at(v), ref.at(v)), 1e-4f) << v;
   }
 }
+
+// A Conv's sum post-op writes over its residual operand's storage when this Conv is the operand's
+// last reader and nothing else holds it (KernelContext::last_read); graph inputs, graph outputs
+// and operands read again later are copied instead and stay as they were.
+TEST(Fusion, ResidualOperandIsWrittenOverOnlyWhenNothingElseReadsIt) {
+  Model m = test::parse_model(R"(<ir_version: 7, opset_import: ["" : 13]>
+    g (float[2,16,9,11] x) => (float[2,16,9,11] y, float[2,16,9,11] a) {
+      a = Conv(x, w1, b1)
+      p = Conv<pads = [1,1,1,1]>(a, w2)
+      s1 = Add(p, a)
+      r = Relu(s1)
+      q = Conv<pads = [1,1,1,1]>(r, w3)
+      s2 = Add(q, r)
+      t = Conv(s2, w4)
+      s3 = Add(t, x)
+      k = Conv(s3, w4)
+      s4 = Add(k, s2)
+      y = Relu(s4)
+    })");
+  m.set_initializer("w1", test::random_tensor({16, 16, 1, 1}, 51, -0.3f, 0.3f));
+  m.set_initializer("b1", test::random_tensor({16}, 52));
+  m.set_initializer("w2", test::random_tensor({16, 16, 3, 3}, 53, -0.2f, 0.2f));
+  m.set_initializer("w3", test::random_tensor({16, 16, 3, 3}, 54, -0.2f, 0.2f));
+  m.set_initializer("w4", test::random_tensor({16, 16, 1, 1}, 55, -0.3f, 0.3f));
+  const Tensor x = test::random_tensor({2, 16, 9, 11}, 56, -2.f, 2.f);
+  const Tensor x_before = x.clone();
+  Executor plain(m, ExecutorOptions{false, false});
+  const auto want = plain.run({{"x", x}});
+  Executor fast(m);
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto got = fast.run({{"x", x}});
+    EXPECT_LT(max_abs_diff(got.at("y"), want.at("y")), 1e-4f) << rep;
+    EXPECT_LT(max_abs_diff(got.at("a"), want.at("a")), 1e-5f) << rep;  // the graph output a is a sum's operand
+    EXPECT_EQ(max_abs_diff(x, x_before), 0.f) << rep;                   // the graph input x is another's
+  }
+}
