@@ -189,6 +189,25 @@ TEST(QdqFusion, ResidualAddReluRunsInside) {
   bool any_zero = false;
   for (float v : want.to_floats()) any_zero |= v == 0.f;
   EXPECT_TRUE(any_zero);
+  // a summand computed in the run (a float convolution's blocked output, reordered into the int8
+  // kernel's output layout) gives the same; the graph input z is left as it was. Weights whose
+  // adjacent pairs fit int16 sums take oneDNN's int8 kernel, which adds the summand as a post-op.
+  const Tensor z_before = z.clone();
+  m.set_initializer("wq", test::random_tensor_of(DType::kInt8, {4, 6, 3, 3}, 21, -60, 60));
+  for (auto& n : *m.graph().mutable_node())
+    if (n.op_type() == "Add") n.set_input(0, "zc");
+  auto* mix = m.graph().add_node();  // a float convolution: the summand arrives in its blocked layout
+  mix->set_op_type("Conv");
+  mix->add_input("z");
+  mix->add_input("wz");
+  mix->add_output("zc");
+  m.set_initializer("wz", test::random_tensor({4, 4, 1, 1}, 25, -1.f, 1.f));
+  m.graph().mutable_node()->SwapElements(0, m.graph().node_size() - 1);  // before the convolution
+  const Tensor want_c = Executor(m, off).run({{"xq", xq}, {"z", z}}).at("y");
+  Executor fused_c(m);
+  for (int rep = 0; rep < 2; ++rep) test::expect_tensors_near(fused_c.run({{"xq", xq}, {"z", z}}).at("y"), want_c, 1e-5, 1e-5);
+  EXPECT_GT(test::max_abs_diff(want_c, want), 0.1f);
+  EXPECT_EQ(test::max_abs_diff(z, z_before), 0.f);
 }
 
 // Sums too wide for float32 to hold exactly (2048 inputs of up to 255 x 127, all positive: above
