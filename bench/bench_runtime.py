@@ -179,7 +179,7 @@ def main():
                  (ours_ov, None)], x, runs)
             pq = pq if peer else float("nan")
             for k, e in rt.ov_latency_ms.errors.items():
-                print(f"    OpenVINO cannot compile {['fp32', 'fp32', 'qtool', 'qtool', 'quantize_static', 'qtool openvino', 'qtool openvino'][k]}'s file: {e}")
+                print(f"    OpenVINO cannot run {['fp32', 'fp32', 'qtool', 'qtool', 'quantize_static', 'qtool openvino', 'qtool openvino'][k]}'s file: {e}")
             print(f"latency OpenVINO: fp32 (f32) {f32:.3f} ms | fp32 (default) {dflt:.3f} ms | qtool int8 {q8:.3f} ms "
                   f"(default precision {q8d:.3f} ms) | qtool --target openvino int8 {o8:.3f} ms (default {o8d:.3f} ms) | "
                   f"quantize_static int8 {pq:.3f} ms | qtool --target openvino vs f32 {f32 / o8:.2f}x, vs default "

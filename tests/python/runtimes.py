@@ -178,12 +178,38 @@ def _ov_fn(path, precision):
     return lambda xi: req.infer({0: xi})
 
 
+_OV_PROBE = r"""
+import sys, numpy as np
+sys.path.insert(0, sys.argv[1])
+import runtimes as rt
+c = rt.ov_compile(sys.argv[2], None if sys.argv[3] == "default" else sys.argv[3])
+c.create_infer_request().infer({0: np.load(sys.argv[4])})
+"""
+
+
+def ov_crash(path, precision, xi):
+    """None, or why OpenVINO cannot even be asked about the file in this process: compiling and running it
+    once in a child process ended with a signal (OpenVINO 2026.4 segfaults on quantize_static's DenseNet-121)."""
+    import subprocess
+    import sys
+    with tempfile.TemporaryDirectory() as d:
+        npy = Path(d) / "x.npy"
+        np.save(npy, xi)
+        r = subprocess.run([sys.executable, "-c", _OV_PROBE, str(Path(__file__).parent), str(path),
+                            precision or "default", str(npy)], capture_output=True, text=True)
+    return f"the process ended with signal {-r.returncode}" if r.returncode < 0 else None
+
+
 def ov_latency_ms(runs_of, x, runs=50):
     """runs_of: [(path, precision)]; median latency (ms) of each, interleaved; NaN for a file OpenVINO cannot
-    compile (with the reason in `ov_latency_ms.errors`)."""
+    compile or crashes on (with the reason in `ov_latency_ms.errors`)."""
     fns, idx, out = [], [], [float("nan")] * len(runs_of)
     ov_latency_ms.errors = {}
     for k, (p, prec) in enumerate(runs_of):
+        crash = ov_crash(p, prec, x[:1])
+        if crash:
+            ov_latency_ms.errors[k] = f"OpenVINO crashes: {crash}"
+            continue
         try:
             fns.append(_ov_fn(p, prec))
             idx.append(k)
