@@ -21,6 +21,7 @@ import numpy as np
 import onnx
 import pytest
 
+import runtimes as rt
 from harness import ROOT, qtool, session, sqnr_db
 
 LIGHT = Path(onnx.__file__).parent / "backend/test/data/light"
@@ -67,6 +68,12 @@ def check_quantized(model, calib, feeds, tmp_path, tag):
     n_float, reasons = kept_float(r.stdout)
     print(f"\n{tag}: int8, {n_float} quantizable nodes kept float" + "".join(f"\n    {x}" for x in reasons[:12]))
     onnx.checker.check_model(onnx.load(str(q)))
+    # issue 11: every Conv / MatMul / Gemm that qtool quantized is an integer kernel after
+    # onnxruntime's optimizer (only the nodes qtool reports kept float may stay float kernels)
+    ints, floats = rt.integer_kernels(q)
+    print(f"    onnxruntime kernels: integer {ints}, float {floats}")
+    assert sum(ints.values()) > 0 and sum(floats.values()) <= n_float, \
+        f"{tag}: quantized layers left as float kernels in onnxruntime: {floats} ({n_float} kept float)"
     ort_q = ort_outputs(q, feeds)
     data = tmp_path / f"{tag}.feeds.npz"
     np.savez(data, **feeds)
