@@ -206,6 +206,7 @@ std::map<std::string, Range> select_ranges_by_reader_output(const Model& model, 
     for (size_t c = 1; c < cands.size(); ++c)
       if (score[c] < score[best]) best = c;
     chosen[t] = cands[best];
+    if (!spdlog::should_log(spdlog::level::debug)) continue;
     std::string scores;
     for (size_t c = 0; c < cands.size(); ++c)
       scores += fmt::format("{}[{:g}, {:g}] {:.3g}", c ? ", " : "", cands[c].min, cands[c].max, score[c]);

@@ -73,10 +73,10 @@ class Tensor {
   size_t nbytes() const;  // numel * dtype_size; throws InputError when it does not fit in size_t
   bool empty() const { return dtype_ == DType::kUndefined; }
 
-  // 64-byte aligned storage (SIMD kernels and oneDNN like it).
   // No other tensor holds this storage (a kernel may then write into it, see
   // KernelContext::last_read). Single-threaded use only, as the executor's slots are.
   bool storage_unshared() const { return buffer_ && buffer_.use_count() == 1; }
+  // 64-byte aligned storage (SIMD kernels and oneDNN like it).
   void* raw() { return buffer_.get(); }
   const void* raw() const { return buffer_.get(); }
   template <typename T> T* data() { check_type(dtype_of<T>()); return static_cast<T*>(raw()); }

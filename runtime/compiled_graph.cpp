@@ -304,10 +304,6 @@ void CompiledGraph::finish() {
   }
   if (keep_.size() < slot_names_.size()) keep_.resize(slot_names_.size(), false);
   last_use_.assign(slot_names_.size(), -1);
-  produced_.assign(slot_names_.size(), false);
-  for (const auto& st : steps_)
-    for (int id : st.out)
-      if (id >= 0 && !constants_[id].present()) produced_[id] = true;
   // A value may stay in a runtime layout only when all of its readers are layout-aware.
   std::vector<int> readers(slot_names_.size(), 0), aware_readers(slot_names_.size(), 0);
   for (size_t k = 0; k < steps_.size(); ++k) {
@@ -338,13 +334,29 @@ void CompiledGraph::finish() {
     s.allow_layout_output = layouts && (s.layout_aware || s.pointwise) && s.out.size() == 1 && o >= 0 && readers[o] > 0 &&
                             readers[o] == aware_readers[o];  // kept values are made plain in execute()
   }
+  // Inputs a step may take the storage of: computed in the run (not graph inputs, outer values or
+  // constants), not kept, read last and once by the step, and not by its bodies.
+  std::vector<bool> produced(slot_names_.size(), false);
+  for (const auto& st : steps_)
+    for (int id : st.out)
+      if (id >= 0 && !constants_[id].present()) produced[id] = true;
+  for (size_t k = 0; k < steps_.size(); ++k) {
+    Step& s = steps_[k];
+    s.last_read.assign(s.in.size(), false);
+    for (size_t i = 0; i < s.in.size(); ++i) {
+      const int id = s.in[i];
+      s.last_read[i] = id >= 0 && produced[id] && !keep_[id] && last_use_[id] == static_cast<int>(k) &&
+                       std::count(s.in.begin(), s.in.end(), id) == 1 &&
+                       std::find(s.implicit.begin(), s.implicit.end(), id) == s.implicit.end();
+    }
+  }
   // Values that depend on input extents only: constants, Shape / Size results and what is computed
   // from them alone. Their steps keep their results while their inputs stay the same (run_step);
   // values the caller receives (kept, graph outputs) are computed afresh.
   std::vector<bool> shape_only(slot_names_.size(), false);
   for (size_t id = 0; id < slot_names_.size(); ++id) shape_only[id] = constants_[id].present();
   for (auto& s : steps_) {
-    s.shape_memo = false;
+    s.shape_memo = s.memo_source = false;
     if (!s.bodies.empty() || !s.def->foldable || s.out.empty() || s.in.empty()) continue;
     const bool source = canonical_domain(s.node->domain()).empty() &&
                         (s.node->op_type() == "Shape" || s.node->op_type() == "Size") && s.in.size() == 1 && s.in[0] >= 0;
@@ -357,6 +369,7 @@ void CompiledGraph::finish() {
     if (!source && !(derived && computed)) continue;
     if (std::any_of(s.out.begin(), s.out.end(), [&](int id) { return id >= 0 && keep_[id]; })) continue;
     s.shape_memo = true;
+    s.memo_source = source;
     for (int id : s.out)
       if (id >= 0) shape_only[id] = true;
   }
@@ -364,7 +377,7 @@ void CompiledGraph::finish() {
 
 bool CompiledGraph::memo_hit(const Step& s, const std::vector<Value>& slots) const {
   if (!s.memo_valid || s.memo_shapes.size() != s.in.size()) return false;
-  const bool source = s.memo_inputs.empty();
+  const bool source = s.memo_source;
   for (size_t i = 0; i < s.in.size(); ++i) {
     const int id = s.in[i];
     if (id < 0 || constants_[id].present()) continue;
@@ -384,8 +397,7 @@ void CompiledGraph::memo_record(const Step& s, const std::vector<Value>& slots, 
     bytes += v.tensor().nbytes();
   }
   if (bytes > env_->options.fold_limit_bytes) return;
-  const bool source = canonical_domain(s.node->domain()).empty() &&
-                      (s.node->op_type() == "Shape" || s.node->op_type() == "Size");
+  const bool source = s.memo_source;
   s.memo_shapes.assign(s.in.size(), Shape{});
   s.memo_inputs.assign(source ? 0 : s.in.size(), Value());
   for (size_t i = 0; i < s.in.size(); ++i) {
@@ -457,18 +469,10 @@ void CompiledGraph::run_step(const Step& s, std::vector<Value>& slots, bool cach
     ctx.inputs.push_back(&slots[id]);
     ctx.constant.push_back(false);
   }
-  if (cached) {  // inputs whose storage the kernel may take over (KernelContext::last_read)
-    const int k = static_cast<int>(&s - steps_.data());
-    ctx.last_read.assign(s.in.size(), false);
-    for (size_t i = 0; i < s.in.size(); ++i) {
-      const int id = s.in[i];
-      if (id < 0 || k < 0 || k >= static_cast<int>(steps_.size()) || !produced_[id] || keep_[id] ||
-          last_use_[id] != k || ctx.inputs[i] != &slots[id])
-        continue;
-      if (std::count(s.in.begin(), s.in.end(), id) == 1 &&
-          std::find(s.implicit.begin(), s.implicit.end(), id) == s.implicit.end())
-        ctx.last_read[i] = true;
-    }
+  if (cached) {  // inputs whose storage the kernel may take over: the slot itself, not a view of it
+    ctx.last_read = s.last_read;
+    for (size_t i = 0; i < s.in.size(); ++i)
+      if (ctx.last_read[i] && ctx.inputs[i] != &slots[s.in[i]]) ctx.last_read[i] = false;
   }
   std::vector<BoundBody> bound(s.bodies.size());
   std::vector<std::pair<std::string, const Subgraph*>> bodies;

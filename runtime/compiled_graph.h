@@ -105,6 +105,10 @@ class CompiledGraph {
     // per input: the value last run on (not for Shape / Size), held so that its storage address
     // cannot be reused by another value while it is compared
     mutable std::vector<Value> memo_inputs;
+    bool memo_source = false;  // a Shape / Size step: only its input's shape matters
+    // per input: this step reads a value a step of the run computed, for the last time and once,
+    // and nothing keeps it (KernelContext::last_read; finish())
+    std::vector<bool> last_read;
   };
 
   int slot(const std::string& name);
@@ -182,7 +186,6 @@ class CompiledGraph {
   std::vector<Step> graph_steps_;  // as in the model (constant nodes folded)
   std::vector<Step> steps_;        // what execute() runs (after fusion)
   std::vector<int> last_use_;      // per slot: index of the last step reading it
-  std::vector<bool> produced_;     // per slot: written by a step (not a graph input, outer value or constant)
   std::vector<bool> keep_;
   std::vector<bool> observed_;     // protected from fusion only (observe_values)
   std::map<int, Step> folded_dq_;  // per slot: the DequantizeLinear folded into it (weights, biases)
