@@ -9,14 +9,23 @@ Models and data (calibration disjoint from evaluation where the set allows it):
   torch exports               /work/main/build/torch-models (tests/models/export_torch.py; seeded random
                               weights): calibrate on 32 seeded inputs of the export's kind (U[0,1) images,
                               N(0,1) frames, random tokens), evaluate on 16 others (output SQNR)
-Score: top-1 where there are labels, else the lowest output SQNR (dB) over the model's float outputs.
-Both quantizers: per-channel int8 weights, uint8 activations, QDQ.
+  text_recognizer             a trained CTC text-line recognizer (Conv backbone + 2 transformer blocks with
+                              LayerNorm written out as ReduceMean/Sub/Pow/Sqrt/Div ops, as PaddleOCR's SVTR
+                              exports have) on rendered synthetic lines, made by bench/make_text_recognizer.py
+                              in $QTOOL_TEXT_RECOGNIZER (default /tmp/qtool_bench_obs/text_recognizer):
+                              calibrate on its 200 calibration lines, evaluate on the 1,000 others
+Score: top-1 where there are labels, else the lowest output SQNR (dB) over the model's float outputs; for
+text_recognizer both, on two rows: exact-line accuracy (%) of greedy CTC decoding (argmax per time step,
+collapse repeats, drop blanks) and the SQNR of the logits.
+Both quantizers: per-channel int8 weights, uint8 activations, QDQ. Only the MNIST, CIFAR and UltraFace
+models need ../shared/data.
 
 usage: python bench/bench_observers.py [--models a,b] [--methods minmax,percentile,entropy,mse] [--ort MinMax,Entropy]
 A benchmark, not a test: it prints a table and asserts nothing.
 """
 import argparse
 import atexit
+import json
 import os
 import shutil
 import subprocess
@@ -34,6 +43,8 @@ import shared_data as sd  # noqa: E402
 TORCH_DIR = Path(os.environ.get("QTOOL_TORCH_MODELS", "/work/main/build/torch-models"))
 TORCH = ["mobilenet_v3_small", "efficientnet_b0", "deeplabv3_mobilenet_v3_large", "transformer_text", "lstm_tagger",
          "gru_tagger"]
+TEXT_DIR = Path(os.environ.get("QTOOL_TEXT_RECOGNIZER", "/tmp/qtool_bench_obs/text_recognizer"))
+SHARED_MODELS = ("mnist-12", "mnist-net_256x2", "resnet_4b", "pgd_2_3_16", "ultraface")
 
 
 def torch_inputs(name, n, seed):
@@ -72,6 +83,22 @@ def cases(cache: Path, names):
             calib = cache / f"{t}_calib.npz"
             np.savez(calib, **torch_inputs(t, 32, 1))
             out[t] = dict(model=TORCH_DIR / f"{t}-opset17.onnx", calib=calib, feeds=torch_inputs(t, 16, 2), y=None)
+    if "text_recognizer" in names and (TEXT_DIR / "text_recognizer.onnx").exists():
+        t = TEXT_DIR / "text_recognizer"
+        # batch 20 divides the 200 calibration lines: onnxruntime's histogram calibrators (Entropy,
+        # Percentile) cannot stack a short last batch
+        out["text_recognizer"] = dict(model=Path(f"{t}.onnx"), calib=Path(f"{t}_calib.npy"), x=np.load(f"{t}_eval.npy"),
+                                      y=None, texts=json.loads(Path(f"{t}_eval_labels.json").read_text()),
+                                      alphabet=Path(f"{t}_alphabet.txt").read_text().strip(), batch=20)
+    return out
+
+
+def ctc_greedy(logits, alphabet):
+    """[N, T, classes] -> strings: argmax per time step, repeats collapsed, blanks (class 0) dropped."""
+    out = []
+    for row in logits.argmax(-1):
+        keep = row[np.r_[True, row[1:] != row[:-1]]]
+        out.append("".join(alphabet[k - 1] for k in keep if k))
     return out
 
 
@@ -86,16 +113,24 @@ def run_ort(model, feeds, batch):
     return [np.concatenate(o) for o in outs]
 
 
+def metrics(case, out, ref):
+    """[(value, metric)] of outputs out against the fp32 outputs ref: one row each in the table."""
+    sqnr = min(h.sqnr_db(r, o) for r, o in zip(ref, out) if r.dtype.kind == "f")
+    if "texts" in case:
+        lines = 100 * float(np.mean([p == t for p, t in zip(ctc_greedy(out[0], case["alphabet"]), case["texts"])]))
+        return [(lines, "lines %"), (sqnr, "SQNR dB")]
+    if case["y"] is not None:
+        return [(100 * h.top1(out[0], case["y"]), "top-1 %")]
+    return [(sqnr, "SQNR dB")]
+
+
 def score(case, path, ref):
     feeds = case.get("feeds") or {"x": case["x"]}
     if "x" in case:
         import onnxruntime as ort
         name = ort.InferenceSession(str(case["model"]), providers=["CPUExecutionProvider"]).get_inputs()[0].name
         feeds = {name: case["x"]}
-    out = run_ort(path, feeds, case.get("batch", 1))
-    if case["y"] is not None:
-        return 100 * h.top1(out[0], case["y"]), "top-1 %"
-    return min(h.sqnr_db(r, o) for r, o in zip(ref, out) if r.dtype.kind == "f"), "SQNR dB"
+    return metrics(case, run_ort(path, feeds, case.get("batch", 1)), ref)
 
 
 ORT_SCRIPT = r"""
@@ -132,12 +167,12 @@ def main():
     ap.add_argument("--ort", default="MinMax,Entropy,Percentile")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "qtool_bench_obs")
     a = ap.parse_args()
-    if not sd.available():
+    names = a.models.split(",")
+    if any(n in SHARED_MODELS for n in names) and not sd.available():
         raise SystemExit("../shared/data is absent (set QTOOL_SHARED)")
     a.cache.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="qtool_obs_"))
     atexit.register(shutil.rmtree, work, ignore_errors=True)  # files written here go with the run
-    names = a.models.split(",")
     cs = cases(a.cache, names)
     methods = [m for m in a.methods.split(",") if m]
     orts = [m for m in a.ort.split(",") if m]
@@ -145,33 +180,41 @@ def main():
           " ".join(f"{'ort ' + m:>14s}" for m in orts), flush=True)
     for name in names:
         if name not in cs:
-            print(f"{name}: not available, skipped")
+            if name == "text_recognizer":
+                print(f"{name}: {TEXT_DIR / 'text_recognizer.onnx'} is absent (make it with .venv-torch/bin/python "
+                      f"bench/make_text_recognizer.py {TEXT_DIR}, or set QTOOL_TEXT_RECOGNIZER), skipped")
+            else:
+                print(f"{name}: not available, skipped")
             continue
         c = cs[name]
         import onnx
         d0 = onnx.load(str(c["model"]), load_external_data=False).graph.input[0].type.tensor_type.shape.dim[0]
-        c["batch"] = 16 if d0.dim_param or d0.dim_value <= 0 else 1
+        c.setdefault("batch", 16 if d0.dim_param or d0.dim_value <= 0 else 1)
         feeds = c.get("feeds")
         if feeds is None:
             import onnxruntime as ort
             feeds = {ort.InferenceSession(str(c["model"]), providers=["CPUExecutionProvider"]).get_inputs()[0].name: c["x"]}
         ref = run_ort(c["model"], feeds, c["batch"])
-        fp32, metric = (100 * h.top1(ref[0], c["y"]), "top-1 %") if c["y"] is not None else (float("inf"), "SQNR dB")
-        row = []
+        fp32 = metrics(c, ref, ref)
+        rows = [[] for _ in fp32]  # one per metric: qtool cells, then onnxruntime cells
+        fail = [(None, "")] * len(fp32)
         for m in methods:
             out = work / f"{name}.{m}.onnx"
             r = subprocess.run([str(h.QTOOL), "-q", "quantize", c["model"], "--calib", c["calib"], "--method", m, "-o", out],
                                capture_output=True, text=True)
-            row.append(f"{score(c, out, ref)[0]:10.2f}" if r.returncode == 0 else f"{'fail':>10s}")
-        orow = []
+            for row, (v, _) in zip(rows, score(c, out, ref) if r.returncode == 0 else fail):
+                row.append(f"{v:10.2f}" if v is not None else f"{'fail':>10s}")
+        orows = [[] for _ in fp32]
         for m in orts:
             out = work / f"{name}.ort.{m}.onnx"
             r = subprocess.run([sys.executable, "-c", ORT_SCRIPT, str(c["model"]), str(c["calib"]), str(out),
                                 str(work / f"{name}.ort_in.onnx"), m, str(c["batch"])], capture_output=True, text=True)
-            orow.append(f"{score(c, out, ref)[0]:14.2f}" if r.returncode == 0 else f"{'fail':>14s}")
+            for row, (v, _) in zip(orows, score(c, out, ref) if r.returncode == 0 else fail):
+                row.append(f"{v:14.2f}" if v is not None else f"{'fail':>14s}")
             if r.returncode:
                 print(r.stderr[-500:], file=sys.stderr)
-        print(f"{name:30s} {metric:8s} {fp32:7.2f} " + " ".join(row) + " | " + " ".join(orow), flush=True)
+        for (v, metric), row, orow in zip(fp32, rows, orows):
+            print(f"{name:30s} {metric:8s} {v:7.2f} " + " ".join(row) + " | " + " ".join(orow), flush=True)
 
 
 if __name__ == "__main__":
