@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <functional>
 #include <set>
 
@@ -61,6 +62,44 @@ void accumulate(Layer& L, const Rows& rows, int64_t g) {
   });
 }
 
+using Patches = Eigen::MatrixXf;  // column-major: one column per tap, one row per output position
+
+// One input plane's geometry as the convolution sees it: h x w pixels, oh x ow outputs, top / left
+// padding.
+struct Window {
+  int64_t h, w, oh, ow, pt, pl;
+};
+
+// Column of tap (u, v) for output positions [first, first + count) (row-major over oh x ow): the
+// input pixel each position reads through that tap, 0 in the padding. Row by row, the valid span
+// of each output row is found once, so the inner loop is a copy (a strided one for stride > 1).
+void tap_column(const Layer& L, const Window& win, const float* plane, int64_t u, int64_t v, int64_t first,
+                int64_t count, float* out) {
+  const int64_t off = v * L.dw - win.pl;  // input column of output column x: x * sw + off
+  // output columns whose input column lies in [0, w): x >= ceil(-off / sw), x <= floor((w - 1 - off) / sw)
+  const int64_t lo = off >= 0 ? 0 : (-off + L.sw - 1) / L.sw;
+  const int64_t hi = win.w - 1 - off < 0 ? 0 : (win.w - 1 - off) / L.sw + 1;  // one past the last
+  for (int64_t pos = first, end = first + count; pos < end;) {
+    const int64_t y = pos / win.ow, x0 = pos % win.ow, x1 = std::min(win.ow, x0 + (end - pos));
+    const int64_t iy = y * L.sh - win.pt + u * L.dh;
+    if (iy < 0 || iy >= win.h) {
+      std::fill(out, out + (x1 - x0), 0.f);
+    } else {
+      const int64_t a = std::clamp(lo, x0, x1), z = std::clamp(hi, a, x1);
+      const float* row = plane + iy * win.w;  // output column x reads row[x * sw + off], inside [a, z)
+      std::fill(out, out + (a - x0), 0.f);
+      if (L.sw == 1) {
+        std::copy(row + (a + off), row + (z + off), out + (a - x0));
+      } else {
+        for (int64_t x = a; x < z; ++x) out[x - x0] = row[x * L.sw + off];
+      }
+      std::fill(out + (z - x0), out + (x1 - x0), 0.f);
+    }
+    out += x1 - x0;
+    pos += x1 - x0;
+  }
+}
+
 void observe(Layer& L, const Tensor& x) {
   if (x.dtype() != DType::kFloat) return;
   const float* p = x.data<float>();
@@ -97,44 +136,54 @@ void observe(Layer& L, const Tensor& x) {
       for (int64_t g = 0; g < L.group; ++g) accumulate(L, ColMajor(p + (b * c + g * cg) * h * w, h * w, cg), g);
     return;
   }
-  // im2col, one chunk of output positions per thread (each into its own patch buffer and sum)
+  // im2col into column-major patches (column = one tap (ic, u, v), its rows the output positions), one
+  // input row segment at a time; the rank update reads them as they are
   const int64_t positions = oh * ow;
-  auto fill = [&](int64_t b, int64_t g, int64_t first, int64_t count, RowMajor& patches) {
-    for (int64_t pos = first; pos < first + count; ++pos) {
-      const int64_t y = pos / ow, xx = pos % ow;
-      float* row = patches.row(pos - first).data();
-      for (int64_t ic = 0; ic < cg; ++ic) {
-        const float* plane = p + ((b * c + g * cg + ic) * h) * w;
-        for (int64_t u = 0; u < L.kh; ++u) {
-          const int64_t iy = y * L.sh - pt + u * L.dh;
-          for (int64_t v = 0; v < L.kw; ++v) {
-            const int64_t ix = xx * L.sw - pl + v * L.dw;
-            *row++ = iy >= 0 && iy < h && ix >= 0 && ix < w ? plane[iy * w + ix] : 0.f;
-          }
-        }
-      }
+  const Window win{h, w, oh, ow, pt, pl};
+  auto fill = [&](int64_t b, int64_t g, int64_t first, int64_t count, Patches& patches) {
+    for (int64_t ic = 0; ic < cg; ++ic) {
+      const float* plane = p + ((b * c + g * cg + ic) * h) * w;
+      for (int64_t u = 0; u < L.kh; ++u)
+        for (int64_t v = 0; v < L.kw; ++v)
+          tap_column(L, win, plane, u, v, first, count, patches.col((ic * L.kh + u) * L.kw + v).data());
     }
   };
   const int64_t threads = std::min<int64_t>(thread_budget(), positions / 64);
   const bool split = threads > 1 && static_cast<double>(positions) * L.k * L.k >= 3e7;
-  if (split) reserve_chunks(L, threads);
-  RowMajor patches;
+  L.out.rows += n * positions;
+  if (!split) {
+    // small layers: whole groups per worker (a depthwise convolution's groups are many and small),
+    // each group summed by one worker in sample order
+    const int64_t workers = std::min<int64_t>(thread_budget(), L.group);
+    const bool worth = workers > 1 && static_cast<double>(n) * positions * L.k * L.group >= 1e6;
+    parallel_for_workers(worth ? workers : 1, worth ? workers : 1, 1, [&](int64_t t) {
+      const int64_t span = worth ? workers : 1;
+      Patches patches(positions, L.k);
+      for (int64_t g = t; g < L.group; g += span)
+        for (int64_t b = 0; b < n; ++b) {
+          fill(b, g, 0, positions, patches);
+          L.batch[g].selfadjointView<Eigen::Lower>().rankUpdate(patches.transpose());
+        }
+    });
+    return;
+  }
+  reserve_chunks(L, threads);
   for (int64_t b = 0; b < n; ++b)
-    for (int64_t g = 0; g < L.group; ++g) {
-      L.out.rows += g == 0 ? positions : 0;
-      if (!split) {
-        patches.resize(positions, L.k);
-        fill(b, g, 0, positions, patches);
-        L.batch[g].selfadjointView<Eigen::Lower>().rankUpdate(patches.transpose());
-        continue;
-      }
+    for (int64_t g = 0; g < L.group; ++g)
       parallel_for_workers(threads, threads, 1, [&](int64_t t) {
         const int64_t first = positions * t / threads, count = positions * (t + 1) / threads - first;
-        RowMajor part(count, L.k);
+        Patches part(count, L.k);
         fill(b, g, first, count, part);
         thread_sum(L, t, g).selfadjointView<Eigen::Lower>().rankUpdate(part.transpose());
       });
-    }
+}
+
+// Whether two layers reading one input see the same rows (patches): the same kind, columns and,
+// for convolutions, the same window geometry.
+bool same_patches(const Layer& a, const Layer& b) {
+  return a.kind == b.kind && a.k == b.k && a.group == b.group && a.kh == b.kh && a.kw == b.kw && a.sh == b.sh &&
+         a.sw == b.sw && a.dh == b.dh && a.dw == b.dw && a.pt == b.pt && a.pl == b.pl && a.pb == b.pb &&
+         a.pr == b.pr && a.auto_pad == b.auto_pad;
 }
 
 Layer describe(const Model& model, const onnx::NodeProto& n, const std::string& label) {
@@ -198,15 +247,28 @@ std::map<std::string, LayerHessian> collect(const Model& model, const std::vecto
                                             const BatchSource& run_all) {
   std::vector<Layer> layers;
   std::map<std::string, std::vector<size_t>> by_input;  // activation name -> layers reading it
+  // layers that read the same input through the same patches (a detector's class and box heads,
+  // attention's q / k / v projections) have the same Hessian: it is summed once (shares: i uses j's)
+  std::vector<std::pair<size_t, size_t>> shares;
   for (const auto& label : nodes) {
     const onnx::NodeProto* found = nullptr;
     for (const auto& n : model.graph().node())
       if (n.name() == label || (n.name().empty() && n.output_size() && n.output(0) == label)) found = &n;
     if (!found) throw InputError("no node named '" + label + "' in " + model.path.string());
-    layers.push_back(describe(model, *found, label));
-    by_input[found->input(0)].push_back(layers.size() - 1);
+    Layer L = describe(model, *found, label);
+    auto& readers = by_input[found->input(0)];
+    auto same = std::find_if(readers.begin(), readers.end(), [&](size_t j) { return same_patches(layers[j], L); });
+    if (same != readers.end()) {
+      shares.emplace_back(layers.size(), *same);
+      L.batch.clear();
+      L.out.h.clear();
+    }
+    layers.push_back(std::move(L));
+    if (same == readers.end()) readers.push_back(layers.size() - 1);
   }
   if (layers.empty()) return {};
+  if (!shares.empty())
+    spdlog::debug("GPTQ Hessians: {} of {} layers share another's (same input and patches)", shares.size(), layers.size());
   // only the part of the graph that computes the layers' inputs runs (a GPTQ wave early in the
   // network does not pay for the rest of it; one reading only graph inputs runs no node at all)
   std::vector<std::string> layer_inputs;
@@ -236,12 +298,14 @@ std::map<std::string, LayerHessian> collect(const Model& model, const std::vecto
   for (auto& L : layers) fold(L);
   std::map<std::string, LayerHessian> out;
   for (auto& L : layers) {
-    for (auto& h : L.out.h) {
-      Eigen::MatrixXd full = h.selfadjointView<Eigen::Lower>();
-      h = full * (2.0 / std::max<int64_t>(1, L.out.rows));
+    for (auto& h : L.out.h) {  // the full symmetric matrix from its lower triangle, in place
+      for (int64_t j = 0; j < h.cols(); ++j)
+        for (int64_t i = j + 1; i < h.rows(); ++i) h(j, i) = h(i, j);
+      h *= 2.0 / std::max<int64_t>(1, L.out.rows);
     }
     out[L.label] = std::move(L.out);
   }
+  for (const auto& [i, j] : shares) out[layers[i].label] = out.at(layers[j].label);
   return out;
 }
 

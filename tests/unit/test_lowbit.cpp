@@ -270,6 +270,100 @@ TEST(Hessian, ConvPatchesWithPaddingAndStrideEqualTheReference) {
   }
 }
 
+TEST(Hessian, GroupedAndAsymmetricConvPatchesEqualTheReference) {
+  // Each group's H from its own channels' patches, for a depthwise 3x3 with asymmetric pads and
+  // strides (groups split over threads) and a dense 3x3 over 50 x 37 pixels whose positions split
+  // over 3 threads at chunk borders inside an output row.
+  struct Case {
+    int c, group, h, w, sh, sw;
+    std::vector<int> pads;  // top, left, bottom, right
+  };
+  for (const Case& k : {Case{48, 48, 23, 37, 1, 2, {1, 1, 2, 0}}, Case{16, 1, 50, 37, 1, 1, {1, 1, 1, 1}}}) {
+    Model m = test::parse_model(R"(<ir_version: 8, opset_import: ["" : 13]>
+      g (float[2,C,H,W] x) => (float[2,M,?,?] y) { y = Conv(x, w) })");
+    auto* in = m.graph().mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape();
+    in->mutable_dim(1)->set_dim_value(k.c);
+    in->mutable_dim(2)->set_dim_value(k.h);
+    in->mutable_dim(3)->set_dim_value(k.w);
+    auto* node = m.graph().mutable_node(0);
+    node->set_name("conv");
+    auto ints = [&](const char* name, std::vector<int> v) {
+      auto* a = node->add_attribute();
+      a->set_name(name);
+      a->set_type(onnx::AttributeProto::INTS);
+      for (int e : v) a->add_ints(e);
+    };
+    ints("strides", {k.sh, k.sw});
+    ints("pads", {k.pads[0], k.pads[1], k.pads[2], k.pads[3]});
+    auto* grp = node->add_attribute();
+    grp->set_name("group");
+    grp->set_type(onnx::AttributeProto::INT);
+    grp->set_i(k.group);
+    const int cg = k.c / k.group;
+    m.set_initializer("w", test::random_tensor({k.group * 2, cg, 3, 3}, 5));
+    Tensor x = test::random_tensor({2, k.c, k.h, k.w}, 6);
+    auto data = memory_dataset({{"x", x}}, model_input_specs(m), "x");
+    const int oh = (k.h + k.pads[0] + k.pads[2] - 3) / k.sh + 1, ow = (k.w + k.pads[1] + k.pads[3] - 3) / k.sw + 1;
+    std::vector<Eigen::MatrixXd> want(k.group, Eigen::MatrixXd::Zero(cg * 9, cg * 9));
+    Eigen::VectorXd patch(cg * 9);
+    const float* p = x.data<float>();
+    for (int n = 0; n < 2; ++n)
+      for (int g = 0; g < k.group; ++g)
+        for (int oy = 0; oy < oh; ++oy)
+          for (int ox = 0; ox < ow; ++ox) {
+            for (int ic = 0; ic < cg; ++ic)
+              for (int u = 0; u < 3; ++u)
+                for (int v = 0; v < 3; ++v) {
+                  const int iy = oy * k.sh - k.pads[0] + u, ix = ox * k.sw - k.pads[1] + v;
+                  const bool in_plane = iy >= 0 && iy < k.h && ix >= 0 && ix < k.w;
+                  patch[ic * 9 + u * 3 + v] = in_plane ? p[((n * k.c + g * cg + ic) * k.h + iy) * k.w + ix] : 0.0;
+                }
+            want[g] += patch * patch.transpose();
+          }
+    const int saved = thread_budget();
+    for (int threads : {1, 2, 3}) {
+      set_thread_budget(threads);
+      auto hs = collect_hessians(m, *data, {"conv"});
+      ASSERT_EQ(hs.at("conv").h.size(), static_cast<size_t>(k.group));
+      EXPECT_EQ(hs.at("conv").rows, 2 * oh * ow);
+      for (int g = 0; g < k.group; ++g) {
+        const Eigen::MatrixXd expect = want[g] * (2.0 / (2 * oh * ow));
+        EXPECT_LT((hs.at("conv").h[g] - expect).cwiseAbs().maxCoeff(), 1e-5 * expect.cwiseAbs().maxCoeff())
+            << "group " << g << " of " << k.group << ", " << threads << " threads";
+      }
+    }
+    set_thread_budget(saved);
+  }
+}
+
+TEST(Hessian, LayersOnOneInputShareOnlyWhenTheirPatchesAgree) {
+  // a and b read x through the same 3x3 window (pads 1): one Hessian serves both; c reads it without
+  // padding and d through a 1x1 window: their own. Each equals that layer's Hessian collected alone.
+  Model m = test::parse_model(R"(<ir_version: 8, opset_import: ["" : 13]>
+    g (float[2,4,9,11] x) => (float[2,3,9,11] ya, float[2,5,9,11] yb, float[2,3,7,9] yc, float[2,2,9,11] yd) {
+      ya = Conv <pads = [1, 1, 1, 1]> (x, wa)
+      yb = Conv <pads = [1, 1, 1, 1]> (x, wb)
+      yc = Conv (x, wc)
+      yd = Conv (x, wd)
+    })");
+  const char* names[] = {"a", "b", "c", "d"};
+  for (int i = 0; i < 4; ++i) m.graph().mutable_node(i)->set_name(names[i]);
+  m.set_initializer("wa", test::random_tensor({3, 4, 3, 3}, 1));
+  m.set_initializer("wb", test::random_tensor({5, 4, 3, 3}, 2));
+  m.set_initializer("wc", test::random_tensor({3, 4, 3, 3}, 3));
+  m.set_initializer("wd", test::random_tensor({2, 4, 1, 1}, 4));
+  auto data = memory_dataset({{"x", test::random_tensor({2, 4, 9, 11}, 5)}}, model_input_specs(m), "x");
+  auto joint = collect_hessians(m, *data, {"a", "b", "c", "d"});
+  for (const char* name : names) {
+    auto alone = collect_hessians(m, *data, {name});
+    ASSERT_EQ(joint.at(name).h.size(), 1u) << name;
+    EXPECT_EQ(joint.at(name).rows, alone.at(name).rows) << name;
+    EXPECT_EQ(joint.at(name).h[0], alone.at(name).h[0]) << name;
+  }
+  EXPECT_EQ(joint.at("a").h[0].rows(), 36);
+  EXPECT_EQ(joint.at("d").h[0].rows(), 4);
+}
+
 TEST(LowBit, StoredWeightsDecodeExactlyInTheExecutor) {
   // Every storage path: the executor's output equals x W_q^T computed from the quantizer's own decode.
   const std::vector<WeightSpec> specs = {{"int8", true, 0},  {"int4", true, 0},    {"int4", false, 0},
