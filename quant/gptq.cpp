@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 namespace qtool {
 
@@ -18,24 +19,35 @@ namespace {
 // Hd^-1 (unique with a positive diagonal). One Cholesky and one triangular inverse instead of a
 // Cholesky, a full inverse and a second Cholesky.
 Eigen::MatrixXd gptq_inverse_hessian_factor(const Eigen::MatrixXd& h, double damp) {
+  return gptq_inverse_hessian_factor(Eigen::MatrixXd(h), damp);
+}
+
+Eigen::MatrixXd gptq_inverse_hessian_factor(Eigen::MatrixXd&& h, double damp) {
   const int64_t k = h.rows();
   const double mean_diag = h.diagonal().mean();
-  Eigen::MatrixXd hr(k, k);  // J H J, then its Cholesky factor in place (lower triangle)
+  Eigen::MatrixXd& hr = h;  // J H J, then its Cholesky factor in place (lower triangle)
+  hr.reverseInPlace();
+  const Eigen::VectorXd diag = hr.diagonal();
   for (int attempt = 0; attempt < 6; ++attempt, damp *= 10) {
-    hr = h.reverse();
-    hr.diagonal().array() += damp * (mean_diag > 0 ? mean_diag : 1.0);
+    if (attempt > 0)  // the failed factorisation wrote the lower triangle only: restore it from the upper
+      for (int64_t j = 0; j < k; ++j)
+        for (int64_t i = j + 1; i < k; ++i) hr(i, j) = hr(j, i);
+    hr.diagonal() = diag.array() + damp * (mean_diag > 0 ? mean_diag : 1.0);
     Eigen::LLT<Eigen::Ref<Eigen::MatrixXd>> llt(hr);
     if (llt.info() != Eigen::Success) continue;
     // L^-1 is lower triangular: its columns [c0, c0 + B) are zero above row c0, so each block of
-    // columns solves only with the trailing part of L (K^3 / 3 flops in all, not K^3).
+    // columns solves only with the trailing part of L (K^3 / 3 flops in all, not K^3); the blocks
+    // are independent and go to the thread budget's workers (largest first)
     Eigen::MatrixXd linv = Eigen::MatrixXd::Zero(k, k);
     constexpr int64_t kBlock = 64;
-    for (int64_t c0 = 0; c0 < k; c0 += kBlock) {
-      const int64_t b = std::min(kBlock, k - c0), n = k - c0;
+    const int64_t blocks = (k + kBlock - 1) / kBlock;
+    const int64_t workers = static_cast<double>(k) * k * k < 2e7 ? 1 : thread_budget();
+    parallel_for_workers(blocks, workers, 1, [&](int64_t i) {
+      const int64_t c0 = i * kBlock, b = std::min(kBlock, k - c0), n = k - c0;
       auto x = linv.block(c0, c0, n, b);
       x.topRows(b).setIdentity();
       hr.bottomRightCorner(n, n).triangularView<Eigen::Lower>().solveInPlace(x);
-    }
+    });
     if (!linv.allFinite()) continue;
     linv.reverseInPlace();
     return linv;
@@ -44,7 +56,7 @@ Eigen::MatrixXd gptq_inverse_hessian_factor(const Eigen::MatrixXd& h, double dam
 }
 
 QuantizedWeight quantize_gptq(const Tensor& w, int out_axis, std::shared_ptr<const WeightFormat> format,
-                              int64_t group_size, const std::vector<Eigen::MatrixXd>& hs, const GptqOptions& opts,
+                              int64_t group_size, std::vector<Eigen::MatrixXd> hs, const GptqOptions& opts,
                               const Tensor* mask) {
   QuantizedWeight q = make_quantized_weight(w, out_axis, format, group_size);
   if (mask && (mask->numel() != w.numel() || mask->dtype() != DType::kUInt8))
@@ -70,13 +82,14 @@ QuantizedWeight quantize_gptq(const Tensor& w, int out_axis, std::shared_ptr<con
 
   for (int64_t gi = 0; gi < groups; ++gi) {
     const int64_t r0 = gi * rows_per;
-    const Eigen::MatrixXd& h = hs[gi];
+    Eigen::MatrixXd& h = hs[gi];
     std::vector<int64_t> ord = order;
     if (!G && opts.act_order)
       std::stable_sort(ord.begin(), ord.end(), [&](int64_t a, int64_t b) { return h(a, a) > h(b, b); });
     Eigen::MatrixXd hp(K, K);
-    for (int64_t a = 0; a < K; ++a)
-      for (int64_t b = 0; b < K; ++b) hp(a, b) = h(ord[a], ord[b]);
+    for (int64_t b = 0; b < K; ++b)
+      for (int64_t a = 0; a < K; ++a) hp(a, b) = h(ord[a], ord[b]);
+    h = Eigen::MatrixXd();  // the permuted copy is all that is used from here
     Eigen::MatrixXd wm(rows_per, K);
     for (int64_t r = 0; r < rows_per; ++r)
       for (int64_t j = 0; j < K; ++j) {
@@ -88,7 +101,8 @@ QuantizedWeight quantize_gptq(const Tensor& w, int out_axis, std::shared_ptr<con
         hp(j, j) = 1;
         wm.col(j).setZero();
       }
-    const Eigen::MatrixXd u = gptq_inverse_hessian_factor(hp, opts.damp);
+    const Eigen::MatrixXd u = gptq_inverse_hessian_factor(std::move(hp), opts.damp);
+    hp = Eigen::MatrixXd();  // (its storage held the Cholesky factor)
 
     std::vector<GroupParams> params(rows_per);
     if (!G)  // per channel: parameters from the original row

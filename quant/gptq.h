@@ -30,18 +30,23 @@ struct GptqOptions {
 
 // h: one K x K Hessian per convolution group (1 for Gemm/MatMul), columns in natural weight order
 // (input channel major, kernel position minor). Rows of group g are the output channels
-// [g*rows/G, (g+1)*rows/G). Throws Error when the sizes do not match the weight.
+// [g*rows/G, (g+1)*rows/G). Throws Error when the sizes do not match the weight. h is taken by
+// value: a caller that moves its Hessians in lets each be freed once its permuted copy exists (peak
+// memory two K x K doubles per group, not four).
 // mask (optional, uint8 of w's shape, 0 = pruned): pruned weights are quantized to exactly zero and
 // their error is compensated like any other column's (the SparseGPT idea, Frantar & Alistarh 2023),
 // so the zero pattern survives. Throws Error when the format has no exact zero (binary).
 QuantizedWeight quantize_gptq(const Tensor& w, int out_axis, std::shared_ptr<const WeightFormat> format,
-                              int64_t group_size, const std::vector<Eigen::MatrixXd>& h, const GptqOptions& opts = {},
+                              int64_t group_size, std::vector<Eigen::MatrixXd> h, const GptqOptions& opts = {},
                               const Tensor* mask = nullptr);
 
 // Upper-triangular U with U^T U = (h + damp * mean(diag h) * I)^-1, the factor GPTQ's column updates
 // use (K x K, double). Dampening grows 10x per retry (up to 6) while h + damp is not positive
-// definite; throws Error after that.
+// definite; throws Error after that. The rvalue overload works in h's own storage (the factor is
+// one more K x K matrix, not two); the column blocks of the triangular inverse are solved on the
+// calling thread's budget of threads.
 Eigen::MatrixXd gptq_inverse_hessian_factor(const Eigen::MatrixXd& h, double damp);
+Eigen::MatrixXd gptq_inverse_hessian_factor(Eigen::MatrixXd&& h, double damp);
 
 // Layer reconstruction error trace((W - Q) H (W - Q)^T) summed over groups: what GPTQ minimises.
 double layer_error(const Tensor& w, const Tensor& q, int out_axis, const std::vector<Eigen::MatrixXd>& h);

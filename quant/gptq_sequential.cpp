@@ -9,12 +9,16 @@
 
 #include "calib/batch_runner.h"
 #include "calib/hessian.h"
+#include "core/parallel.h"
 #include "quant/model_cut.h"
 #include "quant/model_prefix.h"
 #include "quant/weight_plan.h"
 #include "runtime/kernel.h"
 
 namespace qtool {
+
+// Layers of a GPTQ wave whose workspace is at most this many bytes are quantized side by side.
+constexpr double kSideBySideBytes = 16.0 * (1 << 20);
 
 namespace {
 
@@ -194,17 +198,48 @@ std::map<std::string, QuantizedWeight> gptq_sequential(const Model& prepared, Da
                                  : collect_hessians(stage.model, data, ready);
     t_hessians += seconds_since(t0);
     t0 = Clock::now();
+    // the wave's layers are independent: those whose GPTQ workspace is small (two K x K doubles per
+    // group) are quantized side by side, each worker with its share of the thread budget; larger ones
+    // one at a time with the whole budget (their triangular solves split over it), so peak memory
+    // stays that of one large layer. The model is updated after, in wave order.
+    struct Job {
+      const std::string* label;
+      Tensor w;
+      std::shared_ptr<const WeightFormat> fmt;
+      int64_t group_size;
+      const Tensor* mask = nullptr;
+      std::vector<QuantizedWeight> q;  // the result (one)
+    };
+    std::vector<Job> jobs;
     for (const auto& label : ready) {
       const auto& n = *node_of.at(label);
       const WeightSpec& spec = opts.layer_weights.count(label) ? opts.layer_weights.at(label) : opts.weights;
-      const Tensor w = stage.model.initializer(n.input(1));
-      std::shared_ptr<const WeightFormat> fmt = make_weight_format(spec.format, spec.symmetric);
-      const Tensor* mask = nullptr;
-      if (masks && masks->count(n.input(1))) mask = &masks->at(n.input(1));
-      QuantizedWeight q = quantize_gptq(w, weight_out_axis(n), fmt, spec.group_size, hessians.at(label).h, gptq, mask);
+      Job job{&label, stage.model.initializer(n.input(1)), make_weight_format(spec.format, spec.symmetric),
+              spec.group_size};
+      if (masks && masks->count(n.input(1))) job.mask = &masks->at(n.input(1));
+      jobs.push_back(std::move(job));
+    }
+    auto run = [&](Job& job) {
+      const auto& n = *node_of.at(*job.label);
+      job.q.push_back(quantize_gptq(job.w, weight_out_axis(n), job.fmt, job.group_size,
+                                    std::move(hessians.at(*job.label).h), gptq, job.mask));
+    };
+    std::vector<Job*> side_by_side;
+    for (Job& job : jobs) {
+      double k = 0;
+      for (const auto& h : hessians.at(*job.label).h) k = std::max(k, static_cast<double>(h.rows()));
+      if (2 * k * k * sizeof(double) <= kSideBySideBytes) side_by_side.push_back(&job);
+      else run(job);
+    }
+    const int64_t workers = std::min<int64_t>(thread_budget(), static_cast<int64_t>(side_by_side.size()));
+    parallel_for_workers(static_cast<int64_t>(side_by_side.size()), workers,
+                         std::max<int>(1, thread_budget() / std::max<int64_t>(1, workers)),
+                         [&](int64_t k) { run(*side_by_side[k]); });
+    for (Job& job : jobs) {
+      const std::string& label = *job.label;
       hessians.erase(label);  // K x K doubles each
-      stage.model.set_initializer(n.input(1), q.dequantized());
-      out.emplace(label, std::move(q));
+      stage.model.set_initializer(node_of.at(label)->input(1), job.q.front().dequantized());
+      out.emplace(label, std::move(job.q.front()));
       remaining.erase(label);
     }
     t_gptq += seconds_since(t0);
