@@ -45,7 +45,8 @@ class SerialScope {
   int saved_ = 0;  // OpenMP team size to restore; 0 when unchanged
 };
 
-// fn(i) for i in [0, n) on `workers` threads, each with a thread budget of `threads_each`.
+// fn(i) for i in [0, n) on `workers` threads (the calling thread and workers - 1 started ones), each
+// with a thread budget of `threads_each`.
 template <typename Fn>
 void parallel_for_workers(int64_t n, int64_t workers, int threads_each, Fn&& fn) {
   workers = std::max<int64_t>(1, std::min<int64_t>(n, workers));
@@ -75,8 +76,13 @@ void parallel_for_workers(int64_t n, int64_t workers, int threads_each, Fn&& fn)
       }
     }
   };
+  // the calling thread is one of the workers: one thread fewer to start, and what it allocates
+  // comes from (and goes back to) its own malloc arena, which the work before and after uses too
   std::vector<std::thread> pool;
-  for (int64_t t = 0; t < workers; ++t) pool.emplace_back(work);
+  for (int64_t t = 1; t < workers; ++t) pool.emplace_back(work);
+  const int saved = thread_budget();
+  work();
+  set_thread_budget(saved);
   for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
 }
