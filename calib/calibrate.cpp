@@ -82,7 +82,9 @@ CalibrationTable calibrate(const Model& model, Dataset& raw_data, const std::vec
                               " is not finite (an overflow or invalid operation in the model); calibration needs "
                               "finite activations (-inf alone, as in attention masks, keeps the tensor float)");
   };
-  ObserverPool pool(raw, 0, size_t{64} << 20, on_nonfinite);
+  // histograms observe on this thread over its OpenMP team; cheap observers (min/max) on workers
+  // beside the executor
+  ObserverPool pool(raw, !raw.empty() && raw.front()->splits_observe() ? -1 : 0, size_t{64} << 20, on_nonfinite);
   // Observers need the values, not their order: tensors in a dense runtime layout come as they
   // are (any_layout), and the pool's observers check them for NaN / inf in the same pass.
   auto submit = [&](const std::string& name, const Tensor& t) {

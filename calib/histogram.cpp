@@ -2,6 +2,7 @@
 #include "calib/histogram.h"
 
 #include <Eigen/Core>
+#include <omp.h>
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -12,6 +13,9 @@
 #include "core/float_scan.h"
 
 namespace qtool {
+
+// Values per thread below which a Histogram::add stays on one thread.
+constexpr int64_t kValuesPerThread = int64_t{1} << 17;
 
 void throw_nonfinite_value(const float* x, int64_t n) {
   float v = 0;
@@ -50,19 +54,12 @@ void bin_indices(const float* x, int64_t n, float scale, float offset, int32_t l
 }
 }  // namespace
 
-void Histogram::add(const float* x, int64_t n) {
-  if (n <= 0) return;
-  // NaN / inf check and min / max in one vectorised pass, before binning: the range may have to grow.
-  float lo, hi;
-  if (!minmax_checked(x, n, lo, hi)) throw_nonfinite_value(x, n);
-  if (!any_) { min_ = lo; max_ = hi; any_ = true; }
-  min_ = std::min(min_, lo);
-  max_ = std::max(max_, hi);
-  grow_to(std::max(std::fabs(static_cast<double>(lo)), std::fabs(static_cast<double>(hi))));
-  const int b = bins();
+namespace {
+// Adds the bin counts of x (n values, bins [0, b) of `scale` / `offset`) to counts.
+void count_into(const float* x, int64_t n, int b, float scale, float offset, double* counts) {
   // Integer counts in four interleaved tables: after a ReLU most values land in one bin, and
   // spreading consecutive values over four counters shortens the dependency chain on it. uint16
-  // counters keep the four tables in L1 (4 x 4096 bins x 2 bytes); they are added to counts_
+  // counters keep the four tables in L1 (4 x 4096 bins x 2 bytes); they are added to counts
   // before any can overflow (each table takes a quarter of the values).
   thread_local std::vector<uint16_t> local;
   thread_local std::vector<int32_t> idx;
@@ -76,9 +73,8 @@ void Histogram::add(const float* x, int64_t n) {
   uint16_t* c1 = c0 + b;
   uint16_t* c2 = c1 + b;
   uint16_t* c3 = c2 + b;
-  const float scale = static_cast<float>(b / (2 * range_)), offset = static_cast<float>(b / 2);
   auto flush = [&] {
-    for (int j = 0; j < b; ++j) counts_[j] += static_cast<double>(c0[j] + c1[j] + c2[j] + c3[j]);
+    for (int j = 0; j < b; ++j) counts[j] += static_cast<double>(c0[j] + c1[j] + c2[j] + c3[j]);
     std::fill(local.begin(), local.end(), uint16_t{0});
   };
   int64_t since_flush = 0;
@@ -101,6 +97,36 @@ void Histogram::add(const float* x, int64_t n) {
     for (; i < m; ++i) ++c0[k[i]];
   }
   flush();
+}
+}  // namespace
+
+void Histogram::add(const float* x, int64_t n) {
+  if (n <= 0) return;
+  // NaN / inf check and min / max in one vectorised pass, before binning: the range may have to grow.
+  float lo, hi;
+  if (!minmax_checked(x, n, lo, hi)) throw_nonfinite_value(x, n);
+  if (!any_) { min_ = lo; max_ = hi; any_ = true; }
+  min_ = std::min(min_, lo);
+  max_ = std::max(max_, hi);
+  grow_to(std::max(std::fabs(static_cast<double>(lo)), std::fabs(static_cast<double>(hi))));
+  const int b = bins();
+  const float scale = static_cast<float>(b / (2 * range_)), offset = static_cast<float>(b / 2);
+  // Large tensors are split over the calling thread's OpenMP team, each part counted into its own
+  // table; counts are whole numbers below 2^53, so the sum is exact in any order.
+  const int team = static_cast<int>(std::min<int64_t>(omp_get_max_threads(), n / kValuesPerThread));
+  if (team <= 1 || omp_in_parallel()) {
+    count_into(x, n, b, scale, offset, counts_.data());
+  } else {
+    std::vector<double> parts(static_cast<size_t>(team - 1) * b, 0.0);
+#pragma omp parallel num_threads(team)
+    {
+      const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+      const int64_t a = n * t / nt, z = n * (t + 1) / nt;
+      count_into(x + a, z - a, b, scale, offset, t == 0 ? counts_.data() : parts.data() + static_cast<size_t>(t - 1) * b);
+    }
+    for (int t = 1; t < team; ++t)
+      for (int j = 0; j < b; ++j) counts_[j] += parts[static_cast<size_t>(t - 1) * b + j];
+  }
   total_ += static_cast<double>(n);
 }
 

@@ -47,6 +47,10 @@ class Observer {
   // Ranges to choose from by their effect on the layers that read the tensor (calib/range_select.h);
   // one (range()) unless the observer offers several ("auto").
   virtual std::vector<Range> candidates() const { return {range()}; }
+  // Whether observe() spreads a large tensor over the calling thread's OpenMP team (histograms):
+  // calibration then observes on the executor's thread, whose team is idle between kernels, instead
+  // of on pool workers that would compete with that team for the cores.
+  virtual bool splits_observe() const { return false; }
 };
 
 // Observers built on a Histogram share this base.
@@ -55,6 +59,7 @@ class HistogramObserver : public Observer {
   explicit HistogramObserver(const ObserverOptions& o) : hist_(o.bins), opts_(o) {}
   void observe(const float* x, int64_t n) override { hist_.add(x, n); }
   Range range() const override { return range_of(hist_); }
+  bool splits_observe() const override { return true; }
   // The range this observer chooses for a tensor with histogram h.
   virtual Range range_of(const Histogram& h) const = 0;
 

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "core/parallel.h"
+
 namespace qtool {
 
 ObserverPool::ObserverPool(std::vector<Observer*> observers, int workers, size_t max_pending_bytes,
@@ -11,7 +13,8 @@ ObserverPool::ObserverPool(std::vector<Observer*> observers, int workers, size_t
       max_pending_bytes_(max_pending_bytes),
       on_nonfinite_(std::move(on_nonfinite)),
       skipped_(observers_.size(), 0) {
-  if (workers <= 0) workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (workers < 0) return;  // observed by submit(), on the caller
+  if (workers == 0) workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   workers = static_cast<int>(std::min<size_t>(static_cast<size_t>(workers), std::max<size_t>(1, observers_.size())));
   workers_ = std::vector<Worker>(static_cast<size_t>(workers));
   for (size_t w = 0; w < workers_.size(); ++w) workers_[w].thread = std::thread([this, w] { work(w); });
@@ -30,6 +33,18 @@ void ObserverPool::submit(size_t index, Tensor t, int64_t tag) {
   const size_t bytes = t.nbytes();
   std::unique_lock<std::mutex> lock(mu_);
   if (error_) std::rethrow_exception(error_);
+  if (workers_.empty()) {  // no workers: observed here, an error kept and thrown as a worker's would be
+    lock.unlock();
+    try {
+      observe(index, t, tag);
+    } catch (...) {
+      lock.lock();
+      error_ = std::current_exception();
+      failed_index_ = index;
+      std::rethrow_exception(error_);
+    }
+    return;
+  }
   // One tensor larger than the limit still goes through (alone), so nothing can deadlock.
   has_room_.wait(lock, [&] { return pending_bytes_ == 0 || pending_bytes_ + bytes <= max_pending_bytes_; });
   pending_bytes_ += bytes;
@@ -39,7 +54,19 @@ void ObserverPool::submit(size_t index, Tensor t, int64_t tag) {
   has_work_.notify_all();
 }
 
+void ObserverPool::observe(size_t index, const Tensor& t, int64_t tag) {
+  if (skipped_[index]) return;
+  const Tensor values = t.dense_storage();  // plain, or a dense layout read in storage order
+  try {
+    observers_[index]->observe(values.data<float>(), values.numel());
+  } catch (const NonFiniteValue&) {
+    if (!on_nonfinite_) throw;
+    if (on_nonfinite_(index, t, tag)) skipped_[index] = 1;
+  }
+}
+
 void ObserverPool::work(size_t w) {
+  set_thread_budget(1);  // the workers are the parallelism: observers' own loops stay on them
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     has_work_.wait(lock, [&] { return stop_ || !workers_[w].queue.empty(); });
@@ -51,15 +78,7 @@ void ObserverPool::work(size_t w) {
     const size_t bytes = item.t.nbytes();
     std::exception_ptr failed;
     try {
-      if (!skip && !skipped_[item.index]) {
-        const Tensor values = item.t.dense_storage();  // plain, or a dense layout read in storage order
-        try {
-          observers_[item.index]->observe(values.data<float>(), values.numel());
-        } catch (const NonFiniteValue&) {
-          if (!on_nonfinite_) throw;
-          if (on_nonfinite_(item.index, item.t, item.tag)) skipped_[item.index] = 1;
-        }
-      }
+      if (!skip) observe(item.index, item.t, item.tag);
     } catch (...) {
       failed = std::current_exception();
     }

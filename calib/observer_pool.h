@@ -34,8 +34,10 @@ class ObserverPool {
   // what it throws fails the pool like an observer's error.
   using NonFiniteHandler = std::function<bool(size_t index, const Tensor& t, int64_t tag)>;
 
-  // workers <= 0: one per hardware thread. Observers must outlive the pool. Without a handler, a
-  // non-finite value fails the pool.
+  // workers == 0: one per hardware thread; workers < 0: none, submit() observes on the calling
+  // thread (for observers that split their work over its OpenMP team, Observer::splits_observe).
+  // Worker threads run with a thread budget of 1. Observers must outlive the pool. Without a
+  // handler, a non-finite value fails the pool.
   ObserverPool(std::vector<Observer*> observers, int workers = 0, size_t max_pending_bytes = size_t{64} << 20,
                NonFiniteHandler on_nonfinite = nullptr);
   ~ObserverPool();
@@ -64,6 +66,8 @@ class ObserverPool {
     std::thread thread;
   };
   void work(size_t w);
+  // Observer `index` takes t (unless it skips its tensors after a non-finite one).
+  void observe(size_t index, const Tensor& t, int64_t tag);
 
   std::vector<Observer*> observers_;
   std::vector<Worker> workers_;

@@ -14,6 +14,7 @@
 #include "calib/observer.h"
 #include "calib/observer_pool.h"
 #include "core/error.h"
+#include "core/parallel.h"
 #include "runtime/executor.h"
 #include "test_util.h"
 
@@ -51,10 +52,63 @@ TEST(ObserverPool, SameRangesAsSerial) {
       for (auto& [i, t] : items) pool.submit(i, t);
       pool.drain();
     }
+    std::vector<std::unique_ptr<Observer>> inline_obs;  // no workers: observed by submit() itself
+    std::vector<Observer*> inline_raw;
+    for (size_t i = 0; i < n; ++i) {
+      inline_obs.push_back(make_observer(method));
+      inline_raw.push_back(inline_obs.back().get());
+    }
+    {
+      ObserverPool pool(inline_raw, -1);
+      for (auto& [i, t] : items) pool.submit(i, t);
+      pool.drain();
+    }
     for (size_t i = 0; i < n; ++i) {
       EXPECT_EQ(serial[i]->range().min, pooled[i]->range().min) << method << " observer " << i;
       EXPECT_EQ(serial[i]->range().max, pooled[i]->range().max) << method << " observer " << i;
+      EXPECT_EQ(serial[i]->range().min, inline_obs[i]->range().min) << method << " observer " << i << " (inline)";
+      EXPECT_EQ(serial[i]->range().max, inline_obs[i]->range().max) << method << " observer " << i << " (inline)";
     }
+  }
+}
+
+TEST(ObserverPool, WithoutWorkersAnErrorIsThrownBySubmitWithItsIndex) {
+  std::vector<std::unique_ptr<Observer>> obs;
+  std::vector<Observer*> raw;
+  for (int i = 0; i < 3; ++i) {
+    obs.push_back(make_observer("mse"));
+    raw.push_back(obs.back().get());
+  }
+  ObserverPool pool(raw, -1);
+  pool.submit(0, test::random_tensor({100}, 1));
+  Tensor bad = test::random_tensor({100}, 2);
+  bad.data<float>()[5] = std::numeric_limits<float>::infinity();
+  EXPECT_THROW(pool.submit(2, bad), Error);
+  EXPECT_TRUE(pool.failed());
+  EXPECT_EQ(pool.failed_index(), 2u);
+  EXPECT_THROW(pool.submit(1, test::random_tensor({10}, 3)), Error);
+  EXPECT_THROW(pool.drain(), Error);
+}
+
+TEST(Histogram, CountsSplitOverAThreadTeamEqualOneThreads) {
+  // 1.5M values (large enough to be split over 2 or 3 threads), added in three calls whose ranges
+  // grow: every bin's count is the same as on one thread, exactly
+  std::vector<Histogram> hs;
+  const int saved = thread_budget();
+  for (int threads : {1, 2, 3}) {
+    set_thread_budget(threads);
+    Histogram h(2048);
+    for (int k = 0; k < 3; ++k) {
+      Tensor t = test::random_tensor({500001}, 11 + k, -1.f - 3.f * k, 2.f + 5.f * k);
+      h.add(t.data<float>(), t.numel());
+    }
+    hs.push_back(h);
+  }
+  set_thread_budget(saved);
+  for (size_t i = 1; i < hs.size(); ++i) {
+    ASSERT_EQ(hs[i].bins(), hs[0].bins());
+    EXPECT_EQ(hs[i].total(), hs[0].total());
+    for (int b = 0; b < hs[0].bins(); ++b) ASSERT_EQ(hs[i].counts()[b], hs[0].counts()[b]) << "bin " << b << ", team " << i + 1;
   }
 }
 
