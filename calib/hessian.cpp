@@ -305,7 +305,10 @@ std::map<std::string, LayerHessian> collect(const Model& model, const std::vecto
     }
     out[L.label] = std::move(L.out);
   }
-  for (const auto& [i, j] : shares) out[layers[i].label] = out.at(layers[j].label);
+  for (const auto& [i, j] : shares) {
+    out[layers[i].label] = out.at(layers[j].label);
+    out[layers[i].label].same_as = layers[j].label;
+  }
   return out;
 }
 

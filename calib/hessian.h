@@ -19,6 +19,8 @@ namespace qtool {
 struct LayerHessian {
   std::vector<Eigen::MatrixXd> h;  // one per convolution group, K x K
   int64_t rows = 0;                // input rows accumulated
+  std::string same_as;             // another layer of the same collection whose Hessian this is (same
+                                   // input and patches), or empty
 };
 
 // `nodes`: node labels (name, or first output when unnamed) of Conv (2-D), Gemm or MatMul nodes whose

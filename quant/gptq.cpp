@@ -57,19 +57,27 @@ Eigen::MatrixXd gptq_inverse_hessian_factor(Eigen::MatrixXd&& h, double damp) {
 
 QuantizedWeight quantize_gptq(const Tensor& w, int out_axis, std::shared_ptr<const WeightFormat> format,
                               int64_t group_size, std::vector<Eigen::MatrixXd> hs, const GptqOptions& opts,
-                              const Tensor* mask) {
+                              const Tensor* mask, std::vector<GptqFactor>* factors) {
   QuantizedWeight q = make_quantized_weight(w, out_axis, format, group_size);
   if (mask && (mask->numel() != w.numel() || mask->dtype() != DType::kUInt8))
     throw Error("GPTQ: mask " + shape_str(mask->shape()) + " does not match weight " + shape_str(w.shape()));
   const uint8_t* keep = mask ? mask->data<uint8_t>() : nullptr;
   const auto& l = q.layout;
-  const int64_t K = l.cols(), groups = static_cast<int64_t>(hs.size());
+  const bool reuse = factors && !factors->empty();
+  const int64_t K = l.cols(), groups = static_cast<int64_t>(reuse ? factors->size() : hs.size());
   if (groups < 1 || l.rows % groups != 0)
     throw Error("GPTQ: " + std::to_string(groups) + " Hessians do not divide " + std::to_string(l.rows) + " rows");
-  for (const auto& h : hs)
-    if (h.rows() != K || h.cols() != K)
-      throw Error("GPTQ: Hessian " + std::to_string(h.rows()) + "x" + std::to_string(h.cols()) + " for a weight with " +
-                  std::to_string(K) + " columns");
+  if (reuse) {
+    for (const auto& f : *factors)
+      if (f.u.rows() != K || static_cast<int64_t>(f.order.size()) != K)
+        throw Error("GPTQ: a reused factor of " + std::to_string(f.u.rows()) + " columns for a weight with " +
+                    std::to_string(K) + " columns");
+  } else {
+    for (const auto& h : hs)
+      if (h.rows() != K || h.cols() != K)
+        throw Error("GPTQ: Hessian " + std::to_string(h.rows()) + "x" + std::to_string(h.cols()) +
+                    " for a weight with " + std::to_string(K) + " columns");
+  }
   const int64_t G = q.group_size;
   // Column order: blocked grids walk position-major so that every group is a contiguous run.
   std::vector<int64_t> order(K);  // order[j] = natural column (i * positions + p)
@@ -82,28 +90,34 @@ QuantizedWeight quantize_gptq(const Tensor& w, int out_axis, std::shared_ptr<con
 
   for (int64_t gi = 0; gi < groups; ++gi) {
     const int64_t r0 = gi * rows_per;
-    Eigen::MatrixXd& h = hs[gi];
-    std::vector<int64_t> ord = order;
-    if (!G && opts.act_order)
-      std::stable_sort(ord.begin(), ord.end(), [&](int64_t a, int64_t b) { return h(a, a) > h(b, b); });
-    Eigen::MatrixXd hp(K, K);
-    for (int64_t b = 0; b < K; ++b)
-      for (int64_t a = 0; a < K; ++a) hp(a, b) = h(ord[a], ord[b]);
-    h = Eigen::MatrixXd();  // the permuted copy is all that is used from here
+    GptqFactor own;
+    if (!reuse) {
+      Eigen::MatrixXd& h = hs[gi];
+      own.order = order;
+      if (!G && opts.act_order)
+        std::stable_sort(own.order.begin(), own.order.end(), [&](int64_t a, int64_t b) { return h(a, a) > h(b, b); });
+      Eigen::MatrixXd hp(K, K);
+      for (int64_t b = 0; b < K; ++b)
+        for (int64_t a = 0; a < K; ++a) hp(a, b) = h(own.order[a], own.order[b]);
+      h = Eigen::MatrixXd();  // the permuted copy is all that is used from here
+      for (int64_t j = 0; j < K; ++j)  // inputs that were always zero: weight irrelevant
+        if (hp(j, j) == 0) {
+          hp(j, j) = 1;
+          own.dead.push_back(j);
+        }
+      own.u = gptq_inverse_hessian_factor(std::move(hp), opts.damp);
+      hp = Eigen::MatrixXd();  // (its storage held the Cholesky factor)
+    }
+    const GptqFactor& f = reuse ? (*factors)[gi] : own;
+    const std::vector<int64_t>& ord = f.order;
+    const Eigen::MatrixXd& u = f.u;
     Eigen::MatrixXd wm(rows_per, K);
     for (int64_t r = 0; r < rows_per; ++r)
       for (int64_t j = 0; j < K; ++j) {
         const int64_t nat = ord[j];
         wm(r, j) = src[l.flat(r0 + r, nat / l.positions, nat % l.positions)];
       }
-    for (int64_t j = 0; j < K; ++j)  // inputs that were always zero: weight irrelevant
-      if (hp(j, j) == 0) {
-        hp(j, j) = 1;
-        wm.col(j).setZero();
-      }
-    const Eigen::MatrixXd u = gptq_inverse_hessian_factor(std::move(hp), opts.damp);
-    hp = Eigen::MatrixXd();  // (its storage held the Cholesky factor)
-
+    for (int64_t j : f.dead) wm.col(j).setZero();
     std::vector<GroupParams> params(rows_per);
     if (!G)  // per channel: parameters from the original row
       for (int64_t r = 0; r < rows_per; ++r) {
@@ -143,6 +157,7 @@ QuantizedWeight quantize_gptq(const Tensor& w, int out_axis, std::shared_ptr<con
       }
       if (j + 1 < K) wm.rightCols(K - j - 1).noalias() -= err * u.row(j).tail(K - j - 1);
     }
+    if (factors && !reuse) factors->push_back(std::move(own));
   }
   return q;
 }

@@ -36,9 +36,18 @@ struct GptqOptions {
 // mask (optional, uint8 of w's shape, 0 = pruned): pruned weights are quantized to exactly zero and
 // their error is compensated like any other column's (the SparseGPT idea, Frantar & Alistarh 2023),
 // so the zero pattern survives. Throws Error when the format has no exact zero (binary).
+// factors (optional) carries what GPTQ derives from each group's Hessian (column order, columns
+// whose inputs were always zero, the inverse-Hessian factor) between layers that have the same
+// Hessians, group size and options (layers reading one input through the same patches): empty, it
+// receives this call's; holding one per group, they are used and h is not read (it may be empty).
+struct GptqFactor {
+  std::vector<int64_t> order;  // order[j] = natural column quantized j-th
+  std::vector<int64_t> dead;   // positions j (in that order) whose Hessian diagonal was 0
+  Eigen::MatrixXd u;           // gptq_inverse_hessian_factor of the permuted Hessian
+};
 QuantizedWeight quantize_gptq(const Tensor& w, int out_axis, std::shared_ptr<const WeightFormat> format,
                               int64_t group_size, std::vector<Eigen::MatrixXd> h, const GptqOptions& opts = {},
-                              const Tensor* mask = nullptr);
+                              const Tensor* mask = nullptr, std::vector<GptqFactor>* factors = nullptr);
 
 // Upper-triangular U with U^T U = (h + damp * mean(diag h) * I)^-1, the factor GPTQ's column updates
 // use (K x K, double). Dampening grows 10x per retry (up to 6) while h + damp is not positive

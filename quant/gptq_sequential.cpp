@@ -219,22 +219,40 @@ std::map<std::string, QuantizedWeight> gptq_sequential(const Model& prepared, Da
       if (masks && masks->count(n.input(1))) job.mask = &masks->at(n.input(1));
       jobs.push_back(std::move(job));
     }
-    auto run = [&](Job& job) {
+    auto run = [&](Job& job, std::vector<GptqFactor>* factors) {
       const auto& n = *node_of.at(*job.label);
       job.q.push_back(quantize_gptq(job.w, weight_out_axis(n), job.fmt, job.group_size,
-                                    std::move(hessians.at(*job.label).h), gptq, job.mask));
+                                    std::move(hessians.at(*job.label).h), gptq, job.mask, factors));
     };
+    // a large layer whose Hessian is another's (same input and patches) reuses that layer's factors
+    std::map<std::pair<std::string, int64_t>, std::vector<GptqFactor>> factors;  // (label, group size)
+    std::set<std::string> shared;  // labels other layers of the wave take their Hessian from
+    for (const auto& [label, lh] : hessians)
+      if (!lh.same_as.empty()) shared.insert(lh.same_as);
     std::vector<Job*> side_by_side;
     for (Job& job : jobs) {
       double k = 0;
       for (const auto& h : hessians.at(*job.label).h) k = std::max(k, static_cast<double>(h.rows()));
-      if (2 * k * k * sizeof(double) <= kSideBySideBytes) side_by_side.push_back(&job);
-      else run(job);
+      if (2 * k * k * sizeof(double) <= kSideBySideBytes) {
+        side_by_side.push_back(&job);
+        continue;
+      }
+      const LayerHessian& lh = hessians.at(*job.label);
+      auto from = factors.find({lh.same_as, job.group_size});
+      if (!lh.same_as.empty() && from != factors.end()) {
+        hessians.at(*job.label).h.clear();  // not needed: the factors come from the layer it equals
+        run(job, &from->second);
+      } else if (shared.count(*job.label)) {
+        run(job, &factors[{*job.label, job.group_size}]);
+      } else {
+        run(job, nullptr);
+      }
     }
+    factors.clear();
     const int64_t workers = std::min<int64_t>(thread_budget(), static_cast<int64_t>(side_by_side.size()));
     parallel_for_workers(static_cast<int64_t>(side_by_side.size()), workers,
                          std::max<int>(1, thread_budget() / std::max<int64_t>(1, workers)),
-                         [&](int64_t k) { run(*side_by_side[k]); });
+                         [&](int64_t k) { run(*side_by_side[k], nullptr); });
     for (Job& job : jobs) {
       const std::string& label = *job.label;
       hessians.erase(label);  // K x K doubles each

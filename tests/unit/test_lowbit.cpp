@@ -181,6 +181,24 @@ TEST(Gptq, ConvGroupsUseTheirOwnHessians) {
   EXPECT_THROW(quantize_gptq(w, 0, f, 0, {a.h[0], b.h[0], a.h[0], b.h[0]}), Error);  // 6 rows, 4 groups
 }
 
+TEST(Gptq, FactorsReusedForAnEqualHessianGiveTheSameCodes) {
+  // two grouped layers with the same Hessians (2 groups): the second quantized with the first's
+  // factors (its own Hessians not passed) gives the codes it gets from the Hessians themselves
+  Layer a = correlated_layer(1, 36, 300, 3), b = correlated_layer(1, 36, 300, 4);
+  Tensor w1 = test::random_tensor({6, 4, 3, 3}, 5), w2 = test::random_tensor({10, 4, 3, 3}, 6);
+  std::shared_ptr<const WeightFormat> f = make_weight_format("int4", false);
+  std::vector<GptqFactor> factors;
+  (void)quantize_gptq(w1, 0, f, 0, {a.h[0], b.h[0]}, {}, nullptr, &factors);
+  ASSERT_EQ(factors.size(), 2u);
+  auto direct = quantize_gptq(w2, 0, f, 0, {a.h[0], b.h[0]});
+  auto reused = quantize_gptq(w2, 0, f, 0, {}, {}, nullptr, &factors);
+  for (int64_t i = 0; i < w2.numel(); ++i) ASSERT_EQ(reused.codes.data<int32_t>()[i], direct.codes.data<int32_t>()[i]);
+  std::vector<GptqFactor> wrong(1, factors[0]);
+  wrong[0].u = Eigen::MatrixXd::Identity(9, 9);  // 9 columns for a 36-column weight
+  wrong[0].order.resize(9);
+  EXPECT_THROW(quantize_gptq(w2, 0, f, 0, {}, {}, nullptr, &wrong), Error);
+}
+
 TEST(Hessian, ConvIm2colMatchesGemmOnOneByOne) {
   // A 1x1 convolution's patches are the pixels: H equals that of the matching Gemm input.
   Model m = test::parse_model(R"(<ir_version: 8, opset_import: ["" : 13]>
