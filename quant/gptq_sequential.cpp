@@ -5,10 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <set>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
 #include "calib/batch_runner.h"
 #include "calib/hessian.h"
@@ -19,29 +17,6 @@
 #include "runtime/kernel.h"
 
 namespace qtool {
-
-// Before a wave whose Hessians are large (K >= 1024 columns: 12 MiB and more each, float sums plus
-// the double total), pages the allocator keeps free are returned (malloc_trim), so those matrices
-// do not grow a heap that earlier waves left fragmented: the qtool executable keeps freed memory
-// (runtime/allocator_policy.h), and UltraFace's last wave raised its peak RSS by the whole 63 MiB.
-// Only before such waves: trimming before every wave cost 20% of the time in page faults.
-static void release_free_pages_before_large_hessians(const Model& model, const std::vector<std::string>& ready,
-                                                     const std::map<std::string, const onnx::NodeProto*>& node_of) {
-#ifdef __GLIBC__
-  int64_t k = 0;
-  for (const auto& label : ready) {
-    const auto* w = model.find_initializer(node_of.at(label)->input(1));
-    if (!w || w->dims_size() < 2) continue;
-    int64_t cols = 1;  // Conv: C/group x kernel; Gemm / MatMul: the larger extent (an upper bound)
-    for (int d = 1; d < w->dims_size(); ++d) cols *= w->dims(d);
-    if (w->dims_size() == 2) cols = std::max(w->dims(0), w->dims(1));
-    k = std::max(k, cols);
-  }
-  if (k >= 1024) malloc_trim(0);
-#else
-  (void)model, (void)ready, (void)node_of;
-#endif
-}
 
 // Layers of a GPTQ wave whose workspace is at most this many bytes are quantized side by side.
 constexpr double kSideBySideBytes = 16.0 * (1 << 20);
@@ -220,7 +195,6 @@ std::map<std::string, QuantizedWeight> gptq_sequential(const Model& prepared, Da
     ++run_info.waves;
     run_info.waves_from_cache += stage.cached ? 1 : 0;
     auto t0 = Clock::now();
-    release_free_pages_before_large_hessians(stage.model, ready, node_of);
     auto hessians = stage.cached ? collect_hessians(stage.model, stage.batches, ready)
                                  : collect_hessians(stage.model, data, ready);
     t_hessians += seconds_since(t0);
@@ -235,7 +209,7 @@ std::map<std::string, QuantizedWeight> gptq_sequential(const Model& prepared, Da
       std::shared_ptr<const WeightFormat> fmt;
       int64_t group_size;
       const Tensor* mask = nullptr;
-      std::vector<QuantizedWeight> q;  // the result (one)
+      std::optional<QuantizedWeight> q;  // the result
     };
     std::vector<Job> jobs;
     for (const auto& label : ready) {
@@ -248,7 +222,7 @@ std::map<std::string, QuantizedWeight> gptq_sequential(const Model& prepared, Da
     }
     auto run = [&](Job& job, std::vector<GptqFactor>* factors) {
       const auto& n = *node_of.at(*job.label);
-      job.q.push_back(quantize_gptq(job.w, weight_out_axis(n), job.fmt, job.group_size,
+      job.q.emplace(quantize_gptq(job.w, weight_out_axis(n), job.fmt, job.group_size,
                                     std::move(hessians.at(*job.label).h), gptq, job.mask, factors));
     };
     // a large layer whose Hessian is another's (same input and patches) reuses that layer's factors
@@ -283,8 +257,8 @@ std::map<std::string, QuantizedWeight> gptq_sequential(const Model& prepared, Da
     for (Job& job : jobs) {
       const std::string& label = *job.label;
       hessians.erase(label);  // K x K doubles each
-      stage.model.set_initializer(node_of.at(label)->input(1), job.q.front().dequantized());
-      out.emplace(label, std::move(job.q.front()));
+      stage.model.set_initializer(node_of.at(label)->input(1), job.q->dequantized());
+      out.emplace(label, std::move(*job.q));
       remaining.erase(label);
     }
     t_gptq += seconds_since(t0);
