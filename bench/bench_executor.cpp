@@ -22,7 +22,7 @@
 using namespace qtool;
 
 int main(int argc, char** argv) {
-  qtool::keep_freed_memory_for_reuse();  // as the qtool executable runs the executor
+  qtool::configure_process_allocator();  // as the qtool executable runs the executor
   if (argc < 4) {
     std::fprintf(stderr, "usage: bench_executor MODEL BATCH SECONDS [--reference] [--profile [--top N]]\n");
     return 2;

@@ -266,10 +266,11 @@ std::map<std::string, LayerHessian> collect(const Model& model, const std::vecto
   if (layers.empty()) return {};
 #ifdef __GLIBC__
   // Before large Hessians (K >= 1024 columns: 12 MiB and more each, float sums plus the double
-  // total), pages the allocator keeps free are returned, so the accumulators do not grow a heap that
-  // earlier work left fragmented: the qtool executable keeps freed memory (runtime/allocator_policy.h),
-  // and UltraFace's last GPTQ wave raised its peak RSS by the whole 63 MiB. Only then: trimming
-  // before every wave cost 20% of GPTQ's time in page faults.
+  // total), pages glibc malloc keeps free are returned, so the accumulators do not grow a heap that
+  // earlier work left fragmented (UltraFace's last GPTQ wave raised a glibc-malloc process's peak RSS
+  // by the whole 63 MiB). Only then: trimming before every wave cost 20% of GPTQ's time in page
+  // faults. Under tcmalloc (the qtool executable, runtime/allocator_policy.h) glibc's heap is unused
+  // and this does nothing; tcmalloc's page heap reuses the freed spans itself.
   if (std::any_of(layers.begin(), layers.end(), [](const Layer& L) { return L.k >= 1024; })) malloc_trim(0);
 #endif
   for (size_t i = 0, s = 0; i < layers.size(); ++i) {  // accumulators (none for a shared Hessian)

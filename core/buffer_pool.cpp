@@ -27,7 +27,8 @@ struct Pool {
   std::mutex mu;
   std::unordered_map<size_t, std::vector<void*>> free_lists;  // rounded size -> blocks, last freed at the back
   size_t cached = 0;
-  int users = 0;  // BufferPoolUser objects alive
+  int users = 0;      // BufferPoolUser objects alive
+  bool caching = true;  // set_pooled_caching
 };
 
 Pool& pool() {
@@ -63,7 +64,7 @@ void pooled_free(void* b, size_t bytes) {
   if (n <= kMaxBlockBytes) {
     Pool& p = pool();
     std::lock_guard<std::mutex> lock(p.mu);
-    if (p.users > 0 && p.cached + n <= kMaxCachedBytes) {
+    if (p.caching && p.users > 0 && p.cached + n <= kMaxCachedBytes) {
       p.free_lists[n].push_back(b);
       p.cached += n;
       return;
@@ -110,8 +111,19 @@ bool pooled_caching_enabled() {
 #ifdef QTOOL_POOL_DISABLED
   return false;
 #else
-  return true;
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lock(p.mu);
+  return p.caching;
 #endif
+}
+
+void set_pooled_caching(bool on) {
+  {
+    Pool& p = pool();
+    std::lock_guard<std::mutex> lock(p.mu);
+    p.caching = on;
+  }
+  if (!on) pooled_trim();
 }
 
 size_t pooled_cached_bytes() {

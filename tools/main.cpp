@@ -78,7 +78,7 @@ std::string parse_error_line(CLI::App& app, const CLI::ParseError& e, int argc, 
 
 int main(int argc, char** argv) {
   qtool::cli::default_omp_wait(argv);
-  qtool::keep_freed_memory_for_reuse();  // runtime/allocator_policy.h
+  qtool::configure_process_allocator();  // runtime/allocator_policy.h
   qtool::cli::set_command_line(argc, argv);
   CLI::App app{"qtool: make trained ONNX models small and fast (calibrate, quantize, evaluate, inspect)"};
   app.require_subcommand(1);
@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
     spdlog::set_pattern("%^[%l]%$ %v");
     spdlog::set_level(quiet ? spdlog::level::warn : verbose ? spdlog::level::debug : spdlog::level::info);
     qtool::enable_progress_bars(true);
+    spdlog::debug("allocator: {}", qtool::process_allocator_name());
   });
   qtool::cli::add_quantize_command(app);
   qtool::cli::add_calibrate_command(app);

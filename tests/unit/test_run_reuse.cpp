@@ -88,6 +88,25 @@ TEST(BufferPool, FreedStorageIsReusedAndTrimmed) {
   EXPECT_EQ(pooled_cached_bytes(), 0u);
 }
 
+TEST(BufferPool, CachingSwitchedOffKeepsNothing) {
+  // as in the qtool executable, whose malloc (tcmalloc) recycles blocks itself
+  pooled_trim();
+  const BufferPoolUser user;
+  const bool was = pooled_caching_enabled();
+  if (was) {  // not under AddressSanitizer
+    { Tensor t = Tensor::uninitialized(DType::kFloat, {1000}); }
+    EXPECT_EQ(pooled_cached_bytes(), 4032u);
+  }
+  set_pooled_caching(false);  // frees what the cache holds
+  EXPECT_FALSE(pooled_caching_enabled());
+  EXPECT_EQ(pooled_cached_bytes(), 0u);
+  { Tensor t = Tensor::uninitialized(DType::kFloat, {1000}); }
+  EXPECT_EQ(pooled_cached_bytes(), 0u);
+  set_pooled_caching(true);
+  EXPECT_EQ(pooled_caching_enabled(), was);
+  pooled_trim();
+}
+
 TEST(BufferPool, WithoutUsersNothingIsKept) {
   { Tensor t = Tensor::uninitialized(DType::kFloat, {100}); }
   EXPECT_EQ(pooled_cached_bytes(), 0u);
