@@ -13,7 +13,12 @@ onnxruntime). qtool is timed by build/bench_executor (in-process Executor::run, 
 run); onnxruntime by InferenceSession.run after one warm-up run. Each cell: images/s, the median
 of --rounds alternating runs of each; ratios > 1 mean qtool is faster.
 
+--memory adds each runtime's peak RSS per cell (MiB; one more short run of each in a process of its own:
+build/bench_executor for qtool, a Python process holding one InferenceSession for onnxruntime, so the
+latter includes the interpreter and numpy, about 60 MiB) and their ratio.
+
 usage: python bench/bench_executor.py [--threads 2] [--seconds 2] [--rounds 3] [--models resnet50,...] [--batches 1,16]
+                                      [--memory]
 needs: ninja -C build qtool bench_executor
 """
 import argparse
@@ -108,6 +113,35 @@ def ort_ips(model, batch, seconds, threads):
         return None, str(e).splitlines()[0][:80]
 
 
+ORT_RSS = r"""
+import resource, sys, numpy as np, onnxruntime as ort
+model, batch, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+so = ort.SessionOptions()
+so.intra_op_num_threads, so.inter_op_num_threads, so.log_severity_level = threads, 1, 4
+s = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+i = s.get_inputs()[0]
+x = np.random.RandomState(0).rand(batch, *[d if isinstance(d, int) else 1 for d in i.shape[1:]]).astype(np.float32)
+for _ in range(3):
+    s.run(None, {i.name: x})
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+CHILD_RSS = r"""
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], capture_output=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if r.returncode == 0 else -1)
+"""
+
+
+def peak_rss_mib(bench, model, batch, threads, env):
+    """(qtool, onnxruntime) peak RSS in MiB of a short run at this batch, each in a fresh process; None on failure."""
+    q = subprocess.run([sys.executable, "-c", CHILD_RSS, str(bench), str(model), str(batch), "0.5"], env=env,
+                       capture_output=True, text=True)
+    o = subprocess.run([sys.executable, "-c", ORT_RSS, str(model), str(batch), str(threads)], capture_output=True, text=True)
+    val = lambda r: int(r.stdout.split()[-1]) / 1024 if r.returncode == 0 and r.stdout.split() and int(r.stdout.split()[-1]) > 0 else None  # noqa: E731
+    return val(q), val(o)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
@@ -116,6 +150,7 @@ def main():
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--batches", default="1,16")
     ap.add_argument("--build", default=str(ROOT / "build"))
+    ap.add_argument("--memory", action="store_true", help="also each runtime's peak RSS per cell")
     a = ap.parse_args()
     qtool, bench = Path(a.build) / "qtool", Path(a.build) / "bench_executor"
     for b in (qtool, bench):
@@ -129,7 +164,7 @@ def main():
           f"median of {a.rounds} alternating runs of ~{a.seconds}s per cell, load average {os.getloadavg()[0]:.1f}, "
           f"onnxruntime {ort.__version__}")
     print(f"{'model':13s} {'prec':4s} {'batch':>5s} {'qtool img/s':>11s} {'ort img/s':>10s} {'qtool/ort':>9s} "
-          f"{'int8/fp32 qtool':>15s} {'int8/fp32 ort':>13s}")
+          f"{'int8/fp32 qtool':>15s} {'int8/fp32 ort':>13s}" + ("  qtool MiB   ort MiB  RSS qtool/ort" if a.memory else ""))
     for key in a.models.split(","):
         src = MODELS[key]
         if not src.exists():
@@ -171,7 +206,12 @@ def main():
                     fq, fo = fp32.get(b, (None, None))
                     extra = (f"{qi / fq:14.2f}x" if qi and fq else f"{'n/a':>15s}") + \
                             (f"{oi / fo:12.2f}x" if oi and fo else f"{'n/a':>13s}")
-                print(f"{key:13s} {prec:4s} {b:5d} {fmt(qi):>11s} {fmt(oi):>10s} {ratio:>9s} {extra}", flush=True)
+                mem = ""
+                if a.memory:
+                    qm, om = peak_rss_mib(bench, path, b, a.threads, env)
+                    extra = f"{extra:28s}"
+                    mem = f" {fmt(qm):>10s} {fmt(om):>9s} " + (f"{qm / om:13.2f}x" if qm and om else f"{'n/a':>14s}")
+                print(f"{key:13s} {prec:4s} {b:5d} {fmt(qi):>11s} {fmt(oi):>10s} {ratio:>9s} {extra}{mem}", flush=True)
                 for err, who in ((qerr, "qtool"), (oerr, "ort")):
                     if err:
                         print(f"    {who}: {err}")
