@@ -114,7 +114,7 @@ def ort_ips(model, batch, seconds, threads):
 
 
 ORT_RSS = r"""
-import resource, sys, numpy as np, onnxruntime as ort
+import sys, numpy as np, onnxruntime as ort
 model, batch, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 so = ort.SessionOptions()
 so.intra_op_num_threads, so.inter_op_num_threads, so.log_severity_level = threads, 1, 4
@@ -123,9 +123,10 @@ i = s.get_inputs()[0]
 x = np.random.RandomState(0).rand(batch, *[d if isinstance(d, int) else 1 for d in i.shape[1:]]).astype(np.float32)
 for _ in range(3):
     s.run(None, {i.name: x})
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
+# Run through this wrapper, a small fresh process: Linux keeps a process's RSS high-water mark across
+# exec, so a child forked straight from this script would report this script's RSS as its own.
 CHILD_RSS = r"""
 import resource, subprocess, sys
 r = subprocess.run(sys.argv[1:], capture_output=True)
@@ -137,7 +138,8 @@ def peak_rss_mib(bench, model, batch, threads, env):
     """(qtool, onnxruntime) peak RSS in MiB of a short run at this batch, each in a fresh process; None on failure."""
     q = subprocess.run([sys.executable, "-c", CHILD_RSS, str(bench), str(model), str(batch), "0.5"], env=env,
                        capture_output=True, text=True)
-    o = subprocess.run([sys.executable, "-c", ORT_RSS, str(model), str(batch), str(threads)], capture_output=True, text=True)
+    o = subprocess.run([sys.executable, "-c", CHILD_RSS, sys.executable, "-c", ORT_RSS, str(model), str(batch), str(threads)],
+                       capture_output=True, text=True)
     val = lambda r: int(r.stdout.split()[-1]) / 1024 if r.returncode == 0 and r.stdout.split() and int(r.stdout.split()[-1]) > 0 else None  # noqa: E731
     return val(q), val(o)
 
