@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/buffer_pool.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <unordered_map>
@@ -27,9 +28,12 @@ struct Pool {
   std::mutex mu;
   std::unordered_map<size_t, std::vector<void*>> free_lists;  // rounded size -> blocks, last freed at the back
   size_t cached = 0;
-  int users = 0;      // BufferPoolUser objects alive
-  bool caching = true;  // set_pooled_caching
+  int users = 0;  // BufferPoolUser objects alive
 };
+
+// set_pooled_caching: read before taking the pool's lock, so that with the cache off (the qtool
+// executable) an allocation costs no lock and no lookup
+std::atomic<bool> caching{true};
 
 Pool& pool() {
   static Pool* p = new Pool;  // never destroyed: tensors may be freed during static destruction
@@ -42,7 +46,7 @@ void* pooled_alloc(size_t bytes) {
   if (bytes > SIZE_MAX - 2 * kTensorAlign) return nullptr;
   const size_t n = rounded(bytes);
 #ifndef QTOOL_POOL_DISABLED
-  if (n <= kMaxBlockBytes) {
+  if (n <= kMaxBlockBytes && caching.load(std::memory_order_relaxed)) {
     Pool& p = pool();
     std::lock_guard<std::mutex> lock(p.mu);
     auto it = p.free_lists.find(n);
@@ -61,10 +65,10 @@ void pooled_free(void* b, size_t bytes) {
   if (!b) return;
 #ifndef QTOOL_POOL_DISABLED
   const size_t n = rounded(bytes);
-  if (n <= kMaxBlockBytes) {
+  if (n <= kMaxBlockBytes && caching.load(std::memory_order_relaxed)) {
     Pool& p = pool();
     std::lock_guard<std::mutex> lock(p.mu);
-    if (p.caching && p.users > 0 && p.cached + n <= kMaxCachedBytes) {
+    if (p.users > 0 && p.cached + n <= kMaxCachedBytes) {
       p.free_lists[n].push_back(b);
       p.cached += n;
       return;
@@ -111,19 +115,13 @@ bool pooled_caching_enabled() {
 #ifdef QTOOL_POOL_DISABLED
   return false;
 #else
-  Pool& p = pool();
-  std::lock_guard<std::mutex> lock(p.mu);
-  return p.caching;
+  return caching.load();
 #endif
 }
 
 void set_pooled_caching(bool on) {
-  {
-    Pool& p = pool();
-    std::lock_guard<std::mutex> lock(p.mu);
-    p.caching = on;
-  }
-  if (!on) pooled_trim();
+  caching.store(on);
+  if (!on) pooled_trim();  // a block freed concurrently may still land in the cache; trim takes it too
 }
 
 size_t pooled_cached_bytes() {

@@ -9,7 +9,7 @@
 // mapped, so no run faults its activation pages in again. The tensor buffer pool's exact-size cache
 // (core/buffer_pool.h) is switched off there. Measured on DenseNet-121 at batch 16 (2 threads):
 // glibc malloc with the pool 1.39 GiB peak RSS for 0.28 GiB of peak heap use (onnxruntime 0.57 GiB),
-// tcmalloc without the pool 0.48 GiB, same images/s; `qtool quantize` on DenseNet-121 1.29 -> 0.5 GiB.
+// tcmalloc without the pool 0.48 GiB, same images/s; `qtool quantize` on DenseNet-121 1.29 -> 0.40 GiB.
 //
 // Without tcmalloc (sanitizer builds, whose runtime replaces malloc), glibc is kept from returning
 // freed blocks: blocks above its mmap threshold would be mmapped and unmapped, and every run would
