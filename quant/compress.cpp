@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 #include "quant/gptq_sequential.h"
 #include "quant/quantize_model.h"
 
@@ -151,7 +153,7 @@ CompressResult compress(const Model& model, const CompressOptions& a, Dataset* r
       spdlog::warn("no calibration data: low-bit weights use round-to-nearest (GPTQ needs calibration inputs)");
     }
   }
-  res.model = quantize_prepared(prepared, ctx);
+  res.model = quantize_prepared(std::move(prepared), ctx);  // its weights are not needed twice
   res.model.path = model.path;
   res.options = ctx.options;
   res.stats = ctx.stats;

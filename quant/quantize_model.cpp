@@ -14,11 +14,10 @@ Model prepare_for_quantization(const Model& model, PassContext& ctx) {
   return m;
 }
 
-Model quantize_prepared(const Model& prepared, PassContext& ctx) {
-  Model m = prepared;
-  for (const auto& id : kQuantizePasses) run_pass(id, m, ctx);
-  check_model(m, m.path.string() + " (quantized)");
-  return m;
+Model quantize_prepared(Model prepared, PassContext& ctx) {
+  for (const auto& id : kQuantizePasses) run_pass(id, prepared, ctx);
+  check_model(prepared, prepared.path.string() + " (quantized)");
+  return prepared;
 }
 
 }  // namespace qtool

@@ -13,7 +13,8 @@ extern const std::vector<std::string> kQuantizePasses;
 
 // Returns the prepared copy of `model`; stats go to ctx.
 Model prepare_for_quantization(const Model& model, PassContext& ctx);
-// Runs kQuantizePasses on a prepared model (ctx.table may be nullptr: weight-only).
-Model quantize_prepared(const Model& prepared, PassContext& ctx);
+// Runs kQuantizePasses on a prepared model (ctx.table may be nullptr: weight-only). Taken by value:
+// a caller done with `prepared` moves it in, and its weights are not copied once more.
+Model quantize_prepared(Model prepared, PassContext& ctx);
 
 }  // namespace qtool
